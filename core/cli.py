@@ -1,0 +1,117 @@
+"""The `brushwork` command. Thin: parses arguments, calls the library, reports errors in one line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.resources import as_file, files as package_files
+from pathlib import Path
+
+import click
+
+from brushwork import __version__, raster
+from brushwork.errors import BrushworkError
+from brushwork.files import load_strokes, refuse_overwriting_inputs, save_png, save_strokes
+
+OUTPUT_SUFFIXES = (".png", ".svg", ".json")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="brushwork")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+def cli(debug: bool) -> None:
+    """Turn photos into paintings made of real, vector brush strokes."""
+
+
+def _write_output(strokes, output: Path, width: int | None, scale: float | None, transparent: bool):
+    suffix = output.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise BrushworkError(f"{output}: unknown output type {suffix or '(none)'!r}; expected .png, .svg or .json")
+    if suffix == ".png":
+        pixels = raster.render(strokes, scale=scale or 1.0, width=width, transparent=transparent)
+        save_png(pixels, output)
+    else:
+        if width is not None or scale is not None or transparent:
+            raise BrushworkError("--width, --scale and --transparent apply to .png output only")
+        save_strokes(strokes, output)
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Output file: .png (drawn), or .svg / .json (converted).")
+@click.option("--width", type=click.IntRange(min=1), help="Output width in pixels (height follows).")
+@click.option("--scale", type=click.FloatRange(min=0, min_open=True), help="Output size as a multiple of the canvas.")
+@click.option("--transparent", is_flag=True, help="Leave out the background (RGBA PNG).")
+def render(source: Path, output: Path, width: int | None, scale: float | None, transparent: bool) -> None:
+    """Draw a stroke file (.svg or .json) to a PNG, or convert it to the other stroke format."""
+    if width is not None and scale is not None:
+        raise BrushworkError("give --width or --scale, not both")
+    strokes = load_strokes(source)
+    refuse_overwriting_inputs(output, source)
+    _write_output(strokes, output, width, scale, transparent)
+    click.echo(f"wrote {output}")
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def info(source: Path, as_json: bool) -> None:
+    """Canvas size, background and stroke counts of a stroke file."""
+    strokes = load_strokes(source)
+    facts = {
+        "width": strokes.width,
+        "height": strokes.height,
+        "background": None if strokes.background is None else list(strokes.background),
+        "strokes": len(strokes),
+        "counts": strokes.counts(),
+    }
+    if as_json:
+        click.echo(json.dumps(facts))
+        return
+    bg = "transparent" if strokes.background is None else "#%02x%02x%02x" % tuple(
+        round(c * 255) for c in strokes.background
+    )
+    click.echo(f"canvas     {strokes.width} x {strokes.height} px, background {bg}")
+    click.echo(f"strokes    {len(strokes)}")
+    for kind, count in facts["counts"].items():
+        click.echo(f"  {kind:<10} {count}")
+
+
+@cli.command()
+@click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
+def demo(output_dir: Path) -> None:
+    """Paint the bundled default: writes painting.svg and painting.png."""
+    with as_file(package_files("brushwork") / "data" / "demo.json") as path:
+        strokes = load_strokes(path)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    save_strokes(strokes, output_dir / "painting.svg")
+    save_png(raster.render(strokes), output_dir / "painting.png")
+    click.echo(f"wrote {output_dir / 'painting.svg'} and {output_dir / 'painting.png'} ({len(strokes)} strokes)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="brushwork", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BrushworkError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # a bug, not bad input: still one line unless asked
+        if debug:
+            raise
+        click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

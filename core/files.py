@@ -1,0 +1,148 @@
+"""Reading and writing the files users keep: stroke lists (.svg, .json) and PNGs.
+
+Every write goes to a temporary file in the target folder and is renamed into place, so a failed or
+interrupted write never leaves a half-written file, and an existing file is only ever replaced whole.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from brushwork import svg
+from brushwork.errors import BrushworkError, InvalidStrokeError, StrokeFileError
+from brushwork.strokes import BRUSHES, Stroke, StrokeList
+
+JSON_FORMAT = "brushwork-strokes"
+JSON_VERSION = 1
+STROKE_SUFFIXES = (".svg", ".json")
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file and a rename."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    except OSError as exc:
+        raise BrushworkError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise BrushworkError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def to_json(strokes: StrokeList) -> str:
+    """The versioned JSON schema: parameters by name, so files are readable and diffable."""
+    doc = {
+        "format": JSON_FORMAT,
+        "version": JSON_VERSION,
+        "width": strokes.width,
+        "height": strokes.height,
+        "background": None if strokes.background is None else list(strokes.background),
+        "strokes": [{"kind": s.kind, "params": s.as_dict()} for s in strokes.strokes],
+    }
+    return json.dumps(doc, indent=1) + "\n"
+
+
+def from_json(text: str | bytes) -> StrokeList:
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise StrokeFileError(f"malformed JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
+        raise StrokeFileError(f'not a brushwork stroke list (expected "format": "{JSON_FORMAT}")')
+    if doc.get("version") != JSON_VERSION:
+        raise StrokeFileError(
+            f"stroke JSON version {doc.get('version')!r} is not supported; this brushwork reads "
+            f"version {JSON_VERSION}"
+        )
+    for key in ("width", "height", "strokes"):
+        if key not in doc:
+            raise StrokeFileError(f'missing "{key}"')
+    if not isinstance(doc["strokes"], list):
+        raise StrokeFileError('"strokes" must be a list')
+    strokes = []
+    for i, item in enumerate(doc["strokes"]):
+        if not isinstance(item, dict) or not isinstance(item.get("params"), dict):
+            raise StrokeFileError(f'stroke {i}: expected {{"kind": ..., "params": {{...}}}}')
+        kind = item.get("kind")
+        if kind not in BRUSHES:
+            raise StrokeFileError(
+                f"stroke {i}: unknown brush kind {kind!r}; expected one of {', '.join(BRUSHES)}"
+            )
+        try:
+            strokes.append(Stroke.make(kind, **item["params"]))
+        except (InvalidStrokeError, TypeError, ValueError) as exc:
+            raise StrokeFileError(f"stroke {i}: {exc}") from None
+    background = doc.get("background", [1.0, 1.0, 1.0])
+    return StrokeList(doc["width"], doc["height"], tuple(strokes), background)
+
+
+def _kind_of(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in STROKE_SUFFIXES:
+        raise BrushworkError(
+            f"{path}: unknown stroke file type {suffix or '(none)'!r}; expected .svg or .json"
+        )
+    return suffix
+
+
+def load_strokes(path: str | os.PathLike) -> StrokeList:
+    """Read a stroke list from a .svg or .json file; errors name the file."""
+    path = Path(path)
+    suffix = _kind_of(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BrushworkError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise BrushworkError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return svg.read(data) if suffix == ".svg" else from_json(data)
+    except BrushworkError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+
+
+def save_strokes(strokes: StrokeList, path: str | os.PathLike) -> None:
+    path = Path(path)
+    text = svg.write(strokes) if _kind_of(path) == ".svg" else to_json(strokes)
+    atomic_write(path, text.encode("utf-8"))
+
+
+def save_png(pixels: np.ndarray, path: str | os.PathLike) -> None:
+    """Save an (H, W, 3|4) uint8 array as PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    atomic_write(path, buffer.getvalue())
+
+
+def refuse_overwriting_inputs(output: str | os.PathLike, *inputs: str | os.PathLike) -> None:
+    """Outputs never replace an input file, whatever path spelling reaches it."""
+    out = Path(output)
+    for source in inputs:
+        src = Path(source)
+        same = out.resolve() == src.resolve() or (
+            out.exists() and src.exists() and os.path.samefile(out, src)
+        )
+        if same:
+            raise BrushworkError(f"output {out} is the input file {src}; choose another output path")

@@ -1,0 +1,234 @@
+"""The exact renderer: draws stroke lists with cairo exactly as the SVG describes them.
+
+This is the ground truth of brushwork: every image a user sees (PNG, animation frames) and every
+training target of the neural renderer comes from here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable
+
+import cairocffi as cairo
+import numpy as np
+
+from brushwork.errors import BrushworkError
+from brushwork.shapes import (
+    OIL_BODY,
+    OIL_BRISTLES,
+    bezier_points,
+    color8,
+    opacity4,
+    quad_to_cubic,
+    watercolor_outline,
+)
+from brushwork.strokes import Stroke, StrokeList
+
+MAX_OUTPUT_PIXELS = 400_000_000  # ~1.6 GB of RGBA; beyond this cairo would fail obscurely
+
+
+def _rgb(r: float, g: float, b: float) -> tuple[float, float, float]:
+    q = color8(r, g, b)
+    return q[0] / 255, q[1] / 255, q[2] / 255
+
+
+def _polygon(ctx: cairo.Context, points: Iterable[tuple[float, float]]) -> None:
+    first, *rest = points
+    ctx.move_to(*first)
+    for p in rest:
+        ctx.line_to(*p)
+    ctx.close_path()
+
+
+def _draw_markerpen(ctx: cairo.Context, s: Stroke) -> None:
+    p0, p1, p2 = bezier_points(s)
+    c1, c2 = quad_to_cubic(p0, p1, p2)
+    ctx.move_to(*p0)
+    ctx.curve_to(*c1, *c2, *p2)
+    ctx.set_line_width(s["width"])
+    ctx.set_line_cap(cairo.LINE_CAP_ROUND)
+    ctx.set_source_rgba(*_rgb(s["r"], s["g"], s["b"]), opacity4(s["opacity"]))
+    ctx.stroke()
+
+
+def watercolor_gradient_axis(s: Stroke) -> tuple[float, float, float, float] | None:
+    """Start and end of the colour gradient (the chord, at SVG precision), or None when the chord
+    is degenerate and SVG paints the end colour alone."""
+    x0, y0 = round(s["x0"], 3), round(s["y0"], 3)
+    x2, y2 = round(s["x2"], 3), round(s["y2"], 3)
+    return None if (x0, y0) == (x2, y2) else (x0, y0, x2, y2)
+
+
+def _draw_watercolor(ctx: cairo.Context, s: Stroke) -> None:
+    outline = watercolor_outline(s)
+    for cx, cy, r in outline.discs:
+        ctx.move_to(cx + r, cy)
+        ctx.arc(cx, cy, r, 0, 2 * math.pi)
+        ctx.close_path()
+    for quad in outline.quads:
+        _polygon(ctx, quad)
+    alpha = opacity4(s["opacity"])
+    c0, c1 = _rgb(s["r0"], s["g0"], s["b0"]), _rgb(s["r1"], s["g1"], s["b1"])
+    axis = watercolor_gradient_axis(s)
+    if axis is None:
+        ctx.set_source_rgba(*c1, alpha)
+    else:
+        gradient = cairo.LinearGradient(*axis)
+        gradient.add_color_stop_rgba(0, *c0, alpha)
+        gradient.add_color_stop_rgba(1, *c1, alpha)
+        ctx.set_source(gradient)
+    ctx.fill()
+
+
+def _box_transform(ctx: cairo.Context, s: Stroke) -> None:
+    ctx.translate(s["cx"], s["cy"])
+    ctx.rotate(s["angle"])
+
+
+def _draw_oilbrush(ctx: cairo.Context, s: Stroke) -> None:
+    ctx.save()
+    _box_transform(ctx, s)
+    ctx.scale(s["length"], s["width"])
+    # Body in c0, then c1 fading in along the length: the same two layers the SVG symbol draws
+    # (base fill + masked overlay), which equals a c0->c1 gradient on an opaque brush.
+    _polygon(ctx, OIL_BODY)
+    ctx.set_source_rgb(*_rgb(s["r0"], s["g0"], s["b0"]))
+    ctx.fill_preserve()
+    c1 = _rgb(s["r1"], s["g1"], s["b1"])
+    ramp = cairo.LinearGradient(-0.5, 0, 0.5, 0)
+    ramp.add_color_stop_rgba(0, *c1, 0)
+    ramp.add_color_stop_rgba(1, *c1, 1)
+    ctx.set_source(ramp)
+    ctx.fill()
+    for layer in OIL_BRISTLES:
+        for streak in layer.streaks:
+            _polygon(ctx, streak)
+        ctx.set_source_rgba(layer.grey, layer.grey, layer.grey, layer.opacity)
+        ctx.fill()
+    ctx.restore()
+
+
+def _draw_tape(ctx: cairo.Context, s: Stroke) -> None:
+    ctx.save()
+    _box_transform(ctx, s)
+    ctx.rectangle(-s["length"] / 2, -s["width"] / 2, s["length"], s["width"])
+    ctx.restore()  # the path keeps its device coordinates; the source is not transformed anyway
+    ctx.set_source_rgba(*_rgb(s["r"], s["g"], s["b"]), opacity4(s["opacity"]))
+    ctx.fill()
+
+
+_DRAW = {
+    "markerpen": _draw_markerpen,
+    "watercolor": _draw_watercolor,
+    "oilbrush": _draw_oilbrush,
+    "tape": _draw_tape,
+}
+
+
+class RasterCanvas:
+    """A cairo canvas that strokes are drawn onto one at a time, in canvas coordinates.
+
+    `render` draws whole lists with it; animation draws stroke by stroke and snapshots frames.
+    """
+
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        *,
+        out_width: int | None = None,
+        out_height: int | None = None,
+        background: tuple[float, float, float] | None = None,
+    ) -> None:
+        self.out_width = out_width or width
+        self.out_height = out_height or height
+        if self.out_width * self.out_height > MAX_OUTPUT_PIXELS:
+            raise BrushworkError(
+                f"output size {self.out_width}x{self.out_height} is too large "
+                f"(at most {MAX_OUTPUT_PIXELS:,} pixels)"
+            )
+        self.surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, self.out_width, self.out_height)
+        self.ctx = cairo.Context(self.surface)
+        self.ctx.scale(self.out_width / width, self.out_height / height)
+        if background is not None:
+            self.ctx.set_source_rgb(*_rgb(*background))
+            self.ctx.paint()
+
+    def draw(self, stroke: Stroke) -> None:
+        _DRAW[stroke.kind](self.ctx, stroke)
+
+    def premultiplied(self) -> np.ndarray:
+        """(H, W, 4) uint8 RGBA, premultiplied alpha (a copy)."""
+        self.surface.flush()
+        stride = self.surface.get_stride()
+        raw = np.frombuffer(self.surface.get_data(), np.uint8)
+        bgra = raw.reshape(self.out_height, stride // 4, 4)[:, : self.out_width]
+        return bgra[..., [2, 1, 0, 3]].copy()  # cairo ARGB32 is B,G,R,A in little-endian memory
+
+    def to_rgba(self) -> np.ndarray:
+        """(H, W, 4) uint8 RGBA with straight alpha, as PNG stores it."""
+        rgba = self.premultiplied()
+        alpha = rgba[..., 3:4].astype(np.uint32)
+        straight = (rgba[..., :3].astype(np.uint32) * 255 + alpha // 2) // np.maximum(alpha, 1)
+        rgba[..., :3] = np.where(alpha > 0, np.minimum(straight, 255), 0).astype(np.uint8)
+        return rgba
+
+    def to_rgb(self) -> np.ndarray:
+        """(H, W, 3) uint8 RGB; only meaningful over an opaque background."""
+        return self.premultiplied()[..., :3]
+
+
+def output_size(strokes: StrokeList, scale: float = 1.0, width: int | None = None) -> tuple[int, int]:
+    """Pixel size of a rendering at `scale`, or at an exact output `width` (height follows)."""
+    if width is not None:
+        if width < 1:
+            raise BrushworkError(f"output width must be at least 1 pixel, got {width}")
+        scale = width / strokes.width
+    if not (math.isfinite(scale) and scale > 0):
+        raise BrushworkError(f"scale must be a positive number, got {scale}")
+    out_w = width if width is not None else max(1, round(strokes.width * scale))
+    return out_w, max(1, round(strokes.height * scale))
+
+
+def render(
+    strokes: StrokeList,
+    *,
+    scale: float = 1.0,
+    width: int | None = None,
+    transparent: bool = False,
+) -> np.ndarray:
+    """Draw a stroke list: (H, W, 3) uint8 RGB over its background, or (H, W, 4) straight-alpha
+    RGBA when `transparent` (or the list has no background)."""
+    out_w, out_h = output_size(strokes, scale, width)
+    transparent = transparent or strokes.background is None
+    canvas = RasterCanvas(
+        strokes.width,
+        strokes.height,
+        out_width=out_w,
+        out_height=out_h,
+        background=None if transparent else strokes.background,
+    )
+    for stroke in strokes.strokes:
+        canvas.draw(stroke)
+    return canvas.to_rgba() if transparent else canvas.to_rgb()
+
+
+@dataclass(frozen=True)
+class StrokePatch:
+    """One stroke drawn alone in an S x S square: the neural renderer's training target.
+
+    `premultiplied` is colour x alpha (H, W, 3) and `alpha` the coverage x opacity (H, W), both
+    float32 in 0..1, so compositing over a canvas is `premultiplied + canvas * (1 - alpha)`.
+    """
+
+    premultiplied: np.ndarray
+    alpha: np.ndarray
+
+
+def render_patch(stroke: Stroke, size: int) -> StrokePatch:
+    """Draw one stroke, whose geometry is in the pixels of a size x size square, on transparency."""
+    canvas = RasterCanvas(size, size)
+    canvas.draw(stroke)
+    rgba = canvas.premultiplied().astype(np.float32) / 255.0
+    return StrokePatch(rgba[..., :3], rgba[..., 3])

@@ -1,0 +1,221 @@
+"""Brush kinds, their parameter layouts and valid ranges, and the canonical stroke list.
+
+Geometry is stored in canvas pixels (floats, origin top-left, y down) together with the canvas
+width and height, so any aspect ratio is first-class. Colours are linear 0..1 floats per channel in
+sRGB order R, G, B; opacities are 0..1; angles are radians, measured from +x towards +y.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from brushwork.errors import InvalidStrokeError
+
+# How far a stroke's control points may lie outside the canvas, as a fraction of its size: strokes
+# that start off-canvas and sweep in are legitimate paint, anything further is a bug upstream.
+COORDINATE_MARGIN = 1.0
+MAX_CANVAS_SIDE = 32768
+
+
+@dataclass(frozen=True)
+class Field:
+    """One parameter of a brush kind. `role` decides its valid range (see `field_range`)."""
+
+    name: str
+    role: str  # "x" | "y" | "size" | "color" | "opacity" | "angle"
+    doc: str
+
+
+@dataclass(frozen=True)
+class BrushKind:
+    name: str
+    description: str
+    fields: tuple[Field, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+
+def _fields(spec: str, role: str, doc: str) -> tuple[Field, ...]:
+    return tuple(Field(name, role, doc) for name in spec.split())
+
+
+_BEZIER = (
+    _fields("x0", "x", "start point x")
+    + _fields("y0", "y", "start point y")
+    + _fields("x1", "x", "control point x")
+    + _fields("y1", "y", "control point y")
+    + _fields("x2", "x", "end point x")
+    + _fields("y2", "y", "end point y")
+)
+_BOX = (
+    _fields("cx", "x", "centre x")
+    + _fields("cy", "y", "centre y")
+    + _fields("length", "size", "extent along the stroke direction")
+    + _fields("width", "size", "extent across the stroke direction")
+    + _fields("angle", "angle", "direction of the length axis, radians from +x towards +y")
+)
+_RGB = _fields("r g b", "color", "colour channel")
+_RGB0 = _fields("r0 g0 b0", "color", "colour at the start")
+_RGB1 = _fields("r1 g1 b1", "color", "colour at the end")
+_OPACITY = _fields("opacity", "opacity", "opacity of the whole stroke")
+
+BRUSHES: Mapping[str, BrushKind] = {
+    kind.name: kind
+    for kind in (
+        BrushKind(
+            "markerpen",
+            "quadratic Bezier of constant width with round caps, one colour",
+            _BEZIER + _fields("width", "size", "stroke width") + _RGB + _OPACITY,
+        ),
+        BrushKind(
+            "watercolor",
+            "quadratic Bezier whose width goes width0->width1 and colour c0->c1 along the stroke",
+            _BEZIER
+            + _fields("width0", "size", "stroke width at the start")
+            + _fields("width1", "size", "stroke width at the end")
+            + _RGB0
+            + _RGB1
+            + _OPACITY,
+        ),
+        BrushKind(
+            "oilbrush",
+            "opaque oriented brush mark with bristle texture and a c0->c1 gradient along its length",
+            _BOX + _RGB0 + _RGB1,
+        ),
+        BrushKind("tape", "rotated rectangle of one colour", _BOX + _RGB + _OPACITY),
+    )
+}
+
+
+def field_range(role: str, width: int, height: int) -> tuple[float, float, bool]:
+    """(low, high, low_is_open) of a parameter with this role on a width x height canvas."""
+    if role == "x":
+        return -COORDINATE_MARGIN * width, (1 + COORDINATE_MARGIN) * width, False
+    if role == "y":
+        return -COORDINATE_MARGIN * height, (1 + COORDINATE_MARGIN) * height, False
+    if role == "size":
+        return 0.0, 2.0 * max(width, height), True
+    if role in ("color", "opacity"):
+        return 0.0, 1.0, False
+    if role == "angle":
+        return -math.pi, math.pi, False
+    raise ValueError(f"unknown field role {role!r}")
+
+
+@dataclass(frozen=True)
+class Stroke:
+    """One brush stroke: its kind and its parameters in the order of `BRUSHES[kind].fields`."""
+
+    kind: str
+    params: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", tuple(float(v) for v in self.params))
+
+    @classmethod
+    def make(cls, kind: str, **values: float) -> Stroke:
+        """Build a stroke from named parameters, e.g. `Stroke.make("tape", cx=1, ...)`."""
+        brush = _brush(kind)
+        missing = [n for n in brush.names if n not in values]
+        extra = [n for n in values if n not in brush.names]
+        if missing or extra:
+            raise InvalidStrokeError(
+                f"{kind} stroke: missing fields {missing}, unknown fields {extra}; "
+                f"expected {list(brush.names)}"
+            )
+        return cls(kind, tuple(values[n] for n in brush.names))
+
+    @property
+    def brush(self) -> BrushKind:
+        return _brush(self.kind)
+
+    def __getitem__(self, name: str) -> float:
+        return self.params[self.brush.index(name)]
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(zip(self.brush.names, self.params))
+
+
+@dataclass(frozen=True)
+class StrokeList:
+    """A painting: canvas size in pixels, background, and strokes in paint order.
+
+    `background` is an RGB triple in 0..1, or None for a transparent canvas. Construction validates
+    everything and raises InvalidStrokeError naming the stroke index and field at fault.
+    """
+
+    width: int
+    height: int
+    strokes: tuple[Stroke, ...] = ()
+    background: tuple[float, float, float] | None = (1.0, 1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "strokes", tuple(self.strokes))
+        if self.background is not None:
+            object.__setattr__(self, "background", tuple(float(c) for c in self.background))
+        _validate(self)
+
+    def __len__(self) -> int:
+        return len(self.strokes)
+
+    def counts(self) -> dict[str, int]:
+        """Strokes per brush kind, every kind listed."""
+        counted = Counter(s.kind for s in self.strokes)
+        return {name: counted.get(name, 0) for name in BRUSHES}
+
+    def with_strokes(self, strokes: Iterable[Stroke]) -> StrokeList:
+        return StrokeList(self.width, self.height, tuple(strokes), self.background)
+
+
+def _brush(kind: str) -> BrushKind:
+    try:
+        return BRUSHES[kind]
+    except (KeyError, TypeError):
+        raise InvalidStrokeError(
+            f"unknown brush kind {kind!r}; expected one of {', '.join(BRUSHES)}"
+        ) from None
+
+
+def _check_value(where: str, value: float, low: float, high: float, low_open: bool) -> None:
+    if not math.isfinite(value):
+        raise InvalidStrokeError(f"{where} = {value} is not a finite number")
+    if value > high or value < low or (low_open and value == low):
+        bracket = "(" if low_open else "["
+        raise InvalidStrokeError(f"{where} = {value:g} is out of range {bracket}{low:g}, {high:g}]")
+
+
+def _validate(strokes: StrokeList) -> None:
+    w, h = strokes.width, strokes.height
+    for name, side in (("width", w), ("height", h)):
+        if isinstance(side, bool) or not isinstance(side, int) or not 1 <= side <= MAX_CANVAS_SIDE:
+            raise InvalidStrokeError(
+                f"canvas {name} must be an integer in [1, {MAX_CANVAS_SIDE}], got {side!r}"
+            )
+    if strokes.background is not None:
+        if len(strokes.background) != 3:
+            raise InvalidStrokeError(f"background must be an RGB triple, got {strokes.background!r}")
+        for channel, value in zip("rgb", strokes.background):
+            _check_value(f"background {channel}", value, 0.0, 1.0, False)
+    ranges = {role: field_range(role, w, h) for role in ("x", "y", "size", "color", "opacity", "angle")}
+    for i, stroke in enumerate(strokes.strokes):
+        if not isinstance(stroke, Stroke):
+            raise InvalidStrokeError(f"stroke {i}: expected a Stroke, got {type(stroke).__name__}")
+        try:
+            brush = _brush(stroke.kind)
+        except InvalidStrokeError as exc:
+            raise InvalidStrokeError(f"stroke {i}: {exc}") from None
+        if len(stroke.params) != len(brush.fields):
+            raise InvalidStrokeError(
+                f"stroke {i} ({brush.name}): {len(stroke.params)} parameters, expected "
+                f"{len(brush.fields)} ({' '.join(brush.names)})"
+            )
+        for f, value in zip(brush.fields, stroke.params):
+            _check_value(f"stroke {i} ({brush.name}) field {f.name!r}", value, *ranges[f.role])
