@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from brushwork.errors import InvalidStrokeError
 
@@ -219,3 +222,45 @@ def _validate(strokes: StrokeList) -> None:
             )
         for f, value in zip(brush.fields, stroke.params):
             _check_value(f"stroke {i} ({brush.name}) field {f.name!r}", value, *ranges[f.role])
+
+
+def random_stroke(
+    kind: str,
+    width: int,
+    height: int,
+    rng: "np.random.Generator",
+    *,
+    min_size: float | None = None,
+    max_size: float | None = None,
+) -> Stroke:
+    """A plausible random stroke on a width x height canvas: centred inside the canvas, extents
+    between min_size and max_size pixels (default 2 % .. 25 % of the longer side), any colour.
+    Used for benchmarks, tests and neural-renderer training data."""
+    side = max(width, height)
+    lo = max(0.5, min_size if min_size is not None else 0.02 * side)
+    hi = max(lo, max_size if max_size is not None else 0.25 * side)
+    brush = _brush(kind)
+    u = rng.uniform
+    cx, cy = u(0, width), u(0, height)
+    length = u(lo, hi)
+    values: dict[str, float] = {}
+    if "x0" in brush.names:
+        # Start, control and end points spread over `length` around the centre.
+        for i, name in enumerate(("0", "1", "2")):
+            angle = u(-math.pi, math.pi)
+            reach = length / 2 if i != 1 else u(0, length / 2)
+            values["x" + name] = cx + reach * math.cos(angle)
+            values["y" + name] = cy + reach * math.sin(angle)
+    else:
+        values.update(cx=cx, cy=cy, length=length, angle=u(-math.pi, math.pi))
+    thickness = lambda: u(lo, max(lo, min(hi, length))) / 2  # noqa: E731 - strokes are longer than wide
+    for f in brush.fields:
+        if f.name in values:
+            continue
+        if f.role == "size":
+            values[f.name] = thickness()
+        elif f.role == "color":
+            values[f.name] = u(0, 1)
+        elif f.role == "opacity":
+            values[f.name] = u(0.5, 1)
+    return Stroke.make(kind, **values)

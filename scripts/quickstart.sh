@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The README's two commands.
+#   bash scripts/quickstart.sh        set up, then paint the bundled default into out/
+#   bash scripts/quickstart.sh test   set up, then run the whole test suite (slow tests included)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-demo}" in
+    demo)
+        bash scripts/setup.sh
+        .venv/bin/brushwork demo -o out
+        ;;
+    test)
+        bash scripts/setup.sh test
+        shift
+        .venv/bin/python -m pytest "$@"
+        ;;
+    *)
+        echo "usage: bash scripts/quickstart.sh [demo|test [pytest args]]" >&2
+        exit 2
+        ;;
+esac

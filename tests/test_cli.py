@@ -1,0 +1,105 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from brushwork import __version__
+from brushwork.cli import main
+from brushwork.errors import BrushworkError
+from brushwork.files import load_strokes, save_strokes
+
+from conftest import random_list
+
+
+def run(capsys, *args):
+    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def painting_svg(tmp_path):
+    path = tmp_path / "painting.svg"
+    save_strokes(random_list(0, 30, 300, 200), path)
+    return path
+
+
+def test_version(capsys):
+    assert run(capsys, "--version") == (0, f"brushwork, version {__version__}\n", "")
+
+
+def test_render_png_at_width_scale_and_transparent(capsys, painting_svg, tmp_path):
+    out = tmp_path / "out.png"
+    assert run(capsys, "render", str(painting_svg), "-o", str(out))[0] == 0
+    assert Image.open(out).size == (300, 200) and Image.open(out).mode == "RGB"
+    assert run(capsys, "render", str(painting_svg), "-o", str(out), "--width", "150")[0] == 0
+    assert Image.open(out).size == (150, 100)
+    assert run(capsys, "render", str(painting_svg), "-o", str(out), "--scale", "2", "--transparent")[0] == 0
+    image = Image.open(out)
+    assert image.size == (600, 400) and image.mode == "RGBA"
+    assert np.asarray(image)[..., 3].min() < 255
+
+
+def test_render_converts_between_svg_and_json(capsys, painting_svg, tmp_path):
+    as_json = tmp_path / "p.json"
+    assert run(capsys, "render", str(painting_svg), "-o", str(as_json))[0] == 0
+    assert load_strokes(as_json) == load_strokes(painting_svg)
+    back = tmp_path / "p2.svg"
+    assert run(capsys, "render", str(as_json), "-o", str(back))[0] == 0
+    assert load_strokes(back) == load_strokes(painting_svg)
+
+
+def test_info(capsys, painting_svg):
+    code, out, _ = run(capsys, "info", str(painting_svg))
+    assert code == 0 and "300 x 200 px" in out and "strokes    30" in out
+    code, out, _ = run(capsys, "info", str(painting_svg), "--json")
+    facts = json.loads(out)
+    assert facts["width"] == 300 and sum(facts["counts"].values()) == 30
+
+
+def test_demo_writes_svg_and_png(capsys, tmp_path):
+    code, out, _ = run(capsys, "demo", "-o", str(tmp_path / "demo"))
+    assert code == 0
+    painting = load_strokes(tmp_path / "demo" / "painting.svg")
+    assert len(painting) > 100 and set(painting.counts().values()) != {0}
+    assert Image.open(tmp_path / "demo" / "painting.png").size == (painting.width, painting.height)
+
+
+def one_line_error(capsys, *args) -> str:
+    code, out, err = run(capsys, *args)
+    assert code != 0
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_bad_input_gives_one_clear_line(capsys, tmp_path, painting_svg):
+    assert "no such file" in one_line_error(capsys, "render", str(tmp_path / "nope.svg"), "-o", "x.png")
+    foreign = tmp_path / "foreign.svg"
+    foreign.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="5" height="5"/>')
+    assert "not written by brushwork" in one_line_error(capsys, "render", str(foreign), "-o", "x.png")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "brushwork-strokes",')
+    assert "malformed JSON" in one_line_error(capsys, "render", str(broken), "-o", "x.png")
+    unwritable = tmp_path / "no-such-dir" / "out.png"
+    assert "cannot write" in one_line_error(capsys, "render", str(painting_svg), "-o", str(unwritable))
+    assert "unknown output type '.gif'" in one_line_error(capsys, "render", str(painting_svg), "-o", "x.gif")
+    assert "not both" in one_line_error(capsys, "render", str(painting_svg), "-o", "x.png",
+                                        "--width", "5", "--scale", "2")
+
+
+def test_output_never_overwrites_the_input(capsys, painting_svg):
+    before = painting_svg.read_bytes()
+    assert "is the input file" in one_line_error(capsys, "render", str(painting_svg), "-o", str(painting_svg))
+    assert painting_svg.read_bytes() == before
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(BrushworkError, match="no such file"):
+        main(["--debug", "render", str(tmp_path / "nope.svg"), "-o", "x.png"])

@@ -1,0 +1,102 @@
+import io
+import subprocess
+import xml.etree.ElementTree as ET
+
+import cairosvg
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from brushwork import raster, svg
+from brushwork.errors import StrokeFileError
+from brushwork.files import from_json, to_json
+from brushwork.strokes import BRUSHES, Stroke, StrokeList, field_range
+
+from conftest import psnr, random_list
+
+
+@st.composite
+def stroke_lists(draw) -> StrokeList:
+    """Any valid stroke list: every kind, every value anywhere in its documented range."""
+    width = draw(st.integers(1, 3000))
+    height = draw(st.integers(1, 3000))
+    strokes = []
+    for _ in range(draw(st.integers(0, 12))):
+        kind = draw(st.sampled_from(list(BRUSHES)))
+        params = []
+        for f in BRUSHES[kind].fields:
+            low, high, low_open = field_range(f.role, width, height)
+            params.append(draw(st.floats(low, high, exclude_min=low_open, allow_nan=False)))
+        strokes.append(Stroke(kind, tuple(params)))
+    colour = st.floats(0, 1)
+    background = draw(st.none() | st.tuples(colour, colour, colour))
+    return StrokeList(width, height, tuple(strokes), background)
+
+
+@settings(max_examples=150, deadline=None)
+@given(stroke_lists())
+def test_svg_round_trip_is_lossless(painting):
+    assert svg.read(svg.write(painting)) == painting
+
+
+@settings(max_examples=150, deadline=None)
+@given(stroke_lists())
+def test_json_round_trip_is_lossless(painting):
+    assert from_json(to_json(painting)) == painting
+
+
+def test_one_element_per_stroke_in_paint_order_and_shared_oil_symbol():
+    painting = random_list(1, 60, 300, 180)
+    root = ET.fromstring(svg.write(painting))
+    assert root.get("viewBox") == "0 0 300 180"
+    elements = [e for e in root.iter() if e.get("data-brush")]
+    assert [e.get("data-brush") for e in elements] == [s.kind for s in painting.strokes]
+    tags = {e.get("data-brush"): e.tag.rsplit("}", 1)[-1] for e in elements}
+    assert tags == {"markerpen": "path", "watercolor": "path", "oilbrush": "use", "tape": "rect"}
+    assert len([e for e in root.iter() if e.tag.endswith("symbol")]) == 1
+
+
+def test_foreign_svg_is_refused_with_a_reason():
+    with pytest.raises(StrokeFileError, match="not written by brushwork"):
+        svg.read('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect/></svg>')
+    with pytest.raises(StrokeFileError, match="not a valid SVG"):
+        svg.read("<svg")
+    with pytest.raises(StrokeFileError, match="format '9' is not supported"):
+        svg.read('<svg xmlns="http://www.w3.org/2000/svg" data-brushwork="9" viewBox="0 0 1 1"/>')
+
+
+def _cairosvg_pixels(text: str) -> np.ndarray:
+    png = cairosvg.svg2png(bytestring=text.encode())
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+@pytest.mark.parametrize("seed, width, height", [(0, 320, 200), (1, 200, 320), (2, 256, 256), (3, 97, 411)])
+def test_cairosvg_renders_the_svg_like_raster(seed, width, height):
+    painting = random_list(seed, 60, width, height)
+    assert psnr(_cairosvg_pixels(svg.write(painting))[..., :3], raster.render(painting)) >= 40
+
+
+def test_cairosvg_matches_raster_on_a_transparent_canvas():
+    painting = random_list(4, 40, background=None)
+    assert psnr(_cairosvg_pixels(svg.write(painting)), raster.render(painting, transparent=True)) >= 40
+
+
+@pytest.mark.slow
+def test_chromium_renders_the_svg_like_raster(chromium, tmp_path):
+    for seed, (width, height) in enumerate([(320, 200), (240, 300), (256, 256)]):
+        painting = random_list(10 + seed, 60, width, height)
+        page, shot = tmp_path / f"p{seed}.svg", tmp_path / f"p{seed}.png"
+        page.write_text(svg.write(painting))
+        subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             "--force-device-scale-factor=1", "--force-color-profile=srgb", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width},{height}",
+             f"--screenshot={shot}", page.as_uri()],
+            check=True, capture_output=True, timeout=120,
+        )
+        pixels = np.asarray(Image.open(shot).convert("RGB"))
+        assert pixels.shape == (height, width, 3)
+        assert psnr(pixels, raster.render(painting)) >= 30, f"canvas {width}x{height}"
