@@ -1,0 +1,259 @@
+"""`stylize`: content image + style image(s) → stylized image, with AdaIN, WCT or Gatys, at any size."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+
+from brushwork.errors import BrushworkError
+from brushwork.stylize import gatys
+from brushwork.stylize.models import CD16xModels, Models
+from brushwork.stylize.tiling import ALIGN, Tile, pad_to_grid, plan
+from brushwork.stylize.transforms import (FeatureStats, adain_map, preserve_color, validate_style_weights,
+                                          wct_map)
+
+METHODS = ("adain", "wct", "gatys")
+DEFAULT_LEVELS = {"adain": (4,), "wct": (5, 4, 3, 2, 1)}
+OPTIMIZERS = ("lbfgs", "adam")
+MAX_SIDE = 32768
+
+
+@dataclass(frozen=True)
+class StyleOptions:
+    """Everything that shapes a stylization besides the images themselves."""
+
+    method: str = "wct"
+    alpha: float = 1.0  # 0 = the content (its reconstruction), 1 = full style
+    style_weights: tuple[float, ...] | None = None  # one per style image; None = equal
+    levels: tuple[int, ...] | None = None  # adain / wct encoder levels, applied in this order
+    preserve_color: bool = False  # keep the content's colours (chroma), take the style's luminance
+    size: int | None = None  # long side of the output in pixels; None = the content's own size
+    style_size: int = 512  # long side the style images are resized to before their statistics
+    tile: int = 1024  # images larger than this (long side, px) run tile by tile
+    margin: int = 64  # context around each tile (px, rounded up to a multiple of 16)
+    steps: int = 100  # gatys: iterations at the working size
+    work_size: int = 512  # gatys: long side of the first, full optimisation
+    refine_steps: int = 20  # gatys: iterations at the output size when it exceeds work_size
+    optimizer: str = "lbfgs"  # gatys: lbfgs or adam
+    style_weight: float = 10.0  # gatys: style term weight (relative losses; content weight is 1)
+
+    def validate(self, style_count: int) -> "StyleOptions":
+        """Check ranges (errors name the parameter) and return options with defaults filled in."""
+        if self.method not in METHODS:
+            raise BrushworkError(f"--method {self.method!r}: expected one of {', '.join(METHODS)}")
+        if not (isinstance(self.alpha, (int, float)) and 0.0 <= self.alpha <= 1.0):
+            raise BrushworkError(f"--alpha {self.alpha}: expected a number in [0, 1]")
+        weights = validate_style_weights(self.style_weights, style_count)
+        levels = self.levels
+        if self.method == "gatys":
+            if levels is not None:
+                raise BrushworkError("--levels applies to adain and wct; gatys uses relu1_1..relu5_1")
+        else:
+            levels = tuple(levels) if levels is not None else DEFAULT_LEVELS[self.method]
+            if not levels or any(level not in (1, 2, 3, 4, 5) for level in levels):
+                raise BrushworkError(f"--levels {','.join(map(str, levels))}: expected levels from 1 to 5")
+        for name, value, low, high in (("--size", self.size, ALIGN, MAX_SIDE),
+                                       ("--style-size", self.style_size, 32, 4096),
+                                       ("--tile", self.tile, 64, MAX_SIDE), ("--margin", self.margin, 0, 1024),
+                                       ("--steps", self.steps, 0, 100000), ("--work-size", self.work_size, 32, 8192),
+                                       ("--refine-steps", self.refine_steps, 0, 100000)):
+            if value is not None and not (isinstance(value, int) and low <= value <= high):
+                raise BrushworkError(f"{name} {value}: expected a whole number in [{low}, {high}]")
+        if self.optimizer not in OPTIMIZERS:
+            raise BrushworkError(f"--optimizer {self.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
+        if not (math.isfinite(self.style_weight) and self.style_weight > 0):
+            raise BrushworkError(f"--style-weight {self.style_weight}: expected a number > 0")
+        return replace(self, style_weights=weights, levels=levels)
+
+
+# ---------------------------------------------------------------------------------------------- images
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB; errors name the file."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+                # Composite transparency over white rather than exposing whatever colour it hides.
+                rgba = image.convert("RGBA")
+                flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                image = Image.alpha_composite(flat, rgba)
+            return np.asarray(image.convert("RGB"))
+    except FileNotFoundError:
+        raise BrushworkError(f"{path}: no such file") from None
+    except UnidentifiedImageError:
+        raise BrushworkError(f"{path}: not an image PIL can read (expected PNG, JPEG, WebP, ...)") from None
+    except OSError as exc:
+        raise BrushworkError(f"{path}: cannot read image ({exc})") from None
+
+
+def load_mask(path: str | os.PathLike) -> np.ndarray:
+    """A mask image as (H, W) float in [0, 1]: its alpha channel if it has one, else its grey level."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            grey = image.getchannel("A") if image.mode in ("RGBA", "LA") else image.convert("L")
+            return np.asarray(grey, dtype=np.float32) / 255.0
+    except FileNotFoundError:
+        raise BrushworkError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise BrushworkError(f"{path}: cannot read mask image ({exc})") from None
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 or float in [0, 1] → (1, 3, H, W) float32."""
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise BrushworkError(f"expected an RGB image (H, W, 3), got shape {array.shape}")
+    tensor = torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)[None]  # own, writable memory
+    return tensor.float() / 255.0 if array.dtype == np.uint8 else tensor.float()
+
+
+def to_array(tensor: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) in [0, 1] → (H, W, 3) uint8."""
+    return (tensor[0].clamp(0, 1).permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+
+
+def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    if tuple(image.shape[-2:]) == (height, width):
+        return image
+    # antialias: a downscaled style or content keeps its texture statistics instead of aliasing.
+    return F.interpolate(image, size=(height, width), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def fit(height: int, width: int, long_side: int) -> tuple[int, int]:
+    scale = long_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+# ---------------------------------------------------------------------------------------------- methods
+
+def _feed_forward(content: torch.Tensor, styles: list[torch.Tensor], mask: torch.Tensor | None,
+                  opts: StyleOptions, models: Models) -> torch.Tensor:
+    """AdaIN / WCT, level by level (e.g. 5 → 1): encode, transform with whole-image statistics, decode."""
+    available = models.levels()
+    tiles = plan(content.shape[-2], content.shape[-1], opts.tile, opts.margin)
+    image = content
+    for level in opts.levels:
+        if level not in available:
+            raise BrushworkError(f"--levels {level}: the {models.name} models have decoders for levels "
+                                 f"{', '.join(map(str, available)) or 'none'}")
+        encoder, decoder = models.encoder(level), models.decoder(level)
+        scale = 2 ** (level - 1)
+        feature_mask = F.avg_pool2d(mask, scale) if mask is not None else None
+        with torch.no_grad():
+            style_stats = [FeatureStats.of(encoder(style)) for style in styles]
+            if len(tiles) == 1:
+                features = encoder(image)
+                stats = FeatureStats.of(features, feature_mask)
+                transform = _transform(opts, stats, style_stats)
+                result = decoder(transform.apply(features))
+            else:
+                result = _tiled_level(image, tiles, encoder, decoder, scale, feature_mask, opts, style_stats)
+        result = result.clamp(0, 1)
+        if mask is not None:
+            # Outside the mask the next level (and the output) sees the content itself.
+            result = mask * result + (1 - mask) * content
+        image = result
+    return image
+
+
+def _transform(opts: StyleOptions, stats: FeatureStats, style_stats: list[FeatureStats]):
+    make = adain_map if opts.method == "adain" else wct_map
+    return make(stats, style_stats, opts.style_weights, opts.alpha)
+
+
+def _tiled_level(image: torch.Tensor, tiles: list[Tile], encoder, decoder, scale: int,
+                 feature_mask: torch.Tensor | None, opts: StyleOptions, style_stats: list[FeatureStats]):
+    # Pass 1: statistics of the whole image, accumulated from every tile's core features.
+    stats = FeatureStats(encoder.out_channels)
+    for tile in tiles:
+        core = tile.core_of_window(encoder(tile.window(image)), scale)
+        stats.add(core, None if feature_mask is None else tile.core(feature_mask, scale))
+    transform = _transform(opts, stats, style_stats)
+    # Pass 2: the same transform for every tile; keep each window's core.
+    result = torch.empty_like(image)
+    for tile in tiles:
+        decoded = decoder(transform.apply(encoder(tile.window(image))))
+        result[..., tile.y0:tile.y1, tile.x0:tile.x1] = tile.core_of_window(decoded)
+    return result
+
+
+def _gatys(content: torch.Tensor, styles: list[torch.Tensor], opts: StyleOptions, models: Models,
+           size: tuple[int, int]) -> torch.Tensor:
+    """Optimise at the working size, then (for larger outputs) refine at the output size, tiled."""
+    net = models.loss_network()
+    targets = gatys.style_targets(net, styles, opts.style_weights)
+    weight = opts.alpha * opts.style_weight
+    height, width = size
+    stages = [(fit(height, width, opts.work_size), opts.steps)] if max(size) > opts.work_size else []
+    stages.append(((height, width), opts.refine_steps if stages else opts.steps))
+    x = None  # the previous stage's result, unpadded
+    for (h, w), steps in stages:
+        stage_content, _ = pad_to_grid(resize(content, h, w))
+        init = stage_content if x is None else pad_to_grid(resize(x, h, w))[0]
+        tiles = plan(stage_content.shape[-2], stage_content.shape[-1], opts.tile, opts.margin)
+        x = gatys.optimise(net, init, stage_content, targets, tiles, steps, weight, opts.optimizer)[..., :h, :w]
+    return x
+
+
+# ---------------------------------------------------------------------------------------------- entry
+
+def stylize(content: np.ndarray, styles: Sequence[np.ndarray], options: StyleOptions | None = None,
+            mask: np.ndarray | None = None, models: Models | None = None) -> np.ndarray:
+    """Stylize `content` ((H, W, 3) uint8 RGB) with one or more style images; returns (H', W', 3) uint8.
+
+    The output has the content's size, or `options.size` on its long side. `mask` ((h, w) float in [0, 1],
+    any size with the content's aspect ratio) limits where the style applies: 0 keeps the content.
+    """
+    opts = (options or StyleOptions()).validate(len(styles))
+    models = models or CD16xModels()
+    source = to_tensor(content)
+    src_h, src_w = source.shape[-2:]
+    height, width = fit(src_h, src_w, opts.size) if opts.size else (src_h, src_w)
+    content_t = resize(source, height, width)
+    style_ts = []
+    for style in styles:
+        s = to_tensor(style)
+        s = resize(s, *fit(s.shape[-2], s.shape[-1], opts.style_size))
+        style_ts.append(pad_to_grid(s)[0] if min(s.shape[-2:]) < 32 else s)
+    mask_t = _mask_tensor(mask, height, width)
+    with torch.inference_mode(opts.method != "gatys"):
+        if opts.method == "gatys":
+            result = _gatys(content_t, style_ts, opts, models, (height, width))
+        else:
+            padded, _ = pad_to_grid(content_t)
+            padded_mask = pad_to_grid(mask_t)[0] if mask_t is not None else None
+            result = _feed_forward(padded, style_ts, padded_mask, opts, models)[..., :height, :width]
+        if opts.preserve_color:
+            result = preserve_color(result, content_t)
+        if mask_t is not None:
+            result = mask_t * result + (1 - mask_t) * content_t
+    return to_array(result)
+
+
+def _mask_tensor(mask: np.ndarray | None, height: int, width: int) -> torch.Tensor | None:
+    if mask is None:
+        return None
+    array = np.asarray(mask, dtype=np.float32)
+    if array.ndim != 2:
+        raise BrushworkError(f"mask: expected a single-channel (H, W) image, got shape {array.shape}")
+    if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
+        raise BrushworkError("mask: values must be in [0, 1]")
+    mh, mw = array.shape
+    if abs(mw / mh - width / height) > 0.02 * (width / height) + 1.0 / min(mh, mw):
+        raise BrushworkError(f"mask is {mw}x{mh} but the content is {width}x{height}: expected the same aspect ratio")
+    tensor = torch.from_numpy(array)[None, None]
+    if (mh, mw) != (height, width):
+        tensor = F.interpolate(tensor, size=(height, width), mode="bilinear", align_corners=False).clamp(0, 1)
+    return tensor

@@ -1,0 +1,134 @@
+"""Gatys et al. optimisation: change the image itself until its encoder features match the content's
+(relu4_1) and its Gram matrices match the style's (relu1_1 ... relu5_1).
+
+The losses are relative (squared error divided by the target's squared norm), so content and style
+terms are comparable whatever the encoder's feature scale; they are also what `benchmarks/stylize.py`
+reports for every method.
+
+High resolution: the image is optimised whole, but its loss gradient is computed window by window.
+A Gram matrix is a sum over locations, so a first pass accumulates the whole image's Grams from all
+windows (no gradients kept); a second pass back-propagates, window by window, the exact gradient of the
+global loss through each window's core features. Memory is bounded by one window's graph, and because
+every step moves the whole image with whole-image gradients there is nothing to blend at tile borders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from brushwork.stylize.models import Net
+from brushwork.stylize.tiling import Tile
+from brushwork.stylize.transforms import gram
+
+STYLE_TAPS = ("1", "2", "3", "4", "5")
+CONTENT_TAP = "4"
+SCALES = {tap: 2 ** (int(tap) - 1) for tap in STYLE_TAPS}
+
+
+@dataclass(frozen=True)
+class Losses:
+    content: float  # ‖F4(x) − F4(c)‖² / ‖F4(c)‖² at relu4_1
+    style: float  # Σ over relu1_1..relu5_1 of ‖G(x) − G(s)‖² / ‖G(s)‖²
+
+
+def style_targets(net: Net, styles: Sequence[torch.Tensor], style_weights: Sequence[float]) -> dict[str, torch.Tensor]:
+    """Weighted sum of the styles' Gram matrices per tap (interpolation between style images)."""
+    targets: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for w, style in zip(style_weights, styles):
+            feats = net(style, STYLE_TAPS)
+            for tap in STYLE_TAPS:
+                targets[tap] = targets.get(tap, 0) + w * gram(feats[tap]).double()
+    return targets
+
+
+def measure(net: Net, output: torch.Tensor, content: torch.Tensor, targets: dict[str, torch.Tensor]) -> Losses:
+    """Content and style losses of an output image (same size as content), untiled."""
+    with torch.no_grad():
+        out = net(output, STYLE_TAPS)
+        ref = net(content, (CONTENT_TAP,))[CONTENT_TAP].double()
+        content_loss = float(((out[CONTENT_TAP].double() - ref) ** 2).sum() / (ref**2).sum())
+        style_loss = sum(float(((gram(out[t]).double() - targets[t]) ** 2).sum() / (targets[t] ** 2).sum())
+                         for t in STYLE_TAPS)
+    return Losses(content_loss, style_loss)
+
+
+class _Objective:
+    """content + weight·style over a tiled image; `__call__` fills x.grad and returns the loss."""
+
+    def __init__(self, net: Net, content: torch.Tensor, targets: dict[str, torch.Tensor], tiles: list[Tile],
+                 style_weight: float):
+        self.net, self.tiles, self.targets, self.style_weight = net, tiles, targets, style_weight
+        with torch.no_grad():
+            self.content_feats = [tile.core_of_window(net(tile.window(content), (CONTENT_TAP,))[CONTENT_TAP],
+                                                      SCALES[CONTENT_TAP]) for tile in tiles]
+        self.content_norm = sum(float((f.double() ** 2).sum()) for f in self.content_feats)
+        self.target_norms = {t: float((g**2).sum()) for t, g in targets.items()}
+
+    def _taps(self) -> tuple[str, ...]:
+        return STYLE_TAPS if self.style_weight > 0 else (CONTENT_TAP,)
+
+    def __call__(self, x: torch.Tensor) -> float:
+        taps = self._taps()
+        # Pass 1: the whole image's Gram matrices (a sum over windows' cores), without a graph.
+        grams = {t: torch.zeros_like(g) for t, g in self.targets.items()}
+        counts = dict.fromkeys(STYLE_TAPS, 0)
+        if self.style_weight > 0:
+            with torch.no_grad():
+                for tile in self.tiles:
+                    feats = self.net(tile.window(x), taps)
+                    for t in STYLE_TAPS:
+                        f = tile.core_of_window(feats[t], SCALES[t])
+                        flat = f.reshape(f.shape[1], -1).double()
+                        grams[t] += flat @ flat.T
+                        counts[t] += f.numel()
+        # d(style loss)/dG per tap, held fixed while pass 2 pushes it through each window's features.
+        loss = 0.0
+        dgram = {}
+        if self.style_weight > 0:
+            for t in STYLE_TAPS:
+                diff = grams[t] / counts[t] - self.targets[t]
+                loss += self.style_weight * float((diff**2).sum()) / self.target_norms[t]
+                dgram[t] = (self.style_weight * 2 * diff / self.target_norms[t] / counts[t]).float()
+        x.grad = torch.zeros_like(x)
+        for tile, ref in zip(self.tiles, self.content_feats):
+            window = tile.window(x.detach()).clone().requires_grad_(True)
+            feats = self.net(window, taps)
+            f4 = tile.core_of_window(feats[CONTENT_TAP], SCALES[CONTENT_TAP])
+            part = ((f4 - ref) ** 2).sum() / self.content_norm
+            loss += float(part)
+            for t in dgram:
+                f = tile.core_of_window(feats[t], SCALES[t])
+                flat = f.reshape(f.shape[1], -1)
+                # <dL/dG, f fᵀ> has the same gradient in f as the global loss restricted to this window.
+                part = part + (dgram[t] * (flat @ flat.T)).sum()
+            part.backward()
+            x.grad[..., tile.wy0:tile.wy1, tile.wx0:tile.wx1] += window.grad
+        return loss
+
+
+def optimise(net: Net, init: torch.Tensor, content: torch.Tensor, targets: dict[str, torch.Tensor],
+             tiles: list[Tile], steps: int, style_weight: float, optimizer: str = "lbfgs",
+             lr: float = 0.02) -> torch.Tensor:
+    """Optimise the image `init` (1, 3, H, W) for `steps` iterations; returns it clamped to [0, 1]."""
+    objective = _Objective(net, content, targets, tiles, style_weight)
+    x = init.detach().clone().requires_grad_(True)
+    if steps <= 0:
+        return x.detach().clamp(0, 1)
+    if optimizer == "lbfgs":
+        opt = torch.optim.LBFGS([x], lr=1.0, max_iter=steps, max_eval=steps + steps // 4, history_size=20,
+                                line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
+        opt.step(lambda: torch.tensor(objective(x)))
+    elif optimizer == "adam":
+        opt = torch.optim.Adam([x], lr=lr)
+        for _ in range(steps):
+            objective(x)
+            opt.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)  # keep pixels displayable as Adam moves them
+    else:
+        raise ValueError(f"unknown optimizer {optimizer!r}")
+    return x.detach().clamp(0, 1)

@@ -1,0 +1,347 @@
+"""VGG-19-style encoders and decoders, built from the key layout of the file that holds their weights.
+
+Three file layouts are understood (each file maps parameter names to tensors):
+
+- `cd16x` (default; Collaborative Distillation's 16x-compressed VGG-19, one file per level): encoder
+  `kSE` = `conv0` (1x1 colour conversion) and 3x3 convs `conv11 conv12 | conv21 conv22 | conv31..conv34 |
+  conv41..conv44 | conv51` up to the first conv of block k (`*_aux` keys are ignored); decoder `kSD` = the
+  same convs in reverse order, nearest 2x upsampling after each `convB1` with B >= 2, no ReLU after the
+  final `conv11`. Files may wrap the state dict as `{"model": ...}`.
+- `vgg_normalised` (the original AdaIN / WCT encoder, naoto0804/pytorch-AdaIN `vgg_normalised.pth`):
+  an `nn.Sequential` with `0` (1x1 conv) and 3x3 convs at indices 2 5 | 9 12 | 16 19 22 25 | 29 32 35 38
+  | 42 45 48 51, reflection padding, ceil-mode max pooling; input RGB in [0, 1].
+  The matching AdaIN `decoder.pth` (relu4_1 → image): convs at 1 | 5 8 11 14 | 18 21 | 25 28.
+- `torchvision` (`torchvision.models.vgg19().state_dict()` or just its `features`): `features.N` at
+  0 2 | 5 7 | 10 12 14 16 | 19 21 23 25 | 28 30 32 34, zero padding, ImageNet-normalised input;
+  `classifier.*` keys are ignored. There is no decoder for it: it serves as the Gatys loss network.
+
+Features are tapped after the ReLU of the first conv in each block (relu1_1 ... relu5_1), named "1".."5".
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from brushwork import weights
+from brushwork.weights import WeightsError
+
+POOL = "pool"
+UP = "up"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class Conv:
+    """One convolution of a layout: the key prefix in the file, and what follows it."""
+
+    key: str
+    relu: bool = True
+    tap: str | None = None  # name of the feature emitted after this conv (and its ReLU)
+
+
+Op = Conv | str  # a Conv, POOL or UP
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A VGG-19 family's encoder file layout: five blocks of conv keys."""
+
+    name: str
+    first: str | None  # 1x1 input conversion conv, if the family has one
+    blocks: tuple[tuple[str, ...], ...]
+    padding: str  # "reflect" or "zeros"
+    ceil_pool: bool
+    normalize: bool  # ImageNet mean/std applied to the RGB input before the first conv
+    ignored: Callable[[str], bool]
+
+    def encoder_ops(self, level: int, full: bool = False) -> list[Op]:
+        """Ops of the encoder ending at relu<level>_1 (or, with full, including all of `level`'s block)."""
+        ops: list[Op] = [Conv(self.first, relu=False)] if self.first else []
+        for b in range(level):
+            if b:
+                ops.append(POOL)
+            keys = self.blocks[b] if (full or b < level - 1) else self.blocks[b][:1]
+            ops += [Conv(key, tap=str(b + 1) if i == 0 else None) for i, key in enumerate(keys)]
+        return ops
+
+    def encoder_keys(self, level: int) -> list[str]:
+        return _param_keys(self.encoder_ops(level))
+
+
+CD16X = Layout(
+    name="cd16x",
+    first="conv0",
+    blocks=(("conv11", "conv12"), ("conv21", "conv22"), ("conv31", "conv32", "conv33", "conv34"),
+            ("conv41", "conv42", "conv43", "conv44"), ("conv51",)),
+    padding="reflect", ceil_pool=False, normalize=False,
+    ignored=lambda key: key.split(".")[0].endswith("_aux"),  # distillation-only 1x1 convs
+)
+VGG_NORMALISED = Layout(
+    name="vgg_normalised",
+    first="0",
+    blocks=(("2", "5"), ("9", "12"), ("16", "19", "22", "25"), ("29", "32", "35", "38"), ("42", "45", "48", "51")),
+    padding="reflect", ceil_pool=True, normalize=False,
+    ignored=lambda key: False,
+)
+TORCHVISION = Layout(
+    name="torchvision",
+    first=None,
+    blocks=tuple(tuple(f"features.{i}" for i in block) for block in
+                 ((0, 2), (5, 7), (10, 12, 14, 16), (19, 21, 23, 25), (28, 30, 32, 34))),
+    padding="zeros", ceil_pool=False, normalize=True,
+    ignored=lambda key: key.startswith("classifier."),
+)
+# The AdaIN decoder (relu4_1 features → RGB), naoto0804/pytorch-AdaIN net.decoder.
+ADAIN_DECODER_OPS: list[Op] = [Conv("1"), UP, Conv("5"), Conv("8"), Conv("11"), Conv("14"), UP, Conv("18"),
+                               Conv("21"), UP, Conv("25"), Conv("28", relu=False)]
+
+
+def cd16x_decoder_ops(level: int) -> list[Op]:
+    """Mirror of the level-`level` cd16x encoder: convs in reverse, upsampling where the encoder pooled."""
+    convs = [op for op in CD16X.encoder_ops(level) if isinstance(op, Conv) and op.key != CD16X.first]
+    ops: list[Op] = []
+    for conv in reversed(convs):
+        ops.append(Conv(conv.key, relu=conv.key != "conv11"))
+        if conv.key.endswith("1") and conv.key != "conv11":
+            ops.append(UP)
+    return ops
+
+
+def _param_keys(ops: Iterable[Op]) -> list[str]:
+    return [f"{op.key}.{p}" for op in ops if isinstance(op, Conv) for p in ("weight", "bias")]
+
+
+def _short(keys: list[str], limit: int = 8) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", … ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A file's tensors by name (unwrapping `{"model": ...}` / `{"state_dict": ...}`)."""
+    path = Path(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: no such weights file") from None
+    except Exception as exc:  # pickle, zip and torch errors all mean the same thing to the user
+        raise WeightsError(f"{path}: not a PyTorch weights file ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+    for wrapper in ("model", "state_dict"):
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError(f"{path}: expected a state dict (parameter name → tensor)")
+    return obj
+
+
+def check_keys(path: str | os.PathLike, state: dict[str, torch.Tensor], expected: list[str],
+               ignored: Callable[[str], bool], what: str) -> None:
+    """Refuse a file whose keys are not exactly `expected` (plus ignorable extras), naming the differences."""
+    present = set(state)
+    missing = [k for k in expected if k not in present]
+    wanted = set(expected)
+    unexpected = sorted(k for k in present if k not in wanted and not ignored(k))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {_short(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys {_short(unexpected)}")
+        raise WeightsError(f"{path}: not a {what} file: {'; '.join(parts)}")
+
+
+def detect_layout(path: str | os.PathLike, state: dict[str, torch.Tensor]) -> Layout:
+    """Which encoder layout a user-supplied VGG-19 file has."""
+    if "features.0.weight" in state:
+        return TORCHVISION
+    if "0.weight" in state and tuple(state["0.weight"].shape) == (3, 3, 1, 1):
+        return VGG_NORMALISED
+    if "conv0.weight" in state:
+        return CD16X
+    raise WeightsError(
+        f"{path}: unknown VGG-19 layout (keys {_short(sorted(state), 4)}); expected torchvision's "
+        "`features.N.weight`, the original vgg_normalised `0.weight` … `51.weight`, or cd16x `conv0` … `conv51`"
+    )
+
+
+class Net(nn.Module):
+    """A plain feed-forward chain of 3x3/1x1 convs (+ReLU), max pools and nearest upsampling."""
+
+    def __init__(self, ops: list[Op], state: dict[str, torch.Tensor], padding: str = "reflect",
+                 ceil_pool: bool = False, normalize: bool = False, source: str = "weights"):
+        super().__init__()
+        self.ops = list(ops)
+        self.padding = "reflect" if padding == "reflect" else "constant"
+        self.ceil_pool = ceil_pool
+        self.convs = nn.ModuleList()
+        channels = None
+        for op in self.ops:
+            if not isinstance(op, Conv):
+                continue
+            weight, bias = state[f"{op.key}.weight"], state[f"{op.key}.bias"]
+            if weight.ndim != 4 or weight.shape[2] != weight.shape[3] or bias.shape != weight.shape[:1]:
+                raise WeightsError(f"{source}: {op.key}.weight/.bias have shapes {tuple(weight.shape)}/"
+                                   f"{tuple(bias.shape)}; expected a square conv kernel and one bias per output")
+            cout, cin, k = weight.shape[:3]
+            if channels is not None and cin != channels:
+                raise WeightsError(f"{source}: {op.key}.weight takes {cin} input channels but the previous layer "
+                                   f"gives {channels}")
+            conv = nn.Conv2d(cin, cout, k)
+            with torch.no_grad():
+                conv.weight.copy_(weight.float())
+                conv.bias.copy_(bias.float())
+            self.convs.append(conv)
+            channels = cout
+        self.out_channels = channels
+        self.in_channels = self.convs[0].in_channels
+        if normalize:
+            self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        else:
+            self.mean = self.std = None
+        self.requires_grad_(False)
+        self.eval()
+
+    @property
+    def taps(self) -> list[str]:
+        return [op.tap for op in self.ops if isinstance(op, Conv) and op.tap]
+
+    def forward(self, x: torch.Tensor, taps: Iterable[str] | None = None):
+        """The chain's output, or with `taps` a dict of those named features (stopping at the last)."""
+        wanted = set(taps) if taps is not None else None
+        found: dict[str, torch.Tensor] = {}
+        if self.mean is not None:
+            x = (x - self.mean) / self.std
+        convs = iter(self.convs)
+        for op in self.ops:
+            if op == POOL:
+                x = F.max_pool2d(x, 2, ceil_mode=self.ceil_pool)
+            elif op == UP:
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+            else:
+                conv = next(convs)
+                pad = conv.kernel_size[0] // 2
+                if pad:
+                    x = F.pad(x, (pad, pad, pad, pad), mode=self.padding)
+                x = conv(x)
+                if op.relu:
+                    x = F.relu(x)
+                if wanted is not None and op.tap in wanted:
+                    found[op.tap] = x
+                    if len(found) == len(wanted):
+                        return found
+        if wanted is not None:
+            missing = sorted(wanted - set(found))
+            raise ValueError(f"this network has no feature taps {missing}; it has {self.taps}")
+        return x
+
+
+class Models(ABC):
+    """Encoder/decoder pairs by level, and the loss network (relu1_1..relu5_1 taps)."""
+
+    name = "models"
+
+    @abstractmethod
+    def levels(self) -> tuple[int, ...]:
+        """Levels that have an encoder-decoder pair (usable by adain and wct)."""
+
+    @abstractmethod
+    def encoder(self, level: int) -> Net:
+        """Image (RGB in [0, 1]) → relu<level>_1 features."""
+
+    @abstractmethod
+    def decoder(self, level: int) -> Net:
+        """relu<level>_1 features → image."""
+
+    @abstractmethod
+    def loss_network(self) -> Net:
+        """An encoder with taps "1".."5" (relu1_1..relu5_1)."""
+
+
+class CD16xModels(Models):
+    """The default Collaborative Distillation pairs, resolved through the weights registry."""
+
+    name = "cd16x"
+
+    def __init__(self, directory: str | os.PathLike | None = None, download: bool = True):
+        # directory: explicit folder laid out like the registry (cd16x/1SE.pth ...); else the registry order.
+        self.directory = Path(directory) if directory is not None else None
+        self.download = download
+        self._cache: dict[str, Net] = {}
+
+    def _state(self, key: str) -> tuple[Path, dict[str, torch.Tensor]]:
+        explicit = self.directory / f"cd16x/{key}.pth" if self.directory is not None else None
+        path = weights.resolve(f"cd16x/{key}", explicit=explicit, download=self.download)
+        return path, read_state_dict(path)
+
+    def _net(self, key: str, ops: list[Op], what: str) -> Net:
+        if key not in self._cache:
+            path, state = self._state(key)
+            check_keys(path, state, _param_keys(ops), CD16X.ignored, what)
+            self._cache[key] = Net(ops, state, padding="reflect", source=str(path))
+        return self._cache[key]
+
+    def levels(self) -> tuple[int, ...]:
+        return (1, 2, 3, 4, 5)
+
+    def encoder(self, level: int) -> Net:
+        return self._net(f"{level}SE", CD16X.encoder_ops(level), f"cd16x level-{level} encoder")
+
+    def decoder(self, level: int) -> Net:
+        return self._net(f"{level}SD", cd16x_decoder_ops(level), f"cd16x level-{level} decoder")
+
+    def loss_network(self) -> Net:
+        return self.encoder(5)
+
+
+class VGGModels(Models):
+    """User-supplied files: a VGG-19 encoder (vgg_normalised or torchvision layout), optionally the AdaIN
+    decoder (which decodes the vgg_normalised relu4_1 features: level 4 only)."""
+
+    def __init__(self, vgg: str | os.PathLike, decoder: str | os.PathLike | None = None):
+        self.vgg_path = Path(vgg)
+        state = read_state_dict(self.vgg_path)
+        self.layout = detect_layout(self.vgg_path, state)
+        self.name = self.layout.name
+        ops = self.layout.encoder_ops(5, full=True)
+        check_keys(self.vgg_path, state, _param_keys(ops), self.layout.ignored, f"{self.layout.name} VGG-19")
+        self._state = state
+        self._decoder: Net | None = None
+        if decoder is not None:
+            if self.layout is not VGG_NORMALISED:
+                raise WeightsError(f"{decoder}: the AdaIN decoder decodes the original vgg_normalised encoder's "
+                                   f"features; {self.vgg_path} is a {self.layout.name} file")
+            dstate = read_state_dict(decoder)
+            check_keys(decoder, dstate, _param_keys(ADAIN_DECODER_OPS), lambda key: False, "AdaIN decoder")
+            self._decoder = Net(ADAIN_DECODER_OPS, dstate, padding="reflect", source=str(decoder))
+        self._encoders: dict[int, Net] = {}
+
+    def _encoder(self, level: int) -> Net:
+        if level not in self._encoders:
+            self._encoders[level] = Net(self.layout.encoder_ops(level), self._state, padding=self.layout.padding,
+                                        ceil_pool=self.layout.ceil_pool, normalize=self.layout.normalize,
+                                        source=str(self.vgg_path))
+        return self._encoders[level]
+
+    def levels(self) -> tuple[int, ...]:
+        return (4,) if self._decoder is not None else ()
+
+    def encoder(self, level: int) -> Net:
+        return self._encoder(level)
+
+    def decoder(self, level: int) -> Net:
+        if self._decoder is None or level != 4:
+            raise WeightsError(f"no decoder for level {level}: with --vgg, adain and wct need --decoder (the AdaIN "
+                               "decoder.pth, level 4); gatys needs none")
+        return self._decoder
+
+    def loss_network(self) -> Net:
+        return self._encoder(5)
