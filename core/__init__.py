@@ -5,6 +5,16 @@ from brushwork.strokes import BRUSHES, BrushKind, Stroke, StrokeList
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # `brushwork.animate(strokes, path, ...)` loads the animation writers (cairo, Pillow, ffmpeg)
+    # only when used, so `import brushwork` stays light.
+    if name == "animate":
+        from brushwork.animation import animate
+
+        return animate
+    raise AttributeError(f"module 'brushwork' has no attribute {name!r}")
+
 __all__ = [
     "BRUSHES",
     "BrushKind",
@@ -14,4 +24,5 @@ __all__ = [
     "StrokeFileError",
     "StrokeList",
     "__version__",
+    "animate",
 ]

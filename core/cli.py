@@ -90,6 +90,29 @@ def demo(output_dir: Path) -> None:
     click.echo(f"wrote {output_dir / 'painting.svg'} and {output_dir / 'painting.png'} ({len(strokes)} strokes)")
 
 
+@cli.command("animate")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Output file: .gif, .webp, .mp4, .svg (animated, no script) or .html (player).")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              help="Frames per second.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="Length of the whole clip in seconds, hold included; strokes per frame follow.")
+@click.option("--width", type=click.IntRange(min=1), help="Output width in pixels (height follows).")
+@click.option("--hold", type=click.FloatRange(min=0),
+              help="Seconds on the finished painting at the end  [default: 1, or a tenth of a shorter clip]")
+@click.option("--order", type=click.Choice(["paint", "coarse-to-fine", "colour"]), default="paint",
+              show_default=True, help="Order the strokes go down in.")
+def animate_command(source: Path, output: Path, fps: float, duration: float, width: int | None,
+                    hold: float | None, order: str) -> None:
+    """Play a stroke file (.svg or .json) stroke by stroke as GIF, WebP, MP4, SVG or HTML."""
+    from brushwork.animation import animate
+
+    clip = animate(source, output, fps=fps, duration=duration, width=width, hold=hold, order=order)
+    click.echo(f"wrote {output} ({clip.format}, {clip.width}x{clip.height}, {clip.strokes} strokes, "
+               f"{clip.frames} frames, {clip.seconds:.2f} s)")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args

@@ -154,6 +154,16 @@ _ELEMENT = {"markerpen": _markerpen, "watercolor": _watercolor, "oilbrush": _oil
 
 def write(strokes: StrokeList) -> str:
     """The stroke list as SVG text (viewBox in canvas pixels)."""
+    return to_text(drawing(strokes))
+
+
+def to_text(dwg: svgwrite.Drawing) -> str:
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + dwg.tostring() + "\n"
+
+
+def drawing(strokes: StrokeList) -> svgwrite.Drawing:
+    """The stroke SVG as an svgwrite document, for writers that extend it (the animated SVG adds
+    timing to the elements that carry `data-brush`; they are in paint order)."""
     w, h = strokes.width, strokes.height
     dwg = svgwrite.Drawing(size=(w, h), viewBox=f"0 0 {w} {h}", profile="full", debug=False)
     dwg.attribs["data-brushwork"] = str(FORMAT_VERSION)
@@ -168,7 +178,7 @@ def write(strokes: StrokeList) -> str:
         element.attribs["data-brush"] = s.kind
         element.attribs["data-params"] = _exact(s.params)
         dwg.add(element)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + dwg.tostring() + "\n"
+    return dwg
 
 
 def _floats(text: str, what: str) -> tuple[float, ...]:
