@@ -386,8 +386,10 @@ def _write_mp4(strokes: StrokeList, timeline: Timeline, size: tuple[int, int], p
             raise
         errors = encoder.stderr.read().decode(errors="replace").strip()
         if encoder.wait() != 0:
-            last = errors.splitlines()[-1] if errors else f"exit status {encoder.returncode}"
-            raise BrushworkError(f"ffmpeg could not encode {path}: {last}")
+            # ffmpeg names the cause first and the consequence last: keep both, on one line.
+            lines = [re.sub(r"^\[[^]]*\] ", "", line) for line in errors.splitlines()]
+            reason = "; ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else f"exit status {encoder.returncode}"
+            raise BrushworkError(f"ffmpeg could not encode {path}: {reason}")
         atomic_write(path, video.read_bytes())
     return timeline.frames
 
