@@ -358,36 +358,40 @@ def _write_mp4(strokes: StrokeList, timeline: Timeline, size: tuple[int, int], p
     import imageio_ffmpeg  # ships its own ffmpeg binary; imported here to keep `import brushwork` light
 
     width, height = size
+    rate = _rate(timeline.fps)
     with tempfile.TemporaryDirectory(prefix="brushwork-mp4-") as scratch:
         # ffmpeg needs a seekable file (the moov atom goes first for +faststart); the finished
         # file then reaches `path` through atomic_write, so a failed run leaves nothing behind.
-        video = Path(scratch) / "clip.mp4"
+        video, log_path = Path(scratch) / "clip.mp4", Path(scratch) / "ffmpeg.log"
         command = [
             imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-v", "error",
-            "-f", "rawvideo", "-pix_fmt", "bgra", "-s", f"{width}x{height}", "-r", _rate(timeline.fps),
-            "-i", "-", *X264, "-r", _rate(timeline.fps), "-f", "mp4", str(video),
+            "-f", "rawvideo", "-pix_fmt", "bgra", "-s", f"{width}x{height}", "-r", rate, "-i", "-",
+            *X264, "-r", rate, "-f", "mp4", str(video),
         ]
-        encoder = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            for canvas, _, length in _drawn_runs(strokes, timeline, size):
-                # cairo's ARGB32 is B, G, R, A bytes in memory: ffmpeg reads it as is, no copy.
-                canvas.surface.flush()
-                if canvas.surface.get_stride() != 4 * width:
-                    raise AssertionError("cairo ARGB32 rows are 4 * width bytes")
-                pixels = canvas.surface.get_data()
-                for _ in range(length):
-                    encoder.stdin.write(pixels)
-            encoder.stdin.close()
-        except BrokenPipeError:
-            pass  # ffmpeg stopped early; its exit status and message follow
-        except BaseException:
-            encoder.kill()
-            encoder.wait()
-            raise
-        errors = encoder.stderr.read().decode(errors="replace").strip()
-        if encoder.wait() != 0:
+        # stderr goes to a file: a pipe nobody reads while frames are written could fill and hang.
+        with open(log_path, "wb") as log:
+            encoder = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=log)
+            try:
+                with encoder.stdin as pipe:
+                    for canvas, _, length in _drawn_runs(strokes, timeline, size):
+                        canvas.surface.flush()
+                        # cairo's ARGB32 rows are B, G, R, A bytes with no padding: ffmpeg reads
+                        # the surface as it is, no conversion or copy in Python.
+                        assert canvas.surface.get_stride() == 4 * width
+                        pixels = canvas.surface.get_data()
+                        for _ in range(length):
+                            pipe.write(pixels)
+            except BrokenPipeError:
+                pass  # ffmpeg stopped early; its exit status and message follow
+            except BaseException:
+                encoder.kill()
+                raise
+            finally:
+                encoder.wait()
+        if encoder.returncode != 0:
             # ffmpeg names the cause first and the consequence last: keep both, on one line.
-            lines = [re.sub(r"^\[[^]]*\] ", "", line) for line in errors.splitlines()]
+            lines = [re.sub(r"^\[[^]]*\] ", "", line)
+                     for line in log_path.read_text(errors="replace").strip().splitlines()]
             reason = "; ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else f"exit status {encoder.returncode}"
             raise BrushworkError(f"ffmpeg could not encode {path}: {reason}")
         atomic_write(path, video.read_bytes())

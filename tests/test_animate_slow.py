@@ -136,10 +136,13 @@ def test_animated_svg_plays_in_chromium_with_no_script(tmp_path, page):
     animate(painting, out, fps=10, duration=3, hold=0.5)
     tl = Timeline.plan(80, 10, 3, 0.5)
     counts = [tl.count(i) for i in range(tl.frames)]
-    page.goto(out.as_uri())
     visible = "() => [...document.querySelectorAll('[data-brush]')].filter(e => getComputedStyle(e).visibility === 'visible').length"
-    time.sleep(1.0)  # plays by itself: strokes are coming in, not all there yet
-    assert 0 < page.evaluate(visible) < 80
+    # It plays by itself: a second into a 60 s clip some strokes are in, far from all.
+    animate(painting, tmp_path / "long.svg", fps=10, duration=60)
+    page.goto((tmp_path / "long.svg").as_uri())
+    time.sleep(1.0)
+    assert 0 < page.evaluate(visible) < 20
+    page.goto(out.as_uri())
     page.evaluate("() => document.documentElement.pauseAnimations()")
     for i in (0, 1, tl.paint_frames // 2, tl.paint_frames - 2, tl.paint_frames - 1, tl.frames - 1):
         # Mid-frame, so no frame boundary is in doubt.
@@ -185,37 +188,49 @@ def test_player_controls(tmp_path, page):
     painting = random_list(24, 200, 320, 200)
     out = tmp_path / "player.html"
     animate(painting, out, fps=30, duration=8, hold=1)
+    tl = Timeline.plan(200, 30, 8, 1)
+    # Playwright's clock drives requestAnimationFrame: playback is tested in exact steps of clip
+    # time, whatever the load on the machine.
+    page.clock.install(time=0)
     player(page, out)
-    time.sleep(0.6)
-    assert page.evaluate("() => brushworkPlayer.playing") is True
-    assert 0 < page.evaluate("() => brushworkPlayer.shown") < 200  # autoplay
+    assert page.evaluate("() => brushworkPlayer.playing") is True  # autoplay
+    state = "() => [brushworkPlayer.time, brushworkPlayer.shown, brushworkPlayer.playing]"
+
+    def run_for(ms):
+        page.clock.run_for(ms)
+        seconds, shown, playing = page.evaluate(state)
+        assert shown == tl.count(math.floor(seconds * 30 + 1e-6))
+        assert counter(page) == f"stroke {shown} of 200"
+        return seconds, shown, playing
+
     page.click("#bw-play")
-    paused = page.evaluate("() => brushworkPlayer.shown")
-    time.sleep(0.4)
-    assert page.evaluate("() => brushworkPlayer.shown") == paused and counter(page) == f"stroke {paused} of 200"
-    # Speed: 4x covers about four times the clip time per second of wall time.
-    page.select_option("#bw-speed", "4")
+    page.clock.pause_at(page.evaluate("() => Date.now()") + 1000)
     page.evaluate("() => brushworkPlayer.seek(0)")
+    assert run_for(500) == (0, 0, False)  # paused: the clock moves, the painting does not
     page.click("#bw-play")
-    start = time.monotonic()
-    time.sleep(0.8)
-    played = page.evaluate("() => brushworkPlayer.time")
-    elapsed = time.monotonic() - start
-    assert 2.5 * elapsed < played < 4.5 * elapsed
+    seconds, shown, playing = run_for(1000)
+    assert playing and seconds == pytest.approx(1.0, abs=0.04) and 0 < shown < 200
+    page.select_option("#bw-speed", "4")
+    assert run_for(500)[0] == pytest.approx(seconds + 2.0, abs=0.1)
+    page.select_option("#bw-speed", "0.25")
+    assert run_for(1000)[0] == pytest.approx(seconds + 2.25, abs=0.1)
     # Without loop it stops on the finished painting; Play then starts over.
     page.uncheck("#bw-loop")
-    page.evaluate("() => brushworkPlayer.seek(7.5)")
-    page.wait_for_function("() => !brushworkPlayer.playing", timeout=5000)
-    assert counter(page) == "stroke 200 of 200" and page.locator("#bw-play").text_content() == "Play"
-    page.select_option("#bw-speed", "1")
-    page.click("#bw-play")
-    time.sleep(0.3)
-    assert page.evaluate("() => brushworkPlayer.shown") < 200
-    # With loop it wraps round to the bare canvas.
-    page.check("#bw-loop")
     page.evaluate("() => brushworkPlayer.seek(7.9)")
-    page.wait_for_function("() => brushworkPlayer.time < 1", timeout=5000)
-    assert page.evaluate("() => brushworkPlayer.playing") is True
+    assert run_for(1000) == (8.0, 200, False)
+    assert page.locator("#bw-play").text_content() == "Play"
+    page.click("#bw-play")
+    assert run_for(100)[0] < 0.1
+    # With loop it wraps round to the bare canvas and goes on.
+    page.check("#bw-loop")
+    page.select_option("#bw-speed", "1")
+    page.evaluate("() => brushworkPlayer.seek(7.9)")
+    seconds, shown, playing = run_for(300)
+    assert playing and seconds == pytest.approx(0.2, abs=0.04) and shown == tl.count(6)
+    # Space toggles playback.
+    page.evaluate("() => document.activeElement.blur()")
+    page.keyboard.press(" ")
+    assert run_for(300)[2] is False
 
 
 def test_player_downloads_the_painting_and_the_frame(tmp_path, page):
