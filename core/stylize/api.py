@@ -38,7 +38,7 @@ class StyleOptions:
     size: int | None = None  # long side of the output in pixels; None = the content's own size
     style_size: int = 512  # long side the style images are resized to before their statistics
     tile: int = 1024  # images larger than this (long side, px) run tile by tile
-    margin: int = 64  # context around each tile (px, rounded up to a multiple of 16)
+    margin: int = 128  # context around each tile at level 5 (px); level k uses margin / 2^(5-k), >= 16
     steps: int = 100  # gatys: iterations at the working size
     work_size: int = 512  # gatys: long side of the first, full optimisation
     refine_steps: int = 20  # gatys: iterations at the output size when it exceeds work_size
@@ -142,7 +142,6 @@ def _feed_forward(content: torch.Tensor, styles: list[torch.Tensor], mask: torch
                   opts: StyleOptions, models: Models) -> torch.Tensor:
     """AdaIN / WCT, level by level (e.g. 5 → 1): encode, transform with whole-image statistics, decode."""
     available = models.levels()
-    tiles = plan(content.shape[-2], content.shape[-1], opts.tile, opts.margin)
     image = content
     for level in opts.levels:
         if level not in available:
@@ -150,6 +149,7 @@ def _feed_forward(content: torch.Tensor, styles: list[torch.Tensor], mask: torch
                                  f"{', '.join(map(str, available)) or 'none'}")
         encoder, decoder = models.encoder(level), models.decoder(level)
         scale = 2 ** (level - 1)
+        tiles = plan(content.shape[-2], content.shape[-1], opts.tile, level_margin(opts.margin, level))
         feature_mask = F.avg_pool2d(mask, scale) if mask is not None else None
         with torch.no_grad():
             style_stats = [FeatureStats.of(encoder(style)) for style in styles]
@@ -166,6 +166,16 @@ def _feed_forward(content: torch.Tensor, styles: list[torch.Tensor], mask: torch
             result = mask * result + (1 - mask) * content
         image = result
     return image
+
+
+def level_margin(margin: int, level: int) -> int:
+    """Context a level-`level` encoder+decoder pair needs around a tile.
+
+    The receptive field roughly doubles per level. Measured on a 600x400 photo cut into 128 px tiles,
+    5-level WCT differs from the untiled result by at most 1/255 with 128 px of context at level 5 (it
+    amplifies small feature differences through whitening), and single-level AdaIN at level 4 with 64.
+    """
+    return max(16, margin >> (5 - level))
 
 
 def _transform(opts: StyleOptions, stats: FeatureStats, style_stats: list[FeatureStats]):

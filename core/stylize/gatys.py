@@ -99,7 +99,7 @@ class _Objective:
             feats = self.net(window, taps)
             f4 = tile.core_of_window(feats[CONTENT_TAP], SCALES[CONTENT_TAP])
             part = ((f4 - ref) ** 2).sum() / self.content_norm
-            loss += float(part)
+            loss += float(part.detach())
             for t in dgram:
                 f = tile.core_of_window(feats[t], SCALES[t])
                 flat = f.reshape(f.shape[1], -1)

@@ -97,7 +97,7 @@ class AffineMap:
     def apply(self, feat: torch.Tensor) -> torch.Tensor:
         shape = feat.shape
         flat = _flatten(feat)
-        out = torch.addmm(self.bias.view(-1, 1), self.matrix, flat)
+        out = torch.addmm(self.bias.view(-1, 1).to(flat.dtype), self.matrix.to(flat.dtype), flat)
         return out.reshape(shape)
 
     @classmethod
