@@ -113,6 +113,102 @@ def animate_command(source: Path, output: Path, fps: float, duration: float, wid
                f"{clip.frames} frames, {clip.seconds:.2f} s)")
 
 
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+def _numbers(text: str | None, option: str, kind=float) -> tuple | None:
+    if text is None:
+        return None
+    try:
+        return tuple(kind(part) for part in text.split(","))
+    except ValueError:
+        raise BrushworkError(f"{option} {text!r}: expected comma-separated numbers, e.g. "
+                             f"{'0.7,0.3' if kind is float else '5,4,3,2,1'}") from None
+
+
+@cli.command()
+@click.argument("content", type=click.Path(path_type=Path))
+@click.option("--style", "styles", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Style image; repeat to interpolate between several.")
+@click.option("--style-weights", help="One weight per --style, comma-separated (e.g. 0.7,0.3); default equal.")
+@click.option("--method", default="wct", show_default=True, help="adain, wct or gatys.")
+@click.option("--alpha", default=1.0, show_default=True, type=float, help="Style strength in [0, 1].")
+@click.option("--preserve-color", is_flag=True, help="Keep the content's colours (style luminance only).")
+@click.option("--mask", type=click.Path(path_type=Path), help="Image whose grey level (or alpha) says where "
+              "the style applies: white = styled, black = content.")
+@click.option("--size", type=int, help="Long side of the output in pixels (default: the content's).")
+@click.option("--levels", help="adain/wct encoder levels in order (default adain 4, wct 5,4,3,2,1).")
+@click.option("--style-size", default=512, show_default=True, type=int, help="Style images' long side.")
+@click.option("--tile", default=1024, show_default=True, type=int,
+              help="Run tile by tile above this size (px); bounds memory.")
+@click.option("--steps", default=100, show_default=True, type=int, help="gatys: iterations.")
+@click.option("--optimizer", default="lbfgs", show_default=True, help="gatys: lbfgs or adam.")
+@click.option("--vgg", type=click.Path(path_type=Path), help="Use your own VGG-19 file (original AdaIN "
+              "vgg_normalised.pth or torchvision VGG-19 state dict) instead of the default cd16x models.")
+@click.option("--decoder", type=click.Path(path_type=Path), help="AdaIN decoder.pth for --vgg (adain/wct, level 4).")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Output .png, .jpg or .webp.")
+def stylize(content, styles, style_weights, method, alpha, preserve_color, mask, size, levels, style_size, tile,
+            steps, optimizer, vgg, decoder, output) -> None:
+    """Restyle a photo with one or more style images (AdaIN, WCT or Gatys), at any size."""
+    import io
+
+    from PIL import Image
+
+    from brushwork.files import atomic_write
+    from brushwork.stylize import CD16xModels, StyleOptions, VGGModels, load_image, load_mask
+    from brushwork.stylize import stylize as run_stylize
+
+    suffix = output.suffix.lower()
+    if suffix not in IMAGE_FORMATS:
+        raise BrushworkError(f"{output}: unknown output type {suffix or '(none)'!r}; expected .png, .jpg or .webp")
+    if decoder is not None and vgg is None:
+        raise BrushworkError("--decoder needs --vgg (the vgg_normalised encoder it was trained with)")
+    refuse_overwriting_inputs(output, content, *styles, *([mask] if mask else []))
+    options = StyleOptions(method=method, alpha=alpha, style_weights=_numbers(style_weights, "--style-weights"),
+                           levels=_numbers(levels, "--levels", int), preserve_color=preserve_color, size=size,
+                           style_size=style_size, tile=tile, steps=steps, optimizer=optimizer)
+    options.validate(len(styles))  # bad options fail before any image or model is loaded
+    models = VGGModels(vgg, decoder) if vgg is not None else CD16xModels()
+    result = run_stylize(load_image(content), [load_image(s) for s in styles], options,
+                         mask=load_mask(mask) if mask else None, models=models)
+    buffer = io.BytesIO()
+    Image.fromarray(result).save(buffer, format=IMAGE_FORMATS[suffix], **({"quality": 95} if suffix != ".png" else {}))
+    atomic_write(output, buffer.getvalue())
+    click.echo(f"wrote {output} ({result.shape[1]}x{result.shape[0]}, {options.method})")
+
+
+@cli.group("weights")
+def weights_group() -> None:
+    """Pretrained model files: where they are, and downloading them (sha256-verified)."""
+
+
+@weights_group.command("list")
+def weights_list() -> None:
+    """Registered files, their licence, and where each one is found."""
+    from brushwork import weights
+
+    for group in dict.fromkeys(entry.group for entry in weights.REGISTRY.values()):
+        entries = [e for e in weights.REGISTRY.values() if e.group == group]
+        click.echo(f"{group}: {entries[0].licence}")
+        for entry in entries:
+            try:
+                found = weights.locate(entry)
+                where = str(found) if found else "not downloaded"
+            except weights.WeightsError as exc:
+                where = f"BAD: {exc}"
+            click.echo(f"  {entry.name:<10} {entry.size:>9,} B  {entry.description:<40} {where}")
+
+
+@weights_group.command("fetch")
+@click.argument("names", nargs=-1)
+def weights_fetch(names: tuple[str, ...]) -> None:
+    """Download registered files (all, a group such as cd16x, or names) into the cache."""
+    from brushwork import weights
+
+    for entry in weights.select(names):
+        click.echo(f"{entry.name:<10} {weights.resolve(entry.name)}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
