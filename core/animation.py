@@ -26,6 +26,7 @@ from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Iterator
 
+import svgwrite
 from PIL import Image
 
 from brushwork import raster, svg
@@ -347,7 +348,7 @@ def _write_webp(strokes: StrokeList, timeline: Timeline, size: tuple[int, int], 
     return _save_pillow(frames, "WEBP", path, duration=_durations_ms(timeline, 1), quality=90, method=4)
 
 
-def _save_pillow(frames: list[Image.Image], fmt: str, path: Path, **options) -> int:
+def _save_pillow(frames: list[Image.Image], fmt: str, path: Path, **options: object) -> int:
     buffer = io.BytesIO()
     frames[0].save(buffer, format=fmt, save_all=True, append_images=frames[1:], loop=0, **options)
     atomic_write(path, buffer.getvalue())
@@ -411,7 +412,7 @@ def _key_time(value: float) -> str:
     return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
-def _sized_drawing(strokes: StrokeList, size: tuple[int, int]) -> svg.svgwrite.Drawing:
+def _sized_drawing(strokes: StrokeList, size: tuple[int, int]) -> svgwrite.Drawing:
     """The stroke SVG shown at `size` pixels (its viewBox stays in canvas pixels)."""
     dwg = svg.drawing(strokes)
     dwg["width"], dwg["height"] = size
