@@ -36,7 +36,7 @@ class StyleOptions:
     levels: tuple[int, ...] | None = None  # adain / wct encoder levels, applied in this order
     preserve_color: bool = False  # keep the content's colours (chroma), take the style's luminance
     size: int | None = None  # long side of the output in pixels; None = the content's own size
-    style_size: int = 512  # long side the style images are resized to before their statistics
+    style_size: int = 512  # larger style images are shrunk to this long side before their statistics
     tile: int = 1024  # images larger than this (long side, px) run tile by tile
     margin: int = 128  # context around each tile at level 5 (px); level k uses margin / 2^(5-k), >= 16
     steps: int = 100  # gatys: iterations at the working size
@@ -115,7 +115,7 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[2] != 3:
         raise BrushworkError(f"expected an RGB image (H, W, 3), got shape {array.shape}")
-    tensor = torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)[None]  # own, writable memory
+    tensor = torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)[None].contiguous()
     return tensor.float() / 255.0 if array.dtype == np.uint8 else tensor.float()
 
 
@@ -235,7 +235,8 @@ def stylize(content: np.ndarray, styles: Sequence[np.ndarray], options: StyleOpt
     style_ts = []
     for style in styles:
         s = to_tensor(style)
-        s = resize(s, *fit(s.shape[-2], s.shape[-1], opts.style_size))
+        if max(s.shape[-2:]) > opts.style_size:  # shrink only: upscaling adds cost, not texture
+            s = resize(s, *fit(s.shape[-2], s.shape[-1], opts.style_size))
         style_ts.append(pad_to_grid(s)[0] if min(s.shape[-2:]) < 32 else s)
     mask_t = _mask_tensor(mask, height, width)
     with torch.inference_mode(opts.method != "gatys"):

@@ -115,7 +115,7 @@ def optimise(net: Net, init: torch.Tensor, content: torch.Tensor, targets: dict[
              lr: float = 0.02) -> torch.Tensor:
     """Optimise the image `init` (1, 3, H, W) for `steps` iterations; returns it clamped to [0, 1]."""
     objective = _Objective(net, content, targets, tiles, style_weight)
-    x = init.detach().clone().requires_grad_(True)
+    x = init.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)  # LBFGS views grads flat
     if steps <= 0:
         return x.detach().clamp(0, 1)
     if optimizer == "lbfgs":

@@ -178,6 +178,15 @@ class Net(nn.Module):
     def __init__(self, ops: list[Op], state: dict[str, torch.Tensor], padding: str = "reflect",
                  ceil_pool: bool = False, normalize: bool = False, source: str = "weights"):
         super().__init__()
+        # Models load lazily, possibly inside a caller's inference_mode; parameters made there could
+        # never take part in autograd (Gatys back-propagates through them), so build them outside it.
+        with torch.inference_mode(False):
+            self._build(ops, state, padding, ceil_pool, normalize, source)
+        self.requires_grad_(False)
+        self.eval()
+
+    def _build(self, ops: list[Op], state: dict[str, torch.Tensor], padding: str, ceil_pool: bool,
+               normalize: bool, source: str) -> None:
         self.ops = list(ops)
         self.padding = "reflect" if padding == "reflect" else "constant"
         self.ceil_pool = ceil_pool
@@ -207,8 +216,6 @@ class Net(nn.Module):
             self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         else:
             self.mean = self.std = None
-        self.requires_grad_(False)
-        self.eval()
 
     @property
     def taps(self) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -82,3 +83,23 @@ def pad_to_grid(image: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         mode = "reflect" if pad_h < height and pad_w < width else "replicate"
         image = F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
     return image, (height, width)
+
+
+def seam_energy_ratio(image, rows: list[int], cols: list[int]) -> float:
+    """Mean squared intensity step across tile borders divided by the same across all other pixel pairs.
+
+    A visible seam is a line of unusually large steps; with no seams the ratio is about 1 (content
+    edges fall on border lines no more often than anywhere else). `image`: (H, W, C) array.
+    """
+    pixels = np.asarray(image, dtype=np.float64)
+    dx = ((pixels[:, 1:] - pixels[:, :-1]) ** 2).sum(axis=-1)  # step between column c-1 and c at index c-1
+    dy = ((pixels[1:] - pixels[:-1]) ** 2).sum(axis=-1)
+    col_mask = np.zeros(dx.shape[1], bool)
+    col_mask[[c - 1 for c in cols if 0 < c < pixels.shape[1]]] = True
+    row_mask = np.zeros(dy.shape[0], bool)
+    row_mask[[r - 1 for r in rows if 0 < r < pixels.shape[0]]] = True
+    border = np.concatenate([dx[:, col_mask].ravel(), dy[row_mask].ravel()])
+    interior = np.concatenate([dx[:, ~col_mask].ravel(), dy[~row_mask].ravel()])
+    if border.size == 0:
+        raise ValueError("no tile borders to measure")
+    return float(border.mean() / interior.mean())
