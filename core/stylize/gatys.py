@@ -71,7 +71,21 @@ class _Objective:
     def _taps(self) -> tuple[str, ...]:
         return STYLE_TAPS if self.style_weight > 0 else (CONTENT_TAP,)
 
+    def _whole(self, x: torch.Tensor) -> float:
+        """One window covering the image: plain autograd, one forward and one backward pass."""
+        feats = self.net(x, self._taps())
+        loss = ((feats[CONTENT_TAP] - self.content_feats[0]) ** 2).sum() / self.content_norm
+        if self.style_weight > 0:
+            for t in STYLE_TAPS:
+                diff = gram(feats[t]).double() - self.targets[t]
+                loss = loss + self.style_weight * (diff**2).sum() / self.target_norms[t]
+        x.grad = None
+        loss.backward()
+        return float(loss.detach())
+
     def __call__(self, x: torch.Tensor) -> float:
+        if len(self.tiles) == 1:
+            return self._whole(x)
         taps = self._taps()
         # Pass 1: the whole image's Gram matrices (a sum over windows' cores), without a graph.
         grams = {t: torch.zeros_like(g) for t, g in self.targets.items()}

