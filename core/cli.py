@@ -141,14 +141,24 @@ def _numbers(text: str | None, option: str, kind=float) -> tuple | None:
 @click.option("--style-size", default=512, show_default=True, type=int, help="Style images' long side.")
 @click.option("--tile", default=1024, show_default=True, type=int,
               help="Run tile by tile above this size (px); bounds memory.")
-@click.option("--steps", default=100, show_default=True, type=int, help="gatys: iterations.")
+@click.option("--margin", default=128, show_default=True, type=int,
+              help="Context around each tile at level 5 (px); less is faster but can show seams.")
+@click.option("--steps", default=100, show_default=True, type=int, help="gatys: iterations at --work-size.")
+@click.option("--work-size", default=512, show_default=True, type=int,
+              help="gatys: long side of the first optimisation; larger outputs are then refined.")
+@click.option("--refine-steps", default=20, show_default=True, type=int,
+              help="gatys: iterations at the output size when it exceeds --work-size.")
 @click.option("--optimizer", default="lbfgs", show_default=True, help="gatys: lbfgs or adam.")
+@click.option("--style-weight", default=10.0, show_default=True, type=float,
+              help="gatys: weight of the style loss against the content loss (before --alpha).")
 @click.option("--vgg", type=click.Path(path_type=Path), help="Use your own VGG-19 file (original AdaIN "
               "vgg_normalised.pth or torchvision VGG-19 state dict) instead of the default cd16x models.")
 @click.option("--decoder", type=click.Path(path_type=Path), help="AdaIN decoder.pth for --vgg (adain/wct, level 4).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Output .png, .jpg or .webp.")
-def stylize(content, styles, style_weights, method, alpha, preserve_color, mask, size, levels, style_size, tile,
-            steps, optimizer, vgg, decoder, output) -> None:
+def stylize(content: Path, styles: tuple[Path, ...], style_weights: str | None, method: str, alpha: float,
+            preserve_color: bool, mask: Path | None, size: int | None, levels: str | None, style_size: int,
+            tile: int, margin: int, steps: int, work_size: int, refine_steps: int, optimizer: str,
+            style_weight: float, vgg: Path | None, decoder: Path | None, output: Path) -> None:
     """Restyle a photo with one or more style images (AdaIN, WCT or Gatys), at any size."""
     import io
 
@@ -166,7 +176,8 @@ def stylize(content, styles, style_weights, method, alpha, preserve_color, mask,
     refuse_overwriting_inputs(output, content, *styles, *([mask] if mask else []))
     options = StyleOptions(method=method, alpha=alpha, style_weights=_numbers(style_weights, "--style-weights"),
                            levels=_numbers(levels, "--levels", int), preserve_color=preserve_color, size=size,
-                           style_size=style_size, tile=tile, steps=steps, optimizer=optimizer)
+                           style_size=style_size, tile=tile, margin=margin, steps=steps, work_size=work_size,
+                           refine_steps=refine_steps, optimizer=optimizer, style_weight=style_weight)
     options.validate(len(styles))  # bad options fail before any image or model is loaded
     models = VGGModels(vgg, decoder) if vgg is not None else CD16xModels()
     result = run_stylize(load_image(content), [load_image(s) for s in styles], options,

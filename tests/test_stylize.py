@@ -239,3 +239,13 @@ def test_cli_missing_weights_offline(capsys, tmp_path, monkeypatch):
                        "--size", "64", "-o", str(tmp_path / "o.png"))
     assert code == 1 and err.startswith("error: weights cd16x/") and "offline" in err and err.count("\n") == 1
     assert not (tmp_path / "o.png").exists()
+
+
+def test_cli_defaults_are_the_libraries():
+    from brushwork.cli import cli
+
+    defaults = StyleOptions()
+    command = cli.commands["stylize"]
+    for param in command.params:
+        if hasattr(defaults, param.name) and param.name not in ("style_weights", "levels", "size"):
+            assert param.default == getattr(defaults, param.name), param.name
