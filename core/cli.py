@@ -220,6 +220,52 @@ def weights_fetch(names: tuple[str, ...]) -> None:
         click.echo(f"{entry.name:<10} {weights.resolve(entry.name)}")
 
 
+@cli.command()
+@click.option("--port", default=0, type=click.IntRange(0, 65535), help="Port on 127.0.0.1 (default: a free one).")
+@click.option("--idle-timeout", default=1800.0, show_default=True, type=click.FloatRange(min=0),
+              help="Exit after this many seconds without requests or jobs (0: never).")
+@click.option("--max-request-mb", default=256.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Largest request body accepted, in MiB.")
+@click.option("--preview-interval", default=2.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds between progress previews of a paint job.")
+@click.option("--state-file", type=click.Path(path_type=Path),
+              help="Where to write {port, token, pid} (default: the user's runtime directory).")
+def serve(port, idle_timeout, max_request_mb, preview_interval, state_file) -> None:
+    """Run the local bridge for the Krita and GIMP plug-ins (HTTP+JSON on 127.0.0.1, token auth)."""
+    from brushwork.server import ServeOptions
+    from brushwork.server import serve as run_server
+
+    run_server(ServeOptions(port, idle_timeout, max_request_mb, preview_interval, state_file))
+
+
+@cli.group("plugins")
+def plugins_group() -> None:
+    """Install the Krita and GIMP plug-ins (they start `brushwork serve` with this Python)."""
+
+
+@plugins_group.command("install")
+@click.argument("editor", type=click.Choice(["krita", "gimp"]))
+@click.option("--dest", type=click.Path(path_type=Path),
+              help="Plug-in folder (default: the editor's user folder, e.g. ~/.local/share/krita/pykrita).")
+def plugins_install(editor: str, dest: Path | None) -> None:
+    """Copy the plug-in and its bridge client into the editor's plug-in folder."""
+    from brushwork import plugin_install
+
+    for line in plugin_install.install(editor, dest):
+        click.echo(line)
+
+
+@plugins_group.command("uninstall")
+@click.argument("editor", type=click.Choice(["krita", "gimp"]))
+@click.option("--dest", type=click.Path(path_type=Path), help="Plug-in folder it was installed to.")
+def plugins_uninstall(editor: str, dest: Path | None) -> None:
+    """Remove the plug-in from the editor's plug-in folder (settings and logs are kept)."""
+    from brushwork import plugin_install
+
+    for line in plugin_install.uninstall(editor, dest):
+        click.echo(line)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args

@@ -1,0 +1,509 @@
+"""The bridge client: what the editor plug-ins use to reach `brushwork serve`.
+
+Standard library only, Python >= 3.10: Krita's and GIMP's own Pythons cannot import torch or numpy,
+so `brushwork plugins install` copies this one file next to each plug-in. It
+
+- finds a running server from its state file (`{port, token, pid}`, user-only), or starts one with
+  the configured interpreter (PYTHONPATH removed: editors set their own, which breaks the venv);
+- restarts a server that died, once per `Bridge`, and says so when that is not enough;
+- turns every failure into a `BridgeError` whose message tells the user what to do, naming the
+  server log;
+- runs a job as a small state machine (`JobRunner.step()`), so an editor can drive it from a UI
+  timer without ever blocking, or from a plain loop in batch mode.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = [
+    "Bridge",
+    "BridgeError",
+    "JobRunner",
+    "JobStatus",
+    "encode_image",
+    "encode_png",
+    "log_file",
+    "state_dir",
+    "state_file",
+    "translate_svg",
+]
+
+API = "/v1"
+STATE_NAME = "server.json"
+LOG_NAME = "server.log"
+# Seconds a server may take to come up (imports, binding) before the client gives up.
+START_TIMEOUT = 60.0
+# A server started for an editor exits on its own after this long without requests or jobs.
+DEFAULT_IDLE_TIMEOUT = 1800
+FINAL_STATES = ("done", "failed", "cancelled")
+
+
+class BridgeError(Exception):
+    """A failure talking to the brushwork server; the message alone tells the user what to do."""
+
+
+# ------------------------------------------------------------------------------------------ paths
+
+def _user_dir(xdg_var: str, fallback: str) -> Path:
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "brushwork"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "brushwork"
+    return Path(os.environ.get(xdg_var) or Path.home() / fallback) / "brushwork"
+
+
+def state_dir() -> Path:
+    """Where the server's state file lives: $BRUSHWORK_STATE_DIR, else the user's runtime directory
+    (cleared at logout, like the server), else the user's config directory."""
+    if os.environ.get("BRUSHWORK_STATE_DIR"):
+        return Path(os.environ["BRUSHWORK_STATE_DIR"])
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_dir():
+        return Path(runtime) / "brushwork"
+    return _user_dir("XDG_CONFIG_HOME", ".config")
+
+
+def state_file() -> Path:
+    return state_dir() / STATE_NAME
+
+
+def log_file() -> Path:
+    """The server log: $BRUSHWORK_LOG_DIR/server.log, else in the user's cache directory. Never inside
+    a plug-in folder, which editors replace on update."""
+    base = Path(os.environ["BRUSHWORK_LOG_DIR"]) if os.environ.get("BRUSHWORK_LOG_DIR") else \
+        _user_dir("XDG_CACHE_HOME", ".cache")
+    return base / LOG_NAME
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:] if line.strip())
+
+
+# ------------------------------------------------------------------------------------------ images
+
+def encode_image(data: bytes, width: int, height: int, channels: str = "RGBA8") -> dict[str, Any]:
+    """A raw 8-bit, 4-channel, straight-alpha picture (row-major, as editors hand them out) in the
+    server's wire form. `channels` is "RGBA8" (GIMP) or "BGRA8" (Krita)."""
+    if channels not in ("RGBA8", "BGRA8"):
+        raise BridgeError(f"unsupported pixel layout {channels!r}; expected RGBA8 or BGRA8")
+    if len(data) != width * height * 4:
+        raise BridgeError(f"the picture has {len(data)} bytes, but {width}x{height} {channels} needs "
+                          f"{width * height * 4}")
+    return {"encoding": "raw", "channels": channels, "width": width, "height": height,
+            "data": base64.b64encode(data).decode("ascii")}
+
+
+def encode_png(data: bytes) -> dict[str, Any]:
+    return {"encoding": "png", "data": base64.b64encode(data).decode("ascii")}
+
+
+_SVG_OPEN = re.compile(r"<svg\b[^>]*>", re.S)
+
+
+def translate_svg(svg: str, x: int, y: int) -> str:
+    """Move the content of an SVG whose user units are a region's pixels to the region's place on the
+    canvas (both editors put SVG user units on image pixels)."""
+    if x == 0 and y == 0:
+        return svg
+    match = _SVG_OPEN.search(svg)
+    end = svg.rfind("</svg>")
+    if match is None or end < match.end():
+        raise BridgeError("the server sent something that is not an SVG document")
+    return svg[:match.end()] + f'<g transform="translate({x} {y})">' + svg[match.end():end] + "</g>" + svg[end:]
+
+
+# ------------------------------------------------------------------------------------------ bridge
+
+@dataclass
+class JobStatus:
+    id: str
+    kind: str
+    state: str  # queued | running | done | failed | cancelled
+    fraction: float = 0.0
+    message: str = ""
+    error: str | None = None
+    position: int = 0  # place in the queue (0 = running or finished)
+    preview: int = 0  # serial number of the latest preview; 0 = none yet
+    width: int = 0
+    height: int = 0
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "JobStatus":
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in doc.items() if k in names})
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+class Bridge:
+    """A connection to the brushwork server, started on demand.
+
+    `python` is the interpreter with brushwork installed ($BRUSHWORK_PYTHON wins over it). With
+    `start=False` the bridge only uses a server that is already running (e.g. one started by hand).
+    """
+
+    def __init__(self, python: str | None = None, *, start: bool = True, timeout: float = 30.0,
+                 idle_timeout: int = DEFAULT_IDLE_TIMEOUT, start_timeout: float = START_TIMEOUT) -> None:
+        self.python = os.environ.get("BRUSHWORK_PYTHON") or python
+        self.allow_start = start
+        self.timeout = timeout
+        self.idle_timeout = idle_timeout
+        self.start_timeout = start_timeout
+        self.port: int | None = None
+        self.token: str | None = None
+        self.pid: int | None = None
+        self.generation = 0  # bumped whenever a (new) server is connected; jobs of older ones are gone
+        self._restarted = False
+        self._process: subprocess.Popen | None = None
+        self._starting_since: float | None = None
+
+    # -- finding and starting --------------------------------------------------------------------
+
+    @property
+    def log_path(self) -> Path:
+        return log_file()
+
+    def _read_state(self) -> dict[str, Any] | None:
+        try:
+            doc = json.loads(state_file().read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(doc, dict) or not all(isinstance(doc.get(k), t) for k, t in
+                                                (("port", int), ("token", str), ("pid", int))):
+            return None
+        return doc
+
+    def _adopt(self, doc: dict[str, Any]) -> bool:
+        """Use the server the state file names if it answers; True when it does."""
+        if not _pid_alive(doc["pid"]):
+            return False
+        self.port, self.token, self.pid = doc["port"], doc["token"], doc["pid"]
+        try:
+            self._call("GET", "/health", timeout=5.0)
+        except (OSError, http.client.HTTPException, BridgeError):
+            self.port = self.token = self.pid = None
+            return False
+        self.generation += 1
+        return True
+
+    @property
+    def connected(self) -> bool:
+        return self.port is not None
+
+    def begin_connect(self) -> bool:
+        """Connect to a running server, or start one without waiting for it. True when connected;
+        otherwise call `poll_connect()` until it is (a UI can keep painting meanwhile)."""
+        if self.connected:
+            return True
+        doc = self._read_state()
+        if doc is not None and self._adopt(doc):
+            return True
+        if not self.allow_start:
+            raise BridgeError(f"the brushwork server is not running (no live server in {state_file()}); "
+                              "start it with `brushwork serve`")
+        self._spawn()
+        return False
+
+    def poll_connect(self) -> bool:
+        """One non-blocking check on a server being started: True once it answers."""
+        if self.connected:
+            return True
+        if self._process is None:
+            return self.begin_connect()
+        code = self._process.poll()
+        doc = self._read_state()
+        if doc is not None and doc["pid"] == self._process.pid and self._adopt(doc):
+            self._starting_since = None
+            return True
+        if code is not None:
+            self._process = None
+            tail = _log_tail(self.log_path)
+            raise BridgeError(f"the brushwork server stopped while starting (exit code {code}); see "
+                              f"{self.log_path}" + (f": {tail}" if tail else ""))
+        if time.monotonic() - (self._starting_since or 0) > self.start_timeout:
+            self._process.kill()
+            self._process = None
+            raise BridgeError(f"the brushwork server did not start within {self.start_timeout:.0f} s; "
+                              f"see {self.log_path}")
+        return False
+
+    def connect(self) -> None:
+        """Blocking `begin_connect` + `poll_connect` (batch mode, scripts)."""
+        if self.begin_connect():
+            return
+        while not self.poll_connect():
+            time.sleep(0.1)
+
+    def _spawn(self) -> None:
+        python = self.python
+        if not python:
+            raise BridgeError("brushwork's Python is not configured: run `brushwork plugins install krita` "
+                              "(or gimp) from the environment where brushwork is installed, or set "
+                              "BRUSHWORK_PYTHON")
+        if not Path(python).exists():
+            raise BridgeError(f"brushwork's Python {python} does not exist any more: run `brushwork plugins "
+                              "install ...` again from the environment where brushwork is installed")
+        log = self.log_path
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(log, "ab")
+        except OSError as exc:
+            raise BridgeError(f"cannot write the server log {log}: {exc.strerror or exc}") from None
+        # Editors put their own Python packages on PYTHONPATH/PYTHONHOME; brushwork's venv must not see them.
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        command = [python, "-m", "brushwork", "serve", "--idle-timeout", str(self.idle_timeout)]
+        try:
+            with handle:
+                handle.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(command)}\n".encode())
+                handle.flush()
+                self._process = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, env=env,
+                    # its own session: closing the editor or Ctrl-C in a terminal does not kill jobs mid-write
+                    start_new_session=(os.name == "posix"), close_fds=True)
+        except OSError as exc:
+            raise BridgeError(f"cannot start the brushwork server with {python}: {exc.strerror or exc}") from None
+        self._starting_since = time.monotonic()
+
+    def _restart(self) -> None:
+        """The server went away: start a new one, once per Bridge."""
+        if self._restarted or not self.allow_start:
+            raise BridgeError(f"lost the connection to the brushwork server (it may have crashed); see "
+                              f"{self.log_path}" + (f": {_log_tail(self.log_path)}" if self.log_path.exists() else ""))
+        self._restarted = True
+        self.port = self.token = self.pid = None
+        self.connect()
+
+    def stop(self) -> None:
+        """Ask the connected server to exit (SIGTERM to its pid; it finishes writing and cleans up)."""
+        if self.pid and _pid_alive(self.pid):
+            os.kill(self.pid, signal.SIGTERM)
+        self.port = self.token = self.pid = None
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: dict | None = None, *, timeout: float | None = None,
+              raw: bool = False) -> Any:
+        assert self.port is not None and self.token is not None
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout or self.timeout)
+        headers = {"Authorization": f"Bearer {self.token}", "Host": f"127.0.0.1:{self.port}"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, API + path, body=payload, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        finally:
+            conn.close()
+        if response.status >= 400:
+            raise BridgeError(_error_text(response.status, data))
+        if raw:
+            return data
+        return json.loads(data) if data else None
+
+    def request(self, method: str, path: str, body: dict | None = None, *, raw: bool = False) -> Any:
+        """One API call; connects (starting the server) first, restarts a dead server once."""
+        self.connect()
+        try:
+            return self._call(method, path, body, raw=raw)
+        except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine) as exc:
+            if self.pid is not None and _pid_alive(self.pid):  # alive but refusing: not ours to kill
+                raise BridgeError(f"the brushwork server on port {self.port} does not answer ({exc}); "
+                                  f"see {self.log_path}") from None
+            self._restart()
+            return self._call(method, path, body, raw=raw)
+        except TimeoutError:
+            raise BridgeError(f"the brushwork server did not answer within {self.timeout:.0f} s; "
+                              f"see {self.log_path}") from None
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def submit(self, kind: str, image: dict[str, Any], params: dict[str, Any]) -> JobStatus:
+        return JobStatus.from_json(self.request("POST", "/jobs", {"kind": kind, "image": image, "params": params}))
+
+    def status(self, job_id: str) -> JobStatus:
+        return JobStatus.from_json(self.request("GET", f"/jobs/{job_id}"))
+
+    def cancel(self, job_id: str) -> JobStatus:
+        return JobStatus.from_json(self.request("POST", f"/jobs/{job_id}/cancel"))
+
+    def preview(self, job_id: str) -> bytes:
+        return self.request("GET", f"/jobs/{job_id}/preview", raw=True)
+
+    def result_png(self, job_id: str) -> bytes:
+        return self.request("GET", f"/jobs/{job_id}/result.png", raw=True)
+
+    def result_raw(self, job_id: str, channels: str = "RGBA8") -> bytes:
+        """The result as raw straight-alpha pixels (editors' own layout; no PNG decoder needed)."""
+        return self.request("GET", f"/jobs/{job_id}/result.raw?channels={channels}", raw=True)
+
+    def result_svg(self, job_id: str) -> str:
+        return self.request("GET", f"/jobs/{job_id}/result.svg", raw=True).decode("utf-8")
+
+
+def _error_text(status: int, data: bytes) -> str:
+    try:
+        detail = json.loads(data).get("detail")
+    except (ValueError, AttributeError):
+        detail = data.decode("utf-8", errors="replace").strip()[:300]
+    if isinstance(detail, list):  # request validation: [{"loc": [...], "msg": ...}, ...]
+        detail = "; ".join(f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}"
+                           for d in detail if isinstance(d, dict))
+    if status == 401:
+        return "the brushwork server refused the token; restart the server (it writes a new one)"
+    return f"brushwork server: {detail or f'HTTP {status}'}"
+
+
+# ------------------------------------------------------------------------------------------ jobs
+
+@dataclass
+class JobResult:
+    pixels: bytes  # raw, straight alpha, in the runner's `channels` layout
+    svg: str | None
+    width: int
+    height: int
+
+
+@dataclass
+class JobRunner:
+    """One job from submission to result, advanced by `step()` calls that each return quickly.
+
+    An editor calls `step()` from a UI timer (Krita) or a loop with a sleep (GIMP, batch mode) and
+    shows `fraction`, `message` and `preview_png`. `cancel()` may be called at any time. If the
+    server dies mid-job, the bridge restarts it and the job is submitted again, once.
+    """
+
+    bridge: Bridge
+    kind: str
+    image: dict[str, Any]
+    params: dict[str, Any]
+    on_preview: Callable[[bytes], None] | None = None
+    channels: str = "RGBA8"  # pixel layout of the result: RGBA8 (GIMP) or BGRA8 (Krita)
+    state: str = "connecting"  # connecting | submitted | fetching | done | failed | cancelled
+    fraction: float = 0.0
+    message: str = "starting the brushwork server"
+    error: str | None = None
+    result: JobResult | None = None
+    job_id: str | None = None
+    _generation: int = 0
+    _preview_seen: int = 0
+    _resubmitted: bool = False
+    _cancel_requested: bool = False
+    _status: JobStatus | None = field(default=None, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def cancel(self) -> None:
+        self._cancel_requested = True
+        if self.job_id is not None and not self.finished:
+            try:
+                self.bridge.cancel(self.job_id)
+            except BridgeError:
+                pass  # the server is gone; nothing runs any more
+        if not self.finished:
+            self.state, self.message = "cancelled", "cancelled"
+
+    def step(self) -> None:
+        try:
+            self._step()
+        except BridgeError as exc:
+            self.state, self.error, self.message = "failed", str(exc), str(exc)
+
+    def _step(self) -> None:
+        if self.finished:
+            return
+        if self.state == "connecting":
+            if not self.bridge.poll_connect():
+                return
+            self._submit()
+            return
+        if self.bridge.generation != self._generation:
+            self._lost()
+            return
+        status = self._poll()
+        if status is None:
+            return
+        self._status = status
+        self.fraction, self.message = status.fraction, status.message or status.state
+        if status.state == "queued":
+            self.message = f"waiting for {status.position} job(s) before this one"
+        if status.preview > self._preview_seen and self.on_preview is not None:
+            self._preview_seen = status.preview
+            self.on_preview(self.bridge.preview(status.id))
+        if status.state == "failed":
+            self.state, self.error = "failed", status.error or "the job failed"
+            self.message = self.error
+        elif status.state == "cancelled":
+            self.state, self.message = "cancelled", "cancelled"
+        elif status.state == "done":
+            pixels = self.bridge.result_raw(status.id, self.channels)
+            svg = self.bridge.result_svg(status.id) if self.kind == "paint" else None
+            self.result = JobResult(pixels, svg, status.width, status.height)
+            self.state, self.fraction, self.message = "done", 1.0, "done"
+
+    def _submit(self) -> None:
+        status = self.bridge.submit(self.kind, self.image, self.params)
+        self.job_id, self._generation, self.state = status.id, self.bridge.generation, "submitted"
+        self.message = "queued"
+
+    def _poll(self) -> JobStatus | None:
+        assert self.job_id is not None
+        try:
+            status = self.bridge.status(self.job_id)
+        except BridgeError:
+            if self.bridge.generation != self._generation:  # the call restarted a dead server
+                self._lost()
+                return None
+            raise
+        return status
+
+    def _lost(self) -> None:
+        """The server that had our job died and a new one runs: submit again, once."""
+        if self._resubmitted:
+            raise BridgeError(f"the brushwork server died twice during this job; see {self.bridge.log_path}")
+        self._resubmitted = True
+        self._submit()
+
+    def wait(self, interval: float = 0.2, progress: Callable[["JobRunner"], None] | None = None) -> None:
+        """Blocking: step until finished (batch mode)."""
+        while not self.finished:
+            self.step()
+            if progress is not None:
+                progress(self)
+            if not self.finished:
+                time.sleep(interval)

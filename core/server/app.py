@@ -1,0 +1,350 @@
+"""The bridge's HTTP API (FastAPI): jobs under /v1, guarded by a token, a loopback Host check and a
+request size limit.
+
+The server process itself never imports torch: it validates requests, decodes images and queues
+jobs; the worker process (worker.py) does the painting and stylizing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import io
+import json
+import os
+import time
+import warnings
+from typing import Annotated, Any, Literal, Union
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from brushwork import __version__
+from brushwork.server.jobs import Job, JobManager
+from brushwork.server.worker import Picture
+
+MAX_SIDE = 16384  # px per side of an uploaded picture
+MAX_PIXELS = 16384 * 16384
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+BrushName = Literal["markerpen", "watercolor", "oilbrush", "tape"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImageIn(Strict):
+    """A picture: a PNG file, or raw 8-bit straight-alpha pixels (row-major) with their size."""
+
+    encoding: Literal["png", "raw"]
+    data: str = Field(description="base64 of the PNG file or of the raw pixels")
+    width: int | None = Field(None, ge=1, le=MAX_SIDE, description="raw only")
+    height: int | None = Field(None, ge=1, le=MAX_SIDE, description="raw only")
+    channels: Literal["RGBA8", "BGRA8"] = Field("RGBA8", description="raw only: byte order of a pixel")
+
+
+class PaintParams(Strict):
+    """`brushwork.paint` settings; fields left out take the painter's defaults."""
+
+    strokes: int = Field(500, ge=1, le=20000)
+    brush: BrushName | list[BrushName] = "oilbrush"
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    working_size: int | None = Field(None, ge=16, le=4096, description="long side the painter works at, px")
+    iterations: int | None = Field(None, ge=1, le=10000, description="optimisation steps per level")
+    min_size: float | None = Field(None, gt=0, le=1e5, description="smallest stroke extent, output px")
+    max_size: float | None = Field(None, gt=0, le=1e5, description="largest stroke extent, output px")
+    opaque: bool = False
+
+
+class StylizeParams(Strict):
+    """`brushwork.stylize` settings; the output has the input's size (and keeps its alpha)."""
+
+    style: ImageIn
+    method: Literal["adain", "wct", "gatys"] = "wct"
+    alpha: float = Field(1.0, ge=0, le=1, description="style strength")
+    preserve_color: bool = False
+    levels: list[Annotated[int, Field(ge=1, le=5)]] | None = Field(None, min_length=1, max_length=5)
+    style_size: int | None = Field(None, ge=32, le=4096)
+    steps: int | None = Field(None, ge=0, le=5000, description="gatys: iterations")
+
+
+class PaintJob(Strict):
+    kind: Literal["paint"]
+    image: ImageIn
+    params: PaintParams = PaintParams()
+
+
+class StylizeJob(Strict):
+    kind: Literal["stylize"]
+    image: ImageIn
+    params: StylizeParams
+
+
+JobRequest = Annotated[Union[PaintJob, StylizeJob], Field(discriminator="kind")]
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: Literal["paint", "stylize"]
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    fraction: float = Field(description="0..1")
+    message: str
+    error: str | None = Field(description="why a failed job failed")
+    position: int = Field(description="place in the queue, 1 = next; 0 when running or finished")
+    preview: int = Field(description="serial number of the latest preview (0 = none yet); fetch it from /preview")
+    width: int = Field(description="result width (px), once done")
+    height: int = Field(description="result height (px), once done")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    pid: int
+    busy: bool
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description}
+
+
+GUARDS = {401: _problem("missing or wrong token"), 403: _problem("Host header is not loopback"),
+          413: _problem("request too large")}
+NOT_FOUND = {404: _problem("no such job")}
+PNG = {200: {"content": {"image/png": {}}, "description": "PNG bytes"}}
+
+
+# ------------------------------------------------------------------------------------------ guards
+
+class Guard:
+    """ASGI middleware run before anything else: loopback Host only (DNS rebinding: a web page
+    must not reach the server through a name that resolves to 127.0.0.1), the bearer token, and
+    the request size limit (the body is read here, up to the limit, and replayed to the app)."""
+
+    def __init__(self, app, token: str, max_bytes: int, activity) -> None:
+        self.app, self.token, self.max_bytes, self.activity = app, token, max_bytes, activity
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.activity.touch()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if _host_name(headers.get("host", "")) not in LOOPBACK_HOSTS:
+            await _reply(send, 403, "the Host header must be 127.0.0.1 or localhost")
+            return
+        auth = headers.get("authorization", "")
+        if not (auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].encode(), self.token.encode())):
+            await _reply(send, 401, "missing or wrong token (Authorization: Bearer <token from the state file>)")
+            return
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _reply(send, 413, f"request of {int(declared)} bytes is over the limit of {self.max_bytes}")
+            return
+        chunks, size = [], 0
+        while True:  # bodies without Content-Length are counted as they come
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _reply(send, 413, f"request is over the limit of {self.max_bytes} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            self.activity.touch()
+
+
+def _host_name(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):  # [::1]:port
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+async def _reply(send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Activity:
+    """When the server was last used; the idle timer reads it."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def touch(self) -> None:
+        self.last = time.monotonic()
+
+
+# ------------------------------------------------------------------------------------------ images
+
+def decode_image(image: ImageIn, name: str) -> Picture:
+    """The wire picture as straight-alpha RGBA8; 422 with a message for anything malformed."""
+    try:
+        data = base64.b64decode(image.data, validate=True)
+    except (binascii.Error, ValueError):
+        raise HTTPException(422, f"{name}.data is not valid base64") from None
+    if image.encoding == "raw":
+        if image.width is None or image.height is None:
+            raise HTTPException(422, f"{name}: raw pixels need width and height")
+        expected = image.width * image.height * 4
+        if len(data) != expected:
+            raise HTTPException(422, f"{name}: {len(data)} bytes of pixels, but {image.width}x{image.height} "
+                                     f"{image.channels} needs {expected}")
+        if image.channels == "BGRA8":
+            from PIL import Image
+
+            b, g, r, a = Image.frombytes("RGBA", (image.width, image.height), data).split()
+            data = Image.merge("RGBA", (r, g, b, a)).tobytes()
+        return Picture(image.width, image.height, data)
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as opened:
+                if opened.format != "PNG":
+                    raise HTTPException(422, f"{name}: expected a PNG file, got {opened.format}")
+                if opened.width * opened.height > MAX_PIXELS or max(opened.size) > MAX_SIDE:
+                    raise HTTPException(413, f"{name}: {opened.width}x{opened.height} is larger than "
+                                             f"{MAX_SIDE} px per side")
+                rgba = opened.convert("RGBA")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
+            Image.DecompressionBombError) as exc:
+        raise HTTPException(422, f"{name}: not a readable PNG ({exc})") from None
+    return Picture(rgba.width, rgba.height, rgba.tobytes())
+
+
+# ------------------------------------------------------------------------------------------ app
+
+def _out(manager: JobManager, job: Job) -> JobOut:
+    return JobOut(id=job.id, kind=job.spec.kind, state=job.state, fraction=job.fraction, message=job.message,
+                  error=job.error, position=manager.position(job), preview=job.preview_serial,
+                  width=job.width, height=job.height)
+
+
+def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
+               activity: Activity | None = None):
+    """The ASGI application: the FastAPI app wrapped in the Guard middleware."""
+    app = FastAPI(title="brushwork bridge", version=__version__, docs_url=None, redoc_url=None,
+                  description="Local bridge between the brushwork core and editor plug-ins. Every request "
+                              "needs `Authorization: Bearer <token>` (from the state file written by "
+                              "`brushwork serve`) and a loopback Host header.")
+
+    def find(job_id: str) -> Job:
+        job = manager.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no job {job_id!r} (finished jobs are kept for a while only)")
+        return job
+
+    @app.get("/v1/health", responses=GUARDS)
+    def health() -> Health:
+        return Health(status="ok", version=__version__, pid=os.getpid(), busy=manager.busy)
+
+    @app.post("/v1/jobs", status_code=202, responses={**GUARDS, 422: _problem("bad parameters or image")})
+    def submit(request: JobRequest) -> JobOut:
+        """Queue a paint or stylize job; poll GET /v1/jobs/{id} for its progress."""
+        image = decode_image(request.image, "image")
+        if request.kind == "paint":
+            params = request.params.model_dump(exclude_none=True)
+            if params.get("min_size", 0) > params.get("max_size", float("inf")):
+                raise HTTPException(422, f"params.min_size {params['min_size']} is larger than "
+                                         f"params.max_size {params['max_size']}")
+            style = None
+        else:
+            params = request.params.model_dump(exclude_none=True, exclude={"style"})
+            if "levels" in params:
+                if params["method"] == "gatys":
+                    raise HTTPException(422, "params.levels applies to adain and wct only")
+                params["levels"] = tuple(params["levels"])
+            style = decode_image(request.params.style, "params.style")
+        return _out(manager, manager.submit(request.kind, params, image, style))
+
+    @app.get("/v1/jobs", responses=GUARDS)
+    def list_jobs() -> list[JobOut]:
+        return [_out(manager, job) for job in list(manager.jobs.values())]
+
+    @app.get("/v1/jobs/{job_id}", responses={**GUARDS, **NOT_FOUND})
+    def status(job_id: str) -> JobOut:
+        return _out(manager, find(job_id))
+
+    @app.post("/v1/jobs/{job_id}/cancel", responses={**GUARDS, **NOT_FOUND})
+    def cancel(job_id: str) -> JobOut:
+        """Remove a queued job, or stop the running one (within a second); finished jobs stay as they are."""
+        job = find(job_id)
+        manager.cancel(job)
+        return _out(manager, job)
+
+    @app.get("/v1/jobs/{job_id}/preview", response_class=Response,
+             responses={**GUARDS, **PNG, 404: _problem("no such job, or no preview yet")})
+    def preview(job_id: str) -> Response:
+        """The latest low-resolution preview of a running paint job (PNG)."""
+        data = find(job_id).preview
+        if data is None:
+            raise HTTPException(404, "no preview yet")
+        return Response(data, media_type="image/png")
+
+    def finished(job_id: str) -> Job:
+        job = find(job_id)
+        if job.state != "done":
+            reason = f": {job.error}" if job.error else ""
+            raise HTTPException(409, f"job {job_id} is {job.state}{reason}")
+        return job
+
+    @app.get("/v1/jobs/{job_id}/result.png", response_class=Response,
+             responses={**GUARDS, **PNG, **NOT_FOUND, 409: _problem("the job is not done")})
+    def result_png(job_id: str) -> Response:
+        """The result picture at the input's size: the painting drawn by the exact renderer, or the
+        stylized picture (with the input's alpha)."""
+        return Response(finished(job_id).png, media_type="image/png")
+
+    @app.get("/v1/jobs/{job_id}/result.raw", response_class=Response,
+             responses={**GUARDS, **NOT_FOUND, 409: _problem("the job is not done"),
+                        200: {"content": {"application/octet-stream": {}}, "description": "raw pixels"}})
+    def result_raw(job_id: str, channels: Literal["RGBA8", "BGRA8"] = "RGBA8") -> Response:
+        """The result picture as raw straight-alpha pixels (width x height x 4 bytes, row-major), so
+        plug-ins need no PNG decoder: RGBA8 for GIMP, BGRA8 for Krita."""
+        from PIL import Image
+
+        with Image.open(io.BytesIO(finished(job_id).png)) as image:
+            rgba = image.convert("RGBA")
+        if channels == "BGRA8":
+            r, g, b, a = rgba.split()
+            rgba = Image.merge("RGBA", (b, g, r, a))
+        return Response(rgba.tobytes(), media_type="application/octet-stream")
+
+    @app.get("/v1/jobs/{job_id}/result.svg", response_class=Response,
+             responses={**GUARDS, **NOT_FOUND, 409: _problem("the job is not done"),
+                        200: {"content": {"image/svg+xml": {}}, "description": "SVG text"}})
+    def result_svg(job_id: str) -> Response:
+        """The strokes of a paint job as SVG (1 user unit = 1 input pixel)."""
+        job = finished(job_id)
+        if job.svg is None:
+            raise HTTPException(404, f"job {job_id} is a {job.spec.kind} job: it has no SVG")
+        return Response(job.svg, media_type="image/svg+xml")
+
+    return Guard(app, token, max_bytes, activity or Activity()), app

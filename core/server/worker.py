@@ -1,0 +1,159 @@
+"""The job worker: a child process that runs paint and stylize jobs, one at a time.
+
+Jobs run outside the server process so that cancelling one is immediate (the process is killed,
+whatever torch is doing; stylize has no progress hook to stop at) and a crash in a job (out of
+memory, a native fault) fails that job instead of taking the server down. The worker imports torch
+once when it starts and keeps stylize models loaded between jobs.
+
+Messages over the pipe (tuples, pickled by multiprocessing):
+    server -> worker  ("job", WorkerJob)
+    worker -> server  ("progress", job_id, fraction, message, preview_png | None)
+                      ("done", job_id, png, svg | None, width, height)
+                      ("error", job_id, message)
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+PREVIEW_SIDE = 256  # long side of progress previews, px: enough for a dialog, cheap to send
+
+
+@dataclass(frozen=True)
+class Picture:
+    """Straight-alpha RGBA8 pixels, row-major."""
+
+    width: int
+    height: int
+    rgba: bytes
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    id: str
+    kind: str  # paint | stylize
+    params: dict[str, Any]
+    image: Picture
+    style: Picture | None = None
+    preview_interval: float = 2.0
+
+
+def _png(pixels) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _small_png(pixels) -> bytes:
+    from PIL import Image
+
+    image = Image.fromarray(pixels)
+    image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _rgba(picture: Picture):
+    import numpy as np
+
+    return np.frombuffer(picture.rgba, np.uint8).reshape(picture.height, picture.width, 4)
+
+
+def _over_white(rgba):
+    """Straight-alpha RGBA8 -> float RGB in 0..1 over white paper (what transparency looks like)."""
+    import numpy as np
+
+    colour = rgba[..., :3].astype(np.float32) / 255
+    alpha = rgba[..., 3:4].astype(np.float32) / 255
+    return colour * alpha + (1 - alpha)
+
+
+def run_paint(job: WorkerJob, send) -> None:
+    from brushwork import raster, svg
+    from brushwork.painter import paint
+
+    target = _over_white(_rgba(job.image))
+    params = dict(job.params)
+    last = [time.monotonic()]
+
+    def callback(progress) -> None:
+        now = time.monotonic()
+        preview = None
+        if now - last[0] >= job.preview_interval:  # a preview costs a render: every few seconds only
+            last[0] = now
+            preview = _small_png(progress.preview())
+        send(("progress", job.id, float(progress.fraction),
+              f"painting: {progress.strokes} of {progress.total} strokes, level {progress.level} of "
+              f"{progress.levels}", preview))
+
+    send(("progress", job.id, 0.0, "loading the stroke renderers", None))
+    strokes = paint(target, callback=callback, **params)
+    send(("progress", job.id, 1.0, "drawing the result", None))
+    pixels = raster.render(strokes)
+    send(("done", job.id, _png(pixels), svg.write(strokes), strokes.width, strokes.height))
+
+
+class _Stylizer:
+    """Keeps the encoder/decoder models between jobs (loading them is most of a small job's time)."""
+
+    def __init__(self) -> None:
+        self.models = None
+
+    def run(self, job: WorkerJob, send) -> None:
+        import numpy as np
+
+        from brushwork.stylize import CD16xModels, StyleOptions, stylize
+
+        params = dict(job.params)
+        options = StyleOptions(**params)
+        assert job.style is not None
+        options.validate(1)
+        content = _rgba(job.image)
+        style = _rgba(job.style)
+        to_rgb = lambda rgba: np.round(_over_white(rgba) * 255).astype(np.uint8)  # noqa: E731
+        if self.models is None:
+            send(("progress", job.id, 0.0, "loading the style models", None))
+            self.models = CD16xModels()
+        send(("progress", job.id, 0.05, f"stylizing ({options.method})", None))
+        result = stylize(to_rgb(content), [to_rgb(style)], options, models=self.models)
+        if result.shape[:2] == content.shape[:2]:
+            # transparent parts of the layer stay transparent: the style changes colours, not coverage
+            result = np.concatenate([result, content[..., 3:4]], axis=2)
+        send(("done", job.id, _png(result), None, result.shape[1], result.shape[0]))
+
+
+def main(conn: Connection) -> None:
+    """The worker process: serve jobs until the pipe closes."""
+    from brushwork.errors import BrushworkError
+
+    import brushwork.painter  # noqa: F401  # the imports (torch) happen now, while nothing waits
+
+    stylizer = _Stylizer()
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        _, job = message
+        try:
+            if job.kind == "paint":
+                run_paint(job, conn.send)
+            else:
+                stylizer.run(job, conn.send)
+        except BrushworkError as exc:
+            conn.send(("error", job.id, str(exc)))
+        except MemoryError:
+            conn.send(("error", job.id, "out of memory: try a smaller image, selection or working size"))
+        except Exception as exc:  # a bug: the user sees one line, the log has the traceback
+            traceback.print_exc(file=sys.stderr)
+            sys.stderr.flush()
+            conn.send(("error", job.id, f"internal error ({type(exc).__name__}: {exc}); see the server log"))

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""brushwork for GIMP 3: Filters ▸ brushwork ▸ Paint with strokes… / Stylize….
+
+Runs under GIMP's system python3 with GI only; the painting happens in `brushwork serve`, reached
+through bridge_client.py (stdlib, copied in by `brushwork plugins install gimp`, which also records
+the interpreter that starts the server in install.json). Works interactively (a ProcedureDialog,
+which remembers the last values) and from batch mode with the same arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("GimpUi", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # bridge_client.py lies next to this file
+from bridge_client import Bridge, BridgeError, JobRunner, encode_image, encode_png, translate_svg  # noqa: E402
+
+PAINT = "brushwork-paint"
+STYLIZE = "brushwork-stylize"
+BRUSHES = ("oilbrush", "watercolor", "markerpen", "tape")
+METHODS = ("wct", "adain", "gatys")
+PAINT_LAYER = "brushwork painting"
+STYLIZE_LAYER = "brushwork stylized"
+RW = GObject.ParamFlags.READWRITE
+PIXELS = "R'G'B'A u8"  # straight alpha, the layout the server reads and returns as RGBA8
+
+
+def _choice(values):
+    choice = Gimp.Choice.new()
+    for i, value in enumerate(values):
+        choice.add(value, i, value, "")
+    return choice
+
+
+def _install_python() -> str | None:
+    try:
+        with open(os.path.join(HERE, "install.json"), encoding="utf-8") as f:
+            return json.load(f).get("python")
+    except (OSError, ValueError):
+        return None
+
+
+def _region(image, drawable):
+    """The selection's bounds inside the drawable (drawable coordinates), or the whole drawable."""
+    _, ox, oy = drawable.get_offsets()
+    width, height = drawable.get_width(), drawable.get_height()
+    _, non_empty, x1, y1, x2, y2 = Gimp.Selection.bounds(image)
+    if not non_empty:
+        return 0, 0, width, height
+    x0, y0 = max(0, x1 - ox), max(0, y1 - oy)
+    x1, y1 = min(width, x2 - ox), min(height, y2 - oy)
+    if x1 <= x0 or y1 <= y0:
+        raise BridgeError("the selection does not overlap the active layer")
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _read(drawable, x, y, w, h) -> bytes:
+    buffer = drawable.get_buffer()
+    return bytes(buffer.get(Gegl.Rectangle.new(x, y, w, h), 1.0, PIXELS, Gegl.AbyssPolicy.CLAMP))
+
+
+def _add_layer(image, drawable, name, pixels, x, y, w, h):
+    layer = Gimp.Layer.new(image, name, w, h, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, None, 0)
+    _, ox, oy = drawable.get_offsets()
+    layer.set_offsets(ox + x, oy + y)
+    buffer = layer.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, w, h), PIXELS, pixels)
+    buffer.flush()
+    layer.update(0, 0, w, h)
+    return layer
+
+
+def _import_paths(image, svg: str, x: int, y: int) -> int:
+    """The strokes as GIMP paths (outlines of every stroke shape); returns how many were added."""
+    handle, path = tempfile.mkstemp(suffix=".svg", prefix="brushwork-")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write(translate_svg(svg, x, y))
+        ok, paths = image.import_paths_from_file(Gio.File.new_for_path(path), True, False)
+    finally:
+        os.unlink(path)
+    if not ok:
+        raise BridgeError("GIMP could not import the strokes as paths")
+    return len(paths)
+
+
+def _run_job(kind, image, drawable, params, style_png=None, import_paths=False):
+    x, y, w, h = _region(image, drawable)
+    picture = encode_image(_read(drawable, x, y, w, h), w, h, "RGBA8")
+    if style_png is not None:
+        params = dict(params, style=encode_png(style_png))
+    runner = JobRunner(Bridge(_install_python()), kind, picture, params, channels="RGBA8")
+    Gimp.progress_init("brushwork: " + ("painting" if kind == "paint" else "stylizing"))
+    last_text = None
+    while not runner.finished:
+        runner.step()
+        if runner.message != last_text:
+            Gimp.progress_set_text(runner.message)
+            last_text = runner.message
+        Gimp.progress_update(runner.fraction)
+        if not runner.finished:
+            time.sleep(0.2)
+    Gimp.progress_end()
+    if runner.state != "done":
+        raise BridgeError(runner.error or f"the job was {runner.state}")
+    result = runner.result
+    if (result.width, result.height) != (w, h):
+        raise BridgeError(f"the server returned {result.width}x{result.height} pixels for {w}x{h}")
+    image.undo_group_start()
+    try:
+        _add_layer(image, drawable, PAINT_LAYER if kind == "paint" else STYLIZE_LAYER, result.pixels, x, y, w, h)
+        if import_paths and result.svg is not None:
+            _, ox, oy = drawable.get_offsets()
+            _import_paths(image, result.svg, ox + x, oy + y)
+    finally:
+        image.undo_group_end()
+    Gimp.displays_flush()
+
+
+def _dialog(procedure, config, run_mode) -> bool:
+    if run_mode != Gimp.RunMode.INTERACTIVE:
+        return True
+    GimpUi.init("brushwork")
+    dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config)
+    dialog.fill(None)
+    accepted = dialog.run()
+    dialog.destroy()
+    return accepted
+
+
+def _fail(procedure, message):
+    return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(f"brushwork: {message}"))
+
+
+def _checked(procedure, image, drawables):
+    if len(drawables) != 1:
+        return "select exactly one layer"
+    if image.get_precision() not in (Gimp.Precision.U8_NON_LINEAR, Gimp.Precision.U8_LINEAR,
+                                     Gimp.Precision.U8_PERCEPTUAL):
+        return "brushwork works on 8-bit images: use Image > Precision > 8 bit integer"
+    return None
+
+
+def run_paint(procedure, run_mode, image, drawables, config, data):
+    problem = _checked(procedure, image, drawables)
+    if problem:
+        return _fail(procedure, problem)
+    if not _dialog(procedure, config, run_mode):
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    params = {"brush": config.get_property("brush"), "strokes": config.get_property("strokes"),
+              "seed": config.get_property("seed"), "working_size": config.get_property("working-size")}
+    try:
+        _run_job("paint", image, drawables[0], params, import_paths=config.get_property("import-paths"))
+    except BridgeError as exc:
+        return _fail(procedure, str(exc))
+    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+
+
+def run_stylize(procedure, run_mode, image, drawables, config, data):
+    problem = _checked(procedure, image, drawables)
+    if problem:
+        return _fail(procedure, problem)
+    if not _dialog(procedure, config, run_mode):
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    style = config.get_property("style")
+    if style is None or style.get_path() is None:
+        return _fail(procedure, "choose a style image")
+    try:
+        with open(style.get_path(), "rb") as f:
+            style_bytes = f.read()
+    except OSError as exc:
+        return _fail(procedure, f"cannot read the style image {style.get_path()}: {exc.strerror}")
+    if not style_bytes.startswith(b"\x89PNG"):
+        return _fail(procedure, "the style image must be a PNG file")
+    params = {"method": config.get_property("method"), "alpha": config.get_property("alpha"),
+              "preserve_color": config.get_property("preserve-color")}
+    try:
+        _run_job("stylize", image, drawables[0], params, style_png=style_bytes)
+    except BridgeError as exc:
+        return _fail(procedure, str(exc))
+    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+
+
+class Brushwork(Gimp.PlugIn):
+    def do_query_procedures(self):
+        return [PAINT, STYLIZE]
+
+    def do_set_i18n(self, name):
+        return False
+
+    def do_create_procedure(self, name):
+        if name == PAINT:
+            procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run_paint, None)
+            procedure.set_menu_label("Paint with strokes…")
+            procedure.set_documentation("Paint the layer with vector brush strokes",
+                                        "A new layer with the painting, and the strokes as paths.", name)
+            procedure.add_choice_argument("brush", "Brush", "Brush kind", _choice(BRUSHES), "oilbrush", RW)
+            procedure.add_int_argument("strokes", "Strokes", "Number of strokes", 1, 20000, 500, RW)
+            procedure.add_int_argument("seed", "Seed", "Same seed, same painting", 0, 2**31 - 1, 0, RW)
+            procedure.add_int_argument("working-size", "Working size", "Long side the painter works at (px)",
+                                       64, 4096, 512, RW)
+            procedure.add_boolean_argument("import-paths", "Import strokes as paths",
+                                           "Also add every stroke's outline as a path", True, RW)
+        else:
+            procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run_stylize, None)
+            procedure.set_menu_label("Stylize…")
+            procedure.set_documentation("Restyle the layer after a style image",
+                                        "A new layer in the style of a PNG style image (AdaIN, WCT or Gatys).",
+                                        name)
+            procedure.add_file_argument("style", "Style image", "A PNG style image", Gimp.FileChooserAction.OPEN,
+                                        True, None, RW)
+            procedure.add_choice_argument("method", "Method", "Style transfer method", _choice(METHODS), "wct", RW)
+            procedure.add_double_argument("alpha", "Strength", "Style strength, 0..1", 0.0, 1.0, 1.0, RW)
+            procedure.add_boolean_argument("preserve-color", "Keep colours", "Keep the layer's colours", False, RW)
+        procedure.set_image_types("RGB*")
+        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+        procedure.add_menu_path("<Image>/Filters/brushwork")
+        procedure.set_attribution("brushwork", "brushwork", "2026")
+        return procedure
+
+
+Gimp.main(Brushwork.__gtype__, sys.argv)

@@ -1,0 +1,51 @@
+"""Every call into Krita's document API (and the one Qt type it needs) is here, so the rest of the
+plug-in is testable with a stand-in `krita` module. Pixel facts (EDITORS.md): RGBA/U8 documents hand
+out B,G,R,A bytes, straight alpha, row-major."""
+
+from __future__ import annotations
+
+from PyQt5.QtCore import QByteArray
+
+from .bridge_client import translate_svg
+from .model import Region, unsupported_format, work_region
+
+
+def check_document(doc) -> str | None:
+    """A message when this document cannot be worked on, else None."""
+    if doc is None:
+        return "open an image first"
+    return unsupported_format(doc.colorModel(), doc.colorDepth())
+
+
+def region_of(doc) -> Region:
+    """The selection's bounds (clipped to the canvas), or the whole canvas."""
+    selection = doc.selection()
+    bounds = None
+    if selection is not None:
+        bounds = Region(selection.x(), selection.y(), selection.width(), selection.height())
+    return work_region(doc.width(), doc.height(), bounds)
+
+
+def read_pixels(doc, region: Region) -> bytes:
+    """The visible image (all layers merged) inside `region`, BGRA8."""
+    return bytes(doc.pixelData(region.x, region.y, region.width, region.height))
+
+
+def add_paint_layer(doc, name: str, bgra: bytes, region: Region):
+    node = doc.createNode(name, "paintlayer")
+    doc.rootNode().addChildNode(node, None)
+    node.setPixelData(QByteArray(bgra), region.x, region.y, region.width, region.height)
+    return node
+
+
+def add_vector_layer(doc, name: str, svg: str, region: Region):
+    """A vector layer holding the strokes as shapes. Krita draws them asynchronously and crashes if
+    the document has no view: callers only use this on the document of the active view."""
+    layer = doc.createVectorLayer(name)
+    doc.rootNode().addChildNode(layer, None)
+    layer.addShapesFromSvg(translate_svg(svg, region.x, region.y))
+    return layer
+
+
+def finish(doc) -> None:
+    doc.refreshProjection()

@@ -1,0 +1,72 @@
+"""A brushwork job on a Krita document: what to send, and what to do with the result. No Qt widgets
+(ui.py drives `step()` from a timer), so it runs against a stand-in `krita` module in the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import document
+from .bridge_client import Bridge, BridgeError, JobRunner, encode_image
+from .model import PAINT_LAYER, STYLIZE_LAYER, VECTOR_LAYER, PaintOptions, Region, StylizeOptions, install_info
+
+_bridge: Bridge | None = None
+
+
+def bridge() -> Bridge:
+    """One bridge per Krita session: it remembers the server it found or started."""
+    global _bridge
+    if _bridge is None:
+        _bridge = Bridge(install_info(Path(__file__).parent).get("python"))
+    return _bridge
+
+
+@dataclass
+class DocumentJob:
+    doc: object
+    region: Region
+    runner: JobRunner
+    vector_layer: bool = False
+
+    def step(self) -> None:
+        self.runner.step()
+
+    def apply(self) -> list:
+        """Put a finished job's result into the document: a paint layer, and for strokes a vector
+        layer. Returns the new nodes."""
+        result = self.runner.result
+        assert result is not None
+        if (result.width, result.height) != (self.region.width, self.region.height):
+            raise BridgeError(f"the server returned {result.width}x{result.height} pixels for a "
+                              f"{self.region.width}x{self.region.height} region")
+        name = PAINT_LAYER if self.runner.kind == "paint" else STYLIZE_LAYER
+        nodes = [document.add_paint_layer(self.doc, name, result.pixels, self.region)]
+        if self.vector_layer and result.svg is not None:
+            nodes.append(document.add_vector_layer(self.doc, VECTOR_LAYER, result.svg, self.region))
+        document.finish(self.doc)
+        return nodes
+
+
+def _prepare(doc) -> tuple[Region, dict]:
+    problem = document.check_document(doc)
+    if problem is not None:
+        raise BridgeError(problem)
+    region = document.region_of(doc)
+    image = encode_image(document.read_pixels(doc, region), region.width, region.height, "BGRA8")
+    return region, image
+
+
+def start_paint(doc, options: PaintOptions, on_preview: Callable[[bytes], None] | None = None) -> DocumentJob:
+    region, image = _prepare(doc)
+    runner = JobRunner(bridge(), "paint", image, options.params(), on_preview=on_preview, channels="BGRA8")
+    return DocumentJob(doc, region, runner, options.vector_layer)
+
+
+def start_stylize(doc, options: StylizeOptions, style_png: bytes) -> DocumentJob:
+    region, image = _prepare(doc)
+    runner = JobRunner(bridge(), "stylize", image, options.params(style_png), channels="BGRA8")
+    return DocumentJob(doc, region, runner)
+
+
+__all__ = ["DocumentJob", "bridge", "start_paint", "start_stylize"]
