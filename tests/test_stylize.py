@@ -246,6 +246,9 @@ def test_cli_defaults_are_the_libraries():
 
     defaults = StyleOptions()
     command = cli.commands["stylize"]
+    checked = 0
     for param in command.params:
-        if hasattr(defaults, param.name) and param.name not in ("style_weights", "levels", "size"):
+        if hasattr(defaults, param.name) and param.name not in ("style_weights", "levels", "size", "preserve_color"):
             assert param.default == getattr(defaults, param.name), param.name
+            checked += 1
+    assert checked == 10
