@@ -12,7 +12,8 @@ measured at 512 px (long side) with the level-5 cd16x encoder, whatever the outp
 ‖F(x) − F(c)‖²/‖F(c)‖² at relu4_1, and Gram style loss Σ ‖G(x) − G(s)‖²/‖G(s)‖² over relu1_1..relu5_1.
 Outputs larger than --tile run tile by tile; for them it also prints the seam ratio: the mean squared
 intensity step across tile borders over that across every other pair of neighbouring pixels (1 = no
-seam; the target is within 10 %).
+seam; the target is within 10 %; see `seam_energy_ratio` for the reference lines) and, up to
+--compare-up-to, how far the tiled output is from the same run in one piece (mean and max, 0-255).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -65,6 +67,11 @@ def child(args: argparse.Namespace) -> None:
         rows, cols = borders(tiles)
         result["tiles"] = len(tiles)
         result["seam_ratio"] = seam_energy_ratio(out, rows, cols)
+        if args.size <= args.compare_up_to:
+            # The direct test: the same run in one piece. Equal images cannot differ at tile borders.
+            whole = stylize(content, [style], replace(options, tile=max(padded)), models=models)
+            difference = np.abs(whole.astype(np.int16) - out)
+            result["untiled_diff"] = [float(difference.mean()), int(difference.max())]
     if args.save:
         save_png(np.ascontiguousarray(out), Path(args.save) / f"{args.method}-{args.size}.png")
     print(json.dumps(result))
@@ -80,6 +87,8 @@ def main() -> None:
     parser.add_argument("--gatys-steps", type=int, default=50, help="L-BFGS iterations at 512 px")
     parser.add_argument("--gatys-refine-steps", type=int, default=3,
                         help="L-BFGS iterations at the output size when it is larger than 512 px")
+    parser.add_argument("--compare-up-to", type=int, default=2048,
+                        help="also run tiled sizes up to this one untiled and print the difference")
     parser.add_argument("--save", help="folder for the outputs (PNG)")
     parser.add_argument("--method", help=argparse.SUPPRESS)  # set in the per-run child process
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -93,20 +102,23 @@ def main() -> None:
     print(f"content {args.content}, style {args.style}, tile {args.tile} px, gatys {args.gatys_steps} steps at "
           f"512 px + {args.gatys_refine_steps} at the output size; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
-    print(f"{'method':<7}{'size':>11}{'time s':>9}{'cpu s':>8}{'peak MiB':>10}{'content':>9}{'style':>8}{'seams':>7}")
+    print(f"{'method':<7}{'size':>11}{'time s':>9}{'cpu s':>8}{'peak MiB':>10}{'content':>9}{'style':>8}{'seams':>7}"
+          "  tiled vs untiled (0-255)")
     for method in args.methods.split(","):
         for size in map(int, args.sizes.split(",")):
             command = [sys.executable, __file__, "--method", method, "--size", str(size), "--content", args.content,
                        "--style", args.style, "--tile", str(args.tile), "--gatys-steps", str(args.gatys_steps),
-                       "--gatys-refine-steps", str(args.gatys_refine_steps)] + (["--save", args.save] if args.save else [])
+                       "--gatys-refine-steps", str(args.gatys_refine_steps), "--compare-up-to", str(args.compare_up_to)] + (["--save", args.save] if args.save else [])
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode:
                 print(f"{method:<7}{size:>11}  failed: {done.stderr.strip().splitlines()[-1:]}")
                 continue
             r = json.loads(done.stdout.strip().splitlines()[-1])
             seams = f"{r['seam_ratio']:.3f}" if "seam_ratio" in r else "-"
-            print(f"{method:<7}{r['size'][1]:>5}x{r['size'][0]:<5}{r['seconds']:>9.2f}{r['cpu_seconds']:>8.2f}{r['peak_mib']:>10.0f}"
-                  f"{r['content_loss']:>9.3f}{r['style_loss']:>8.3f}{seams:>7}", flush=True)
+            untiled = "mean {:.3f} max {}".format(*r["untiled_diff"]) if "untiled_diff" in r else "-"
+            print(f"{method:<7}{r['size'][1]:>5}x{r['size'][0]:<5}{r['seconds']:>9.2f}{r['cpu_seconds']:>8.2f}"
+                  f"{r['peak_mib']:>10.0f}{r['content_loss']:>9.3f}{r['style_loss']:>8.3f}{seams:>7}  {untiled}",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -85,21 +85,28 @@ def pad_to_grid(image: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
     return image, (height, width)
 
 
-def seam_energy_ratio(image, rows: list[int], cols: list[int]) -> float:
-    """Mean squared intensity step across tile borders divided by the same across all other pixel pairs.
+def seam_energy_ratio(image, rows: list[int], cols: list[int], period: int = ALIGN, reach: int = 4) -> float:
+    """Mean squared intensity step across tile borders divided by the same across comparable non-border
+    lines; `image` is (H, W, C).
 
-    A visible seam is a line of unusually large steps; with no seams the ratio is about 1 (content
-    edges fall on border lines no more often than anywhere else). `image`: (H, W, C) array.
+    A visible seam is a line of unusually large steps; with no seams the ratio is about 1. The
+    reference lines are the `reach` lines on each side of every border at multiples of `period`: at the
+    same position modulo 16 because the decoders upsample by nearest neighbour on a 16-px grid that tile
+    borders always follow (pixel pairs at other grid phases differ in step size even in an untiled
+    image), and nearby so that the reference crosses the same scenery (one line through sky against the
+    whole image's average would measure the picture, not the seam).
     """
     pixels = np.asarray(image, dtype=np.float64)
-    dx = ((pixels[:, 1:] - pixels[:, :-1]) ** 2).sum(axis=-1)  # step between column c-1 and c at index c-1
+    dx = ((pixels[:, 1:] - pixels[:, :-1]) ** 2).sum(axis=-1)  # dx[:, c - 1]: step from column c-1 to c
     dy = ((pixels[1:] - pixels[:-1]) ** 2).sum(axis=-1)
-    col_mask = np.zeros(dx.shape[1], bool)
-    col_mask[[c - 1 for c in cols if 0 < c < pixels.shape[1]]] = True
-    row_mask = np.zeros(dy.shape[0], bool)
-    row_mask[[r - 1 for r in rows if 0 < r < pixels.shape[0]]] = True
-    border = np.concatenate([dx[:, col_mask].ravel(), dy[row_mask].ravel()])
-    interior = np.concatenate([dx[:, ~col_mask].ravel(), dy[~row_mask].ravel()])
-    if border.size == 0:
-        raise ValueError("no tile borders to measure")
-    return float(border.mean() / interior.mean())
+    border_steps, reference_steps = [], []
+    for lines, steps, axis in ((cols, dx, 1), (rows, dy, 0)):
+        border = {c - 1 for c in lines if 0 < c < pixels.shape[axis]}
+        reference = sorted({b + k * period for b in border for k in range(-reach, reach + 1) if k}
+                           .difference(border).intersection(range(steps.shape[axis])))
+        border_steps += [steps.take(sorted(border), axis=axis).ravel()]
+        reference_steps += [steps.take(reference, axis=axis).ravel()]
+    border_all, reference_all = np.concatenate(border_steps), np.concatenate(reference_steps)
+    if border_all.size == 0 or reference_all.size == 0:
+        raise ValueError("no tile borders (or no comparable lines) to measure")
+    return float(border_all.mean() / reference_all.mean())
