@@ -26,6 +26,7 @@ from brushwork.stylize.transforms import gram
 STYLE_TAPS = ("1", "2", "3", "4", "5")
 CONTENT_TAP = "4"
 SCALES = {tap: 2 ** (int(tap) - 1) for tap in STYLE_TAPS}
+LBFGS_MEMORY = 1 << 30  # bytes of L-BFGS history at most
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,10 @@ def optimise(net: Net, init: torch.Tensor, content: torch.Tensor, targets: dict[
     if steps <= 0:
         return x.detach().clamp(0, 1)
     if optimizer == "lbfgs":
-        opt = torch.optim.LBFGS([x], lr=1.0, max_iter=steps, max_eval=steps + steps // 4, history_size=20,
+        # L-BFGS keeps two image-sized vectors per remembered step: cap them at LBFGS_MEMORY in all, so a
+        # 4096 px image (150 MB per vector) remembers 3 steps instead of using 6 GB for 20.
+        history = int(max(2, min(20, LBFGS_MEMORY // (2 * x.numel() * x.element_size()))))
+        opt = torch.optim.LBFGS([x], lr=1.0, max_iter=steps, max_eval=steps + steps // 4, history_size=history,
                                 line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
         opt.step(lambda: torch.tensor(objective(x)))
     elif optimizer == "adam":
