@@ -73,9 +73,6 @@ class Layout:
             ops += [Conv(key, tap=str(b + 1) if i == 0 else None) for i, key in enumerate(keys)]
         return ops
 
-    def encoder_keys(self, level: int) -> list[str]:
-        return _param_keys(self.encoder_ops(level))
-
 
 CD16X = Layout(
     name="cd16x",
@@ -224,7 +221,7 @@ class Net(nn.Module):
     def taps(self) -> list[str]:
         return [op.tap for op in self.ops if isinstance(op, Conv) and op.tap]
 
-    def forward(self, x: torch.Tensor, taps: Iterable[str] | None = None):
+    def forward(self, x: torch.Tensor, taps: Iterable[str] | None = None) -> torch.Tensor | dict[str, torch.Tensor]:
         """The chain's output, or with `taps` a dict of those named features (stopping at the last)."""
         wanted = set(taps) if taps is not None else None
         found: dict[str, torch.Tensor] = {}
