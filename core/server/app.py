@@ -17,9 +17,12 @@ import time
 import warnings
 from typing import Annotated, Any, Literal, Union
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import Response
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from brushwork import __version__
 from brushwork.server.jobs import Job, JobManager
@@ -233,13 +236,27 @@ def decode_image(image: ImageIn, name: str) -> Picture:
                     raise HTTPException(413, f"{name}: {opened.width}x{opened.height} is larger than "
                                              f"{MAX_SIDE} px per side")
                 rgba = opened.convert("RGBA")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError:
+        raise HTTPException(422, f"{name}: not a PNG file") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise HTTPException(422, f"{name}: not a readable PNG ({exc})") from None
     return Picture(rgba.width, rgba.height, rgba.tobytes())
 
 
 # ------------------------------------------------------------------------------------------ app
+
+def validation_message(errors) -> str:
+    parts = []
+    for error in errors[:5]:
+        # loc is ("body", "params", "strokes") or ("body", "params", "paint", ...) for tagged unions
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "paint", "stylize")]
+        message = error.get("msg", "invalid")
+        if error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{'.'.join(loc) or 'request'}: {message}")
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "; ".join(parts) + more
+
 
 def _out(manager: JobManager, job: Job) -> JobOut:
     return JobOut(id=job.id, kind=job.spec.kind, state=job.state, fraction=job.fraction, message=job.message,
@@ -255,6 +272,25 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
                               "needs `Authorization: Bearer <token>` (from the state file written by "
                               "`brushwork serve`) and a loopback Host header.")
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route's methods; a path served by several routes
+            # (GET and POST /v1/jobs) must list them all.
+            methods = set()
+            for route in app.routes:
+                regex = getattr(route, "path_regex", None)
+                if regex is not None and regex.match(request.url.path):
+                    methods |= set(getattr(route, "methods", None) or ())
+            headers["Allow"] = ", ".join(sorted(methods))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # One readable line for the user ("params.strokes: Input should be ..."), like every other error.
+        return JSONResponse({"detail": validation_message(exc.errors())}, status_code=422)
+
     def find(job_id: str) -> Job:
         job = manager.get(job_id)
         if job is None:
@@ -265,7 +301,8 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
     def health() -> Health:
         return Health(status="ok", version=__version__, pid=os.getpid(), busy=manager.busy)
 
-    @app.post("/v1/jobs", status_code=202, responses={**GUARDS, 422: _problem("bad parameters or image")})
+    @app.post("/v1/jobs", status_code=202, responses={**GUARDS, 400: _problem("the body is not JSON"),
+                                                      422: _problem("bad parameters or image")})
     def submit(request: JobRequest) -> JobOut:
         """Queue a paint or stylize job; poll GET /v1/jobs/{id} for its progress."""
         image = decode_image(request.image, "image")
@@ -347,4 +384,24 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
             raise HTTPException(404, f"job {job_id} is a {job.spec.kind} job: it has no SVG")
         return Response(job.svg, media_type="image/svg+xml")
 
+    def openapi() -> dict[str, Any]:
+        # The token is checked by Guard, outside FastAPI's dependency system: declare it here so
+        # clients and schema-driven tests know every operation needs it.
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "token": {"type": "http", "scheme": "bearer", "description": "the token from the state file"}}
+            schema["security"] = [{"token": []}]
+            # Validation errors are answered as one line (invalid_request), not FastAPI's list.
+            problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            for operation in (op for path in schema["paths"].values() for op in path.values()):
+                if "422" in operation.get("responses", {}):
+                    operation["responses"]["422"]["content"] = problem
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema["components"]["schemas"].pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
     return Guard(app, token, max_bytes, activity or Activity()), app

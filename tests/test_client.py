@@ -1,0 +1,196 @@
+"""The stdlib bridge client against real `brushwork serve` processes: finding, starting and restarting
+the server, actionable errors, and jobs driven through JobRunner."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brushwork import client
+from brushwork.client import Bridge, BridgeError, JobRunner, encode_image
+
+CORE = Path(client.__file__).parent
+FAST = {"strokes": 10, "working_size": 64, "iterations": 3}
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRUSHWORK_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("BRUSHWORK_LOG_DIR", str(tmp_path / "log"))
+    return tmp_path
+
+
+@pytest.fixture
+def bridges():
+    """Bridges made by a test; their servers are stopped afterwards."""
+    made: list[Bridge] = []
+
+    def make(*args, **kwargs) -> Bridge:
+        made.append(Bridge(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for bridge in made:
+        pid = bridge.pid
+        bridge.stop()
+        if pid:
+            _wait_gone(pid)
+
+
+def _wait_gone(pid: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+            finished, _ = os.waitpid(pid, os.WNOHANG)  # reap our own children
+            if finished == pid:
+                return
+        except (ProcessLookupError, ChildProcessError):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} still runs")
+
+
+def picture(width: int = 32, height: int = 24) -> dict:
+    rgba = (np.random.default_rng(0).random((height, width, 4)) * 255).astype(np.uint8)
+    rgba[..., 3] = 255
+    return encode_image(rgba.tobytes(), width, height)
+
+
+def test_starts_a_server_and_a_second_bridge_finds_it(dirs, bridges):
+    first = bridges(sys.executable)
+    first.connect()
+    assert first.connected and first.pid != os.getpid()
+    state = client.state_file()
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    assert stat.S_IMODE(state.parent.stat().st_mode) == 0o700
+    doc = json.loads(state.read_text())
+    assert doc == {"port": first.port, "token": first.token, "pid": first.pid}
+    assert "brushwork serving on http://127.0.0.1:" in client.log_file().read_text()
+    second = bridges(None, start=False)  # no interpreter: it can only use a running server
+    second.connect()
+    assert (second.pid, second.port) == (first.pid, first.port)
+    assert second.request("GET", "/health")["pid"] == first.pid
+
+
+def test_runs_a_paint_job_and_reports_progress(dirs, bridges):
+    bridge = bridges(sys.executable)
+    seen = []
+    runner = JobRunner(bridge, "paint", picture(), FAST, channels="BGRA8")
+    runner.wait(0.05, lambda r: seen.append((r.state, r.fraction)))
+    assert runner.state == "done", runner.error
+    assert runner.result.width == 32 and len(runner.result.pixels) == 32 * 24 * 4
+    assert runner.result.svg.startswith("<?xml") and "</svg>" in runner.result.svg
+    assert seen[0][0] in ("connecting", "submitted") and seen[-1] == ("done", 1.0)
+
+
+def test_restarts_a_dead_server_once_then_gives_an_actionable_error(dirs, bridges):
+    bridge = bridges(sys.executable)
+    bridge.connect()
+    first = bridge.pid
+    os.kill(first, signal.SIGKILL)
+    _wait_gone(first)
+    assert bridge.request("GET", "/health")["status"] == "ok"  # restarted behind the call
+    assert bridge.pid != first
+    os.kill(bridge.pid, signal.SIGKILL)
+    _wait_gone(bridge.pid)
+    with pytest.raises(BridgeError) as caught:
+        bridge.request("GET", "/health")
+    assert str(client.log_file()) in str(caught.value) and "crashed" in str(caught.value)
+
+
+def test_a_job_is_submitted_again_when_its_server_dies(dirs, bridges):
+    bridge = bridges(sys.executable)
+    runner = JobRunner(bridge, "paint", picture(64, 64), {"strokes": 300, "working_size": 64, "iterations": 300})
+    while runner.state != "submitted":
+        runner.step()
+        time.sleep(0.05)
+    first_job, first_pid = runner.job_id, bridge.pid
+    os.kill(first_pid, signal.SIGKILL)
+    _wait_gone(first_pid)
+    runner.step()  # the status call restarts the server; the job goes to the new one
+    assert runner.state == "submitted" and runner.job_id != first_job and bridge.pid != first_pid
+    runner.cancel()
+    assert runner.state == "cancelled"
+    assert bridge.status(runner.job_id).state == "cancelled"
+
+
+def test_idle_server_exits_and_removes_its_state_file(dirs):
+    state = dirs / "state" / "server.json"
+    process = subprocess.Popen([sys.executable, "-m", "brushwork", "serve", "--idle-timeout", "1.5"],
+                               stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    assert line.startswith("brushwork serving on http://127.0.0.1:")
+    assert json.loads(state.read_text())["port"] == int(line.rsplit(":", 1)[1])
+    assert process.wait(timeout=20) == 0
+    assert not state.exists()
+
+
+def test_actionable_errors(dirs, bridges, tmp_path, monkeypatch):
+    monkeypatch.delenv("BRUSHWORK_PYTHON", raising=False)
+    with pytest.raises(BridgeError, match="plugins install"):
+        bridges(None).connect()
+    with pytest.raises(BridgeError, match="does not exist any more"):
+        bridges(str(tmp_path / "gone" / "python")).connect()
+    with pytest.raises(BridgeError, match="not running.*brushwork serve"):
+        bridges(sys.executable, start=False).connect()
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'No module named brushwork' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    with pytest.raises(BridgeError) as caught:
+        bridges(str(broken)).connect()
+    text = str(caught.value)
+    assert "exit code 3" in text and str(client.log_file()) in text and "No module named brushwork" in text
+    # a bad job parameter comes back as the server's message
+    bridge = bridges(sys.executable)
+    with pytest.raises(BridgeError, match="strokes"):
+        bridge.submit("paint", picture(), {"strokes": 0})
+    with pytest.raises(BridgeError, match="needs"):
+        encode_image(b"1234", 2, 2)
+
+
+def test_environment_variable_overrides_the_recorded_interpreter(dirs, monkeypatch):
+    monkeypatch.setenv("BRUSHWORK_PYTHON", sys.executable)
+    assert Bridge("/somewhere/else/python").python == sys.executable
+
+
+def test_client_is_stdlib_only_and_python_3_10_syntax():
+    source = (CORE / "client.py").read_text()
+    tree = ast.parse(source, feature_version=(3, 10))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
+    assert imported - {"__future__"} <= set(sys.stdlib_module_names), imported
+
+
+def test_client_works_without_site_packages(dirs, bridges):
+    """As in an editor: no torch, no numpy, not even site-packages; only the copied file."""
+    bridge = bridges(sys.executable)
+    bridge.connect()
+    script = (f"import sys; sys.path.insert(0, {str(CORE)!r}); import client; "
+              "b = client.Bridge(None, start=False); b.connect(); print(b.request('GET', '/health')['pid']); "
+              "assert 'numpy' not in sys.modules and 'torch' not in sys.modules")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": "/nonexistent"})
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == bridge.pid
+
+
+def test_translate_svg():
+    text = '<?xml version="1.0"?>\n<svg width="4" height="4" viewBox="0 0 4 4"><rect/></svg>'
+    assert client.translate_svg(text, 0, 0) == text
+    moved = client.translate_svg(text, 10, 20)
+    assert '<g transform="translate(10 20)"><rect/></g></svg>' in moved
+    with pytest.raises(BridgeError):
+        client.translate_svg("<html/>", 1, 1)

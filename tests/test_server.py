@@ -1,0 +1,287 @@
+"""The bridge API (brushwork.server.app) through an in-process HTTP client, with the real job queue
+and worker process: guards, validation, jobs, previews, cancel and queueing."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from brushwork import raster, svg
+from brushwork.server.app import create_app
+from brushwork.server.jobs import JobManager
+from conftest import SHARED
+
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+FAST = {"strokes": 12, "working_size": 64, "iterations": 4}
+
+
+def raw_image(width: int = 40, height: int = 30, seed: int = 0, channels: str = "RGBA8") -> tuple[dict, np.ndarray]:
+    rgba = (np.random.default_rng(seed).random((height, width, 4)) * 255).astype(np.uint8)
+    rgba[..., 3] = 255
+    wire = rgba[..., [2, 1, 0, 3]] if channels == "BGRA8" else rgba
+    return ({"encoding": "raw", "channels": channels, "width": width, "height": height,
+             "data": base64.b64encode(np.ascontiguousarray(wire).tobytes()).decode()}, rgba)
+
+
+def png_image(rgb: np.ndarray) -> dict:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return {"encoding": "png", "data": base64.b64encode(buffer.getvalue()).decode()}
+
+
+@pytest.fixture(scope="module")
+def manager():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BRUSHWORK_WEIGHTS", str(SHARED / "weights"))
+        mp.setenv("BRUSHWORK_OFFLINE", "1")
+        jobs = JobManager(preview_interval=0.0)
+        jobs.start()  # the spawned worker inherits the environment above
+        yield jobs
+        jobs.close()
+
+
+@pytest.fixture(scope="module")
+def api(manager):
+    asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 20)
+    with TestClient(asgi, base_url="http://127.0.0.1:8123", headers=AUTH) as client:
+        yield client
+
+
+def wait(api, job_id: str, until=("done", "failed", "cancelled"), timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = api.get(f"/v1/jobs/{job_id}").json()
+        if status["state"] in until:
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {status['state']} after {timeout} s")
+
+
+def submit(api, kind="paint", image=None, **params) -> dict:
+    response = api.post("/v1/jobs", json={"kind": kind, "image": image or raw_image()[0], "params": params})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+# ------------------------------------------------------------------------------------------ guards
+
+def test_missing_or_wrong_token_is_refused(api):
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {TOKEN}"}):
+        response = api.get("/v1/health", headers=headers)
+        assert response.status_code == 401
+        assert "token" in response.json()["detail"]
+    assert api.get("/v1/health").json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("host", ["evil.example", "127.0.0.1.evil.example:8123", "192.168.1.5:8123", "0.0.0.0"])
+def test_non_loopback_host_is_refused(api, host):
+    response = api.get("/v1/health", headers={"Host": host})
+    assert response.status_code == 403
+    assert "Host" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8123", "localhost:8123", "[::1]:8123", "LOCALHOST"])
+def test_loopback_hosts_are_accepted(api, host):
+    assert api.get("/v1/health", headers={"Host": host}).status_code == 200
+
+
+def test_openapi_schema_needs_the_token(api):
+    assert api.get("/openapi.json", headers={"Authorization": ""}).status_code == 401
+    schema = api.get("/openapi.json").json()
+    assert {"/v1/jobs", "/v1/jobs/{job_id}/cancel", "/v1/jobs/{job_id}/result.png"} <= set(schema["paths"])
+
+
+def test_oversized_upload_is_refused(api):
+    big = {"kind": "paint", "image": {"encoding": "png", "data": "A" * (2 << 20)}}
+    response = api.post("/v1/jobs", json=big)
+    assert response.status_code == 413
+    assert "limit" in response.json()["detail"]
+
+
+def test_oversized_upload_without_content_length_is_refused(api):
+    def chunks():  # a streamed body: no Content-Length, counted as it arrives
+        for _ in range(40):
+            yield b"x" * 65536
+
+    response = api.post("/v1/jobs", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+@pytest.mark.parametrize("params, words", [
+    ({"strokes": 0}, "strokes"),
+    ({"brush": "crayon"}, "brush"),
+    ({"working_size": 4}, "working_size"),
+    ({"bogus": 1}, "bogus"),
+    ({"min_size": 30, "max_size": 10}, "min_size"),
+])
+def test_bad_paint_parameters_get_422_with_a_message(api, params, words):
+    response = api.post("/v1/jobs", json={"kind": "paint", "image": raw_image()[0], "params": params})
+    assert response.status_code == 422
+    assert words in response.text
+
+
+def test_bad_images_get_422_with_a_message(api):
+    image, _ = raw_image()
+    cases = [
+        ({**image, "width": 41}, "needs"),
+        ({**image, "data": "not base64!"}, "base64"),
+        ({"encoding": "raw", "data": image["data"]}, "width and height"),
+        ({"encoding": "png", "data": base64.b64encode(b"GIF89a....").decode()}, "PNG"),
+    ]
+    for bad, words in cases:
+        response = api.post("/v1/jobs", json={"kind": "paint", "image": bad})
+        assert response.status_code == 422, bad
+        assert words in response.json()["detail"]
+    response = api.post("/v1/jobs", json={"kind": "stylize", "image": image, "params": {"method": "wct"}})
+    assert response.status_code == 422 and "style" in response.text
+    response = api.post("/v1/jobs", json={"kind": "sculpt", "image": image})
+    assert response.status_code == 422
+
+
+def test_unknown_job_is_404(api):
+    for path in ("", "/cancel", "/preview", "/result.png", "/result.svg", "/result.raw"):
+        method = api.post if path == "/cancel" else api.get
+        response = method(f"/v1/jobs/0123abc{path}")
+        assert response.status_code == 404, path
+        assert "no job" in response.json()["detail"]
+
+
+# ------------------------------------------------------------------------------------------ jobs
+
+def test_paint_job_result_png_svg_raw_and_previews(api):
+    image, rgba = raw_image(48, 32, channels="BGRA8")
+    job = submit(api, image=image, seed=3, **FAST)
+    assert job["state"] in ("queued", "running") and job["kind"] == "paint"
+    early = api.get(f"/v1/jobs/{job['id']}/result.png")
+    status = wait(api, job["id"])
+    assert status["state"] == "done", status
+    if early.status_code != 200:  # asked before the (fast) job was done
+        assert early.status_code == 409
+    assert (status["width"], status["height"], status["fraction"]) == (48, 32, 1.0)
+    assert status["preview"] >= 1  # preview_interval 0: one per optimisation step
+    preview = Image.open(io.BytesIO(api.get(f"/v1/jobs/{job['id']}/preview").content))
+    assert preview.format == "PNG" and max(preview.size) <= 256
+
+    png = api.get(f"/v1/jobs/{job['id']}/result.png")
+    assert png.headers["content-type"] == "image/png"
+    pixels = np.asarray(Image.open(io.BytesIO(png.content)).convert("RGB"))
+    text = api.get(f"/v1/jobs/{job['id']}/result.svg")
+    assert text.headers["content-type"].startswith("image/svg+xml")
+    strokes = svg.read(text.text)
+    assert (strokes.width, strokes.height, len(strokes)) == (48, 32, 12)
+    # the PNG is the SVG drawn by the exact renderer
+    np.testing.assert_array_equal(pixels, raster.render(strokes))
+
+    rgba_out = np.frombuffer(api.get(f"/v1/jobs/{job['id']}/result.raw").content, np.uint8).reshape(32, 48, 4)
+    bgra_out = np.frombuffer(api.get(f"/v1/jobs/{job['id']}/result.raw?channels=BGRA8").content,
+                             np.uint8).reshape(32, 48, 4)
+    np.testing.assert_array_equal(rgba_out[..., :3], pixels)
+    np.testing.assert_array_equal(bgra_out, rgba_out[..., [2, 1, 0, 3]])
+    # the painting resembles its target, so the BGRA upload was read the right way round
+    assert np.abs(pixels.astype(float).mean((0, 1)) - rgba[..., :3].mean((0, 1))).max() < 40
+
+
+def test_same_seed_same_painting(api):
+    image, _ = raw_image(32, 32, seed=5)
+    first = wait(api, submit(api, image=image, seed=7, **FAST)["id"])
+    second = wait(api, submit(api, image=image, seed=7, **FAST)["id"])
+    svgs = [api.get(f"/v1/jobs/{s['id']}/result.svg").text for s in (first, second)]
+    assert svgs[0] == svgs[1]
+
+
+def test_png_upload_with_transparency_paints_over_white(api):
+    rgba = np.zeros((24, 24, 4), np.uint8)  # fully transparent: the painter sees white paper
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
+    image = {"encoding": "png", "data": base64.b64encode(buffer.getvalue()).decode()}
+    status = wait(api, submit(api, image=image, **FAST)["id"])
+    assert status["state"] == "done"
+    pixels = np.asarray(Image.open(io.BytesIO(api.get(f"/v1/jobs/{status['id']}/result.png").content)))
+    assert pixels.mean() > 200
+
+
+def test_cancel_stops_a_running_job_within_a_second_and_the_next_job_runs(api, manager):
+    job = submit(api, image=raw_image(96, 96)[0], strokes=400, working_size=96, iterations=400)
+    wait(api, job["id"], until=("running",))
+    while api.get(f"/v1/jobs/{job['id']}").json()["fraction"] == 0:  # optimising, not loading
+        time.sleep(0.05)
+    worker = manager.worker.process
+    start = time.monotonic()
+    response = api.post(f"/v1/jobs/{job['id']}/cancel")
+    assert response.status_code == 200 and response.json()["state"] == "cancelled"
+    worker.join(1.0)
+    assert not worker.is_alive() and time.monotonic() - start < 1.0
+    assert api.get(f"/v1/jobs/{job['id']}/result.png").status_code == 409
+    assert wait(api, submit(api, **FAST)["id"])["state"] == "done"  # a fresh worker took over
+
+
+def test_jobs_queue_in_order_and_a_queued_job_can_be_removed(api):
+    long = submit(api, image=raw_image(96, 96)[0], strokes=400, working_size=96, iterations=400)
+    second = submit(api, **FAST)
+    third = submit(api, **FAST)
+    assert api.get(f"/v1/jobs/{second['id']}").json()["position"] == 1
+    assert api.get(f"/v1/jobs/{third['id']}").json()["position"] == 2
+    removed = api.post(f"/v1/jobs/{second['id']}/cancel").json()
+    assert removed["state"] == "cancelled" and removed["position"] == 0
+    assert api.get(f"/v1/jobs/{third['id']}").json()["position"] == 1
+    assert api.get(f"/v1/jobs/{long['id']}").json()["state"] in ("queued", "running")
+    api.post(f"/v1/jobs/{long['id']}/cancel")
+    assert wait(api, third["id"])["state"] == "done"
+    assert api.get(f"/v1/jobs/{second['id']}").json()["state"] == "cancelled"
+    listed = {j["id"]: j["state"] for j in api.get("/v1/jobs").json()}
+    assert listed[second["id"]] == "cancelled" and listed[third["id"]] == "done"
+    # cancelling a finished job changes nothing
+    assert api.post(f"/v1/jobs/{third['id']}/cancel").json()["state"] == "done"
+
+
+def test_a_crashing_worker_fails_its_job_with_a_message(api, manager):
+    job = submit(api, image=raw_image(96, 96)[0], strokes=400, working_size=96, iterations=400)
+    wait(api, job["id"], until=("running",))
+    time.sleep(0.3)
+    manager.worker.process.kill()  # as if the job ran out of memory
+    status = wait(api, job["id"])
+    assert status["state"] == "failed"
+    assert "worker process died" in status["error"] and "log" in status["error"]
+    assert "is failed" in api.get(f"/v1/jobs/{job['id']}/result.png").json()["detail"]
+    assert wait(api, submit(api, **FAST)["id"])["state"] == "done"
+
+
+def test_stylize_job_keeps_size_and_alpha(api):
+    content = (np.random.default_rng(1).random((40, 56, 4)) * 255).astype(np.uint8)
+    content[:, :8, 3] = 0  # a transparent strip stays transparent
+    content[:, 8:, 3] = 255
+    image = {"encoding": "raw", "channels": "RGBA8", "width": 56, "height": 40,
+             "data": base64.b64encode(content.tobytes()).decode()}
+    style = png_image(np.asarray(Image.open(SHARED / "images" / "style" / sorted(
+        p.name for p in (SHARED / "images" / "style").iterdir())[0]).convert("RGB").resize((64, 64))))
+    job = submit(api, "stylize", image=image, style=style, method="adain", alpha=0.8)
+    status = wait(api, job["id"])
+    assert status["state"] == "done", status
+    out = np.asarray(Image.open(io.BytesIO(api.get(f"/v1/jobs/{job['id']}/result.png").content)))
+    assert out.shape == (40, 56, 4)
+    np.testing.assert_array_equal(out[..., 3], content[..., 3])
+    assert api.get(f"/v1/jobs/{job['id']}/result.svg").status_code == 404
+
+
+def test_a_failing_job_reports_its_error_text(api, manager, monkeypatch, tmp_path):
+    # A fresh worker that cannot find the style models (and may not download them).
+    manager.worker.kill()
+    monkeypatch.setenv("BRUSHWORK_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    manager.worker.ensure()
+    image, _ = raw_image(32, 32)
+    style = png_image(np.full((32, 32, 3), 128, np.uint8))
+    status = wait(api, submit(api, "stylize", image=image, style=style, method="adain")["id"])
+    monkeypatch.undo()
+    manager.worker.kill()  # the next job gets a worker with the real weights again
+    assert status["state"] == "failed"
+    assert "cd16x" in status["error"] and "internal error" not in status["error"]
