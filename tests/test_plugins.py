@@ -1,0 +1,266 @@
+"""`brushwork plugins install|uninstall`, and the Krita plug-in's logic against a stand-in `krita`
+module (the real editors run in tests/e2e)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import os
+import stat
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from brushwork import client, raster, svg
+from brushwork.cli import cli
+from brushwork.plugin_install import default_dest, install, uninstall
+
+CORE = Path(client.__file__).parent
+
+
+# ------------------------------------------------------------------------------------------ install
+
+def test_install_krita_copies_plugin_and_client_and_records_the_interpreter(tmp_path):
+    lines = install("krita", tmp_path)
+    package = tmp_path / "brushwork_krita"
+    desktop = (tmp_path / "brushwork_krita.desktop").read_text()
+    assert "X-KDE-Library=brushwork_krita" in desktop and "ServiceTypes=Krita/PythonPlugin" in desktop
+    assert {"__init__.py", "ui.py", "jobs.py", "document.py", "model.py", "bridge_client.py", "install.json"} <= {
+        p.name for p in package.iterdir()}
+    assert (package / "bridge_client.py").read_text() == (CORE / "client.py").read_text()
+    assert json.loads((package / "install.json").read_text())["python"] == sys.executable
+    assert any(str(tmp_path) in line for line in lines) and any(sys.executable in line for line in lines)
+    assert any("Python Plugin Manager" in line for line in lines)
+    assert any(str(client.log_file()) in line for line in lines)
+
+
+def test_install_gimp_makes_the_script_executable_in_a_folder_of_its_name(tmp_path):
+    install("gimp", tmp_path)
+    script = tmp_path / "brushwork" / "brushwork.py"
+    assert script.stat().st_mode & stat.S_IXUSR
+    assert script.read_text().startswith("#!/usr/bin/env python3")
+    assert (tmp_path / "brushwork" / "bridge_client.py").exists()
+    # GIMP runs it under the system python3 (3.10+ on supported systems)
+    ast.parse(script.read_text(), feature_version=(3, 10))
+
+
+def test_reinstall_replaces_old_files_and_uninstall_removes_only_the_plugin(tmp_path):
+    install("krita", tmp_path)
+    stale = tmp_path / "brushwork_krita" / "old_module.py"
+    stale.write_text("")
+    other = tmp_path / "someone_else.desktop"
+    other.write_text("")
+    install("krita", tmp_path)
+    assert not stale.exists()
+    assert uninstall("krita", tmp_path) == [f"removed {tmp_path / 'brushwork_krita.desktop'}",
+                                            f"removed {tmp_path / 'brushwork_krita'}"]
+    assert other.exists() and not (tmp_path / "brushwork_krita").exists()
+    assert "nothing to do" in uninstall("krita", tmp_path)[0]
+
+
+def test_cli_plugins_install_and_uninstall(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["plugins", "install", "gimp", "--dest", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert f"copied the GIMP plug-in to {tmp_path / 'brushwork'}" in result.output
+    result = runner.invoke(cli, ["plugins", "uninstall", "gimp", "--dest", str(tmp_path)])
+    assert result.exit_code == 0 and f"removed {tmp_path / 'brushwork'}" in result.output
+    assert runner.invoke(cli, ["plugins", "install", "photoshop"]).exit_code == 2
+
+
+def test_default_destinations_follow_xdg(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert default_dest("krita") == tmp_path / "data" / "krita" / "pykrita"
+    assert default_dest("gimp") == tmp_path / "config" / "GIMP" / "3.0" / "plug-ins"
+
+
+def test_plugins_import_no_torch_or_numpy():
+    plugins = Path(__file__).resolve().parents[1] / "plugins"
+    for path in plugins.rglob("*.py"):
+        tree = ast.parse(path.read_text(), feature_version=(3, 10))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert name.split(".")[0] not in ("torch", "numpy", "brushwork", "PIL"), (path, name)
+
+
+# ------------------------------------------------------------------------------------------ Krita stand-in
+
+class Node:
+    def __init__(self, name: str, kind: str) -> None:
+        self.name, self.kind = name, kind
+        self.pixels: tuple | None = None
+        self.svg: str | None = None
+
+    def setPixelData(self, data, x, y, w, h):  # noqa: N802 (Krita's names)
+        self.pixels = (bytes(data), x, y, w, h)
+
+    def addShapesFromSvg(self, text):  # noqa: N802
+        self.svg = text
+
+
+class Root:
+    def __init__(self) -> None:
+        self.children: list[Node] = []
+
+    def addChildNode(self, node, above):  # noqa: N802
+        self.children.append(node)
+
+
+class Selection:
+    def __init__(self, x, y, w, h) -> None:
+        self._bounds = (x, y, w, h)
+
+    def x(self):
+        return self._bounds[0]
+
+    def y(self):
+        return self._bounds[1]
+
+    def width(self):
+        return self._bounds[2]
+
+    def height(self):
+        return self._bounds[3]
+
+
+class Document:
+    """An RGBA/U8 Krita document: pixelData hands out B,G,R,A bytes."""
+
+    def __init__(self, rgba: np.ndarray, selection=None, model="RGBA", depth="U8") -> None:
+        self.bgra = np.ascontiguousarray(rgba[..., [2, 1, 0, 3]])
+        self._selection, self.model, self.depth = selection, model, depth
+        self.root = Root()
+        self.refreshed = 0
+
+    def width(self):
+        return self.bgra.shape[1]
+
+    def height(self):
+        return self.bgra.shape[0]
+
+    def colorModel(self):  # noqa: N802
+        return self.model
+
+    def colorDepth(self):  # noqa: N802
+        return self.depth
+
+    def selection(self):
+        return self._selection
+
+    def pixelData(self, x, y, w, h):  # noqa: N802
+        return self.bgra[y:y + h, x:x + w].tobytes()
+
+    def createNode(self, name, kind):  # noqa: N802
+        return Node(name, kind)
+
+    def createVectorLayer(self, name):  # noqa: N802
+        return Node(name, "vectorlayer")
+
+    def rootNode(self):  # noqa: N802
+        return self.root
+
+    def refreshProjection(self):  # noqa: N802
+        self.refreshed += 1
+
+
+@pytest.fixture
+def krita_plugin(tmp_path, monkeypatch):
+    """The installed Krita plug-in's modules, importable without Krita: its package is made by hand
+    (its __init__ registers with Krita) and PyQt5.QtCore is a stand-in with QByteArray."""
+    install("krita", tmp_path / "pykrita")
+    qtcore = types.ModuleType("PyQt5.QtCore")
+    qtcore.QByteArray = bytes
+    pyqt = types.ModuleType("PyQt5")
+    pyqt.QtCore = qtcore
+    package = types.ModuleType("brushwork_krita")
+    package.__path__ = [str(tmp_path / "pykrita" / "brushwork_krita")]
+    for name, module in (("PyQt5", pyqt), ("PyQt5.QtCore", qtcore), ("brushwork_krita", package)):
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setenv("BRUSHWORK_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("BRUSHWORK_LOG_DIR", str(tmp_path / "log"))
+    monkeypatch.delenv("BRUSHWORK_PYTHON", raising=False)
+    modules = types.SimpleNamespace(**{name: importlib.import_module(f"brushwork_krita.{name}")
+                                       for name in ("model", "document", "jobs")})
+    yield modules
+    bridge = modules.jobs._bridge
+    if bridge is not None:
+        bridge.stop()
+    for name in [n for n in sys.modules if n.startswith("brushwork_krita.")]:
+        del sys.modules[name]  # each test imports its own installed copy
+
+
+def test_settings_remember_the_last_values(krita_plugin):
+    model = krita_plugin.model
+    store: dict = {}
+    settings = model.Settings(lambda g, k, d: store.get((g, k), d), lambda g, k, v: store.__setitem__((g, k), v))
+    assert settings.load(model.PaintOptions) == model.PaintOptions()
+    settings.save(model.PaintOptions(brush="markerpen", strokes=42, seed=9, working_size=256, vector_layer=False))
+    assert settings.load(model.PaintOptions) == model.PaintOptions("markerpen", 42, 9, 256, False)
+    store[("brushwork", "StylizeOptions")] = json.dumps({"alpha": "strong", "method": "adain"})
+    loaded = settings.load(model.StylizeOptions)
+    assert loaded.alpha == 1.0 and loaded.method == "adain"  # a bad stored value falls back to the default
+    store[("brushwork", "PaintOptions")] = "{not json"
+    assert settings.load(model.PaintOptions) == model.PaintOptions()
+
+
+def test_work_region_and_format_checks(krita_plugin, tmp_path):
+    model = krita_plugin.model
+    assert model.work_region(100, 80, None) == model.Region(0, 0, 100, 80)
+    assert model.work_region(100, 80, model.Region(90, -5, 30, 20)) == model.Region(90, 0, 10, 15)
+    assert model.work_region(100, 80, model.Region(200, 0, 5, 5)) == model.Region(0, 0, 100, 80)
+    assert model.unsupported_format("RGBA", "U8") is None
+    assert "8-bit RGBA" in model.unsupported_format("CMYKA", "U16") and "Convert" in model.unsupported_format(
+        "RGBA", "F32")
+    assert model.StylizeOptions().check() == "choose a style image"
+    assert "does not exist" in model.StylizeOptions(style=str(tmp_path / "x.png")).check()
+
+
+def test_a_document_that_is_not_rgba8_gets_a_clear_message(krita_plugin):
+    doc = Document(np.zeros((8, 8, 4), np.uint8), depth="U16")
+    with pytest.raises(krita_plugin.jobs.BridgeError, match="8-bit RGBA"):
+        krita_plugin.jobs.start_paint(doc, krita_plugin.model.PaintOptions())
+    assert krita_plugin.document.check_document(None) == "open an image first"
+
+
+def test_paint_job_on_a_selection_adds_paint_and_vector_layers(krita_plugin):
+    model, jobs = krita_plugin.model, krita_plugin.jobs
+    rgba = np.zeros((40, 64, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[:, :32, 0] = 230  # red left half, blue right half
+    rgba[:, 32:, 2] = 230
+    doc = Document(rgba, selection=Selection(4, 6, 24, 20))  # inside the red half
+    job = jobs.start_paint(doc, model.PaintOptions(brush="markerpen", strokes=12, working_size=64))
+    job.runner.params["iterations"] = 4  # keep the test quick; the dialog leaves the painter's default
+    assert job.region == model.Region(4, 6, 24, 20)
+    job.runner.wait(0.05)
+    assert job.runner.state == "done", job.runner.error
+    paint_layer, vector_layer = job.apply()
+    assert [n.name for n in doc.root.children] == [model.PAINT_LAYER, model.VECTOR_LAYER]
+    assert doc.refreshed == 1
+    data, x, y, w, h = paint_layer.pixels
+    assert (x, y, w, h) == (4, 6, 24, 20)
+    bgra = np.frombuffer(data, np.uint8).reshape(20, 24, 4)
+    strokes = svg.read(job.runner.result.svg)
+    assert (strokes.width, strokes.height) == (24, 20)
+    np.testing.assert_array_equal(bgra[..., [2, 1, 0]], raster.render(strokes))  # B,G,R,A the right way round
+    red, blue = bgra[..., 2].mean(), bgra[..., 0].mean()
+    assert red > blue + 60  # the painting is of the red region the selection covers
+    assert vector_layer.kind == "vectorlayer" and '<g transform="translate(4 6)">' in vector_layer.svg
+    assert svg.read(vector_layer.svg.replace('<g transform="translate(4 6)">', "").replace("</g></svg>", "</svg>")) \
+        == strokes
+
+
+def test_the_plugin_starts_the_server_with_the_recorded_interpreter(krita_plugin):
+    bridge = krita_plugin.jobs.bridge()
+    assert bridge.python == sys.executable and bridge is krita_plugin.jobs.bridge()
+    bridge.connect()
+    assert json.loads(client.state_file().read_text())["pid"] == bridge.pid != os.getpid()
