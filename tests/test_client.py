@@ -136,6 +136,15 @@ def test_idle_server_exits_and_removes_its_state_file(dirs):
     assert not state.exists()
 
 
+def test_sigterm_stops_the_server_cleanly(dirs):
+    state = dirs / "state" / "server.json"
+    process = subprocess.Popen([sys.executable, "-m", "brushwork", "serve"], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().startswith("brushwork serving on ")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
+    assert not state.exists()
+
+
 def test_actionable_errors(dirs, bridges, tmp_path, monkeypatch):
     monkeypatch.delenv("BRUSHWORK_PYTHON", raising=False)
     with pytest.raises(BridgeError, match="plugins install"):
@@ -192,5 +201,8 @@ def test_translate_svg():
     assert client.translate_svg(text, 0, 0) == text
     moved = client.translate_svg(text, 10, 20)
     assert '<g transform="translate(10 20)"><rect/></g></svg>' in moved
+    clipped = client.translate_svg(text, 0, 0, clip=(3, 2))
+    assert ('<g transform="translate(0 0)"><clipPath id="brushwork-region"><rect x="0" y="0" width="3" height="2"/>'
+            '</clipPath><g clip-path="url(#brushwork-region)"><rect/></g></g></svg>') in clipped
     with pytest.raises(BridgeError):
         client.translate_svg("<html/>", 1, 1)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import socket
 import sys
 import time
@@ -103,6 +104,10 @@ def serve(options: ServeOptions = ServeOptions()) -> None:
             await asyncio.sleep(min(1.0, options.idle_timeout or 1.0))
         await serving
 
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the handler
+    # that was there before it; make that handler a clean exit so the cleanup below still runs.
+    for signum, code in ((signal.SIGTERM, 0), (signal.SIGINT, 130)):
+        signal.signal(signum, lambda *_, code=code: sys.exit(code))
     manager.start()
     try:
         asyncio.run(main())

@@ -161,6 +161,8 @@ def run_paint(procedure, run_mode, image, drawables, config, data):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     params = {"brush": config.get_property("brush"), "strokes": config.get_property("strokes"),
               "seed": config.get_property("seed"), "working_size": config.get_property("working-size")}
+    if config.get_property("iterations") > 0:  # 0: the painter's default
+        params["iterations"] = config.get_property("iterations")
     try:
         _run_job("paint", image, drawables[0], params, import_paths=config.get_property("import-paths"))
     except BridgeError as exc:
@@ -211,6 +213,9 @@ class Brushwork(Gimp.PlugIn):
             procedure.add_int_argument("seed", "Seed", "Same seed, same painting", 0, 2**31 - 1, 0, RW)
             procedure.add_int_argument("working-size", "Working size", "Long side the painter works at (px)",
                                        64, 4096, 512, RW)
+            procedure.add_int_argument("iterations", "Steps per level",
+                                       "Optimisation steps per level, fewer is faster (0: automatic)",
+                                       0, 10000, 0, RW)
             procedure.add_boolean_argument("import-paths", "Import strokes as paths",
                                            "Also add every stroke's outline as a path", True, RW)
         else:

@@ -43,7 +43,7 @@ def add_vector_layer(doc, name: str, svg: str, region: Region):
     the document has no view: callers only use this on the document of the active view."""
     layer = doc.createVectorLayer(name)
     doc.rootNode().addChildNode(layer, None)
-    layer.addShapesFromSvg(translate_svg(svg, region.x, region.y))
+    layer.addShapesFromSvg(translate_svg(svg, region.x, region.y, (region.width, region.height)))
     return layer
 
 

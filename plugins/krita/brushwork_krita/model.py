@@ -23,10 +23,14 @@ class PaintOptions:
     strokes: int = 500
     seed: int = 0
     working_size: int = 512
+    iterations: int = 0  # optimisation steps per level; 0 = the painter's default (speed vs. finish)
     vector_layer: bool = True  # also add the strokes as a vector layer (editable shapes)
 
     def params(self) -> dict[str, Any]:
-        return {"brush": self.brush, "strokes": self.strokes, "seed": self.seed, "working_size": self.working_size}
+        params = {"brush": self.brush, "strokes": self.strokes, "seed": self.seed, "working_size": self.working_size}
+        if self.iterations > 0:
+            params["iterations"] = self.iterations
+        return params
 
 
 @dataclass

@@ -56,12 +56,18 @@ class PaintDialog(QDialog):
         self.working_size.setSingleStep(64)
         self.working_size.setValue(options.working_size)
         self.working_size.setToolTip("Long side, in pixels, the painter works at; larger is slower and finer.")
+        self.iterations = QSpinBox()
+        self.iterations.setRange(0, 10000)
+        self.iterations.setSpecialValueText("auto")  # 0: the painter's default
+        self.iterations.setValue(options.iterations)
+        self.iterations.setToolTip("Optimisation steps per level: fewer is faster and rougher.")
         self.vector = QCheckBox("Also add the strokes as a vector layer")
         self.vector.setChecked(options.vector_layer)
         form.addRow("Brush", self.brush)
         form.addRow("Strokes", self.strokes)
         form.addRow("Seed", self.seed)
         form.addRow("Working size", self.working_size)
+        form.addRow("Steps per level", self.iterations)
         form.addRow(self.vector)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
@@ -70,7 +76,7 @@ class PaintDialog(QDialog):
 
     def options(self) -> PaintOptions:
         return PaintOptions(self.brush.currentText(), self.strokes.value(), self.seed.value(),
-                            self.working_size.value(), self.vector.isChecked())
+                            self.working_size.value(), self.iterations.value(), self.vector.isChecked())
 
 
 class StylizeDialog(QDialog):

@@ -1,0 +1,131 @@
+"""End to end in the real Krita under Xvfb: the installed plug-in's "Paint with strokes…" action, its
+dialog, the bridge client starting the real server, and the new paint and vector layers' pixels.
+Krita comes from scripts/install_editors.sh (the README test command runs it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from brushwork import client, raster, svg
+from brushwork.plugin_install import install
+
+HERE = Path(__file__).parent
+W, H = 64, 48
+SELECTION = (8, 6, 40, 32)  # x, y, w, h
+OPTIONS = {"brush": "markerpen", "strokes": 16, "seed": 2, "working_size": 64, "iterations": 6,
+           "vector_layer": True}
+
+pytestmark = pytest.mark.slow
+
+
+def _need(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        pytest.fail(f"{program} is required: run `bash scripts/setup.sh test` (as root) to install the editors")
+    return path
+
+
+@pytest.fixture
+def profile(tmp_path, monkeypatch):
+    """A fresh Krita profile with the brushwork plug-in installed and enabled (plus the test driver)."""
+    data, config = tmp_path / "data", tmp_path / "config"
+    pykrita = data / "krita" / "pykrita"
+    install("krita", pykrita)
+    shutil.copy(HERE / "krita_driver" / "brushwork_e2e.desktop", pykrita)
+    shutil.copytree(HERE / "krita_driver" / "brushwork_e2e", pykrita / "brushwork_e2e")
+    config.mkdir()
+    (config / "kritarc").write_text("[python]\nenable_brushwork_krita=true\nenable_brushwork_e2e=true\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BRUSHWORK_", "XDG_", "PYTHON"))}
+    env.update(HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(data), XDG_CONFIG_HOME=str(config),
+               XDG_CACHE_HOME=str(tmp_path / "cache"), BRUSHWORK_STATE_DIR=str(tmp_path / "state"),
+               BRUSHWORK_LOG_DIR=str(tmp_path / "log"), QT_QPA_PLATFORM="xcb")
+    (tmp_path / "home").mkdir()
+    return tmp_path, env
+
+
+def _server(state_dir: Path) -> dict | None:
+    try:
+        return json.loads((state_dir / "server.json").read_text())
+    except OSError:
+        return None
+
+
+def test_paint_with_strokes_in_krita(profile):
+    xvfb_run, krita = _need("xvfb-run"), _need("krita")
+    tmp, env = profile
+    rgba = np.zeros((H, W, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[:, : W // 2] = (220, 40, 30, 255)  # red left, blue right: the selection covers both
+    rgba[:, W // 2:] = (30, 60, 210, 255)
+    Image.fromarray(rgba).save(tmp / "input.png")
+    out = tmp / "out"
+    out.mkdir()
+    job = {"image": str(tmp / "input.png"), "out": str(out), "selection": SELECTION, "options": OPTIONS,
+           "timeout": 240}
+    (tmp / "job.json").write_text(json.dumps(job))
+    env["BRUSHWORK_E2E"] = str(tmp / "job.json")
+
+    start = time.monotonic()
+    run = subprocess.run(["timeout", "300", xvfb_run, "-a", "-s", "-screen 0 1280x1024x24", krita, "--nosplash"],
+                         env=env, capture_output=True, text=True)
+    elapsed = time.monotonic() - start
+    state = _server(tmp / "state")
+    try:
+        result_file = out / "result.json"
+        assert result_file.exists(), f"Krita exited {run.returncode} without a result:\n{run.stderr[-3000:]}"
+        result = json.loads(result_file.read_text())
+        assert result.get("ok"), result
+        print(f"krita e2e: {elapsed:.1f} s in all, job {result['job_seconds']:.1f} s")
+
+        # the dialog showed the remembered values, and the job ran with them
+        assert result["dialog"]["strokes"] == OPTIONS["strokes"] and result["dialog"]["brush"] == "markerpen"
+        assert result["layers"]["brushwork painting"]["type"] == "paintlayer"
+        assert result["layers"]["brushwork strokes"]["type"] == "vectorlayer"
+
+        # the plug-in started the server with the recorded interpreter; its job made these layers
+        assert state is not None, "no server state file"
+        bridge = client.Bridge(None, start=False)
+        os.environ["BRUSHWORK_STATE_DIR"] = str(tmp / "state")
+        try:
+            bridge.connect()
+            jobs = bridge.request("GET", "/jobs")
+            text = bridge.result_svg(jobs[-1]["id"])
+            (out / "strokes.svg").write_text(text)  # kept with the layers' pixels for a failure's post-mortem
+            strokes = svg.read(text)
+        finally:
+            del os.environ["BRUSHWORK_STATE_DIR"]
+        assert [j["state"] for j in jobs] == ["done"] and len(strokes) == OPTIONS["strokes"]
+        x, y, w, h = SELECTION
+        assert (strokes.width, strokes.height) == (w, h)
+
+        paint = np.frombuffer((out / "paint.bgra").read_bytes(), np.uint8).reshape(H, W, 4)[..., [2, 1, 0, 3]]
+        expected = raster.render(strokes)
+        np.testing.assert_array_equal(paint[y:y + h, x:x + w, :3], expected)  # exactly the exact renderer
+        assert (paint[y:y + h, x:x + w, 3] == 255).all()
+        outside = np.ones((H, W), bool)
+        outside[y:y + h, x:x + w] = False
+        assert (paint[outside][:, 3] == 0).all()  # the layer covers the selection's bounds only
+
+        vector = np.frombuffer((out / "vector.bgra").read_bytes(), np.uint8).reshape(H, W, 4)[..., [2, 1, 0, 3]]
+        assert (vector[outside][:, 3] == 0).all()  # placed at the selection and cut at its edges
+        assert (vector[y:y + h, x:x + w, 3] == 255).all()  # the SVG's paper is part of the layer
+        error = np.abs(vector[y:y + h, x:x + w, :3].astype(int) - expected)
+        assert error.mean() < 3, error.mean()  # Krita draws the SVG as cairo draws the strokes (seen: 0.4)
+    finally:
+        if state is not None:
+            try:
+                os.kill(state["pid"], signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
