@@ -35,6 +35,8 @@ packages=(libcairo2)                      # cairocffi and cairosvg load the syst
 "$python" -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
 [ "$purpose" = test ] && packages+=(chromium fonts-dejavu-core)   # SVG parity tests in a browser
 apt_install "${packages[@]}"
+# The plug-ins' end-to-end tests drive the real editors: Krita (host) and GIMP 3 (a Debian 13 root).
+[ "$purpose" = test ] && bash scripts/install_editors.sh
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)

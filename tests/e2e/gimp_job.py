@@ -1,0 +1,59 @@
+"""Batch code run inside GIMP 3 (python-fu-eval) by tests/e2e/test_gimp.py: loads the input image,
+selects a rectangle, calls the installed plug-in's procedures non-interactively, and writes what it
+finds (layers, offsets, raw RGBA pixels, paths) for the test. Inputs from $BRUSHWORK_E2E (JSON)."""
+
+import json
+import os
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp, Gio  # noqa: E402
+
+conf = json.load(open(os.environ["BRUSHWORK_E2E"]))
+out = conf["out"]
+result = {"procedures": {}}
+pdb = Gimp.get_pdb()
+for name in ("brushwork-paint", "brushwork-stylize"):
+    result["procedures"][name] = pdb.lookup_procedure(name) is not None
+
+
+def call(name, image, layer, **values):
+    procedure = pdb.lookup_procedure(name)
+    config = procedure.create_config()
+    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [layer])
+    for key, value in values.items():
+        config.set_property(key, value)
+    values = procedure.run(config)
+    status = values.index(0)
+    error = values.index(1) if values.length() > 1 else None
+    return {"status": status.value_nick, "error": str(error) if error else None}
+
+
+image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(conf["image"]))
+layer = image.get_layers()[0]
+x, y, w, h = conf["selection"]
+image.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
+
+result["paint"] = call("brushwork-paint", image, layer, **conf["paint"])
+style = Gio.File.new_for_path(conf["style"])
+result["stylize"] = call("brushwork-stylize", image, layer, style=style, **conf["stylize"])
+
+result["layers"] = []
+for item in image.get_layers():
+    _, ox, oy = item.get_offsets()
+    lw, lh = item.get_width(), item.get_height()
+    name = item.get_name()
+    file = f"layer{len(result['layers'])}.rgba"
+    data = item.get_buffer().get(Gegl.Rectangle.new(0, 0, lw, lh), 1.0, "R'G'B'A u8", Gegl.AbyssPolicy.CLAMP)
+    with open(os.path.join(out, file), "wb") as f:
+        f.write(bytes(data))
+    result["layers"].append({"name": name, "offsets": [ox, oy], "size": [lw, lh], "file": file})
+paths = image.get_paths()
+result["paths"] = len(paths)
+result["path_strokes"] = sum(len(p.get_strokes()) for p in paths)
+with open(os.path.join(out, "result.json"), "w") as f:
+    json.dump(result, f, indent=1)
