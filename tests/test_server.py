@@ -190,14 +190,6 @@ def test_paint_job_result_png_svg_raw_and_previews(api):
     assert np.abs(pixels.astype(float).mean((0, 1)) - rgba[..., :3].mean((0, 1))).max() < 40
 
 
-def test_same_seed_same_painting(api):
-    image, _ = raw_image(32, 32, seed=5)
-    first = wait(api, submit(api, image=image, seed=7, **FAST)["id"])
-    second = wait(api, submit(api, image=image, seed=7, **FAST)["id"])
-    svgs = [api.get(f"/v1/jobs/{s['id']}/result.svg").text for s in (first, second)]
-    assert svgs[0] == svgs[1]
-
-
 def test_png_upload_with_transparency_paints_over_white(api):
     rgba = np.zeros((24, 24, 4), np.uint8)  # fully transparent: the painter sees white paper
     buffer = io.BytesIO()

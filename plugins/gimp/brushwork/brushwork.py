@@ -144,7 +144,7 @@ def _fail(procedure, message):
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(f"brushwork: {message}"))
 
 
-def _checked(procedure, image, drawables):
+def _checked(image, drawables):
     if len(drawables) != 1:
         return "select exactly one layer"
     if image.get_precision() not in (Gimp.Precision.U8_NON_LINEAR, Gimp.Precision.U8_LINEAR,
@@ -153,46 +153,47 @@ def _checked(procedure, image, drawables):
     return None
 
 
-def run_paint(procedure, run_mode, image, drawables, config, data):
-    problem = _checked(procedure, image, drawables)
-    if problem:
-        return _fail(procedure, problem)
-    if not _dialog(procedure, config, run_mode):
-        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+def _procedure(job):
+    """A procedure's run function: checks, the dialog (interactive only), then `job(image, drawable,
+    config)`; a BridgeError becomes the procedure's error message."""
+
+    def run(procedure, run_mode, image, drawables, config, data):
+        problem = _checked(image, drawables)
+        if problem:
+            return _fail(procedure, problem)
+        if not _dialog(procedure, config, run_mode):
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+        try:
+            job(image, drawables[0], config)
+        except BridgeError as exc:
+            return _fail(procedure, str(exc))
+        return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+
+    return run
+
+
+def paint_job(image, drawable, config):
     params = {"brush": config.get_property("brush"), "strokes": config.get_property("strokes"),
               "seed": config.get_property("seed"), "working_size": config.get_property("working-size")}
     if config.get_property("iterations") > 0:  # 0: the painter's default
         params["iterations"] = config.get_property("iterations")
-    try:
-        _run_job("paint", image, drawables[0], params, import_paths=config.get_property("import-paths"))
-    except BridgeError as exc:
-        return _fail(procedure, str(exc))
-    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+    _run_job("paint", image, drawable, params, import_paths=config.get_property("import-paths"))
 
 
-def run_stylize(procedure, run_mode, image, drawables, config, data):
-    problem = _checked(procedure, image, drawables)
-    if problem:
-        return _fail(procedure, problem)
-    if not _dialog(procedure, config, run_mode):
-        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+def stylize_job(image, drawable, config):
     style = config.get_property("style")
     if style is None or style.get_path() is None:
-        return _fail(procedure, "choose a style image")
+        raise BridgeError("choose a style image")
     try:
         with open(style.get_path(), "rb") as f:
             style_bytes = f.read()
     except OSError as exc:
-        return _fail(procedure, f"cannot read the style image {style.get_path()}: {exc.strerror}")
+        raise BridgeError(f"cannot read the style image {style.get_path()}: {exc.strerror}") from None
     if not style_bytes.startswith(b"\x89PNG"):
-        return _fail(procedure, "the style image must be a PNG file")
+        raise BridgeError("the style image must be a PNG file")
     params = {"method": config.get_property("method"), "alpha": config.get_property("alpha"),
               "preserve_color": config.get_property("preserve-color")}
-    try:
-        _run_job("stylize", image, drawables[0], params, style_png=style_bytes)
-    except BridgeError as exc:
-        return _fail(procedure, str(exc))
-    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+    _run_job("stylize", image, drawable, params, style_png=style_bytes)
 
 
 class Brushwork(Gimp.PlugIn):
@@ -204,7 +205,7 @@ class Brushwork(Gimp.PlugIn):
 
     def do_create_procedure(self, name):
         if name == PAINT:
-            procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run_paint, None)
+            procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, _procedure(paint_job), None)
             procedure.set_menu_label("Paint with strokes…")
             procedure.set_documentation("Paint the layer with vector brush strokes",
                                         "A new layer with the painting, and the strokes as paths.", name)
@@ -219,7 +220,7 @@ class Brushwork(Gimp.PlugIn):
             procedure.add_boolean_argument("import-paths", "Import strokes as paths",
                                            "Also add every stroke's outline as a path", True, RW)
         else:
-            procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run_stylize, None)
+            procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, _procedure(stylize_job), None)
             procedure.set_menu_label("Stylize…")
             procedure.set_documentation("Restyle the layer after a style image",
                                         "A new layer in the style of a PNG style image (AdaIN, WCT or Gatys).",

@@ -37,76 +37,92 @@ def _error(text: str) -> None:
     QMessageBox.warning(_window_widget(), "brushwork", text)
 
 
-class PaintDialog(QDialog):
-    def __init__(self, options: PaintOptions, parent=None) -> None:
+def _spin(low: int, high: int, value: int, tip: str = "", step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
+
+def _combo(items, current: str) -> QComboBox:
+    box = QComboBox()
+    box.addItems(items)
+    box.setCurrentText(current)
+    return box
+
+
+def _check(text: str, checked: bool) -> QCheckBox:
+    box = QCheckBox(text)
+    box.setChecked(checked)
+    return box
+
+
+class OptionsDialog(QDialog):
+    """A form of labelled fields with OK / Cancel; OK runs `validate` first."""
+
+    def __init__(self, title: str, rows, parent=None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("brushwork: Paint with strokes")
+        self.setWindowTitle(title)
         form = QFormLayout(self)
-        self.brush = QComboBox()
-        self.brush.addItems(BRUSHES)
-        self.brush.setCurrentText(options.brush)
-        self.strokes = QSpinBox()
-        self.strokes.setRange(1, 20000)
-        self.strokes.setValue(options.strokes)
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.seed.setValue(options.seed)
-        self.working_size = QSpinBox()
-        self.working_size.setRange(64, 4096)
-        self.working_size.setSingleStep(64)
-        self.working_size.setValue(options.working_size)
-        self.working_size.setToolTip("Long side, in pixels, the painter works at; larger is slower and finer.")
-        self.iterations = QSpinBox()
-        self.iterations.setRange(0, 10000)
-        self.iterations.setSpecialValueText("auto")  # 0: the painter's default
-        self.iterations.setValue(options.iterations)
-        self.iterations.setToolTip("Optimisation steps per level: fewer is faster and rougher.")
-        self.vector = QCheckBox("Also add the strokes as a vector layer")
-        self.vector.setChecked(options.vector_layer)
-        form.addRow("Brush", self.brush)
-        form.addRow("Strokes", self.strokes)
-        form.addRow("Seed", self.seed)
-        form.addRow("Working size", self.working_size)
-        form.addRow("Steps per level", self.iterations)
-        form.addRow(self.vector)
+        for label, field in rows:
+            if label:
+                form.addRow(label, field)
+            else:
+                form.addRow(field)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self.accept)
+        buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def validate(self) -> str | None:
+        return None
+
+    def _accept(self) -> None:
+        problem = self.validate()
+        if problem:
+            QMessageBox.warning(self, "brushwork", problem)
+            return
+        self.accept()
+
+
+class PaintDialog(OptionsDialog):
+    def __init__(self, options: PaintOptions, parent=None) -> None:
+        self.brush = _combo(BRUSHES, options.brush)
+        self.strokes = _spin(1, 20000, options.strokes)
+        self.seed = _spin(0, 2**31 - 1, options.seed, "Same seed and image, same painting.")
+        self.working_size = _spin(64, 4096, options.working_size,
+                                  "Long side, in pixels, the painter works at; larger is slower and finer.", 64)
+        self.iterations = _spin(0, 10000, options.iterations, "Optimisation steps per level: fewer is faster "
+                                "and rougher.")
+        self.iterations.setSpecialValueText("auto")  # 0: the painter's default
+        self.vector = _check("Also add the strokes as a vector layer", options.vector_layer)
+        super().__init__("brushwork: Paint with strokes", [
+            ("Brush", self.brush), ("Strokes", self.strokes), ("Seed", self.seed),
+            ("Working size", self.working_size), ("Steps per level", self.iterations), ("", self.vector)], parent)
 
     def options(self) -> PaintOptions:
         return PaintOptions(self.brush.currentText(), self.strokes.value(), self.seed.value(),
                             self.working_size.value(), self.iterations.value(), self.vector.isChecked())
 
 
-class StylizeDialog(QDialog):
+class StylizeDialog(OptionsDialog):
     def __init__(self, options: StylizeOptions, parent=None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("brushwork: Stylize")
-        form = QFormLayout(self)
         row = QHBoxLayout()
         self.style = QLineEdit(options.style)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         row.addWidget(self.style)
         row.addWidget(browse)
-        self.method = QComboBox()
-        self.method.addItems(METHODS)
-        self.method.setCurrentText(options.method)
+        self.method = _combo(METHODS, options.method)
         self.alpha = QDoubleSpinBox()
         self.alpha.setRange(0.0, 1.0)
         self.alpha.setSingleStep(0.05)
         self.alpha.setValue(options.alpha)
-        self.preserve = QCheckBox("Keep the image's colours")
-        self.preserve.setChecked(options.preserve_color)
-        form.addRow("Style image", row)
-        form.addRow("Method", self.method)
-        form.addRow("Strength", self.alpha)
-        form.addRow(self.preserve)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self._accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        self.preserve = _check("Keep the image's colours", options.preserve_color)
+        super().__init__("brushwork: Stylize", [("Style image", row), ("Method", self.method),
+                                                ("Strength", self.alpha), ("", self.preserve)], parent)
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Style image", self.style.text(),
@@ -114,12 +130,8 @@ class StylizeDialog(QDialog):
         if path:
             self.style.setText(path)
 
-    def _accept(self) -> None:
-        problem = self.options().check()
-        if problem:
-            QMessageBox.warning(self, "brushwork", problem)
-            return
-        self.accept()
+    def validate(self) -> str | None:
+        return self.options().check()
 
     def options(self) -> StylizeOptions:
         return StylizeOptions(self.style.text().strip(), self.method.currentText(), self.alpha.value(),
@@ -211,33 +223,33 @@ def _document():
     return doc
 
 
-def paint_with_strokes() -> None:
+def _run(dialog_type, options_type, title: str, start) -> None:
+    """Dialog (with the last values) → saved values → a job driven in the background.
+    `start(doc, options)` returns the function that starts the DocumentJob given a preview callback."""
     try:
         doc = _document()
         settings = _settings()
-        dialog = PaintDialog(settings.load(PaintOptions), _window_widget())
+        dialog = dialog_type(settings.load(options_type), _window_widget())
         if dialog.exec_() != QDialog.Accepted:
             return
         options = dialog.options()
         settings.save(options)
-        _active.add(JobDriver("brushwork: painting", lambda preview: jobs.start_paint(doc, options, preview)))
+        _active.add(JobDriver(title, start(doc, options)))
     except BridgeError as exc:
         _error(str(exc))
+
+
+def paint_with_strokes() -> None:
+    _run(PaintDialog, PaintOptions, "brushwork: painting",
+         lambda doc, options: lambda preview: jobs.start_paint(doc, options, preview))
 
 
 def stylize() -> None:
-    try:
-        doc = _document()
-        settings = _settings()
-        dialog = StylizeDialog(settings.load(StylizeOptions), _window_widget())
-        if dialog.exec_() != QDialog.Accepted:
-            return
-        options = dialog.options()
-        settings.save(options)
-        style = _style_png(options.style)
-        _active.add(JobDriver("brushwork: stylizing", lambda preview: jobs.start_stylize(doc, options, style)))
-    except BridgeError as exc:
-        _error(str(exc))
+    def start(doc, options):
+        style = _style_png(options.style)  # read now: a bad file is reported before anything runs
+        return lambda preview: jobs.start_stylize(doc, options, style)
+
+    _run(StylizeDialog, StylizeOptions, "brushwork: stylizing", start)
 
 
 class BrushworkExtension(Extension):
