@@ -138,11 +138,14 @@ def test_idle_server_exits_and_removes_its_state_file(dirs):
 
 def test_sigterm_stops_the_server_cleanly(dirs):
     state = dirs / "state" / "server.json"
-    process = subprocess.Popen([sys.executable, "-m", "brushwork", "serve"], stdout=subprocess.PIPE, text=True)
-    assert process.stdout.readline().startswith("brushwork serving on ")
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=20) == 0
-    assert not state.exists()
+    for signum, code in ((signal.SIGTERM, 0), (signal.SIGINT, 130)):
+        process = subprocess.Popen([sys.executable, "-m", "brushwork", "serve"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        assert process.stdout.readline().startswith("brushwork serving on ")
+        process.send_signal(signum)
+        assert process.wait(timeout=20) == code
+        assert not state.exists()
+        assert "Traceback" not in process.stderr.read()
 
 
 def test_actionable_errors(dirs, bridges, tmp_path, monkeypatch):

@@ -104,10 +104,17 @@ def serve(options: ServeOptions = ServeOptions()) -> None:
             await asyncio.sleep(min(1.0, options.idle_timeout or 1.0))
         await serving
 
-    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the handler
-    # that was there before it; make that handler a clean exit so the cleanup below still runs.
-    for signum, code in ((signal.SIGTERM, 0), (signal.SIGINT, 130)):
-        signal.signal(signum, lambda *_, code=code: sys.exit(code))
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the handler that
+    # was there before it. That handler only asks for the shutdown (again), so the re-raised signal
+    # does not kill the process before the cleanup below.
+    received: list[int] = []
+
+    def stop(signum, _frame) -> None:
+        received.append(signum)
+        server.should_exit = True
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
     manager.start()
     try:
         asyncio.run(main())
@@ -115,3 +122,5 @@ def serve(options: ServeOptions = ServeOptions()) -> None:
         manager.close()
         _remove_state(state_path)
         sock.close()
+    if signal.SIGINT in received:
+        sys.exit(130)
