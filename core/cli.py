@@ -12,6 +12,8 @@ import click
 from brushwork import __version__, raster
 from brushwork.errors import BrushworkError
 from brushwork.files import load_strokes, refuse_overwriting_inputs, save_png, save_strokes
+from brushwork.neural import PATHWAYS
+from brushwork.strokes import BRUSHES
 
 OUTPUT_SUFFIXES = (".png", ".svg", ".json")
 
@@ -88,6 +90,172 @@ def demo(output_dir: Path) -> None:
     save_strokes(strokes, output_dir / "painting.svg")
     save_png(raster.render(strokes), output_dir / "painting.png")
     click.echo(f"wrote {output_dir / 'painting.svg'} and {output_dir / 'painting.png'} ({len(strokes)} strokes)")
+
+
+def _colour(value: str) -> tuple[float, float, float]:
+    from PIL import ImageColor
+
+    try:
+        return tuple(c / 255 for c in ImageColor.getrgb(value)[:3])
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a colour (use a name like white or #rrggbb)") from None
+
+
+@cli.command()
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Stroke SVG to write (default: the image name with .svg).")
+@click.option("--strokes", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Exact number of strokes to add.")
+@click.option("--brush", default="oilbrush", show_default=True,
+              help=f"Brush kind, or several separated by commas to mix ({', '.join(BRUSHES)}).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Same seed and input give the same SVG.")
+@click.option("--min-size", type=click.FloatRange(min=0, min_open=True), help="Smallest stroke extent, output pixels.")
+@click.option("--max-size", type=click.FloatRange(min=0, min_open=True), help="Largest stroke extent, output pixels.")
+@click.option("--opaque", is_flag=True, help="Paint every stroke fully opaque.")
+@click.option("--background", default="white", show_default=True, help="Canvas colour (name or #rrggbb).")
+@click.option("--resume", type=click.Path(path_type=Path), help="Add the strokes to this existing painting (.svg/.json).")
+@click.option("--working-size", default=512, show_default=True, type=click.IntRange(min=16),
+              help="Long side, in pixels, the optimiser works at (larger images are reduced).")
+@click.option("--iterations", type=click.IntRange(min=1), help="Optimisation steps per level (default: the painter's).")
+@click.option("--png", "write_png", is_flag=True, help="Also write a PNG drawn from the strokes.")
+@click.option("--png-width", type=click.IntRange(min=1), help="Width of that PNG (default: the image's).")
+@click.option("--json", "write_json", is_flag=True, help="Also write the stroke list as JSON.")
+@click.option("--preview-every", type=click.IntRange(min=1), metavar="K",
+              help="Write <output>.preview.png every K optimisation steps.")
+@click.option("--animate", "animation", type=click.Path(path_type=Path),
+              help="Also write a stroke-by-stroke animation (.mp4, .gif, .webp, .svg, .html).")
+def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int, min_size, max_size,
+          opaque: bool, background: str, resume: Path | None, working_size: int, iterations: int,
+          write_png: bool, png_width: int | None, write_json: bool, preview_every: int | None,
+          animation: Path | None) -> None:
+    """Paint a photo with brush strokes: writes a stroke SVG (and PNG, JSON, animation on request)."""
+    import time
+
+    from tqdm import tqdm
+
+    from brushwork.images import load_image
+    from brushwork.painter import PaintCancelled, paint as paint_strokes
+
+    kinds = tuple(k.strip() for k in brush.split(",") if k.strip())
+    for kind in kinds:
+        if kind not in BRUSHES:
+            raise BrushworkError(f"--brush: unknown brush {kind!r}; expected one of {', '.join(BRUSHES)}")
+    output = output or Path(image.stem + ".svg")
+    if output.suffix.lower() != ".svg":
+        raise BrushworkError(f"{output}: the painting is written as .svg (use --json and --png for the others)")
+    extras = {".png": write_png, ".json": write_json}
+    outputs = [output] + [output.with_suffix(suffix) for suffix, wanted in extras.items() if wanted]
+    for path in outputs + ([animation] if animation else []):
+        refuse_overwriting_inputs(path, image, *([resume] if resume else []))
+    picture = load_image(image, _colour(background))
+    height, width = picture.shape[:2]
+    if max(width, height) > working_size:
+        click.echo(f"{image}: {width}x{height}, painting at {working_size} px on the long side; "
+                   f"the strokes are scaled to the full {width}x{height} canvas", err=True)
+    previous = None
+    if resume is not None:
+        previous = load_strokes(resume)
+        if abs(previous.width / previous.height - width / height) > 0.01:
+            raise BrushworkError(f"--resume {resume}: its canvas {previous.width}x{previous.height} does not "
+                                 f"have the aspect ratio of {image} ({width}x{height})")
+    bar = tqdm(total=1000, unit="‰", desc="painting", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
+               disable=None)
+    preview_path = output.with_suffix(".preview.png")
+    steps = 0
+
+    def progress(report) -> None:
+        nonlocal steps
+        steps += 1
+        bar.update(round(report.fraction * 1000) - bar.n)
+        bar.set_postfix_str(f"{report.strokes}/{report.total} strokes, level {report.level}/{report.levels}")
+        if preview_every and steps % preview_every == 0:
+            save_png(report.preview(), preview_path)
+
+    started = time.perf_counter()
+    tuning = {"iterations": iterations} if iterations else {}
+    try:
+        result = paint_strokes(picture, strokes=strokes, brush=kinds, seed=seed, callback=progress,
+                               resume=previous, min_size=min_size, max_size=max_size, opaque=opaque,
+                               background=_colour(background), working_size=working_size, **tuning)
+        cancelled = False
+    except PaintCancelled as stop:
+        result, cancelled = stop.strokes, True
+    finally:
+        bar.close()
+    save_strokes(result, output)
+    if write_json:
+        save_strokes(result, output.with_suffix(".json"))
+    if write_png:
+        save_png(raster.render(result, width=png_width), output.with_suffix(".png"))
+    if animation is not None and not cancelled:
+        from brushwork.animation import animate
+
+        animate(result, animation)
+    written = ", ".join(str(p) for p in outputs + ([animation] if animation and not cancelled else []))
+    if cancelled:
+        click.echo(f"cancelled: kept the {len(result)} strokes painted so far in {written}", err=True)
+        sys.exit(130)
+    click.echo(f"wrote {written} ({len(result)} strokes, {time.perf_counter() - started:.0f} s)")
+
+
+@cli.command("train-renderer")
+@click.option("--kind", required=True, type=click.Choice(list(BRUSHES)), help="Brush kind to train.")
+@click.option("--size", default=32, show_default=True, type=click.IntRange(8, 256), help="Output size S.")
+@click.option("--hidden", default=16, show_default=True, type=click.IntRange(4, 512), help="Hidden units per layer.")
+@click.option("--pathways", default="dual", show_default=True, type=click.Choice(PATHWAYS),
+              help="Architecture (the single-pathway variants are SNP's ablations).")
+@click.option("--steps", default=1500, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--lr", default=3e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--checkpoint", type=click.Path(path_type=Path),
+              help="Resumable checkpoint (default checkpoints/<kind>-<pathways>-S<size>.pt).")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True),
+              help="Stop after this long (resume later with the same command).")
+@click.option("--output", type=click.Path(path_type=Path),
+              help="Where to write renderer.pt and the model card when training completes.")
+def train_renderer(kind, size, hidden, pathways, steps, batch, lr, seed, checkpoint, max_minutes, output) -> None:
+    """Train a neural stroke renderer against the exact renderer (resumable)."""
+    from brushwork.neural.train import TrainConfig, card_figures, export, train
+
+    config = TrainConfig(kind=kind, size=size, hidden=hidden, pathways=pathways, steps=steps,
+                         batch=batch, lr=lr, seed=seed)
+    checkpoint = checkpoint or Path("checkpoints") / f"{kind}-{pathways}-S{size}.pt"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        model, state, fidelity = train(config, checkpoint, log=click.echo,
+                                       max_seconds=None if max_minutes is None else 60 * max_minutes)
+    except ValueError as exc:
+        raise BrushworkError(str(exc)) from None
+    click.echo(f"held-out PSNR foreground {fidelity.psnr_foreground:.2f} dB, alpha {fidelity.psnr_alpha:.2f} dB, "
+               f"SSIM foreground {fidelity.ssim_foreground:.4f}, alpha {fidelity.ssim_alpha:.4f}")
+    if state.step < steps:
+        click.echo(f"stopped at step {state.step}/{steps}; run the same command again to continue")
+    elif output is not None:
+        command = " ".join(["brushwork", "train-renderer", *sys.argv[sys.argv.index("train-renderer") + 1:]]
+                           ) if "train-renderer" in sys.argv else f"brushwork train-renderer --kind {kind}"
+        export(model, card_figures(model, config, state, fidelity), output, command)
+        click.echo(f"wrote {output / 'renderer.pt'}, card.json and card.md")
+
+
+@cli.command("renderers")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def list_renderers(as_json: bool) -> None:
+    """The installed neural renderers and their model-card figures."""
+    from brushwork.renderers import installed
+
+    cards = installed()
+    if as_json:
+        click.echo(json.dumps(cards))
+        return
+    if not cards:
+        click.echo("no neural renderers installed")
+        return
+    click.echo(f"{'kind':<11}{'size':>5}{'params':>9}{'PSNR fg':>9}{'alpha':>7}{'mean':>7}{'SSIM fg':>9}{'alpha':>8}")
+    for c in cards:
+        click.echo(f"{c['kind']:<11}{c['size']:>5}{c['parameters']:>9,}{c['psnr_foreground']:>9.2f}"
+                   f"{c['psnr_alpha']:>7.2f}{c['psnr']:>7.2f}{c['ssim_foreground']:>9.4f}{c['ssim_alpha']:>8.4f}")
 
 
 @cli.command("animate")

@@ -158,6 +158,16 @@ class RasterCanvas:
     def draw(self, stroke: Stroke) -> None:
         _DRAW[stroke.kind](self.ctx, stroke)
 
+    def set_pixels(self, rgb: np.ndarray) -> None:
+        """Replace the canvas with an opaque (H, W, 3) uint8 RGB picture of the output size (the
+        painter starts a block from the painting so far)."""
+        self.surface.flush()
+        stride = self.surface.get_stride()
+        data = np.frombuffer(self.surface.get_data(), np.uint8).reshape(self.out_height, stride // 4, 4)
+        data[:, : self.out_width, :3] = rgb[..., ::-1]
+        data[:, : self.out_width, 3] = 255
+        self.surface.mark_dirty()
+
     def premultiplied(self) -> np.ndarray:
         """(H, W, 4) uint8 RGBA, premultiplied alpha (a copy)."""
         self.surface.flush()

@@ -146,6 +146,15 @@ class Stroke:
     def as_dict(self) -> dict[str, float]:
         return dict(zip(self.brush.names, self.params))
 
+    def transformed(self, scale: float, dx: float = 0.0, dy: float = 0.0) -> Stroke:
+        """The same stroke with its geometry scaled about the origin, then shifted by (dx, dy):
+        how strokes move between block, working and output canvases."""
+        offset = {"x": dx, "y": dy, "size": 0.0}
+        return Stroke(self.kind, tuple(
+            v * scale + offset[f.role] if f.role in offset else v
+            for f, v in zip(self.brush.fields, self.params)
+        ))
+
 
 @dataclass(frozen=True)
 class StrokeList:

@@ -66,6 +66,19 @@ def from_canvas(kind: str, p: torch.Tensor, size: float) -> torch.Tensor:
     return out
 
 
+def size_bounds(kind: str, low_px: float | None, high_px: float | None, size: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-parameter (low, high) normalised bounds that keep every extent of a stroke between
+    low_px and high_px pixels of a size x size block; other parameters keep [0, 1]."""
+    count = len(BRUSHES[kind].fields)
+    px = torch.tensor([[low_px if low_px is not None else -1e9] * count,
+                       [high_px if high_px is not None else 1e9] * count], dtype=torch.float64)
+    bounds = from_canvas(kind, px, size)
+    extent = [f.role == "size" for f in BRUSHES[kind].fields]
+    low = torch.where(torch.tensor(extent), bounds[0].clamp(0, 1), torch.zeros(count, dtype=torch.float64))
+    high = torch.where(torch.tensor(extent), bounds[1].clamp(0, 1), torch.ones(count, dtype=torch.float64))
+    return low.float(), torch.maximum(low, high).float()
+
+
 def to_strokes(kind: str, v: torch.Tensor, size: float) -> list[Stroke]:
     """Normalised vectors -> strokes in the pixels of a size x size block."""
     canvas = to_canvas(kind, v.detach().to(torch.float64).clamp(0, 1), size)

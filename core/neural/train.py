@@ -32,10 +32,10 @@ VALIDATION_SEED = 20261121
 @dataclass
 class TrainConfig:
     kind: str
-    size: int = 64
+    size: int = 32
     hidden: int = 16
     pathways: str = "dual"
-    steps: int = 3000
+    steps: int = 1500
     batch: int = 64
     lr: float = 3e-3
     warmup: int = 100

@@ -1,0 +1,39 @@
+"""`brushwork.paint`: a photo in, a stroke list out."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Sequence
+
+import numpy as np
+
+from brushwork.images import load_image
+from brushwork.painter.optimise import ExtraLoss, PaintCancelled, PaintSettings, Progress, paint_array
+from brushwork.strokes import StrokeList
+
+__all__ = ["PaintCancelled", "PaintSettings", "Progress", "paint"]
+
+
+def paint(
+    image: str | os.PathLike | np.ndarray,
+    *,
+    strokes: int = 1000,
+    brush: str | Sequence[str] = "oilbrush",
+    seed: int = 0,
+    callback: Callable[[Progress], bool | None] | None = None,
+    resume: StrokeList | None = None,
+    extra_loss: ExtraLoss | None = None,
+    **settings,
+) -> StrokeList:
+    """Paint `image` (a path, or an (H, W, 3) float RGB array in 0..1) with exactly `strokes`
+    new strokes of `brush` (a kind, or several to mix). The stroke list has the image's size.
+
+    `callback(progress)` is called after every optimisation step; returning False cancels, which
+    raises PaintCancelled carrying the strokes painted so far (Ctrl-C does the same). `resume`
+    continues an existing painting. Other keywords are `PaintSettings` fields (working_size,
+    iterations, ot_weight, min_size, max_size, opaque, background, exact_forward, ...).
+    """
+    brushes = (brush,) if isinstance(brush, str) else tuple(brush)
+    options = PaintSettings(strokes=strokes, brushes=brushes, seed=seed, **settings)
+    target = load_image(image, options.background) if not isinstance(image, np.ndarray) else image
+    return paint_array(target, options, resume=resume, callback=callback, extra_loss=extra_loss)

@@ -1,0 +1,84 @@
+"""Where the painter works: coarse-to-fine levels of overlapping square blocks.
+
+Level m cuts the picture into about m blocks along its long side. Every block is optimised at
+the neural renderer's size S, so a level is a copy of the picture at m * S pixels (long side)
+tiled by S x S blocks that overlap by a quarter, which covers any aspect ratio and lets strokes
+cross block borders. Pure functions of sizes: easy to test.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+OVERLAP = 0.25
+DIVISIONS = (1, 2, 3, 4, 6, 8, 11, 16, 22, 32)
+DENSITY_EXPONENT = 0.75
+
+
+@dataclass(frozen=True)
+class Level:
+    divisions: int
+    width: int  # the level's copy of the picture, pixels
+    height: int
+    block: int  # block side S
+    xs: tuple[int, ...]  # block origins along x and y, level pixels
+    ys: tuple[int, ...]
+    strokes: int = 0
+
+    @property
+    def scale(self) -> float:
+        """Level pixels per working pixel."""
+        return self.width / self._working_width
+
+    @property
+    def blocks(self) -> list[tuple[int, int]]:
+        return [(x, y) for y in self.ys for x in self.xs]
+
+    _working_width: int = 1
+
+
+def _origins(length: int, block: int) -> tuple[int, ...]:
+    if length <= block:
+        return (0,)
+    stride = block * (1 - OVERLAP)
+    count = math.ceil((length - block) / stride) + 1
+    return tuple(round(i * (length - block) / (count - 1)) for i in range(count))
+
+
+def level_grid(width: int, height: int, divisions: int, block: int) -> Level:
+    """The level that cuts a width x height working picture into ~divisions blocks (long side)."""
+    scale = divisions * block / max(width, height)
+    w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    return Level(divisions, w, h, block, _origins(w, block), _origins(h, block), 0, width)
+
+
+def plan_levels(width: int, height: int, strokes: int, block: int) -> list[Level]:
+    """Levels from coarse to fine with the stroke budget spread over them, exactly.
+
+    Every level up to the working resolution is used while it has at least one stroke per block
+    to spend. Strokes go to levels in proportion to (block count) ** DENSITY_EXPONENT, at least
+    one each: SNP gives every block the same number (exponent 1); coarse blocks get more here,
+    because large strokes remove the most error per stroke (measured with benchmarks/paint.py).
+    """
+    if strokes < 1:
+        raise ValueError("strokes must be at least 1")
+    levels = []
+    for divisions in DIVISIONS:
+        level = level_grid(width, height, divisions, block)
+        if levels and (len(level.blocks) > strokes or divisions * block > max(width, height)):
+            break
+        levels.append(level)
+    levels = levels[: max(1, min(len(levels), strokes))]
+    counts = [len(level.blocks) ** DENSITY_EXPONENT for level in levels]
+    shares = [strokes * c / sum(counts) for c in counts]
+    allotted = [max(1, math.floor(s)) for s in shares]
+    while sum(allotted) > strokes:  # only when the minimum of one per level overshoots
+        allotted[allotted.index(max(allotted))] -= 1
+    remainders = sorted(range(len(levels)), key=lambda i: allotted[i] - shares[i])
+    for i in remainders[: strokes - sum(allotted)]:
+        allotted[i] += 1
+    return [
+        Level(lv.divisions, lv.width, lv.height, lv.block, lv.xs, lv.ys, n, lv._working_width)
+        for lv, n in zip(levels, allotted)
+    ]
