@@ -82,14 +82,18 @@ def info(source: Path, as_json: bool) -> None:
 
 @cli.command()
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
-def demo(output_dir: Path) -> None:
-    """Paint the bundled default: writes painting.svg and painting.png."""
-    with as_file(package_files("brushwork") / "data" / "demo.json") as path:
-        strokes = load_strokes(path)
+@click.option("--strokes", default=500, show_default=True, type=click.IntRange(min=1))
+def demo(output_dir: Path, strokes: int) -> None:
+    """Paint the bundled photo (Chelsea the cat): writes painting.svg and painting.png."""
+    from brushwork.painter import paint as paint_strokes
+
+    with as_file(package_files("brushwork") / "data" / "chelsea.jpg") as photo:
+        click.echo(f"painting the bundled photo with {strokes} oil-brush strokes ...")
+        painting = paint_strokes(photo, strokes=strokes, brush="oilbrush")
     output_dir.mkdir(parents=True, exist_ok=True)
-    save_strokes(strokes, output_dir / "painting.svg")
-    save_png(raster.render(strokes), output_dir / "painting.png")
-    click.echo(f"wrote {output_dir / 'painting.svg'} and {output_dir / 'painting.png'} ({len(strokes)} strokes)")
+    save_strokes(painting, output_dir / "painting.svg")
+    save_png(raster.render(painting, width=2 * painting.width), output_dir / "painting.png")
+    click.echo(f"wrote {output_dir / 'painting.svg'} and {output_dir / 'painting.png'} ({len(painting)} strokes)")
 
 
 def _colour(value: str) -> tuple[float, float, float]:

@@ -63,12 +63,30 @@ def test_info(capsys, painting_svg):
     assert facts["width"] == 300 and sum(facts["counts"].values()) == 30
 
 
-def test_demo_writes_svg_and_png(capsys, tmp_path):
-    code, out, _ = run(capsys, "demo", "-o", str(tmp_path / "demo"))
+@pytest.mark.slow
+def test_demo_paints_the_bundled_photo(capsys, tmp_path):
+    code, out, _ = run(capsys, "demo", "-o", str(tmp_path / "demo"), "--strokes", "12")
     assert code == 0
     painting = load_strokes(tmp_path / "demo" / "painting.svg")
-    assert len(painting) > 100 and set(painting.counts().values()) != {0}
-    assert Image.open(tmp_path / "demo" / "painting.png").size == (painting.width, painting.height)
+    assert len(painting) == 12 and (painting.width, painting.height) == (451, 300)
+    assert Image.open(tmp_path / "demo" / "painting.png").size == (902, 600)
+
+
+def test_paint_writes_svg_png_json_and_resumes(capsys, tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.tile(np.linspace(0, 255, 60, dtype=np.uint8)[None, :, None], (40, 1, 3))).save(photo)
+    out = tmp_path / "painting.svg"
+    fast = ["--working-size", "48", "--iterations", "3"]
+    code, _, err = run(capsys, "paint", str(photo), "-o", str(out), "--strokes", "6", "--png", "--json",
+                       "--png-width", "120", *fast)
+    assert code == 0, err
+    assert len(load_strokes(out)) == 6 and load_strokes(tmp_path / "painting.json") == load_strokes(out)
+    assert Image.open(tmp_path / "painting.png").size == (120, 80)
+    more = tmp_path / "more.svg"
+    assert run(capsys, "paint", str(photo), "-o", str(more), "--resume", str(out), "--strokes", "4", *fast)[0] == 0
+    assert len(load_strokes(more)) == 10
+    assert "unknown brush 'crayon'" in one_line_error(capsys, "paint", str(photo), "--brush", "crayon")
+    assert "is the input file" in one_line_error(capsys, "paint", str(photo), "-o", str(out), "--resume", str(out))
 
 
 def one_line_error(capsys, *args) -> str:

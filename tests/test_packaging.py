@@ -16,7 +16,9 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
                    check=True, capture_output=True, timeout=600)
     wheel = next((tmp_path / "dist").glob("brushwork-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "brushwork/data/demo.json" in names and "brushwork/renderers/__init__.py" in names
+    assert "brushwork/data/chelsea.jpg" in names and "brushwork/renderers/__init__.py" in names
+    for kind in ("markerpen", "watercolor", "oilbrush", "tape"):
+        assert f"brushwork/renderers/{kind}/renderer.pt" in names
     assert not any(n.startswith(("tests/", "core/")) for n in names)
 
     venv = tmp_path / "venv"
@@ -30,7 +32,7 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
          "print(r.renderer_dir('oilbrush'))"],
         check=True, capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert str(venv) in probe.stdout.splitlines()[0]  # imported from the install, not the checkout
-    demo = subprocess.run([str(venv / "bin" / "brushwork"), "demo", "-o", str(tmp_path / "out")],
+    demo = subprocess.run([str(venv / "bin" / "brushwork"), "demo", "-o", str(tmp_path / "out"), "--strokes", "20"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert demo.returncode == 0, demo.stderr
     assert (tmp_path / "out" / "painting.svg").stat().st_size > 10_000

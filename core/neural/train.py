@@ -198,6 +198,7 @@ def card_figures(model: NeuralRenderer, config: TrainConfig, state: TrainState, 
         **{k: round(v, 4) for k, v in asdict(fidelity).items()},
         "psnr": round(fidelity.psnr, 4),
         "environment": environment(),
+        "history": state.history,  # held-out figures along the way: how the step count was chosen
     }
 
 
