@@ -188,18 +188,21 @@ def _share(count: int, kinds: tuple[str, ...], placed: dict[str, int]) -> dict[s
 
 
 def _composite(strokes: _LevelStrokes, models: dict, background: torch.Tensor) -> torch.Tensor:
+    """Alpha-composite the level's strokes over the blocks' frozen canvas through the neural
+    renderer. Only slots in use are rendered (blocks hold different numbers of strokes)."""
     rendered: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    blocks = background.shape[0]
+    blocks, size = background.shape[0], background.shape[-1]
     for kind, v in strokes.params.items():
         k = v.shape[1]
-        foreground, alpha = models[kind](v.reshape(blocks * k, -1))
-        rendered[kind] = (foreground.reshape(blocks, k, *foreground.shape[1:]),
-                          alpha.reshape(blocks, k, *alpha.shape[1:]))
+        used = strokes.active[kind].flatten().nonzero()[:, 0]
+        fg_used, alpha_used = models[kind](v.reshape(blocks * k, -1)[used])
+        foreground = background.new_zeros(blocks * k, 3, size, size).index_copy(0, used, fg_used)
+        alpha = background.new_zeros(blocks * k, 1, size, size).index_copy(0, used, alpha_used)
+        rendered[kind] = (foreground.reshape(blocks, k, 3, size, size), alpha.reshape(blocks, k, 1, size, size))
     canvas = background
     for kind, j in strokes.order:
-        on = strokes.active[kind][:, j].float()[:, None, None, None]
         foreground, alpha = rendered[kind][0][:, j], rendered[kind][1][:, j]
-        canvas = foreground * on + canvas * (1 - alpha * on)
+        canvas = foreground + canvas * (1 - alpha)  # unused slots are all zero: no change
     return canvas
 
 
