@@ -1,34 +1,39 @@
-"""Test driver inside a real Krita (tests/e2e/test_krita.py): opens an image, selects a region,
-runs Tools > Scripts > "Paint with strokes…" through its dialog, waits for the new layers, and
-writes what it finds (layer names, types, bounds, raw pixels) for the test to check. The job file
-named by $BRUSHWORK_E2E holds the inputs; everything this driver sees goes to its "result" file."""
+"""Test driver inside a real Krita (tests/e2e/test_krita.py). After the window opens it opens an image,
+selects a region and, like a user, runs through their dialogs:
+
+1. Tools > Scripts > "Paint with strokes…", waits for the new paint and vector layers;
+2. "Stylize…", waits for the stylized layer;
+3. "Paint with strokes…" again with a long job, and presses Cancel in the progress dialog.
+
+Meanwhile a 50 ms timer measures the longest stall of Krita's UI thread, and the progress dialog is
+watched for progress and previews. Inputs come from the JSON file named by $BRUSHWORK_E2E; what the
+driver sees (layers, raw pixels, timings, events) goes to result.json and *.bgra in its "out" folder."""
 
 import json
 import os
 import time
 import traceback
 
-from krita import Extension, InfoObject, Krita, Selection  # noqa: F401
+from krita import Extension, Krita, Selection
 from PyQt5.QtCore import QTimer
-from PyQt5.QtWidgets import QApplication, QMessageBox
+from PyQt5.QtWidgets import QApplication, QComboBox, QDialogButtonBox, QLineEdit, QMessageBox, QSpinBox
 
 CONF = json.load(open(os.environ["BRUSHWORK_E2E"]))
 OUT = CONF["out"]
-
-
-def _write(result):
-    with open(os.path.join(OUT, "result.json"), "w") as f:
-        json.dump(result, f, indent=1)
+PAINT, VECTOR, STYLIZED = "brushwork painting", "brushwork strokes", "brushwork stylized"
 
 
 class Driver(Extension):
     def __init__(self, parent):
         super().__init__(parent)
-        self.result = {"events": []}
+        self.result = {"events": [], "dialogs": [], "progress": [], "previews": 0, "max_stall": 0.0}
         self.doc = None
+        self.poll = None
+        self.heartbeat = None
+        self.last_beat = None
 
     def setup(self):
-        Krita.instance().notifier().windowCreated.connect(lambda: QTimer.singleShot(500, self.run))
+        Krita.instance().notifier().windowCreated.connect(lambda: QTimer.singleShot(500, self.start))
 
     def createActions(self, window):
         pass
@@ -36,10 +41,27 @@ class Driver(Extension):
     def log(self, text):
         self.result["events"].append(f"{time.monotonic():.2f} {text}")
 
-    def run(self):
+    # -- the UI thread's heartbeat: a stall here is a frozen Krita -----------------------------------
+
+    def beat(self):
+        now = time.monotonic()
+        if self.last_beat is not None:
+            self.result["max_stall"] = max(self.result["max_stall"], now - self.last_beat)
+        self.last_beat = now
+        progress = QApplication.activeModalWidget()
+        if progress is not None and hasattr(progress, "bar"):  # brushwork's ProgressDialog
+            value = progress.bar.value()
+            if not self.result["progress"] or self.result["progress"][-1] != value:
+                self.result["progress"].append(value)
+            pixmap = progress.preview.pixmap()
+            if pixmap is not None and not pixmap.isNull():
+                self.result["previews"] += 1
+
+    # -- steps ----------------------------------------------------------------------------------------
+
+    def start(self):
         try:
             app = Krita.instance()
-            app.writeSetting("brushwork", "PaintOptions", json.dumps(CONF["options"]))  # "last used" values
             self.doc = app.openDocument(CONF["image"])
             app.activeWindow().addView(self.doc)  # vector layers need a view
             x, y, w, h = CONF["selection"]
@@ -47,73 +69,139 @@ class Driver(Extension):
             selection.select(x, y, w, h, 255)
             self.doc.setSelection(selection)
             self.log("document open")
+            # whatever happens, end the run (with what was seen) before the test's own timeout
+            QTimer.singleShot(int(CONF["timeout"] * 1000), lambda: self.fail("watchdog: the run took too long"))
+            self.heartbeat = QTimer()
+            self.heartbeat.timeout.connect(self.beat)
+            self.heartbeat.start(50)
+            self.run_action("brushwork_paint", "PaintOptions", CONF["paint"], [PAINT, VECTOR], self.after_paint)
+        except Exception:
+            self.fail(traceback.format_exc())
+
+    def run_action(self, action_name, settings_key, options, layers, then):
+        """Seed the dialog's remembered values, trigger the action, accept its dialog, wait for `layers`."""
+        app = Krita.instance()
+        app.writeSetting("brushwork", settings_key, json.dumps(options))
+        QTimer.singleShot(300, self.accept_dialog)
+        action = app.action(action_name)
+        if action is None:
+            raise RuntimeError(f"the brushwork plug-in did not register {action_name}")
+        self.started = time.monotonic()
+        self.last_beat = None  # the modal dialog's own wait is not a stall
+        action.trigger()  # the dialog runs a nested event loop; this returns once the job is started
+        self.log(f"{action_name} started")
+        self.wait_for(layers, then)
+
+    def accept_dialog(self):
+        try:
+            dialog = QApplication.activeModalWidget()
+            if dialog is None:
+                self.fail("no dialog opened")
+                return
+            values = {}
+            for name in ("strokes", "brush", "iterations", "style", "method"):
+                widget = getattr(dialog, name, None)
+                if isinstance(widget, (QSpinBox, QComboBox, QLineEdit)):  # not QWidget.style()
+                    values[name] = widget.value() if isinstance(widget, QSpinBox) else \
+                        widget.currentText() if isinstance(widget, QComboBox) else widget.text()
+            self.result["dialogs"].append({"title": dialog.windowTitle(), **values})
+            self.last_beat = time.monotonic()
+            dialog.accept()
+        except Exception:
+            self.fail(traceback.format_exc())
+
+    def wait_for(self, layers, then):
+        def check():
+            modal = QApplication.activeModalWidget()
+            if isinstance(modal, QMessageBox):
+                self.fail("message box: " + modal.text())
+                return
+            names = [node.name() for node in self.doc.topLevelNodes()]
+            if all(name in names for name in layers):
+                self.poll.stop()
+                self.result.setdefault("seconds", {})[layers[0]] = time.monotonic() - self.started
+                self.log(f"{layers} added")
+                QTimer.singleShot(CONF.get("settle_ms", 1000), then)  # vector shapes render asynchronously
+            elif time.monotonic() - self.started > CONF["timeout"]:
+                self.fail(f"no {layers} after {CONF['timeout']} s; layers: {names}")
+
+        self.poll = QTimer()
+        self.poll.timeout.connect(check)
+        self.poll.start(100)
+
+    def save(self, name, file):
+        node = self.doc.nodeByName(name)
+        with open(os.path.join(OUT, file), "wb") as f:
+            f.write(bytes(node.projectionPixelData(0, 0, self.doc.width(), self.doc.height())))
+
+    def after_paint(self):
+        try:
+            self.save(PAINT, "paint.bgra")
+            self.save(VECTOR, "vector.bgra")
+            self.result["paint_stall"] = self.result["max_stall"]
+            self.run_action("brushwork_stylize", "StylizeOptions", CONF["stylize"], [STYLIZED], self.after_stylize)
+        except Exception:
+            self.fail(traceback.format_exc())
+
+    def after_stylize(self):
+        try:
+            self.save(STYLIZED, "stylized.bgra")
+            # a long job, cancelled from its progress dialog once the painter is at work and has shown a preview
+            app = Krita.instance()
+            app.writeSetting("brushwork", "PaintOptions", json.dumps(CONF["cancel"]))
             QTimer.singleShot(300, self.accept_dialog)
-            action = app.action("brushwork_paint")
-            if action is None:
-                raise RuntimeError("the brushwork plug-in did not register its action")
+            self.layers_before = len(self.doc.topLevelNodes())
             self.started = time.monotonic()
-            action.trigger()  # opens the dialog (a nested event loop) and returns once the job is started
-            self.log("action returned")
+            self.last_beat = None
+            app.action("brushwork_paint").trigger()
             self.poll = QTimer()
-            self.poll.timeout.connect(self.check)
+            self.poll.timeout.connect(self.cancel_when_running)
             self.poll.start(100)
         except Exception:
             self.fail(traceback.format_exc())
 
-    def accept_dialog(self):
-        dialog = QApplication.activeModalWidget()
-        if dialog is None:
-            self.fail("no dialog opened")
-            return
-        self.result["dialog"] = {"title": dialog.windowTitle(), "strokes": dialog.strokes.value(),
-                                 "brush": dialog.brush.currentText(), "iterations": dialog.iterations.value()}
-        self.log("dialog accepted")
-        dialog.accept()
-
-    def check(self):
-        modal = QApplication.activeModalWidget()
-        if isinstance(modal, QMessageBox):
-            self.fail("message box: " + modal.text())
-            return
-        names = [node.name() for node in self.doc.topLevelNodes()]
-        if "brushwork painting" in names and "brushwork strokes" in names:
+    def cancel_when_running(self):
+        progress = QApplication.activeModalWidget()
+        if progress is not None and hasattr(progress, "bar") and progress.message.text().startswith("painting") \
+                and self.result["previews"] > 0:  # a preview arrives every 2 s of painting
             self.poll.stop()
-            self.result["job_seconds"] = time.monotonic() - self.started
-            self.log("layers added")
-            QTimer.singleShot(CONF.get("settle_ms", 1000), self.collect)  # vector shapes render asynchronously
+            self.log("pressing Cancel")
+            progress.findChild(QDialogButtonBox).button(QDialogButtonBox.Cancel).click()
+            QTimer.singleShot(1500, self.after_cancel)
         elif time.monotonic() - self.started > CONF["timeout"]:
-            self.fail(f"no result layers after {CONF['timeout']} s; layers: {names}")
+            self.fail("the long job never showed progress")
 
-    def collect(self):
-        try:
-            doc = self.doc
-            w, h = doc.width(), doc.height()
-            layers = {}
-            for node in doc.topLevelNodes():
-                bounds = node.bounds()
-                layers[node.name()] = {"type": node.type(), "bounds": [bounds.x(), bounds.y(), bounds.width(),
-                                                                       bounds.height()]}
-            for name, file in (("brushwork painting", "paint.bgra"), ("brushwork strokes", "vector.bgra")):
-                node = doc.nodeByName(name)
-                with open(os.path.join(OUT, file), "wb") as f:
-                    f.write(bytes(node.projectionPixelData(0, 0, w, h)))
-            self.result.update(ok=True, layers=layers, width=w, height=h)
-        except Exception:
-            self.result["error"] = traceback.format_exc()
-        self.quit()
+    def after_cancel(self):
+        self.result["cancel"] = {"dialog_open": QApplication.activeModalWidget() is not None,
+                                 "layers_added": len(self.doc.topLevelNodes()) - self.layers_before}
+        self.result["ok"] = True
+        self.finish()
+
+    # -- ending -----------------------------------------------------------------------------------------
 
     def fail(self, text):
+        if "error" in self.result or self.result.get("ok"):
+            return
         self.result["error"] = text
-        if getattr(self, "poll", None) is not None:
+        if self.poll is not None:
             self.poll.stop()
-        self.quit()
+        self.finish()
 
-    def quit(self):
-        _write(self.result)
+    def finish(self):
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        if self.doc is not None:
+            self.result["layers"] = {}
+            for node in self.doc.topLevelNodes():
+                bounds = node.bounds()
+                self.result["layers"][node.name()] = {
+                    "type": node.type(), "bounds": [bounds.x(), bounds.y(), bounds.width(), bounds.height()]}
+        with open(os.path.join(OUT, "result.json"), "w") as f:
+            json.dump(self.result, f, indent=1)
         app = Krita.instance()
-        for modal in (QApplication.activeModalWidget(),):
-            if modal is not None:
-                modal.close()
+        modal = QApplication.activeModalWidget()
+        if modal is not None:
+            modal.close()
         for doc in app.documents():  # unmodified, then closed: otherwise "save changes?" hangs the run
             doc.setModified(False)
             doc.close()
