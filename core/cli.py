@@ -129,10 +129,14 @@ def _colour(value: str) -> tuple[float, float, float]:
               help="Write <output>.preview.png every K optimisation steps.")
 @click.option("--animate", "animation", type=click.Path(path_type=Path),
               help="Also write a stroke-by-stroke animation (.mp4, .gif, .webp, .svg, .html).")
+@click.option("--style", "style_image", type=click.Path(path_type=Path),
+              help="Optimise the strokes towards this style image too (Gram style loss).")
+@click.option("--style-weight", default=0.2, show_default=True, type=click.FloatRange(min=0),
+              help="Weight of the style loss against the pixel loss.")
 def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int, min_size, max_size,
           opaque: bool, background: str, resume: Path | None, working_size: int, iterations: int,
           write_png: bool, png_width: int | None, write_json: bool, preview_every: int | None,
-          animation: Path | None) -> None:
+          animation: Path | None, style_image: Path | None, style_weight: float) -> None:
     """Paint a photo with brush strokes: writes a stroke SVG (and PNG, JSON, animation on request)."""
     import time
 
@@ -176,12 +180,18 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
         if preview_every and steps % preview_every == 0:
             save_png(report.preview(), preview_path)
 
+    extra_loss = None
+    if style_image is not None:
+        from brushwork.painter.style import style_loss
+
+        extra_loss = style_loss(load_image(style_image), style_weight)
     started = time.perf_counter()
     tuning = {"iterations": iterations} if iterations else {}
     try:
         result = paint_strokes(picture, strokes=strokes, brush=kinds, seed=seed, callback=progress,
                                resume=previous, min_size=min_size, max_size=max_size, opaque=opaque,
-                               background=_colour(background), working_size=working_size, **tuning)
+                               background=_colour(background), working_size=working_size,
+                               extra_loss=extra_loss, **tuning)
         cancelled = False
     except PaintCancelled as stop:
         result, cancelled = stop.strokes, True

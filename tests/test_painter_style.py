@@ -1,0 +1,49 @@
+"""Stroke-space style transfer: the Gram style loss on the painter's canvas."""
+
+import numpy as np
+import pytest
+import torch
+
+from brushwork.images import load_image, resize
+from brushwork.painter import paint
+from brushwork.painter.style import style_loss
+
+from conftest import SHARED
+
+
+@pytest.fixture(autouse=True)
+def shared_weights(monkeypatch):
+    monkeypatch.setenv("BRUSHWORK_WEIGHTS", str(SHARED / "weights"))
+    monkeypatch.setenv("BRUSHWORK_OFFLINE", "1")
+
+
+def blocks(image: np.ndarray, size: int = 32) -> torch.Tensor:
+    small = resize(image, 4 * size, 4 * size)
+    t = torch.from_numpy(small.transpose(2, 0, 1).copy())
+    return t.unfold(1, size, size).unfold(2, size, size).permute(1, 2, 0, 3, 4).reshape(-1, 3, size, size)
+
+
+def test_style_loss_prefers_the_style_images_own_texture():
+    starry = load_image(SHARED / "images" / "style" / "starry_night.jpg")
+    photo = load_image(SHARED / "images" / "content" / "tubingen.jpg")
+    loss = style_loss(starry, weight=1.0)
+    inside = torch.ones(16, 1, 32, 32)
+    with torch.no_grad():
+        own, other = loss(blocks(starry), inside).item(), loss(blocks(photo), inside).item()
+    assert 0 <= own < other
+
+
+def test_painting_with_a_style_moves_the_strokes_towards_it():
+    photo = load_image(SHARED / "images" / "content" / "chelsea.png")
+    starry = load_image(SHARED / "images" / "style" / "starry_night.jpg")
+    measure = style_loss(starry, weight=1.0)
+    settings = dict(strokes=24, working_size=64, iterations=15, seed=2)
+    plain = paint(photo, **settings)
+    styled = paint(photo, extra_loss=style_loss(starry, weight=2.0), **settings)
+    from brushwork import raster
+
+    def distance(painting):
+        drawn = raster.render(painting, width=128).astype(np.float32) / 255
+        return measure(blocks(drawn), torch.ones(16, 1, 32, 32)).item()
+
+    assert distance(styled) < distance(plain)
