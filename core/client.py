@@ -22,6 +22,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -405,50 +406,61 @@ class JobResult:
 
 @dataclass
 class JobRunner:
-    """One job from submission to result, advanced by `step()` calls that each return quickly.
+    """One job from submission to result.
 
-    An editor calls `step()` from a UI timer (Krita) or a loop with a sleep (GIMP, batch mode) and
-    shows `fraction`, `message` and `preview_png`. `cancel()` may be called at any time. If the
-    server dies mid-job, the bridge restarts it and the job is submitted again, once.
+    Two ways to drive it: `step()` calls that each make at most a few requests (batch mode: a loop
+    with a sleep, see `wait`), or `start()`, which runs that loop in a background thread so that an
+    editor's UI thread never waits on the network, not even for a large upload; the UI then reads
+    `state`, `fraction`, `message` and `preview_png` from a timer. `cancel()` may be called at any
+    time from any thread. If the server dies mid-job, the bridge restarts it and the job is submitted
+    again, once.
     """
 
     bridge: Bridge
     kind: str
     image: dict[str, Any]
     params: dict[str, Any]
-    on_preview: Callable[[bytes], None] | None = None
+    on_preview: Callable[[bytes], None] | None = None  # called in the thread that steps the job
     channels: str = "RGBA8"  # pixel layout of the result: RGBA8 (GIMP) or BGRA8 (Krita)
-    state: str = "connecting"  # connecting | submitted | fetching | done | failed | cancelled
+    state: str = "connecting"  # connecting | submitted | done | failed | cancelled
     fraction: float = 0.0
     message: str = "starting the brushwork server"
     error: str | None = None
     result: JobResult | None = None
     job_id: str | None = None
+    preview_png: bytes | None = field(default=None, repr=False)  # the latest preview
     _generation: int = 0
     _preview_seen: int = 0
     _resubmitted: bool = False
     _cancel_requested: bool = False
-    _status: JobStatus | None = field(default=None, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def finished(self) -> bool:
         return self.state in FINAL_STATES
 
     def cancel(self) -> None:
+        """Stop the job: locally at once, and on the server (a submission still on its way is
+        cancelled as soon as it has an id, by the thread that submitted it)."""
+        if self.finished:
+            return
         self._cancel_requested = True
-        if self.job_id is not None and not self.finished:
+        self.state, self.message = "cancelled", "cancelled"
+        self._cancel_on_server()
+
+    def _cancel_on_server(self) -> None:
+        if self.job_id is not None:
             try:
                 self.bridge.cancel(self.job_id)
             except BridgeError:
                 pass  # the server is gone; nothing runs any more
-        if not self.finished:
-            self.state, self.message = "cancelled", "cancelled"
 
     def step(self) -> None:
         try:
             self._step()
         except BridgeError as exc:
-            self.state, self.error, self.message = "failed", str(exc), str(exc)
+            if not self._cancel_requested:
+                self.state, self.error, self.message = "failed", str(exc), str(exc)
 
     def _step(self) -> None:
         if self.finished:
@@ -462,30 +474,37 @@ class JobRunner:
             self._lost()
             return
         status = self._poll()
-        if status is None:
+        if status is None or self._cancel_requested:
             return
-        self._status = status
         self.fraction, self.message = status.fraction, status.message or status.state
         if status.state == "queued":
             self.message = f"waiting for {status.position} job(s) before this one"
-        if status.preview > self._preview_seen and self.on_preview is not None:
+        if status.preview > self._preview_seen:
             self._preview_seen = status.preview
-            self.on_preview(self.bridge.preview(status.id))
+            self.preview_png = self.bridge.preview(status.id)
+            if self.on_preview is not None:
+                self.on_preview(self.preview_png)
         if status.state == "failed":
             self.state, self.error = "failed", status.error or "the job failed"
             self.message = self.error
         elif status.state == "cancelled":
             self.state, self.message = "cancelled", "cancelled"
         elif status.state == "done":
+            self.message = "receiving the result"
             pixels = self.bridge.result_raw(status.id, self.channels)
             svg = self.bridge.result_svg(status.id) if self.kind == "paint" else None
-            self.result = JobResult(pixels, svg, status.width, status.height)
-            self.state, self.fraction, self.message = "done", 1.0, "done"
+            if not self._cancel_requested:
+                self.result = JobResult(pixels, svg, status.width, status.height)
+                self.state, self.fraction, self.message = "done", 1.0, "done"
 
     def _submit(self) -> None:
+        self.message = "sending the image"
         status = self.bridge.submit(self.kind, self.image, self.params)
-        self.job_id, self._generation, self.state = status.id, self.bridge.generation, "submitted"
-        self.message = "queued"
+        self.job_id, self._generation = status.id, self.bridge.generation
+        if self._cancel_requested:  # cancelled while the upload was on its way
+            self._cancel_on_server()
+            return
+        self.state, self.message = "submitted", "queued"
 
     def _poll(self) -> JobStatus | None:
         assert self.job_id is not None
@@ -513,3 +532,13 @@ class JobRunner:
                 progress(self)
             if not self.finished:
                 time.sleep(interval)
+
+    def start(self, interval: float = 0.1) -> None:
+        """Run the job in a background thread; poll `finished` (and the rest) from the UI."""
+        self._thread = threading.Thread(target=self.wait, args=(interval,), name="brushwork-job", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the background thread of `start()` to end."""
+        if self._thread is not None:
+            self._thread.join(timeout)

@@ -125,6 +125,22 @@ def test_a_job_is_submitted_again_when_its_server_dies(dirs, bridges):
     assert bridge.status(runner.job_id).state == "cancelled"
 
 
+def test_cancel_during_the_upload_leaves_nothing_running(dirs, bridges):
+    bridge = bridges(sys.executable)
+    bridge.connect()
+    runner = JobRunner(bridge, "paint", picture(1024, 1024), {"strokes": 300, "working_size": 64,
+                                                              "iterations": 3000})
+    runner.start(0.05)
+    deadline = time.monotonic() + 30
+    while runner.message != "sending the image" and time.monotonic() < deadline:
+        time.sleep(0.001)
+    runner.cancel()  # from another thread than the one uploading, as Krita's Cancel button does
+    runner.join(30)
+    assert runner.state == "cancelled" and runner.message == "cancelled"
+    jobs = bridge.request("GET", "/jobs")
+    assert len(jobs) == 1 and jobs[0]["state"] == "cancelled"
+
+
 def test_idle_server_exits_and_removes_its_state_file(dirs):
     state = dirs / "state" / "server.json"
     process = subprocess.Popen([sys.executable, "-m", "brushwork", "serve", "--idle-timeout", "1.5"],

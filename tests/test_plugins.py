@@ -9,6 +9,7 @@ import json
 import os
 import stat
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -243,7 +244,10 @@ def test_paint_job_on_a_selection_adds_paint_and_vector_layers(krita_plugin):
     doc = Document(rgba, selection=Selection(4, 6, 24, 20))  # inside the red half
     job = jobs.start_paint(doc, model.PaintOptions(brush="markerpen", strokes=12, working_size=64, iterations=4))
     assert job.region == model.Region(4, 6, 24, 20)
-    job.runner.wait(0.05)
+    job.runner.start(0.05)  # as in Krita: the runner's thread works, the caller only looks
+    deadline = time.monotonic() + 120
+    while not job.runner.finished and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert job.runner.state == "done", job.runner.error
     paint_layer, vector_layer = job.apply()
     assert [n.name for n in doc.root.children] == [model.PAINT_LAYER, model.VECTOR_LAYER]

@@ -31,6 +31,7 @@ from brushwork.server.worker import Picture
 MAX_SIDE = 16384  # px per side of an uploaded picture
 MAX_PIXELS = 16384 * 16384
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+TOO_LARGE_HINT = "select a smaller region, or start the server with a larger `brushwork serve --max-request-mb`"
 
 BrushName = Literal["markerpen", "watercolor", "oilbrush", "tape"]
 
@@ -148,7 +149,8 @@ class Guard:
             return
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _reply(send, 413, f"request of {int(declared)} bytes is over the limit of {self.max_bytes}")
+            await _reply(send, 413, f"request of {int(declared)} bytes is over the limit of {self.max_bytes}; "
+                                    f"{TOO_LARGE_HINT}")
             return
         chunks, size = [], 0
         while True:  # bodies without Content-Length are counted as they come
@@ -158,7 +160,7 @@ class Guard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _reply(send, 413, f"request is over the limit of {self.max_bytes} bytes")
+                await _reply(send, 413, f"request is over the limit of {self.max_bytes} bytes; {TOO_LARGE_HINT}")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -323,7 +325,9 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
 
     @app.get("/v1/jobs", responses=GUARDS)
     def list_jobs() -> list[JobOut]:
-        return [_out(manager, job) for job in list(manager.jobs.values())]
+        """All jobs the server remembers (running, queued, and the latest finished ones), oldest first."""
+        with manager.lock:
+            return [_out(manager, job) for job in manager.jobs.values()]
 
     @app.get("/v1/jobs/{job_id}", responses={**GUARDS, **NOT_FOUND})
     def status(job_id: str) -> JobOut:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
 from . import document
 from .bridge_client import Bridge, BridgeError, JobRunner, encode_image
 from .model import PAINT_LAYER, STYLIZE_LAYER, VECTOR_LAYER, PaintOptions, Region, StylizeOptions, install_info
@@ -24,13 +22,13 @@ def bridge() -> Bridge:
 
 @dataclass
 class DocumentJob:
+    """The job's runner works in its own thread (`runner.start()`); everything that touches the
+    document (`apply`) happens on Krita's UI thread."""
+
     doc: object
     region: Region
     runner: JobRunner
     vector_layer: bool = False
-
-    def step(self) -> None:
-        self.runner.step()
 
     def apply(self) -> list:
         """Put a finished job's result into the document: a paint layer, and for strokes a vector
@@ -57,9 +55,9 @@ def _prepare(doc) -> tuple[Region, dict]:
     return region, image
 
 
-def start_paint(doc, options: PaintOptions, on_preview: Callable[[bytes], None] | None = None) -> DocumentJob:
+def start_paint(doc, options: PaintOptions) -> DocumentJob:
     region, image = _prepare(doc)
-    runner = JobRunner(bridge(), "paint", image, options.params(), on_preview=on_preview, channels="BGRA8")
+    runner = JobRunner(bridge(), "paint", image, options.params(), channels="BGRA8")
     return DocumentJob(doc, region, runner, options.vector_layer)
 
 

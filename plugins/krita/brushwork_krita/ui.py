@@ -164,20 +164,25 @@ class ProgressDialog(QDialog):
 
 
 class JobDriver:
-    """Advances one DocumentJob from a timer and shows it in a ProgressDialog."""
+    """Shows a DocumentJob, whose runner works in a background thread, in a ProgressDialog: a UI
+    timer copies its progress and preview into the dialog and applies the result when it is done."""
 
-    def __init__(self, title: str, start) -> None:
+    def __init__(self, title: str, job: jobs.DocumentJob) -> None:
         self.dialog = ProgressDialog(title, _window_widget())
         self.dialog.rejected.connect(self.cancel)
-        self.job = start(self.dialog.show_preview)
+        self.job = job
+        self.preview: bytes | None = None
         self.timer = QTimer()
         self.timer.timeout.connect(self.tick)
         self.timer.start(TICK_MS)
         self.dialog.show()
+        job.runner.start()
 
     def tick(self) -> None:
         runner = self.job.runner
-        runner.step()
+        if runner.preview_png is not self.preview:
+            self.preview = runner.preview_png
+            self.dialog.show_preview(self.preview)
         self.dialog.message.setText(runner.message)
         self.dialog.bar.setValue(int(runner.fraction * 1000))
         if not runner.finished:
@@ -224,8 +229,8 @@ def _document():
 
 
 def _run(dialog_type, options_type, title: str, start) -> None:
-    """Dialog (with the last values) → saved values → a job driven in the background.
-    `start(doc, options)` returns the function that starts the DocumentJob given a preview callback."""
+    """Dialog (with the last values) → saved values → `start(doc, options)`, a DocumentJob that runs in
+    the background while a progress dialog shows it."""
     try:
         doc = _document()
         settings = _settings()
@@ -240,16 +245,12 @@ def _run(dialog_type, options_type, title: str, start) -> None:
 
 
 def paint_with_strokes() -> None:
-    _run(PaintDialog, PaintOptions, "brushwork: painting",
-         lambda doc, options: lambda preview: jobs.start_paint(doc, options, preview))
+    _run(PaintDialog, PaintOptions, "brushwork: painting", jobs.start_paint)
 
 
 def stylize() -> None:
-    def start(doc, options):
-        style = _style_png(options.style)  # read now: a bad file is reported before anything runs
-        return lambda preview: jobs.start_stylize(doc, options, style)
-
-    _run(StylizeDialog, StylizeOptions, "brushwork: stylizing", start)
+    _run(StylizeDialog, StylizeOptions, "brushwork: stylizing",
+         lambda doc, options: jobs.start_stylize(doc, options, _style_png(options.style)))
 
 
 class BrushworkExtension(Extension):
