@@ -7,6 +7,7 @@ import ast
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -162,6 +163,17 @@ def test_sigterm_stops_the_server_cleanly(dirs):
         assert process.wait(timeout=20) == code
         assert not state.exists()
         assert "Traceback" not in process.stderr.read()
+
+
+def test_serve_on_a_taken_port_says_so(dirs):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run([sys.executable, "-m", "brushwork", "serve", "--port", str(port)],
+                             capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in run.stderr and "leave out --port" in run.stderr
 
 
 def test_actionable_errors(dirs, bridges, tmp_path, monkeypatch):

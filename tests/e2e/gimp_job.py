@@ -42,6 +42,11 @@ result["paint"] = call("brushwork-paint", image, layer, **conf["paint"])
 style = Gio.File.new_for_path(conf["style"])
 result["stylize"] = call("brushwork-stylize", image, layer, style=style, **conf["stylize"])
 
+# a call that cannot run comes back as an error with a message for the caller, and adds nothing
+layers_before = len(image.get_layers())
+result["no_style"] = call("brushwork-stylize", image, layer, style=None, **conf["stylize"])
+result["no_style"]["layers_added"] = len(image.get_layers()) - layers_before
+
 result["layers"] = []
 for item in image.get_layers():
     _, ox, oy = item.get_offsets()

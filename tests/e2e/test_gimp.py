@@ -94,6 +94,8 @@ def test_paint_and_stylize_in_gimp_batch_mode(gimp_root, server, tmp_path, monke
         assert result["procedures"] == {"brushwork-paint": True, "brushwork-stylize": True}
         assert result["paint"] == {"status": "success", "error": None}, result
         assert result["stylize"] == {"status": "success", "error": None}, result
+        assert result["no_style"]["status"] == "execution-error" and result["no_style"]["layers_added"] == 0
+        assert "choose a style image" in result["no_style"]["error"], result["no_style"]
         layers = {layer["name"]: layer for layer in result["layers"]}
         assert set(layers) == {"brushwork painting", "brushwork stylized", "Background"}, layers
         x, y, w, h = SELECTION
