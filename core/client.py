@@ -251,7 +251,8 @@ class Bridge:
             return self.begin_connect()
         code = self._process.poll()
         doc = self._read_state()
-        if doc is not None and doc["pid"] == self._process.pid and self._adopt(doc):
+        # ours, or one another editor started at the same moment (the last one to start names itself)
+        if doc is not None and self._adopt(doc):
             self._starting_since = None
             return True
         if code is not None:

@@ -144,12 +144,10 @@ def _fail(procedure, message):
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(f"brushwork: {message}"))
 
 
-def _checked(image, drawables):
+def _checked(drawables):
+    # Any precision works: GEGL converts to and from the 8-bit pixels the server exchanges.
     if len(drawables) != 1:
         return "select exactly one layer"
-    if image.get_precision() not in (Gimp.Precision.U8_NON_LINEAR, Gimp.Precision.U8_LINEAR,
-                                     Gimp.Precision.U8_PERCEPTUAL):
-        return "brushwork works on 8-bit images: use Image > Precision > 8 bit integer"
     return None
 
 
@@ -158,7 +156,7 @@ def _procedure(job):
     config)`; a BridgeError becomes the procedure's error message."""
 
     def run(procedure, run_mode, image, drawables, config, data):
-        problem = _checked(image, drawables)
+        problem = _checked(drawables)
         if problem:
             return _fail(procedure, problem)
         if not _dialog(procedure, config, run_mode):
