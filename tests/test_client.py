@@ -1,5 +1,6 @@
-"""The stdlib bridge client against real `brushwork serve` processes: finding, starting and restarting
-the server, actionable errors, and jobs driven through JobRunner."""
+"""The stdlib bridge client against real `brushwork serve` processes (slow: they start servers, whose
+worker starts torch): finding, starting and restarting the server, actionable errors, and jobs
+driven through JobRunner."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ def picture(width: int = 32, height: int = 24) -> dict:
     return encode_image(rgba.tobytes(), width, height)
 
 
+@pytest.mark.slow  # starts brushwork serve processes
 def test_starts_a_server_and_a_second_bridge_finds_it(dirs, bridges):
     first = bridges(sys.executable)
     first.connect()
@@ -84,6 +86,7 @@ def test_starts_a_server_and_a_second_bridge_finds_it(dirs, bridges):
     assert second.request("GET", "/health")["pid"] == first.pid
 
 
+@pytest.mark.slow  # starts brushwork serve processes
 def test_runs_a_paint_job_and_reports_progress(dirs, bridges):
     bridge = bridges(sys.executable)
     seen = []
@@ -95,6 +98,7 @@ def test_runs_a_paint_job_and_reports_progress(dirs, bridges):
     assert seen[0][0] in ("connecting", "submitted") and seen[-1] == ("done", 1.0)
 
 
+@pytest.mark.slow  # starts brushwork serve processes
 def test_restarts_a_dead_server_once_then_gives_an_actionable_error(dirs, bridges):
     bridge = bridges(sys.executable)
     bridge.connect()
@@ -110,6 +114,7 @@ def test_restarts_a_dead_server_once_then_gives_an_actionable_error(dirs, bridge
     assert str(client.log_file()) in str(caught.value) and "crashed" in str(caught.value)
 
 
+@pytest.mark.slow  # starts brushwork serve processes
 def test_a_job_is_submitted_again_when_its_server_dies(dirs, bridges):
     bridge = bridges(sys.executable)
     runner = JobRunner(bridge, "paint", picture(64, 64), {"strokes": 300, "working_size": 64, "iterations": 300})
@@ -126,6 +131,7 @@ def test_a_job_is_submitted_again_when_its_server_dies(dirs, bridges):
     assert bridge.status(runner.job_id).state == "cancelled"
 
 
+@pytest.mark.slow  # starts brushwork serve processes
 def test_cancel_during_the_upload_leaves_nothing_running(dirs, bridges):
     bridge = bridges(sys.executable)
     bridge.connect()
@@ -142,6 +148,7 @@ def test_cancel_during_the_upload_leaves_nothing_running(dirs, bridges):
     assert len(jobs) == 1 and jobs[0]["state"] == "cancelled"
 
 
+@pytest.mark.slow  # starts brushwork serve processes
 def test_idle_server_exits_and_removes_its_state_file(dirs):
     state = dirs / "state" / "server.json"
     process = subprocess.Popen([sys.executable, "-m", "brushwork", "serve", "--idle-timeout", "1.5"],
@@ -153,6 +160,7 @@ def test_idle_server_exits_and_removes_its_state_file(dirs):
     assert not state.exists()
 
 
+@pytest.mark.slow  # starts brushwork serve processes
 def test_sigterm_stops_the_server_cleanly(dirs):
     state = dirs / "state" / "server.json"
     for signum, code in ((signal.SIGTERM, 0), (signal.SIGINT, 130)):
@@ -176,6 +184,7 @@ def test_serve_on_a_taken_port_says_so(dirs):
     assert f"cannot listen on 127.0.0.1:{port}" in run.stderr and "leave out --port" in run.stderr
 
 
+@pytest.mark.slow  # starts brushwork serve processes
 def test_actionable_errors(dirs, bridges, tmp_path, monkeypatch):
     monkeypatch.delenv("BRUSHWORK_PYTHON", raising=False)
     with pytest.raises(BridgeError, match="plugins install"):
@@ -214,6 +223,7 @@ def test_client_is_stdlib_only_and_python_3_10_syntax():
     assert imported - {"__future__"} <= set(sys.stdlib_module_names), imported
 
 
+@pytest.mark.slow  # starts brushwork serve processes
 def test_client_works_without_site_packages(dirs, bridges):
     """As in an editor: no torch, no numpy, not even site-packages; only the copied file."""
     bridge = bridges(sys.executable)

@@ -235,6 +235,7 @@ def test_a_document_that_is_not_rgba8_gets_a_clear_message(krita_plugin):
     assert krita_plugin.document.check_document(None) == "open an image first"
 
 
+@pytest.mark.slow  # a real server and job
 def test_paint_job_on_a_selection_adds_paint_and_vector_layers(krita_plugin):
     model, jobs = krita_plugin.model, krita_plugin.jobs
     rgba = np.zeros((40, 64, 4), np.uint8)
@@ -266,6 +267,7 @@ def test_paint_job_on_a_selection_adds_paint_and_vector_layers(krita_plugin):
            'height="20"/></clipPath><g clip-path="url(#brushwork-region)">' in vector_layer.svg
 
 
+@pytest.mark.slow  # a real server and job
 def test_the_plugin_starts_the_server_with_the_recorded_interpreter(krita_plugin):
     bridge = krita_plugin.jobs.bridge()
     assert bridge.python == sys.executable and bridge is krita_plugin.jobs.bridge()

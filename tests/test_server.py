@@ -1,5 +1,6 @@
-"""The bridge API (brushwork.server.app) through an in-process HTTP client, with the real job queue
-and worker process: guards, validation, jobs, previews, cancel and queueing."""
+"""The bridge API (brushwork.server.app) through an in-process HTTP client: guards and validation
+(fast), then real jobs in the real worker process (slow: torch starts in it): results, previews,
+cancel, queueing, crashes and errors."""
 
 from __future__ import annotations
 
@@ -48,6 +49,17 @@ def manager():
 
 
 @pytest.fixture(scope="module")
+def contract():
+    """The API with a job queue that is not started: requests are answered, jobs queue but never
+    run. Enough for guards and validation, in milliseconds."""
+    jobs = JobManager()
+    asgi, _ = create_app(jobs, TOKEN, max_bytes=1 << 20)
+    with TestClient(asgi, base_url="http://127.0.0.1:8123", headers=AUTH) as client:
+        yield client
+    jobs.close()
+
+
+@pytest.fixture(scope="module")
 def api(manager):
     asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 20)
     with TestClient(asgi, base_url="http://127.0.0.1:8123", headers=AUTH) as client:
@@ -72,45 +84,45 @@ def submit(api, kind="paint", image=None, **params) -> dict:
 
 # ------------------------------------------------------------------------------------------ guards
 
-def test_missing_or_wrong_token_is_refused(api):
+def test_missing_or_wrong_token_is_refused(contract):
     for headers in ({"Authorization": ""}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {TOKEN}"}):
-        response = api.get("/v1/health", headers=headers)
+        response = contract.get("/v1/health", headers=headers)
         assert response.status_code == 401
         assert "token" in response.json()["detail"]
-    assert api.get("/v1/health").json()["status"] == "ok"
+    assert contract.get("/v1/health").json()["status"] == "ok"
 
 
 @pytest.mark.parametrize("host", ["evil.example", "127.0.0.1.evil.example:8123", "192.168.1.5:8123", "0.0.0.0"])
-def test_non_loopback_host_is_refused(api, host):
-    response = api.get("/v1/health", headers={"Host": host})
+def test_non_loopback_host_is_refused(contract, host):
+    response = contract.get("/v1/health", headers={"Host": host})
     assert response.status_code == 403
     assert "Host" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1:8123", "localhost:8123", "[::1]:8123", "LOCALHOST"])
-def test_loopback_hosts_are_accepted(api, host):
-    assert api.get("/v1/health", headers={"Host": host}).status_code == 200
+def test_loopback_hosts_are_accepted(contract, host):
+    assert contract.get("/v1/health", headers={"Host": host}).status_code == 200
 
 
-def test_openapi_schema_needs_the_token(api):
-    assert api.get("/openapi.json", headers={"Authorization": ""}).status_code == 401
-    schema = api.get("/openapi.json").json()
+def test_openapi_schema_needs_the_token(contract):
+    assert contract.get("/openapi.json", headers={"Authorization": ""}).status_code == 401
+    schema = contract.get("/openapi.json").json()
     assert {"/v1/jobs", "/v1/jobs/{job_id}/cancel", "/v1/jobs/{job_id}/result.png"} <= set(schema["paths"])
 
 
-def test_oversized_upload_is_refused(api):
+def test_oversized_upload_is_refused(contract):
     big = {"kind": "paint", "image": {"encoding": "png", "data": "A" * (2 << 20)}}
-    response = api.post("/v1/jobs", json=big)
+    response = contract.post("/v1/jobs", json=big)
     assert response.status_code == 413
     assert "limit" in response.json()["detail"]
 
 
-def test_oversized_upload_without_content_length_is_refused(api):
+def test_oversized_upload_without_content_length_is_refused(contract):
     def chunks():  # a streamed body: no Content-Length, counted as it arrives
         for _ in range(40):
             yield b"x" * 65536
 
-    response = api.post("/v1/jobs", content=chunks(), headers={"Content-Type": "application/json"})
+    response = contract.post("/v1/jobs", content=chunks(), headers={"Content-Type": "application/json"})
     assert response.status_code == 413
 
 
@@ -123,13 +135,13 @@ def test_oversized_upload_without_content_length_is_refused(api):
     ({"bogus": 1}, "bogus"),
     ({"min_size": 30, "max_size": 10}, "min_size"),
 ])
-def test_bad_paint_parameters_get_422_with_a_message(api, params, words):
-    response = api.post("/v1/jobs", json={"kind": "paint", "image": raw_image()[0], "params": params})
+def test_bad_paint_parameters_get_422_with_a_message(contract, params, words):
+    response = contract.post("/v1/jobs", json={"kind": "paint", "image": raw_image()[0], "params": params})
     assert response.status_code == 422
     assert words in response.text
 
 
-def test_bad_images_get_422_with_a_message(api):
+def test_bad_images_get_422_with_a_message(contract):
     image, _ = raw_image()
     cases = [
         ({**image, "width": 41}, "needs"),
@@ -138,18 +150,18 @@ def test_bad_images_get_422_with_a_message(api):
         ({"encoding": "png", "data": base64.b64encode(b"GIF89a....").decode()}, "PNG"),
     ]
     for bad, words in cases:
-        response = api.post("/v1/jobs", json={"kind": "paint", "image": bad})
+        response = contract.post("/v1/jobs", json={"kind": "paint", "image": bad})
         assert response.status_code == 422, bad
         assert words in response.json()["detail"]
-    response = api.post("/v1/jobs", json={"kind": "stylize", "image": image, "params": {"method": "wct"}})
+    response = contract.post("/v1/jobs", json={"kind": "stylize", "image": image, "params": {"method": "wct"}})
     assert response.status_code == 422 and "style" in response.text
-    response = api.post("/v1/jobs", json={"kind": "sculpt", "image": image})
+    response = contract.post("/v1/jobs", json={"kind": "sculpt", "image": image})
     assert response.status_code == 422
 
 
-def test_unknown_job_is_404(api):
+def test_unknown_job_is_404(contract):
     for path in ("", "/cancel", "/preview", "/result.png", "/result.svg", "/result.raw"):
-        method = api.post if path == "/cancel" else api.get
+        method = contract.post if path == "/cancel" else contract.get
         response = method(f"/v1/jobs/0123abc{path}")
         assert response.status_code == 404, path
         assert "no job" in response.json()["detail"]
@@ -157,6 +169,7 @@ def test_unknown_job_is_404(api):
 
 # ------------------------------------------------------------------------------------------ jobs
 
+@pytest.mark.slow
 def test_paint_job_result_png_svg_raw_and_previews(api):
     image, rgba = raw_image(48, 32, channels="BGRA8")
     job = submit(api, image=image, seed=3, **FAST)
@@ -190,6 +203,7 @@ def test_paint_job_result_png_svg_raw_and_previews(api):
     assert np.abs(pixels.astype(float).mean((0, 1)) - rgba[..., :3].mean((0, 1))).max() < 40
 
 
+@pytest.mark.slow
 def test_png_upload_with_transparency_paints_over_white(api):
     rgba = np.zeros((24, 24, 4), np.uint8)  # fully transparent: the painter sees white paper
     buffer = io.BytesIO()
@@ -201,6 +215,7 @@ def test_png_upload_with_transparency_paints_over_white(api):
     assert pixels.mean() > 200
 
 
+@pytest.mark.slow
 def test_cancel_stops_a_running_job_within_a_second_and_the_next_job_runs(api, manager):
     job = submit(api, image=raw_image(96, 96)[0], strokes=400, working_size=96, iterations=400)
     wait(api, job["id"], until=("running",))
@@ -216,6 +231,7 @@ def test_cancel_stops_a_running_job_within_a_second_and_the_next_job_runs(api, m
     assert wait(api, submit(api, **FAST)["id"])["state"] == "done"  # a fresh worker took over
 
 
+@pytest.mark.slow
 def test_jobs_queue_in_order_and_a_queued_job_can_be_removed(api):
     long = submit(api, image=raw_image(96, 96)[0], strokes=400, working_size=96, iterations=400)
     second = submit(api, **FAST)
@@ -235,6 +251,7 @@ def test_jobs_queue_in_order_and_a_queued_job_can_be_removed(api):
     assert api.post(f"/v1/jobs/{third['id']}/cancel").json()["state"] == "done"
 
 
+@pytest.mark.slow
 def test_a_crashing_worker_fails_its_job_with_a_message(api, manager):
     job = submit(api, image=raw_image(96, 96)[0], strokes=400, working_size=96, iterations=400)
     wait(api, job["id"], until=("running",))
@@ -247,6 +264,7 @@ def test_a_crashing_worker_fails_its_job_with_a_message(api, manager):
     assert wait(api, submit(api, **FAST)["id"])["state"] == "done"
 
 
+@pytest.mark.slow
 def test_stylize_job_keeps_size_and_alpha(api):
     content = (np.random.default_rng(1).random((40, 56, 4)) * 255).astype(np.uint8)
     content[:, :8, 3] = 0  # a transparent strip stays transparent
@@ -264,6 +282,7 @@ def test_stylize_job_keeps_size_and_alpha(api):
     assert api.get(f"/v1/jobs/{job['id']}/result.svg").status_code == 404
 
 
+@pytest.mark.slow
 def test_a_failing_job_reports_its_error_text(api, manager, monkeypatch, tmp_path):
     # A fresh worker that cannot find the style models (and may not download them).
     manager.worker.kill()
