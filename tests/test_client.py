@@ -22,7 +22,8 @@ from brushwork import client
 from brushwork.client import Bridge, BridgeError, JobRunner, encode_image
 
 CORE = Path(client.__file__).parent
-FAST = {"strokes": 10, "working_size": 64, "iterations": 3}
+FAST = {"brush": "tape", "strokes": 10, "working_size": 64, "iterations": 3}  # tape: renderer committed with the code
+LONG = {"brush": "tape", "strokes": 300, "working_size": 64, "iterations": 3000}  # minutes of work
 
 
 @pytest.fixture
@@ -117,7 +118,7 @@ def test_restarts_a_dead_server_once_then_gives_an_actionable_error(dirs, bridge
 @pytest.mark.slow  # starts brushwork serve processes
 def test_a_job_is_submitted_again_when_its_server_dies(dirs, bridges):
     bridge = bridges(sys.executable)
-    runner = JobRunner(bridge, "paint", picture(64, 64), {"strokes": 300, "working_size": 64, "iterations": 300})
+    runner = JobRunner(bridge, "paint", picture(64, 64), LONG)
     while runner.state != "submitted":
         runner.step()
         time.sleep(0.05)
@@ -135,8 +136,7 @@ def test_a_job_is_submitted_again_when_its_server_dies(dirs, bridges):
 def test_cancel_during_the_upload_leaves_nothing_running(dirs, bridges):
     bridge = bridges(sys.executable)
     bridge.connect()
-    runner = JobRunner(bridge, "paint", picture(1024, 1024), {"strokes": 300, "working_size": 64,
-                                                              "iterations": 3000})
+    runner = JobRunner(bridge, "paint", picture(1024, 1024), LONG)
     runner.start(0.05)
     deadline = time.monotonic() + 30
     while runner.message != "sending the image" and time.monotonic() < deadline:

@@ -243,7 +243,7 @@ def test_paint_job_on_a_selection_adds_paint_and_vector_layers(krita_plugin):
     rgba[:, :32, 0] = 230  # red left half, blue right half
     rgba[:, 32:, 2] = 230
     doc = Document(rgba, selection=Selection(4, 6, 24, 20))  # inside the red half
-    job = jobs.start_paint(doc, model.PaintOptions(brush="markerpen", strokes=12, working_size=64, iterations=4))
+    job = jobs.start_paint(doc, model.PaintOptions(brush="tape", strokes=12, working_size=64, iterations=4))
     assert job.region == model.Region(4, 6, 24, 20)
     job.runner.start(0.05)  # as in Krita: the runner's thread works, the caller only looks
     deadline = time.monotonic() + 120

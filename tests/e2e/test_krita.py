@@ -26,7 +26,7 @@ from conftest import SHARED
 HERE = Path(__file__).parent
 W, H = 64, 48
 SELECTION = (8, 6, 40, 32)  # x, y, w, h
-OPTIONS = {"brush": "markerpen", "strokes": 16, "seed": 2, "working_size": 64, "iterations": 6,
+OPTIONS = {"brush": "tape", "strokes": 16, "seed": 2, "working_size": 64, "iterations": 6,
            "vector_layer": True}
 LONG = {**OPTIONS, "strokes": 100, "working_size": 64, "iterations": 3000}  # minutes of work, to be cancelled
 
@@ -99,7 +99,7 @@ def test_paint_stylize_and_cancel_in_krita(profile):
 
         # the dialogs showed the remembered values, and the jobs ran with them
         paint_dialog, style_dialog, cancel_dialog = result["dialogs"]
-        assert paint_dialog["strokes"] == OPTIONS["strokes"] and paint_dialog["brush"] == "markerpen"
+        assert paint_dialog["strokes"] == OPTIONS["strokes"] and paint_dialog["brush"] == "tape"
         assert style_dialog["style"] == str(style) and style_dialog["method"] == "adain"
         assert cancel_dialog["strokes"] == LONG["strokes"]
         assert {name: layer["type"] for name, layer in result["layers"].items() if layer["type"] != "selectionmask"} == {
