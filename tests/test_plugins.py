@@ -224,6 +224,8 @@ def test_work_region_and_format_checks(krita_plugin, tmp_path):
     assert model.unsupported_format("RGBA", "U8") is None
     assert "8-bit RGBA" in model.unsupported_format("CMYKA", "U16") and "Convert" in model.unsupported_format(
         "RGBA", "F32")
+    assert model.unsupported_krita("5.1.5") is None and model.unsupported_krita("5.3.0-prealpha") is None
+    assert model.unsupported_krita("4.4.8") == "brushwork needs Krita 5.0 or newer; this is Krita 4.4.8"
     assert model.StylizeOptions().check() == "choose a style image"
     assert "does not exist" in model.StylizeOptions(style=str(tmp_path / "x.png")).check()
 

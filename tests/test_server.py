@@ -15,7 +15,7 @@ from PIL import Image
 
 from brushwork import raster, svg
 from brushwork.server.app import create_app
-from brushwork.server.jobs import JobManager
+from brushwork.server.jobs import KEEP_FINISHED, JobManager
 from conftest import SHARED
 
 TOKEN = "test-token"
@@ -167,6 +167,15 @@ def test_unknown_job_is_404(contract):
         response = method(f"/v1/jobs/0123abc{path}")
         assert response.status_code == 404, path
         assert "no job" in response.json()["detail"]
+
+
+def test_only_the_latest_finished_jobs_are_kept(contract):
+    ids = [submit(contract, **FAST)["id"] for _ in range(KEEP_FINISHED + 2)]
+    assert [contract.get(f"/v1/jobs/{i}").json()["position"] for i in ids[-3:]] == [KEEP_FINISHED, KEEP_FINISHED + 1,
+                                                                                    KEEP_FINISHED + 2]
+    for job_id in ids:
+        assert contract.post(f"/v1/jobs/{job_id}/cancel").json()["state"] == "cancelled"
+    assert [contract.get(f"/v1/jobs/{i}").status_code for i in ids] == [404, 404] + [200] * KEEP_FINISHED
 
 
 # ------------------------------------------------------------------------------------------ jobs

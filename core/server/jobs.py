@@ -17,7 +17,7 @@ from typing import Any
 
 from brushwork.server.worker import Picture, WorkerJob, main as worker_main
 
-KEEP_FINISHED = 32  # finished jobs (and their results) kept for the client to fetch
+KEEP_FINISHED = 8  # finished jobs (and their results, tens of MB for large canvases) kept to be fetched
 
 
 @dataclass
@@ -140,6 +140,7 @@ class JobManager:
                 self.worker.terminate_now()  # stops torch mid-step; the runner thread sees the pipe close
             job.state, job.message = "cancelled", "cancelled"
             job.preview = None
+            self._forget_old()
 
     def _forget_old(self) -> None:
         finished = [j for j in self.jobs.values() if j.finished]

@@ -110,6 +110,17 @@ def unsupported_format(color_model: str, color_depth: str) -> str | None:
             "Image > Convert Image Color Space (RGB/Alpha, 8-bit integer/channel), or work on a copy.")
 
 
+def unsupported_krita(version: str) -> str | None:
+    """The plug-in uses Krita 5's API (vector layers from SVG, Python 3.10); older Krita gets a reason."""
+    try:
+        major = int(version.split(".")[0])
+    except ValueError:
+        return None  # a development build with an odd version string: let it try
+    if major >= 5:
+        return None
+    return f"brushwork needs Krita 5.0 or newer; this is Krita {version}"
+
+
 def install_info(folder: Path) -> dict[str, Any]:
     """What `brushwork plugins install` recorded (the interpreter with brushwork)."""
     try:

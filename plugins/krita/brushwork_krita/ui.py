@@ -16,7 +16,7 @@ from krita import Extension, Krita
 
 from . import jobs
 from .bridge_client import BridgeError
-from .model import BRUSHES, METHODS, PaintOptions, Settings, StylizeOptions
+from .model import BRUSHES, METHODS, PaintOptions, Settings, StylizeOptions, unsupported_krita
 
 PAINT_ACTION = "brushwork_paint"
 STYLIZE_ACTION = "brushwork_stylize"
@@ -221,6 +221,9 @@ def _style_png(path: str) -> bytes:
 
 
 def _document():
+    problem = unsupported_krita(Krita.instance().version())
+    if problem:
+        raise BridgeError(problem)
     doc = Krita.instance().activeDocument()
     problem = jobs.document.check_document(doc)
     if problem:
