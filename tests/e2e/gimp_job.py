@@ -15,8 +15,12 @@ conf = json.load(open(os.environ["BRUSHWORK_E2E"]))
 out = conf["out"]
 result = {"procedures": {}}
 pdb = Gimp.get_pdb()
+result["menus"] = {}
 for name in ("brushwork-paint", "brushwork-stylize"):
-    result["procedures"][name] = pdb.lookup_procedure(name) is not None
+    procedure = pdb.lookup_procedure(name)
+    result["procedures"][name] = procedure is not None
+    if procedure is not None:
+        result["menus"][name] = [procedure.get_menu_label(), list(procedure.get_menu_paths())]
 
 
 def call(name, image, layer, **values):
@@ -46,6 +50,14 @@ result["stylize"] = call("brushwork-stylize", image, layer, style=style, **conf[
 layers_before = len(image.get_layers())
 result["no_style"] = call("brushwork-stylize", image, layer, style=None, **conf["stylize"])
 result["no_style"]["layers_added"] = len(image.get_layers()) - layers_before
+
+# a 16-bit image works too: GEGL converts to and from the 8-bit pixels the server exchanges
+deep = image.duplicate()
+deep.convert_precision(Gimp.Precision.U16_NON_LINEAR)
+deep_layers = len(deep.get_layers())
+result["deep"] = call("brushwork-paint", deep, deep.get_layers()[-1], **dict(conf["paint"], **{"import-paths": False}))
+result["deep"]["layers_added"] = len(deep.get_layers()) - deep_layers
+deep.delete()
 
 result["layers"] = []
 for item in image.get_layers():

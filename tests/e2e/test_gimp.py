@@ -92,6 +92,9 @@ def test_paint_and_stylize_in_gimp_batch_mode(gimp_root, server, tmp_path, monke
         print(f"gimp e2e: {elapsed:.1f} s")
 
         assert result["procedures"] == {"brushwork-paint": True, "brushwork-stylize": True}
+        assert result["menus"] == {"brushwork-paint": ["Paint with strokes…", ["<Image>/Filters/brushwork"]],
+                                   "brushwork-stylize": ["Stylize…", ["<Image>/Filters/brushwork"]]}
+        assert result["deep"] == {"status": "success", "error": None, "layers_added": 1}, result["deep"]
         assert result["paint"] == {"status": "success", "error": None}, result
         assert result["stylize"] == {"status": "success", "error": None}, result
         assert result["no_style"]["status"] == "execution-error" and result["no_style"]["layers_added"] == 0
@@ -106,7 +109,7 @@ def test_paint_and_stylize_in_gimp_batch_mode(gimp_root, server, tmp_path, monke
         monkeypatch.setenv("BRUSHWORK_STATE_DIR", str(server))
         bridge = Bridge(None, start=False)
         jobs = bridge.request("GET", "/jobs")
-        assert [(j["kind"], j["state"]) for j in jobs] == [("paint", "done"), ("stylize", "done")]
+        assert [(j["kind"], j["state"]) for j in jobs] == [("paint", "done"), ("stylize", "done"), ("paint", "done")]
 
         def pixels(name):
             data = (work / "out" / layers[name]["file"]).read_bytes()
