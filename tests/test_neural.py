@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -42,12 +44,15 @@ def test_bad_kind_pathways_and_parameter_shapes_are_refused():
 
 def test_bezier_geometry_measures_distance_to_the_curve():
     # A straight horizontal marker stroke through the middle of a 32 px block, 8 px wide.
-    v = torch.tensor([[4.0, 16, 16, 16, 28, 16, 8, 0, 0, 0, 1]])
+    v = torch.tensor([[8.0, 16, 16, 16, 24, 16, 8, 0, 0, 0, 1]])
     features = geometry.bezier_features(v, 32, 6, 6)[0]
     edge, t = features[..., 0], features[..., 1]
-    assert edge[16, 16] > 2.5 and edge[16, 0] < -1  # inside / beyond the round cap
-    assert abs(edge[20, 16].item() - (4 - 4.5)) < 1e-4  # 4.5 px from the axis, radius 4
-    assert abs(t[10, 16].item() - (16.5 - 4) / 24) < 1e-3  # nearest point on the line
+    squash = lambda d: geometry.EDGE * math.tanh(d / geometry.EDGE)  # noqa: E731
+    assert abs(edge[16, 16].item() - squash(4 - 0.5)) < 1e-4  # 0.5 px from the axis, radius 4
+    assert abs(edge[20, 16].item() - squash(4 - 4.5)) < 1e-4  # just outside the side
+    assert abs(edge[16, 0].item() - squash(4 - math.hypot(7.5, 0.5))) < 1e-4  # beyond the round cap
+    assert abs(edge[16, 5].item() - squash(4 - math.hypot(2.5, 0.5))) < 1e-4  # inside the round cap
+    assert abs(t[10, 16].item() - (16.5 - 8) / 16) < 1e-3  # nearest point on the line
 
 
 def test_geometry_is_differentiable_in_the_shape_parameters():
@@ -72,7 +77,8 @@ def test_training_resumes_exactly_where_it_stopped(tmp_path):
 
 
 def test_training_reduces_the_error(tmp_path):
-    config = TrainConfig(kind="tape", size=16, hidden=8, steps=60, batch=16, validation=32, eval_every=60)
+    config = TrainConfig(kind="tape", size=16, hidden=8, steps=80, batch=16, lr=1e-2, warmup=10,
+                         validation=32, eval_every=80)
     model = NeuralRenderer("tape", 16, 8)
     v = layout.sample("tape", 32, torch.Generator().manual_seed(3))
     fg, alpha = draw_targets("tape", v, 16)

@@ -39,8 +39,10 @@ def _soft_edge(distance: torch.Tensor) -> torch.Tensor:
     return EDGE * torch.tanh(distance / EDGE)
 
 
-def _encode(values: torch.Tensor, frequencies: tuple[int, ...]) -> list[torch.Tensor]:
-    return [f(math.pi * k * values) for k in frequencies for f in (torch.sin, torch.cos)]
+def _encode(values: torch.Tensor, frequencies: tuple[int, ...]) -> torch.Tensor:
+    """(..., ) -> (..., 2F) channels sin(pi k v), cos(pi k v) for each k, interleaved."""
+    angles = values[..., None] * values.new_tensor(frequencies) * math.pi
+    return torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).flatten(-2)
 
 
 BOX_FEATURES = 8 + 2 * (len(ALONG_FREQUENCIES) + len(ACROSS_FREQUENCIES))
@@ -66,8 +68,8 @@ def box_features(p: torch.Tensor, size: int) -> torch.Tensor:
         cos.abs().expand_as(u),  # edge orientation against the pixel grid shapes anti-aliasing
         sin.abs().expand_as(u),
     ]
-    features += _encode(u, ALONG_FREQUENCIES) + _encode(w, ACROSS_FREQUENCIES)
-    return torch.stack(features, dim=-1)
+    return torch.cat([torch.stack(features, dim=-1), _encode(u, ALONG_FREQUENCIES),
+                      _encode(w, ACROSS_FREQUENCIES)], dim=-1)
 
 
 def _bezier(p0, p1, p2, t):

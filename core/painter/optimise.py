@@ -39,6 +39,9 @@ class PaintSettings:
     learning_rate: float = 0.02
     ot_weight: float = 0.5  # beta: weight of the Sinkhorn term against pixel L1
     ot_grid: int = 8  # mass maps are ot_grid x ot_grid per block
+    # The transport term moves strokes into place early in a level; the rest of the level refines
+    # with the pixel loss alone, which also halves the Sinkhorn cost (the painter's largest).
+    ot_fraction: float = 0.5
     exact_forward: bool = False  # loss on the exact rendering, gradients through the neural one
     min_size: float | None = None  # stroke extents, output pixels
     max_size: float | None = None
@@ -329,7 +332,7 @@ def paint_array(
                         exact = _exact_composite(strokes, frozen_blocks, block)
                     canvas = canvas + (exact - canvas).detach()
                 loss = pixel_l1(canvas, target_blocks, inside).mean()
-                if target_mass is not None:
+                if target_mass is not None and iteration < settings.ot_fraction * settings.iterations:
                     canvas_mass = mass_map(canvas * inside + (1 - inside) * paper, settings.ot_grid, paper)
                     loss = loss + settings.ot_weight * sinkhorn_divergence(canvas_mass, target_mass).mean()
                 if extra_loss is not None:
