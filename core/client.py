@@ -5,7 +5,8 @@ so `brushwork plugins install` copies this one file next to each plug-in. It
 
 - finds a running server from its state file (`{port, token, pid}`, user-only), or starts one with
   the configured interpreter (PYTHONPATH removed: editors set their own, which breaks the venv);
-- restarts a server that died, once per `Bridge`, and says so when that is not enough;
+- restarts a server that died (crashed, or exited when idle), once per call, and says so when that
+  is not enough;
 - turns every failure into a `BridgeError` whose message tells the user what to do, naming the
   server log;
 - runs a job as a small state machine (`JobRunner.step()`), so an editor can drive it from a UI
@@ -192,7 +193,6 @@ class Bridge:
         self.token: str | None = None
         self.pid: int | None = None
         self.generation = 0  # bumped whenever a (new) server is connected; jobs of older ones are gone
-        self._restarted = False
         self._process: subprocess.Popen | None = None
         self._starting_since: float | None = None
 
@@ -305,11 +305,9 @@ class Bridge:
         self._starting_since = time.monotonic()
 
     def _restart(self) -> None:
-        """The server went away: start a new one, once per Bridge."""
-        if self._restarted or not self.allow_start:
-            raise BridgeError(f"lost the connection to the brushwork server (it may have crashed); see "
-                              f"{self.log_path}" + (f": {_log_tail(self.log_path)}" if self.log_path.exists() else ""))
-        self._restarted = True
+        """The server went away (it crashed, or exited after its idle time): use or start another."""
+        if not self.allow_start:
+            raise BridgeError("the brushwork server has stopped; start it again with `brushwork serve`")
         self.port = self.token = self.pid = None
         self.connect()
 
@@ -343,16 +341,23 @@ class Bridge:
         return json.loads(data) if data else None
 
     def request(self, method: str, path: str, body: dict | None = None, *, raw: bool = False) -> Any:
-        """One API call; connects (starting the server) first, restarts a dead server once."""
+        """One API call. Connects first (starting the server if none runs); if the server turns out
+        to be dead, it is restarted once and the call repeated; a second failure is reported."""
         self.connect()
         try:
-            return self._call(method, path, body, raw=raw)
-        except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine) as exc:
-            if self.pid is not None and _pid_alive(self.pid):  # alive but refusing: not ours to kill
-                raise BridgeError(f"the brushwork server on port {self.port} does not answer ({exc}); "
-                                  f"see {self.log_path}") from None
+            try:
+                return self._call(method, path, body, raw=raw)
+            except _GONE as exc:
+                if self.pid is not None and _pid_alive(self.pid):  # alive but refusing: not ours to kill
+                    raise BridgeError(f"the brushwork server on port {self.port} does not answer ({exc}); "
+                                      f"see {self.log_path}") from None
             self._restart()
-            return self._call(method, path, body, raw=raw)
+            try:
+                return self._call(method, path, body, raw=raw)
+            except _GONE:
+                tail = _log_tail(self.log_path)
+                raise BridgeError(f"the brushwork server died again right after a restart; see {self.log_path}"
+                                  + (f": {tail}" if tail else "")) from None
         except TimeoutError:
             raise BridgeError(f"the brushwork server did not answer within {self.timeout:.0f} s; "
                               f"see {self.log_path}") from None
@@ -380,6 +385,10 @@ class Bridge:
 
     def result_svg(self, job_id: str) -> str:
         return self.request("GET", f"/jobs/{job_id}/result.svg", raw=True).decode("utf-8")
+
+
+# What a call to a server that has exited looks like.
+_GONE = (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine)
 
 
 def _error_text(status: int, data: bytes) -> str:

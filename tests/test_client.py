@@ -100,19 +100,26 @@ def test_runs_a_paint_job_and_reports_progress(dirs, bridges):
 
 
 @pytest.mark.slow  # starts brushwork serve processes
-def test_restarts_a_dead_server_once_then_gives_an_actionable_error(dirs, bridges):
+def test_restarts_a_dead_server_then_gives_an_actionable_error(dirs, bridges, tmp_path):
     bridge = bridges(sys.executable)
     bridge.connect()
-    first = bridge.pid
-    os.kill(first, signal.SIGKILL)
-    _wait_gone(first)
-    assert bridge.request("GET", "/health")["status"] == "ok"  # restarted behind the call
-    assert bridge.pid != first
+    for ending in (signal.SIGKILL, signal.SIGTERM):  # a crash, then an orderly exit (as after the idle time)
+        before = bridge.pid
+        os.kill(before, ending)
+        _wait_gone(before)
+        assert bridge.request("GET", "/health")["status"] == "ok"  # restarted behind the call
+        assert bridge.pid != before
+    # the next server cannot start: the call fails with what to do and where to look
     os.kill(bridge.pid, signal.SIGKILL)
     _wait_gone(bridge.pid)
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'ImportError: no module named fastapi' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    bridge.python = str(broken)
     with pytest.raises(BridgeError) as caught:
         bridge.request("GET", "/health")
-    assert str(client.log_file()) in str(caught.value) and "crashed" in str(caught.value)
+    assert str(client.log_file()) in str(caught.value) and "no module named fastapi" in str(caught.value)
+    assert "exit code 1" in str(caught.value)
 
 
 @pytest.mark.slow  # starts brushwork serve processes
