@@ -25,9 +25,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 __all__ = [
     "Bridge",
@@ -166,7 +167,7 @@ class JobStatus:
     height: int = 0
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "JobStatus":
+    def from_json(cls, doc: dict[str, Any]) -> JobStatus:
         names = cls.__dataclass_fields__
         return cls(**{k: v for k, v in doc.items() if k in names})
 
@@ -534,7 +535,7 @@ class JobRunner:
         self._resubmitted = True
         self._submit()
 
-    def wait(self, interval: float = 0.2, progress: Callable[["JobRunner"], None] | None = None) -> None:
+    def wait(self, interval: float = 0.2, progress: Callable[[JobRunner], None] | None = None) -> None:
         """Blocking: step until finished (batch mode)."""
         while not self.finished:
             self.step()

@@ -15,7 +15,7 @@ import json
 import os
 import time
 import warnings
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -87,7 +87,7 @@ class StylizeJob(Strict):
     params: StylizeParams
 
 
-JobRequest = Annotated[Union[PaintJob, StylizeJob], Field(discriminator="kind")]
+JobRequest = Annotated[PaintJob | StylizeJob, Field(discriminator="kind")]
 
 
 class JobOut(BaseModel):

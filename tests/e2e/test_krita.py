@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -102,9 +101,9 @@ def test_paint_stylize_and_cancel_in_krita(profile):
         assert paint_dialog["strokes"] == OPTIONS["strokes"] and paint_dialog["brush"] == "tape"
         assert style_dialog["style"] == str(style) and style_dialog["method"] == "adain"
         assert cancel_dialog["strokes"] == LONG["strokes"]
-        assert {name: layer["type"] for name, layer in result["layers"].items() if layer["type"] != "selectionmask"} == {
-            "Background": "paintlayer", "brushwork painting": "paintlayer", "brushwork strokes": "vectorlayer",
-            "brushwork stylized": "paintlayer"}
+        layers = {name: layer["type"] for name, layer in result["layers"].items() if layer["type"] != "selectionmask"}
+        assert layers == {"Background": "paintlayer", "brushwork painting": "paintlayer",
+                          "brushwork strokes": "vectorlayer", "brushwork stylized": "paintlayer"}
         # progress reached the dialog, with previews, and Krita's UI thread never stalled
         assert any(0 < value < 1000 for value in result["progress"]), result["progress"]
         assert result["previews"] > 0

@@ -5,9 +5,10 @@ widgets in ui.py; this file is unit-tested on its own."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 BRUSHES = ("oilbrush", "watercolor", "markerpen", "tape")
 METHODS = ("wct", "adain", "gatys")
