@@ -71,7 +71,12 @@ def picture(width: int = 32, height: int = 24) -> dict:
 
 
 @pytest.mark.slow  # starts brushwork serve processes
-def test_starts_a_server_and_a_second_bridge_finds_it(dirs, bridges):
+def test_starts_a_server_and_a_second_bridge_finds_it(dirs, bridges, monkeypatch):
+    # Editors set PYTHONPATH for their own Python; the server must start without it.
+    shadow = dirs / "editor-python" / "brushwork"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('editor packages leaked into the server')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
     first = bridges(sys.executable)
     first.connect()
     assert first.connected and first.pid != os.getpid()
