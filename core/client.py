@@ -431,7 +431,6 @@ class JobRunner:
     kind: str
     image: dict[str, Any]
     params: dict[str, Any]
-    on_preview: Callable[[bytes], None] | None = None  # called in the thread that steps the job
     channels: str = "RGBA8"  # pixel layout of the result: RGBA8 (GIMP) or BGRA8 (Krita)
     state: str = "connecting"  # connecting | submitted | done | failed | cancelled
     fraction: float = 0.0
@@ -493,8 +492,6 @@ class JobRunner:
         if status.preview > self._preview_seen:
             self._preview_seen = status.preview
             self.preview_png = self.bridge.preview(status.id)
-            if self.on_preview is not None:
-                self.on_preview(self.preview_png)
         if status.state == "failed":
             self.state, self.error = "failed", status.error or "the job failed"
             self.message = self.error

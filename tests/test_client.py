@@ -94,7 +94,11 @@ def test_starts_a_server_and_a_second_bridge_finds_it(dirs, bridges, monkeypatch
 
 @pytest.mark.slow  # starts brushwork serve processes
 def test_runs_a_paint_job_and_reports_progress(dirs, bridges):
-    bridge = bridges(sys.executable)
+    # a server started by hand, with a preview after every step
+    server = subprocess.Popen([sys.executable, "-m", "brushwork", "serve", "--preview-interval", "0"],
+                              stdout=subprocess.PIPE, text=True)
+    assert server.stdout.readline().startswith("brushwork serving on ")
+    bridge = bridges(None, start=False)
     seen = []
     runner = JobRunner(bridge, "paint", picture(), FAST, channels="BGRA8")
     runner.wait(0.05, lambda r: seen.append((r.state, r.fraction)))
@@ -102,6 +106,10 @@ def test_runs_a_paint_job_and_reports_progress(dirs, bridges):
     assert runner.result.width == 32 and len(runner.result.pixels) == 32 * 24 * 4
     assert runner.result.svg.startswith("<?xml") and "</svg>" in runner.result.svg
     assert seen[0][0] in ("connecting", "submitted") and seen[-1] == ("done", 1.0)
+    assert runner.preview_png.startswith(b"\x89PNG")
+    assert bridge.pid == server.pid
+    bridge.stop()
+    assert server.wait(timeout=30) == 0
 
 
 @pytest.mark.slow  # starts brushwork serve processes
