@@ -1,5 +1,6 @@
 """A brushwork job on a Krita document: what to send, and what to do with the result. No Qt widgets
-(ui.py drives `step()` from a timer), so it runs against a stand-in `krita` module in the tests."""
+(ui.py shows the job and calls `apply` from its timer), so it runs against a stand-in `krita` module
+in the tests."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Krita's side of the plug-in: the menu actions, the dialogs and the progress dialog.
 
-Nothing here waits: a job advances in `JobRunner.step()` calls (each a short request to the local
-server) made by a QTimer on the UI thread, so Krita stays responsive while the server works.
+Nothing here waits on the network: a job's requests (the upload too) run in the JobRunner's own
+thread, and a QTimer on the UI thread only copies its progress into the dialog and, at the end, puts
+the result into the document (document calls stay on the UI thread).
 """
 
 from __future__ import annotations
