@@ -345,6 +345,7 @@ def stylize(content: Path, styles: tuple[Path, ...], style_weights: str | None, 
     import io
 
     from PIL import Image
+    from tqdm import tqdm
 
     from brushwork.files import atomic_write
     from brushwork.stylize import CD16xModels, StyleOptions, VGGModels, load_image, load_mask
@@ -362,8 +363,14 @@ def stylize(content: Path, styles: tuple[Path, ...], style_weights: str | None, 
                            refine_steps=refine_steps, optimizer=optimizer, style_weight=style_weight)
     options.validate(len(styles))  # bad options fail before any image or model is loaded
     models = VGGModels(vgg, decoder) if vgg is not None else CD16xModels()
-    result = run_stylize(load_image(content), [load_image(s) for s in styles], options,
-                         mask=load_mask(mask) if mask else None, models=models)
+    # A progress bar on a terminal only (disable=None); scripts and pipes get just the result line.
+    with tqdm(total=1.0, disable=None, leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}") as bar:
+        def progress(fraction: float, stage: str) -> None:
+            bar.set_description_str(stage, refresh=False)
+            bar.update(fraction - bar.n)
+
+        result = run_stylize(load_image(content), [load_image(s) for s in styles], options,
+                             mask=load_mask(mask) if mask else None, models=models, progress=progress)
     buffer = io.BytesIO()
     Image.fromarray(result).save(buffer, format=IMAGE_FORMATS[suffix], **({"quality": 95} if suffix != ".png" else {}))
     atomic_write(output, buffer.getvalue())

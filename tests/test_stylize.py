@@ -252,3 +252,24 @@ def test_cli_defaults_are_the_libraries():
             assert param.default == getattr(defaults, param.name), param.name
             checked += 1
     assert checked == 10
+
+
+@pytest.mark.parametrize("method,tile,reports", [("wct", 64, 5 * 2 * 2), ("adain", 1024, 1), ("gatys", 64, 3)])
+def test_progress_reports_and_cancels(models, starry, method, tile, reports):
+    content = photo("coffee.png", 96, 64)
+    calls = []
+    options = StyleOptions(method=method, tile=tile, steps=3, optimizer="adam")
+    stylize(content, [starry], options, models=models, progress=lambda f, stage: calls.append((f, stage)))
+    fractions = [f for f, _ in calls]
+    # wct: 5 levels x 2 tiles x 2 passes; adain: one level in one piece; gatys: one per step
+    assert len(calls) >= reports and fractions == sorted(fractions) and fractions[-1] == 1.0 and fractions[0] > 0
+    assert all(stage.startswith(method) for _, stage in calls)
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel(fraction, stage):
+        raise Cancelled(stage)
+
+    with pytest.raises(Cancelled):
+        stylize(content, [starry], options, models=models, progress=cancel)

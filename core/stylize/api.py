@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -138,12 +138,18 @@ def fit(height: int, width: int, long_side: int) -> tuple[int, int]:
 
 # ---------------------------------------------------------------------------------------------- methods
 
+Progress = Callable[[float, str], None]
+
+
 def _feed_forward(content: torch.Tensor, styles: list[torch.Tensor], mask: torch.Tensor | None,
-                  opts: StyleOptions, models: Models) -> torch.Tensor:
+                  opts: StyleOptions, models: Models, progress: Progress) -> torch.Tensor:
     """AdaIN / WCT, level by level (e.g. 5 → 1): encode, transform with whole-image statistics, decode."""
     available = models.levels()
     image = content
-    for level in opts.levels:
+    for index, level in enumerate(opts.levels):
+        def report(part: float, level: int = level, index: int = index) -> None:
+            progress((index + part) / len(opts.levels), f"{opts.method} level {level}")
+
         if level not in available:
             raise BrushworkError(f"--levels {level}: the {models.name} models have decoders for levels "
                                  f"{', '.join(map(str, available)) or 'none'}")
@@ -159,12 +165,14 @@ def _feed_forward(content: torch.Tensor, styles: list[torch.Tensor], mask: torch
                 transform = _transform(opts, stats, style_stats)
                 result = decoder(transform.apply(features))
             else:
-                result = _tiled_level(image, tiles, encoder, decoder, scale, feature_mask, opts, style_stats)
+                result = _tiled_level(image, tiles, encoder, decoder, scale, feature_mask, opts, style_stats,
+                                      report)
         result = result.clamp(0, 1)
         if mask is not None:
             # Outside the mask the next level (and the output) sees the content itself.
             result = mask * result + (1 - mask) * content
         image = result
+        report(1.0)
     return image
 
 
@@ -184,23 +192,26 @@ def _transform(opts: StyleOptions, stats: FeatureStats, style_stats: list[Featur
 
 
 def _tiled_level(image: torch.Tensor, tiles: list[Tile], encoder, decoder, scale: int,
-                 feature_mask: torch.Tensor | None, opts: StyleOptions, style_stats: list[FeatureStats]):
+                 feature_mask: torch.Tensor | None, opts: StyleOptions, style_stats: list[FeatureStats],
+                 report: Callable[[float], None]):
     # Pass 1: statistics of the whole image, accumulated from every tile's core features.
     stats = FeatureStats(encoder.out_channels)
-    for tile in tiles:
+    for i, tile in enumerate(tiles):
         core = tile.core_of_window(encoder(tile.window(image)), scale)
         stats.add(core, None if feature_mask is None else tile.core(feature_mask, scale))
+        report(0.3 * (i + 1) / len(tiles))  # an encoder pass is about 30 % of encode + decode
     transform = _transform(opts, stats, style_stats)
     # Pass 2: the same transform for every tile; keep each window's core.
     result = torch.empty_like(image)
-    for tile in tiles:
+    for i, tile in enumerate(tiles):
         decoded = decoder(transform.apply(encoder(tile.window(image))))
         result[..., tile.y0:tile.y1, tile.x0:tile.x1] = tile.core_of_window(decoded)
+        report(0.3 + 0.7 * (i + 1) / len(tiles))
     return result
 
 
 def _gatys(content: torch.Tensor, styles: list[torch.Tensor], opts: StyleOptions, models: Models,
-           size: tuple[int, int]) -> torch.Tensor:
+           size: tuple[int, int], progress: Progress) -> torch.Tensor:
     """Optimise at the working size, then (for larger outputs) refine at the output size, tiled."""
     net = models.loss_network()
     targets = gatys.style_targets(net, styles, opts.style_weights)
@@ -209,23 +220,33 @@ def _gatys(content: torch.Tensor, styles: list[torch.Tensor], opts: StyleOptions
     stages = [(fit(height, width, opts.work_size), opts.steps)] if max(size) > opts.work_size else []
     stages.append(((height, width), opts.refine_steps if stages else opts.steps))
     x = None  # the previous stage's result, unpadded
-    for (h, w), steps in stages:
+    for index, ((h, w), steps) in enumerate(stages):
         stage_content, _ = pad_to_grid(resize(content, h, w))
         init = stage_content if x is None else pad_to_grid(resize(x, h, w))[0]
         tiles = plan(stage_content.shape[-2], stage_content.shape[-1], opts.tile, opts.margin)
-        x = gatys.optimise(net, init, stage_content, targets, tiles, steps, weight, opts.optimizer)[..., :h, :w]
+
+        def on_step(done: int, total: int, index: int = index, h: int = h, w: int = w) -> None:
+            progress((index + done / total) / len(stages), f"gatys {w}x{h} step {done}/{total}")
+
+        x = gatys.optimise(net, init, stage_content, targets, tiles, steps, weight, opts.optimizer,
+                           on_step=on_step)[..., :h, :w]
+    progress(1.0, "gatys")
     return x
 
 
 # ---------------------------------------------------------------------------------------------- entry
 
 def stylize(content: np.ndarray, styles: Sequence[np.ndarray], options: StyleOptions | None = None,
-            mask: np.ndarray | None = None, models: Models | None = None) -> np.ndarray:
+            mask: np.ndarray | None = None, models: Models | None = None,
+            progress: Progress | None = None) -> np.ndarray:
     """Stylize `content` ((H, W, 3) uint8 RGB) with one or more style images; returns (H', W', 3) uint8.
 
     The output has the content's size, or `options.size` on its long side. `mask` ((h, w) float in [0, 1],
     any size with the content's aspect ratio) limits where the style applies: 0 keeps the content.
+    `progress(fraction, stage)` is called after every level, tile and Gatys step with the fraction done
+    (0..1, never decreasing); an exception it raises stops the run there (how callers cancel).
     """
+    progress = progress or (lambda fraction, stage: None)
     opts = (options or StyleOptions()).validate(len(styles))
     models = models or CD16xModels()
     source = to_tensor(content)
@@ -241,11 +262,11 @@ def stylize(content: np.ndarray, styles: Sequence[np.ndarray], options: StyleOpt
     mask_t = _mask_tensor(mask, height, width)
     with torch.inference_mode(opts.method != "gatys"):
         if opts.method == "gatys":
-            result = _gatys(content_t, style_ts, opts, models, (height, width))
+            result = _gatys(content_t, style_ts, opts, models, (height, width), progress)
         else:
             padded, _ = pad_to_grid(content_t)
             padded_mask = pad_to_grid(mask_t)[0] if mask_t is not None else None
-            result = _feed_forward(padded, style_ts, padded_mask, opts, models)[..., :height, :width]
+            result = _feed_forward(padded, style_ts, padded_mask, opts, models, progress)[..., :height, :width]
         if opts.preserve_color:
             result = preserve_color(result, content_t)
         if mask_t is not None:

@@ -14,7 +14,7 @@ every step moves the whole image with whole-image gradients there is nothing to 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -127,9 +127,24 @@ class _Objective:
 
 def optimise(net: Net, init: torch.Tensor, content: torch.Tensor, targets: dict[str, torch.Tensor],
              tiles: list[Tile], steps: int, style_weight: float, optimizer: str = "lbfgs",
-             lr: float = 0.02) -> torch.Tensor:
-    """Optimise the image `init` (1, 3, H, W) for `steps` iterations; returns it clamped to [0, 1]."""
+             lr: float = 0.02, on_step: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """Optimise the image `init` (1, 3, H, W) for `steps` iterations; returns it clamped to [0, 1].
+
+    `on_step(done, total)` is called after every loss evaluation (L-BFGS may evaluate up to 1.25x
+    `steps` times); an exception it raises stops the optimisation (cancellation).
+    """
     objective = _Objective(net, content, targets, tiles, style_weight)
+    budget = steps + steps // 4 if optimizer == "lbfgs" else steps
+    evaluations = 0
+
+    def evaluate(x: torch.Tensor) -> float:
+        nonlocal evaluations
+        loss = objective(x)
+        evaluations += 1
+        if on_step is not None:
+            on_step(min(evaluations, budget), budget)
+        return loss
+
     x = init.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)  # LBFGS views grads flat
     if steps <= 0:
         return x.detach().clamp(0, 1)
@@ -137,13 +152,13 @@ def optimise(net: Net, init: torch.Tensor, content: torch.Tensor, targets: dict[
         # L-BFGS keeps two image-sized vectors per remembered step: cap them at LBFGS_MEMORY in all, so a
         # 4096 px image (150 MB per vector) remembers 3 steps instead of using 6 GB for 20.
         history = int(max(2, min(20, LBFGS_MEMORY // (2 * x.numel() * x.element_size()))))
-        opt = torch.optim.LBFGS([x], lr=1.0, max_iter=steps, max_eval=steps + steps // 4, history_size=history,
+        opt = torch.optim.LBFGS([x], lr=1.0, max_iter=steps, max_eval=budget, history_size=history,
                                 line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
-        opt.step(lambda: torch.tensor(objective(x)))
+        opt.step(lambda: torch.tensor(evaluate(x)))
     elif optimizer == "adam":
         opt = torch.optim.Adam([x], lr=lr)
         for _ in range(steps):
-            objective(x)
+            evaluate(x)
             opt.step()
             with torch.no_grad():
                 x.clamp_(0, 1)  # keep pixels displayable as Adam moves them
