@@ -294,6 +294,25 @@ def test_stylize_job_keeps_size_and_alpha(api):
 
 
 @pytest.mark.slow
+def test_stylize_reports_progress_and_cancels_within_a_second(api, manager):
+    image, _ = raw_image(64, 48)
+    style = png_image((np.random.default_rng(2).random((64, 64, 3)) * 255).astype(np.uint8))
+    job = submit(api, "stylize", image=image, style=style, method="gatys", steps=5000)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = api.get(f"/v1/jobs/{job['id']}").json()
+        if status["message"].startswith("stylizing: gatys") and status["fraction"] > 0:
+            break
+        time.sleep(0.05)
+    assert 0 < status["fraction"] < 1 and "step" in status["message"], status
+    worker = manager.worker.process
+    start = time.monotonic()
+    assert api.post(f"/v1/jobs/{job['id']}/cancel").json()["state"] == "cancelled"
+    worker.join(1.0)
+    assert not worker.is_alive() and time.monotonic() - start < 1.0
+
+
+@pytest.mark.slow
 def test_a_failing_job_reports_its_error_text(api, manager, monkeypatch, tmp_path):
     # A fresh worker that cannot find the style models (and may not download them).
     manager.worker.kill()

@@ -123,8 +123,12 @@ class _Stylizer:
         if self.models is None:
             send(("progress", job.id, 0.0, "loading the style models", None))
             self.models = CD16xModels()
-        send(("progress", job.id, 0.05, f"stylizing ({options.method})", None))
-        result = stylize(to_rgb(content), [to_rgb(style)], options, models=self.models)
+        send(("progress", job.id, 0.0, f"stylizing ({options.method})", None))
+
+        def progress(fraction: float, stage: str) -> None:  # after every level, tile or Gatys step
+            send(("progress", job.id, float(fraction), f"stylizing: {stage}", None))
+
+        result = stylize(to_rgb(content), [to_rgb(style)], options, models=self.models, progress=progress)
         if result.shape[:2] == content.shape[:2]:
             # transparent parts of the layer stay transparent: the style changes colours, not coverage
             result = np.concatenate([result, content[..., 3:4]], axis=2)
