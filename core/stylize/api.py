@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
+from brushwork import images
 from brushwork.errors import BrushworkError
 from brushwork.stylize import gatys
 from brushwork.stylize.models import CD16xModels, Models
@@ -77,23 +78,9 @@ class StyleOptions:
 # ---------------------------------------------------------------------------------------------- images
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 RGB; errors name the file."""
-    path = Path(path)
-    try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-                # Composite transparency over white rather than exposing whatever colour it hides.
-                rgba = image.convert("RGBA")
-                flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(flat, rgba)
-            return np.asarray(image.convert("RGB"))
-    except FileNotFoundError:
-        raise BrushworkError(f"{path}: no such file") from None
-    except UnidentifiedImageError:
-        raise BrushworkError(f"{path}: not an image PIL can read (expected PNG, JPEG, WebP, ...)") from None
-    except OSError as exc:
-        raise BrushworkError(f"{path}: cannot read image ({exc})") from None
+    """An image file as (H, W, 3) uint8 RGB (any mode brushwork reads; transparency over white);
+    errors name the file."""
+    return (images.load_image(path) * 255 + 0.5).astype(np.uint8)
 
 
 def load_mask(path: str | os.PathLike) -> np.ndarray:
