@@ -35,7 +35,7 @@ class PaintSettings:
     brushes: tuple[str, ...] = ("oilbrush",)
     seed: int = 0
     working_size: int = 512
-    iterations: int = 60
+    iterations: int = 40
     learning_rate: float = 0.02
     ot_weight: float = 0.5  # beta: weight of the Sinkhorn term against pixel L1
     ot_grid: int = 8  # mass maps are ot_grid x ot_grid per block
