@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from brushwork import __version__
 from brushwork.cli import main
@@ -121,3 +121,20 @@ def test_output_never_overwrites_the_input(capsys, painting_svg):
 def test_debug_shows_the_traceback(tmp_path):
     with pytest.raises(BrushworkError, match="no such file"):
         main(["--debug", "render", str(tmp_path / "nope.svg"), "-o", "x.png"])
+
+
+@pytest.mark.slow
+def test_paint_animate_shortcut_plays_the_new_painting(capsys, tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.tile(np.linspace(0, 255, 60, dtype=np.uint8)[None, :, None], (40, 1, 3))).save(photo)
+    out, clip = tmp_path / "painting.svg", tmp_path / "painting.gif"
+    code, _, err = run(capsys, "paint", str(photo), "-o", str(out), "--strokes", "8", "--working-size", "48",
+                       "--iterations", "3", "--animate", str(clip), "--brush", "tape")
+    assert code == 0, err
+    with Image.open(clip) as gif:
+        frames = [np.asarray(frame.convert("RGB"), np.float32) for frame in ImageSequence.Iterator(gif)]
+    from brushwork import raster
+
+    final = raster.render(load_strokes(out)).astype(np.float32)
+    assert len(frames) > 2 and np.abs(frames[-1] - final).mean() < 4  # ends on the painting (GIF palette)
+    assert np.abs(frames[0] - 255).mean() < 1  # starts from the bare white canvas
