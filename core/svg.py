@@ -20,7 +20,6 @@ from brushwork.shapes import (
     bezier_points,
     color8,
     opacity4,
-    quad_to_cubic,
     watercolor_outline,
 )
 from brushwork.strokes import BRUSHES, Stroke, StrokeList

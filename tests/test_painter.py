@@ -7,7 +7,6 @@ from brushwork import raster, svg
 from brushwork.errors import BrushworkError
 from brushwork.images import load_image, resize
 from brushwork.losses import mass_map, pixel_l1, sinkhorn_divergence
-from brushwork.neural import layout
 from brushwork.painter import PaintCancelled, paint
 from brushwork.painter.plan import plan_levels
 from brushwork.renderers import load
