@@ -245,16 +245,15 @@ def paint_array(
     target: np.ndarray,
     settings: PaintSettings,
     *,
-    output_size: tuple[int, int] | None = None,
     resume: StrokeList | None = None,
     callback: Callable[[Progress], bool | None] | None = None,
     extra_loss: ExtraLoss | None = None,
 ) -> StrokeList:
-    """Paint an (H, W, 3) float RGB picture; strokes are returned on a canvas of `output_size`
-    (default the picture's size). See `brushwork.paint` for the user-facing entry point."""
+    """Paint an (H, W, 3) float RGB picture; strokes are returned on a canvas of the picture's
+    size (or the resumed painting's). See `brushwork.painter.paint`, the user-facing entry point."""
     validate_settings(settings)
     height0, width0 = target.shape[:2]
-    out_w, out_h = output_size or ((resume.width, resume.height) if resume else (width0, height0))
+    out_w, out_h = (resume.width, resume.height) if resume else (width0, height0)
     factor = min(1.0, settings.working_size / max(width0, height0))
     work_w, work_h = max(1, round(width0 * factor)), max(1, round(height0 * factor))
     to_output = out_w / work_w  # working pixels -> output pixels
