@@ -14,6 +14,10 @@ from dataclasses import dataclass
 OVERLAP = 0.25
 DIVISIONS = (1, 2, 3, 4, 6, 8, 11, 16, 22, 32)
 DENSITY_EXPONENT = 0.75
+# Each level is painted in this many passes; a later pass starts its strokes where the earlier
+# ones left the most error (SNP adds strokes progressively; two passes measured +0.2-0.5 dB at the
+# same cost with benchmarks/paint.py, three did not help further).
+PASSES = 2
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,8 @@ def level_grid(width: int, height: int, divisions: int, block: int) -> Level:
 
 
 def plan_levels(width: int, height: int, strokes: int, block: int) -> list[Level]:
-    """Levels from coarse to fine with the stroke budget spread over them, exactly.
+    """Levels from coarse to fine with the stroke budget spread over them, exactly, each level
+    listed once per pass.
 
     Every level up to the working resolution is used while it has at least one stroke per block
     to spend. Strokes go to levels in proportion to (block count) ** DENSITY_EXPONENT, at least
@@ -79,6 +84,8 @@ def plan_levels(width: int, height: int, strokes: int, block: int) -> list[Level
     for i in remainders[: strokes - sum(allotted)]:
         allotted[i] += 1
     return [
-        Level(lv.divisions, lv.width, lv.height, lv.block, lv.xs, lv.ys, n, lv._working_width)
+        Level(lv.divisions, lv.width, lv.height, lv.block, lv.xs, lv.ys, part, lv._working_width)
         for lv, n in zip(levels, allotted)
+        for part in (n // PASSES + (i < n % PASSES) for i in range(PASSES))
+        if part > 0
     ]
