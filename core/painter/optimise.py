@@ -237,7 +237,7 @@ def _level_strokes_to_working(strokes: _LevelStrokes, level: Level) -> list[Stro
     for kind, j in strokes.order:
         for b, (x, y) in enumerate(level.blocks):
             if strokes.active[kind][b, j]:
-                out.append(per_kind[kind][b][j].transformed(1.0, x, y).transformed(1 / level.scale))
+                out.append(per_kind[kind][b][j].transformed(1 / level.scale, x / level.scale, y / level.scale))
     return out
 
 

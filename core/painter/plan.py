@@ -9,7 +9,7 @@ cross block borders. Pure functions of sizes: easy to test.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 OVERLAP = 0.25
 DIVISIONS = (1, 2, 3, 4, 6, 8, 11, 16, 22, 32)
@@ -28,18 +28,12 @@ class Level:
     block: int  # block side S
     xs: tuple[int, ...]  # block origins along x and y, level pixels
     ys: tuple[int, ...]
+    scale: float  # level pixels per working pixel
     strokes: int = 0
-
-    @property
-    def scale(self) -> float:
-        """Level pixels per working pixel."""
-        return self.width / self._working_width
 
     @property
     def blocks(self) -> list[tuple[int, int]]:
         return [(x, y) for y in self.ys for x in self.xs]
-
-    _working_width: int = 1
 
 
 def _origins(length: int, block: int) -> tuple[int, ...]:
@@ -54,7 +48,7 @@ def level_grid(width: int, height: int, divisions: int, block: int) -> Level:
     """The level that cuts a width x height working picture into ~divisions blocks (long side)."""
     scale = divisions * block / max(width, height)
     w, h = max(1, round(width * scale)), max(1, round(height * scale))
-    return Level(divisions, w, h, block, _origins(w, block), _origins(h, block), 0, width)
+    return Level(divisions, w, h, block, _origins(w, block), _origins(h, block), w / width)
 
 
 def plan_levels(width: int, height: int, strokes: int, block: int) -> list[Level]:
@@ -84,7 +78,7 @@ def plan_levels(width: int, height: int, strokes: int, block: int) -> list[Level
     for i in remainders[: strokes - sum(allotted)]:
         allotted[i] += 1
     return [
-        Level(lv.divisions, lv.width, lv.height, lv.block, lv.xs, lv.ys, part, lv._working_width)
+        replace(lv, strokes=part)
         for lv, n in zip(levels, allotted)
         for part in (n // PASSES + (i < n % PASSES) for i in range(PASSES))
         if part > 0
