@@ -2,7 +2,7 @@
 
     python benchmarks/paint.py [--images tubingen.jpg,...] [--brushes oilbrush,markerpen]
                                [--counts 200,500,1000,2000] [--ot-weights 0.5] [--exact-forward both]
-                               [--working-size 512] [--threads 2]
+                               [--working-size 512] [--threads 2] [--variant prune=0 --variant prune=0.1]
 
 For every image, brush, stroke count and variant it paints from scratch and prints the wall time
 and the PSNR / SSIM of the exact (`raster`) rendering against the photo, both at the working size
@@ -11,6 +11,7 @@ rotated ellipses, 512 px output): 20.9 dB at 100 shapes, 21.6 at 200, 22.3 at 50
 """
 
 import argparse
+import ast
 import statistics
 import time
 from pathlib import Path
@@ -35,6 +36,12 @@ def quality(strokes, photo: np.ndarray, long_side: int) -> tuple[float, float]:
     return 10 * np.log10(1 / mse), float(ssim(to_tensor(drawn), to_tensor(reference), data_range=1.0))
 
 
+def parse_settings(text: str) -> dict:
+    """'prune=0,colour_refit=False' -> {'prune': 0, 'colour_refit': False} (PaintSettings fields)."""
+    pairs = (item.split("=", 1) for item in text.split(",") if item)
+    return {key.strip(): ast.literal_eval(value.strip()) for key, value in pairs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", default=",".join(sorted(p.name for p in IMAGES.iterdir())))
@@ -45,6 +52,8 @@ def main() -> None:
     parser.add_argument("--working-size", type=int, default=512)
     parser.add_argument("--iterations", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--variant", action="append", default=[],
+                        help="painter settings to compare, e.g. 'prune=0,colour_refit=False' (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     variants = []
@@ -58,6 +67,8 @@ def main() -> None:
             if args.iterations:
                 settings["iterations"] = args.iterations
             variants.append(settings)
+    if args.variant:
+        variants = [{**base, **parse_settings(text)} for base in variants for text in args.variant]
     results: dict[tuple, list[tuple[float, float, float]]] = {}
     # CPU seconds (all threads) next to wall seconds tell a busy machine from a slow painter.
     print(f"{'image':<14}{'brush':<11}{'strokes':>8}  {'variant':<34}{'time s':>8}{'cpu s':>8}{'PSNR':>8}{'SSIM':>8}")

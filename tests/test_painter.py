@@ -94,6 +94,19 @@ def test_painting_reduces_the_error_and_previews_show_progress():
     assert final == pytest.approx(last, abs=0.01)  # the preview is the exact rendering
 
 
+def test_pruning_keeps_the_budget_and_the_colour_refit_lowers_the_error():
+    target = two_tone()
+
+    def squared_error(painting):
+        return np.mean((raster.render(painting).astype(np.float32) / 255 - target) ** 2)
+
+    plain = paint(target, strokes=12, prune=0, colour_refit=False, **FAST)
+    pruned = paint(target, strokes=12, prune=0.9, colour_refit=False, **FAST)
+    fitted = paint(target, strokes=12, prune=0.9, **FAST)
+    assert len(pruned) == len(fitted) == 12 and pruned.strokes != plain.strokes
+    assert squared_error(fitted) < squared_error(pruned)
+
+
 def test_size_limits_and_opacity_are_respected():
     painting = paint(two_tone(), strokes=8, brush="tape", min_size=6, max_size=12, opaque=True, **FAST)
     for stroke in painting.strokes:
@@ -106,6 +119,7 @@ def test_size_limits_and_opacity_are_respected():
     (dict(brush="crayon"), "unknown brush 'crayon'"),
     (dict(min_size=5, max_size=2), "min-size 5 is larger than max-size 2"),
     (dict(working_size=4), "working size must be at least 16"),
+    (dict(prune=1.0), r"prune must be in \[0, 1\)"),
 ])
 def test_bad_settings_are_refused(bad, message):
     with pytest.raises(BrushworkError, match=message):
