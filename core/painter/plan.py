@@ -60,16 +60,18 @@ def plan_levels(width: int, height: int, strokes: int, block: int) -> list[Level
     listed once per pass.
 
     Every level up to the working resolution is used while the budget has STROKES_PER_BLOCK
-    strokes per block of it. Strokes go to levels in proportion to (block count) ** DENSITY_EXPONENT, at least
-    one each: SNP gives every block the same number (exponent 1); coarse blocks get more here,
-    because large strokes remove the most error per stroke (measured with benchmarks/paint.py).
+    strokes per block of it. Strokes go to levels in proportion to (block count) **
+    DENSITY_EXPONENT, at least one each: SNP gives every block the same number (exponent 1);
+    coarse blocks get more here, because large strokes remove the most error per stroke
+    (measured with benchmarks/paint.py).
     """
     if strokes < 1:
         raise ValueError("strokes must be at least 1")
     levels = []
     for divisions in DIVISIONS:
         level = level_grid(width, height, divisions, block)
-        if levels and (len(level.blocks) * STROKES_PER_BLOCK > strokes or divisions * block > max(width, height)):
+        too_fine = len(level.blocks) * STROKES_PER_BLOCK > strokes or divisions * block > max(width, height)
+        if levels and too_fine:
             break
         levels.append(level)
     levels = levels[: max(1, min(len(levels), strokes))]
