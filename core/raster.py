@@ -226,7 +226,7 @@ def render(
 
 @dataclass(frozen=True)
 class StrokePatch:
-    """One stroke drawn alone in an S x S square: the neural renderer's training target.
+    """One stroke drawn alone in a window: in an S x S square, the neural renderer's training target.
 
     `premultiplied` is colour x alpha (H, W, 3) and `alpha` the coverage x opacity (H, W), both
     float32 in 0..1, so compositing over a canvas is `premultiplied + canvas * (1 - alpha)`.
@@ -236,9 +236,10 @@ class StrokePatch:
     alpha: np.ndarray
 
 
-def render_patch(stroke: Stroke, size: int) -> StrokePatch:
-    """Draw one stroke, whose geometry is in the pixels of a size x size square, on transparency."""
-    canvas = RasterCanvas(size, size)
-    canvas.draw(stroke)
+def render_patch(stroke: Stroke, width: int, height: int | None = None, *, x: int = 0, y: int = 0) -> StrokePatch:
+    """Draw one stroke alone on transparency, in the width x height (default: square) window of
+    its canvas whose top-left pixel is (x, y)."""
+    canvas = RasterCanvas(width, height or width)
+    canvas.draw(stroke.transformed(1.0, -x, -y) if x or y else stroke)
     rgba = canvas.premultiplied().astype(np.float32) / 255.0
     return StrokePatch(rgba[..., :3], rgba[..., 3])

@@ -42,3 +42,11 @@ def test_hidden_strokes_gain_nothing_and_wrong_colours_do_harm():
     hidden, useful, harmful = removal_gains([red, cover, stray], target, PAPER)
     assert hidden == pytest.approx(0.0)
     assert useful > 100 and harmful < -10
+
+
+def test_a_stroke_off_the_canvas_gains_nothing():
+    # Block strokes can overhang the picture; one entirely outside it has an empty box.
+    outside = Stroke.make("tape", cx=200, cy=30, length=20, width=10, angle=0, r=1, g=0, b=0, opacity=1)
+    inside = Stroke.make("tape", cx=40, cy=30, length=20, width=10, angle=0, r=1, g=0, b=0, opacity=1)
+    gains = removal_gains([outside, inside], np.zeros((HEIGHT, WIDTH, 3), np.float32), PAPER)
+    assert gains[0] == 0 and gains[1] > 0

@@ -62,12 +62,10 @@ def bounding_box(stroke: Stroke, width: int, height: int) -> tuple[int, int, int
             min(width, math.ceil(xs[1]) + 1), min(height, math.ceil(ys[1]) + 1))
 
 
-def draw_alone(stroke: Stroke, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The stroke alone on transparency inside `box`: (h, w, 4) premultiplied RGBA in [0, 1]."""
+def draw_alone(stroke: Stroke, box: tuple[int, int, int, int]) -> raster.StrokePatch:
+    """The stroke alone on transparency inside `box` (x0, y0, x1, y1)."""
     x0, y0, x1, y1 = box
-    canvas = raster.RasterCanvas(x1 - x0, y1 - y0)
-    canvas.draw(stroke.transformed(1.0, -x0, -y0))
-    return canvas.premultiplied().astype(np.float32) / 255.0
+    return raster.render_patch(stroke, x1 - x0, y1 - y0, x=x0, y=y0)
 
 
 @dataclass(frozen=True)
@@ -93,20 +91,21 @@ def _linear_system(strokes: Sequence[Stroke], base: np.ndarray) -> _System:
         groups = colour_groups(stroke.kind)
         black = [(0.0, 0.0, 0.0)] * len(groups)
         fixed = draw_alone(with_colours(stroke, black), box)  # the colour-independent part and the alpha
+        fixed_grey = fixed.premultiplied[..., 0]
         seen = through[y0:y1, x0:x1]
         pixels = (np.arange(y0, y1)[:, None] * width + np.arange(x0, x1)[None]).ravel()
         for g in range(len(groups)):
             unit = list(black)
             unit[g] = (1.0, 1.0, 1.0)
             # The same weight in every channel: colour enters each channel alike.
-            weight = (seen * (draw_alone(with_colours(stroke, unit), box)[..., 0] - fixed[..., 0])).ravel()
+            weight = (seen * (draw_alone(with_colours(stroke, unit), box).premultiplied[..., 0] - fixed_grey)).ravel()
             keep = weight > 1e-4
             rows.append(pixels[keep])
             values.append(weight[keep])
             column_ids.append(np.full(int(keep.sum()), len(columns)))
             columns.append((index, g))
-        offset[y0:y1, x0:x1] += seen[..., None] * fixed[..., :3]
-        through[y0:y1, x0:x1] = seen * (1.0 - fixed[..., 3])
+        offset[y0:y1, x0:x1] += seen[..., None] * fixed.premultiplied
+        through[y0:y1, x0:x1] = seen * (1.0 - fixed.alpha)
     offset += through[..., None] * base
     if columns:
         matrix = sp.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(column_ids))),
@@ -116,7 +115,7 @@ def _linear_system(strokes: Sequence[Stroke], base: np.ndarray) -> _System:
     return _System(matrix, offset.reshape(-1, 3), columns)
 
 
-def _bounded_ridge_solve(gram: sp.csc_matrix, rhs: np.ndarray, current: np.ndarray) -> np.ndarray:
+def _bounded_ridge_solve(gram: sp.csr_matrix, rhs: np.ndarray, current: np.ndarray) -> np.ndarray:
     """argmin ‖Mc − y‖² + RIDGE‖c − current‖² over 0 ≤ c ≤ 1, given gram = MᵀM + RIDGE·I and
     rhs = Mᵀy + RIDGE·current: solve, pin the colours that leave [0, 1] to the bound they crossed,
     solve again for the others, a few rounds (an active-set method that keeps pinned colours)."""

@@ -28,10 +28,13 @@ def removal_gains(strokes: Sequence[Stroke], target: np.ndarray, below: np.ndarr
     boxes, layers, alphas = [], [], []
     for stroke in strokes:  # bottom to top: what each stroke covers, and what it lays down
         x0, y0, x1, y1 = box = bounding_box(stroke, width, height)
-        patch = draw_alone(stroke, box) if x1 > x0 and y1 > y0 else np.zeros((0, 0, 4), np.float32)
         under = canvas[y0:y1, x0:x1]
-        alpha = patch[..., 3:]
-        layer = patch[..., :3] - alpha * under  # the stroke's change to the canvas where it lands
+        if x1 > x0 and y1 > y0:
+            patch = draw_alone(stroke, box)
+            alpha = patch.alpha[..., None]
+            layer = patch.premultiplied - alpha * under  # the stroke's change to the canvas where it lands
+        else:  # entirely off the canvas: an empty box, nothing laid down
+            alpha, layer = np.zeros_like(under[..., :1]), np.zeros_like(under)
         canvas[y0:y1, x0:x1] = under + layer
         boxes.append(box)
         layers.append(layer)
