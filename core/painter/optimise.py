@@ -306,8 +306,9 @@ def paint_array(
     carried = 0  # budget of pruned strokes, handed on to the next pass
     for level_index, level in enumerate(levels):
         count = level.strokes + carried
+        under = frozen.to_rgb().astype(np.float32) / 255  # the painting so far, working pixels
         picture = _to_tensor(resize(working, level.width, level.height))
-        current = _to_tensor(resize(frozen.to_rgb().astype(np.float32) / 255, level.width, level.height))
+        current = _to_tensor(resize(under, level.width, level.height))
         target_blocks, inside = _crops(picture, level)
         frozen_blocks, _ = _crops(current, level)
         frozen_blocks = frozen_blocks + (1 - inside) * paper  # outside the picture: bare paper
@@ -376,7 +377,7 @@ def paint_array(
         repaint = level.strokes == 0  # the extra pass for the last planned pass's pruned strokes
         # Both measure the photo alone: with an extra (style) term they would undo the style.
         if settings.prune and extra_loss is None and not repaint:
-            gains = removal_gains(new, working, frozen.to_rgb().astype(np.float32) / 255)
+            gains = removal_gains(new, working, under)
             useful = gains > settings.prune * np.median(gains)
             for stroke in (s for s, keep in zip(new, useful) if not keep):
                 placed[stroke.kind] -= 1  # the brushes of a mix keep even shares
