@@ -327,6 +327,7 @@ def test_a_failing_job_reports_its_error_text(api, manager, monkeypatch, tmp_pat
     style = png_image(np.full((32, 32, 3), 128, np.uint8))
     status = wait(api, submit(api, "stylize", image=image, style=style, method="adain")["id"])
     monkeypatch.undo()
-    manager.worker.kill()  # the next job gets a worker with the real weights again
+    with manager.lock:
+        manager.worker.kill()  # the next job gets a worker with the real weights again
     assert status["state"] == "failed"
     assert "cd16x" in status["error"] and "internal error" not in status["error"]
