@@ -122,6 +122,8 @@ def _colour(value: str) -> tuple[float, float, float]:
 @click.option("--working-size", default=512, show_default=True, type=click.IntRange(min=16),
               help="Long side, in pixels, the optimiser works at (larger images are reduced).")
 @click.option("--iterations", type=click.IntRange(min=1), help="Optimisation steps per level (default: the painter's).")
+@click.option("--refine-iterations", type=click.IntRange(min=0),
+              help="Steps that refine all strokes together at the end; 0 skips (default: the painter's).")
 @click.option("--png", "write_png", is_flag=True, help="Also write a PNG drawn from the strokes.")
 @click.option("--png-width", type=click.IntRange(min=1), help="Width of that PNG (default: the image's).")
 @click.option("--json", "write_json", is_flag=True, help="Also write the stroke list as JSON.")
@@ -135,7 +137,7 @@ def _colour(value: str) -> tuple[float, float, float]:
               help="Weight of the style loss against the pixel loss.")
 def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int, min_size, max_size,
           opaque: bool, background: str, resume: Path | None, working_size: int, iterations: int,
-          write_png: bool, png_width: int | None, write_json: bool, preview_every: int | None,
+          refine_iterations: int | None, write_png: bool, png_width: int | None, write_json: bool, preview_every: int | None,
           animation: Path | None, style_image: Path | None, style_weight: float) -> None:
     """Paint a photo with brush strokes: writes a stroke SVG (and PNG, JSON, animation on request)."""
     import time
@@ -187,6 +189,8 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
         extra_loss = style_loss(load_image(style_image), style_weight)
     started = time.perf_counter()
     tuning = {"iterations": iterations} if iterations else {}
+    if refine_iterations is not None:
+        tuning["refine_iterations"] = refine_iterations
     try:
         result = paint_strokes(picture, strokes=strokes, brush=kinds, seed=seed, callback=progress,
                                resume=previous, min_size=min_size, max_size=max_size, opaque=opaque,

@@ -76,11 +76,15 @@ def test_paint_writes_svg_png_json_and_resumes(capsys, tmp_path):
     photo = tmp_path / "photo.png"
     Image.fromarray(np.tile(np.linspace(0, 255, 60, dtype=np.uint8)[None, :, None], (40, 1, 3))).save(photo)
     out = tmp_path / "painting.svg"
-    fast = ["--working-size", "48", "--iterations", "3"]
+    fast = ["--working-size", "48", "--iterations", "3", "--refine-iterations", "5"]
     code, _, err = run(capsys, "paint", str(photo), "-o", str(out), "--strokes", "6", "--png", "--json",
                        "--png-width", "120", *fast)
     assert code == 0, err
     assert len(load_strokes(out)) == 6 and load_strokes(tmp_path / "painting.json") == load_strokes(out)
+    unrefined = tmp_path / "unrefined.svg"
+    assert run(capsys, "paint", str(photo), "-o", str(unrefined), "--strokes", "6", *fast[:4],
+               "--refine-iterations", "0")[0] == 0
+    assert load_strokes(unrefined) != load_strokes(out)
     assert Image.open(tmp_path / "painting.png").size == (120, 80)
     more = tmp_path / "more.svg"
     assert run(capsys, "paint", str(photo), "-o", str(more), "--resume", str(out), "--strokes", "4", *fast)[0] == 0

@@ -77,6 +77,19 @@ def test_cancel_keeps_what_was_painted():
     assert calls == sorted(calls) and 0 < calls[-1] < 1
 
 
+def test_cancel_while_refining_keeps_every_stroke_as_refined_so_far():
+    calls = []
+
+    def stop_in_the_refinement(progress):
+        calls.append(progress.fraction)
+        return progress.fraction < 0.8  # the last 90 % of the work is the refinement here
+
+    with pytest.raises(PaintCancelled) as cancelled:
+        paint(two_tone(), strokes=12, callback=stop_in_the_refinement, **FAST)
+    assert len(cancelled.value.strokes) == 12
+    assert 0.8 <= calls[-1] < 1
+
+
 def test_painting_reduces_the_error_and_previews_show_progress():
     target = two_tone()
     previews = []
@@ -107,6 +120,17 @@ def test_pruning_keeps_the_budget_and_the_colour_refit_lowers_the_error():
     assert squared_error(fitted) < squared_error(pruned)
 
 
+def test_refining_all_strokes_together_lowers_the_error():
+    target = two_tone()
+
+    def squared_error(painting):
+        return np.mean((raster.render(painting).astype(np.float32) / 255 - target) ** 2)
+
+    plain = paint(target, strokes=12, refine_iterations=0, **FAST)
+    refined = paint(target, strokes=12, **FAST)
+    assert len(refined) == 12 and squared_error(refined) < 0.9 * squared_error(plain)
+
+
 def test_size_limits_and_opacity_are_respected():
     painting = paint(two_tone(), strokes=8, brush="tape", min_size=6, max_size=12, opaque=True, **FAST)
     for stroke in painting.strokes:
@@ -120,6 +144,7 @@ def test_size_limits_and_opacity_are_respected():
     (dict(min_size=5, max_size=2), "min-size 5 is larger than max-size 2"),
     (dict(working_size=4), "working size must be at least 16"),
     (dict(prune=1.0), r"prune must be in \[0, 1\)"),
+    (dict(refine_iterations=-1), "refine iterations must be 0 or more"),
 ])
 def test_bad_settings_are_refused(bad, message):
     with pytest.raises(BrushworkError, match=message):

@@ -58,6 +58,7 @@ class PaintParams(Strict):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     working_size: int | None = Field(None, ge=16, le=4096, description="long side the painter works at, px")
     iterations: int | None = Field(None, ge=1, le=10000, description="optimisation steps per level")
+    refine_iterations: int | None = Field(None, ge=0, le=10000, description="steps refining all strokes at the end")
     min_size: float | None = Field(None, gt=0, le=1e5, description="smallest stroke extent, output px")
     max_size: float | None = Field(None, gt=0, le=1e5, description="largest stroke extent, output px")
     opaque: bool = False
