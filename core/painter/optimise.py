@@ -29,7 +29,7 @@ from brushwork.neural import layout
 from brushwork.painter.colours import refit_colours
 from brushwork.painter.plan import Level, plan_levels
 from brushwork.painter.pruning import removal_gains
-from brushwork.painter.refine import RefineLimits, refine
+from brushwork.painter.refine import RefineLimits, default_iterations, refine
 from brushwork.strokes import BRUSHES, Stroke, StrokeList, field_range
 
 ExtraLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -64,8 +64,8 @@ class PaintSettings:
     # (`pruning`); 0 keeps every stroke.
     prune: float = 0.1
     # After the levels, all new strokes are optimised together on the whole canvas for this many
-    # steps (`refine`); 0 skips it.
-    refine_iterations: int = 30
+    # steps (`refine`); 0 skips it, None picks `refine.default_iterations` for the budget.
+    refine_iterations: int | None = None
 
 
 @dataclass
@@ -107,7 +107,7 @@ def validate_settings(s: PaintSettings) -> None:
             raise BrushworkError(f"{name.replace('_', '-')} must be a positive number of pixels, got {value}")
     if s.min_size is not None and s.max_size is not None and s.min_size > s.max_size:
         raise BrushworkError(f"min-size {s.min_size} is larger than max-size {s.max_size}")
-    if s.refine_iterations < 0:
+    if s.refine_iterations is not None and s.refine_iterations < 0:
         raise BrushworkError(f"refine iterations must be 0 or more, got {s.refine_iterations}")
     if not (0 <= s.prune < 1):
         raise BrushworkError(f"prune must be in [0, 1), got {s.prune}")
@@ -304,7 +304,8 @@ def paint_array(
     paper = torch.tensor(background, dtype=torch.float32).reshape(1, 3, 1, 1)
     base = frozen.to_rgb().astype(np.float32) / 255  # under the new strokes
     levels = plan_levels(work_w, work_h, settings.strokes, block)
-    refining = settings.refine_iterations if extra_loss is None else 0
+    refining = 0 if extra_loss is not None else (
+        default_iterations(settings.strokes) if settings.refine_iterations is None else settings.refine_iterations)
     work_total = (sum(level.strokes for level in levels) * settings.iterations
                   + REFINE_STEP_COST * settings.strokes * refining)
     work_done = 0
