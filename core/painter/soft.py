@@ -216,10 +216,8 @@ class _Over(torch.autograd.Function):
             w = place.window
             view = grad[:, w.y0: w.y0 + w.height, w.x0: w.x0 + w.width]
             grads[2 * place.drawing][place.item, :, : w.height, : w.width] = view
-            torch.sum(view * under, 0, out=grads[2 * place.drawing + 1][place.item, : w.height, : w.width])
+            grads[2 * place.drawing + 1][place.item, : w.height, : w.width] = -(view * under).sum(0)
             view.mul_(through[place.drawing][place.item, : w.height, : w.width])
-        for g in grads[1::2]:
-            g.neg_()
         return (grad, None, *grads)
 
 
