@@ -49,7 +49,13 @@ def profile(tmp_path, monkeypatch):
     shutil.copytree(HERE / "krita_driver" / "brushwork_e2e", pykrita / "brushwork_e2e")
     config.mkdir()
     (config / "kritarc").write_text("[python]\nenable_brushwork_krita=true\nenable_brushwork_e2e=true\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BRUSHWORK_", "XDG_", "PYTHON"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("BRUSHWORK_", "XDG_", "PYTHON")) and k != "VIRTUAL_ENV"}
+    # Krita's embedded Python finds its prefix through PATH: an activated virtual environment
+    # would hide the system's PyQt5 from it (seen: "No module named 'PyQt5'").
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv:
+        env["PATH"] = os.pathsep.join(d for d in env.get("PATH", "").split(os.pathsep) if not d.startswith(venv))
     env.update(HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(data), XDG_CONFIG_HOME=str(config),
                XDG_CACHE_HOME=str(tmp_path / "cache"), BRUSHWORK_STATE_DIR=str(tmp_path / "state"),
                BRUSHWORK_LOG_DIR=str(tmp_path / "log"), BRUSHWORK_WEIGHTS=str(SHARED / "weights"),
