@@ -5,15 +5,14 @@ from brushwork import raster
 from brushwork.painter.colours import bounding_box, colour_groups, refit_colours, with_colours
 from brushwork.strokes import BRUSHES, Stroke, random_stroke
 
+from conftest import drawn
+
 WIDTH, HEIGHT = 96, 64
 PAPER = (1.0, 1.0, 1.0)
 
 
 def draw(strokes, background=PAPER) -> np.ndarray:
-    canvas = raster.RasterCanvas(WIDTH, HEIGHT, background=background)
-    for stroke in strokes:
-        canvas.draw(stroke)
-    return canvas.to_rgb().astype(np.float32) / 255
+    return drawn(strokes, WIDTH, HEIGHT, background)
 
 
 def paper() -> np.ndarray:

@@ -1,19 +1,17 @@
 import numpy as np
 import pytest
 
-from brushwork import raster
 from brushwork.painter.refine import RefineLimits, refine
 from brushwork.strokes import BRUSHES, Stroke, StrokeList, random_stroke
+
+from conftest import drawn
 
 WIDTH, HEIGHT = 96, 72
 PAPER = np.ones((HEIGHT, WIDTH, 3), np.float32)
 
 
 def draw(strokes) -> np.ndarray:
-    canvas = raster.RasterCanvas(WIDTH, HEIGHT, background=(1.0, 1.0, 1.0))
-    for stroke in strokes:
-        canvas.draw(stroke)
-    return canvas.to_rgb().astype(np.float32) / 255
+    return drawn(strokes, WIDTH, HEIGHT)
 
 
 def displaced(stroke: Stroke, dx: float) -> Stroke:
