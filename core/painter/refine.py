@@ -102,15 +102,15 @@ def refine(
     target_t = torch.from_numpy(np.ascontiguousarray(target.transpose(2, 0, 1), np.float32))
     base_t = torch.from_numpy(np.ascontiguousarray(base.transpose(2, 0, 1), np.float32))
     kinds = list(dict.fromkeys(s.kind for s in strokes))
-    order, rows = [], {k: [] for k in kinds}
+    order, by_kind = [], {k: [] for k in kinds}
     for s in strokes:
-        order.append((s.kind, len(rows[s.kind])))
-        rows[s.kind].append(s.params)
+        order.append((s.kind, len(by_kind[s.kind])))
+        by_kind[s.kind].append(s)
     resolution = max(width, height) / 512
     steps = {k: torch.tensor([STEPS[f.role] * (resolution if f.role in ("x", "y", "size") else 1)
                               for f in BRUSHES[k].fields]) for k in kinds}
     # Optimised in units of each parameter's step, so one learning rate serves them all.
-    scaled = {k: (torch.tensor(rows[k], dtype=torch.float32) / steps[k]).requires_grad_() for k in kinds}
+    scaled = {k: (soft.params_tensor(by_kind[k]) / steps[k]).requires_grad_() for k in kinds}
     optimiser = torch.optim.Adam(list(scaled.values()), lr=1.0)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, iterations)
 
