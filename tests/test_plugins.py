@@ -205,10 +205,12 @@ def test_settings_remember_the_last_values(krita_plugin):
     settings = model.Settings(lambda g, k, d: store.get((g, k), d), lambda g, k, v: store.__setitem__((g, k), v))
     assert settings.load(model.PaintOptions) == model.PaintOptions()
     settings.save(model.PaintOptions(brush="markerpen", strokes=42, seed=9, working_size=256, iterations=7,
-                                     vector_layer=False))
-    assert settings.load(model.PaintOptions) == model.PaintOptions("markerpen", 42, 9, 256, 7, False)
+                                     vector_layer=False, refine=False))
+    assert settings.load(model.PaintOptions) == model.PaintOptions("markerpen", 42, 9, 256, 7, False, False)
     assert model.PaintOptions(iterations=7).params()["iterations"] == 7
-    assert "iterations" not in model.PaintOptions().params()  # 0: the painter decides
+    assert model.PaintOptions(refine=False).params()["refine_iterations"] == 0  # a draft: no refinement
+    defaults = model.PaintOptions().params()
+    assert "iterations" not in defaults and "refine_iterations" not in defaults  # the painter decides
     store[("brushwork", "StylizeOptions")] = json.dumps({"alpha": "strong", "method": "adain"})
     loaded = settings.load(model.StylizeOptions)
     assert loaded.alpha == 1.0 and loaded.method == "adain"  # a bad stored value falls back to the default

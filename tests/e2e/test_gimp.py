@@ -28,7 +28,8 @@ HERE = Path(__file__).parent
 GIMP_ROOT = Path(os.environ.get("BRUSHWORK_GIMP_ROOT", "/var/lib/brushwork/gimp-root"))
 W, H = 60, 44
 SELECTION = (6, 4, 40, 32)
-PAINT = {"brush": "tape", "strokes": 14, "seed": 1, "working-size": 64, "iterations": 5, "import-paths": True}
+PAINT = {"brush": "tape", "strokes": 14, "seed": 1, "working-size": 64, "iterations": 5, "refine": False,
+         "import-paths": True}
 STYLIZE = {"method": "adain", "alpha": 0.9, "preserve-color": False}
 
 pytestmark = pytest.mark.slow

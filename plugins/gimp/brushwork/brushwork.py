@@ -175,6 +175,8 @@ def paint_job(image, drawable, config):
               "seed": config.get_property("seed"), "working_size": config.get_property("working-size")}
     if config.get_property("iterations") > 0:  # 0: the painter's default
         params["iterations"] = config.get_property("iterations")
+    if not config.get_property("refine"):
+        params["refine_iterations"] = 0
     _run_job("paint", image, drawable, params, import_paths=config.get_property("import-paths"))
 
 
@@ -215,6 +217,9 @@ class Brushwork(Gimp.PlugIn):
             procedure.add_int_argument("iterations", "Steps per level",
                                        "Optimisation steps per level, fewer is faster (0: automatic)",
                                        0, 10000, 0, RW)
+            procedure.add_boolean_argument("refine", "Refine at the end",
+                                           "Refine all strokes together at the end: closer to the image, slower",
+                                           True, RW)
             procedure.add_boolean_argument("import-paths", "Import strokes as paths",
                                            "Also add every stroke's outline as a path", True, RW)
         else:

@@ -26,11 +26,14 @@ class PaintOptions:
     working_size: int = 512
     iterations: int = 0  # optimisation steps per level; 0 = the painter's default (speed vs. finish)
     vector_layer: bool = True  # also add the strokes as a vector layer (editable shapes)
+    refine: bool = True  # refine all strokes together at the end: closer to the image, slower
 
     def params(self) -> dict[str, Any]:
         params = {"brush": self.brush, "strokes": self.strokes, "seed": self.seed, "working_size": self.working_size}
         if self.iterations > 0:
             params["iterations"] = self.iterations
+        if not self.refine:
+            params["refine_iterations"] = 0
         return params
 
 

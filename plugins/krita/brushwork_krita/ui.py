@@ -98,14 +98,18 @@ class PaintDialog(OptionsDialog):
         self.iterations = _spin(0, 10000, options.iterations, "Optimisation steps per level: fewer is faster "
                                 "and rougher.")
         self.iterations.setSpecialValueText("auto")  # 0: the painter's default
+        self.refine = _check("Refine all strokes together at the end", options.refine)
+        self.refine.setToolTip("Closer to the image; off is faster (a draft).")
         self.vector = _check("Also add the strokes as a vector layer", options.vector_layer)
         super().__init__("brushwork: Paint with strokes", [
             ("Brush", self.brush), ("Strokes", self.strokes), ("Seed", self.seed),
-            ("Working size", self.working_size), ("Steps per level", self.iterations), ("", self.vector)], parent)
+            ("Working size", self.working_size), ("Steps per level", self.iterations), ("", self.refine),
+            ("", self.vector)], parent)
 
     def options(self) -> PaintOptions:
         return PaintOptions(self.brush.currentText(), self.strokes.value(), self.seed.value(),
-                            self.working_size.value(), self.iterations.value(), self.vector.isChecked())
+                            self.working_size.value(), self.iterations.value(), self.vector.isChecked(),
+                            self.refine.isChecked())
 
 
 class StylizeDialog(OptionsDialog):
