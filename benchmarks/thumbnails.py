@@ -12,15 +12,13 @@ the thumbnail's size, its colour samples, and its PSNR against the photo.
 
 import argparse
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from paint import IMAGES  # the photos benchmarks/paint.py paints
 
 from brushwork.images import load_image, resize
-
-IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images" / "content"
 
 
 def thumbnail_psnr(photo: np.ndarray, width: int) -> tuple[int, float]:

@@ -137,8 +137,8 @@ def _colour(value: str) -> tuple[float, float, float]:
               help="Weight of the style loss against the pixel loss.")
 def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int, min_size, max_size,
           opaque: bool, background: str, resume: Path | None, working_size: int, iterations: int,
-          refine_iterations: int | None, write_png: bool, png_width: int | None, write_json: bool, preview_every: int | None,
-          animation: Path | None, style_image: Path | None, style_weight: float) -> None:
+          refine_iterations: int | None, write_png: bool, png_width: int | None, write_json: bool,
+          preview_every: int | None, animation: Path | None, style_image: Path | None, style_weight: float) -> None:
     """Paint a photo with brush strokes: writes a stroke SVG (and PNG, JSON, animation on request)."""
     import time
 

@@ -104,8 +104,8 @@ def _curve_distance(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tupl
     parameter t of the nearest point.
 
     The nearest point is found on a polyline through points of the curve, without autograd (K
-    chords lie within |p0 - 2 p1 + p2| / 4K^2 of the curve: K is chosen for a quarter pixel); the distance is then measured to the curve's point at that t, with autograd. By the
-    envelope theorem that is the true gradient of the distance to the curve (the nearest t moves,
+    chords lie within |p0 - 2 p1 + p2| / 4K^2 of the curve: K is chosen for a quarter pixel); the
+    distance is then measured to the curve's point at that t, with autograd. By the envelope theorem that is the true gradient of the distance to the curve (the nearest t moves,
     but the distance is stationary in t there), at a fraction of the memory and arithmetic.
     """
     with torch.no_grad():
@@ -221,6 +221,7 @@ class _Over(torch.autograd.Function):
         return (grad, None, *grads)
 
 
-def composite(base: torch.Tensor, placements: list[Placement], drawings: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+def composite(base: torch.Tensor, placements: list[Placement],
+              drawings: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
     """The (3, H, W) canvas `base` with the placed strokes composited over it in order."""
     return _Over.apply(base, placements, *(t for pair in drawings for t in pair))
