@@ -76,3 +76,27 @@ def test_random_strokes_are_valid_on_non_square_canvases(kind):
     strokes = [random_stroke(kind, 640, 200, rng) for _ in range(200)]
     StrokeList(640, 200, strokes)  # validates
     assert len({s.params for s in strokes}) == 200
+
+
+@pytest.mark.parametrize("value", ["50", b"50", True, None, [1.0], 10**400],
+                         ids=["str", "bytes", "bool", "None", "list", "huge-int"])
+def test_parameters_must_be_numbers(value):
+    # float() would take "50" and True; a stroke file holding them is wrong, not a number to guess
+    with pytest.raises(InvalidStrokeError, match=r"tape stroke: field 'cx' = .* is not a number"):
+        tape(cx=value)
+
+
+@pytest.mark.parametrize("background", ["abc", 5, (0, "1", 0), (True, 0, 0), (0, 0, 0, 0)])
+def test_background_must_be_three_numbers(background):
+    with pytest.raises(InvalidStrokeError, match="background"):
+        StrokeList(10, 10, background=background)
+
+
+def test_stroke_count_is_limited(monkeypatch):
+    import brushwork.strokes as strokes_module
+
+    monkeypatch.setattr(strokes_module, "MAX_STROKES", 3)
+    StrokeList(100, 60, [tape()] * 3)
+    with pytest.raises(InvalidStrokeError, match=r"4 strokes: more than a painting may hold \(at most 3\)"):
+        StrokeList(100, 60, [tape()] * 4)
+    assert strokes_module.MAX_STROKES == 3  # the limit is read when validating, not copied at import
