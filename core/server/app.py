@@ -17,7 +17,7 @@ import time
 import warnings
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
@@ -382,12 +382,25 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
     @app.get("/v1/jobs/{job_id}/result.svg", response_class=Response,
              responses={**GUARDS, **NOT_FOUND, 409: _problem("the job is not done"),
                         200: {"content": {"image/svg+xml": {}}, "description": "SVG text"}})
-    def result_svg(job_id: str) -> Response:
-        """The strokes of a paint job as SVG (1 user unit = 1 input pixel)."""
+    def result_svg(job_id: str, flavour: Literal["strokes", "flat", "outlines"] = "strokes",
+                   x: Annotated[int, Query(ge=0, le=4 * MAX_SIDE)] = 0,
+                   y: Annotated[int, Query(ge=0, le=4 * MAX_SIDE)] = 0) -> Response:
+        """The strokes of a paint job as SVG (1 user unit = 1 input pixel). `strokes`: the stroke
+        file (reads back losslessly); `flat`: plain paths for an editor's vector layer; `outlines`:
+        one closed outline per stroke (editor paths). The editor flavours put the input's top-left
+        corner at (x, y), the place of the worked region in the editor's image."""
         job = finished(job_id)
         if job.svg is None:
             raise HTTPException(404, f"job {job_id} is a {job.spec.kind} job: it has no SVG")
-        return Response(job.svg, media_type="image/svg+xml")
+        if flavour == "strokes":
+            if (x, y) != (0, 0):
+                raise HTTPException(422, "x and y apply to the flat and outlines flavours only")
+            return Response(job.svg, media_type="image/svg+xml")
+        from brushwork import svg
+
+        strokes = svg.read(job.svg)
+        write = svg.write_flat if flavour == "flat" else svg.write_outlines
+        return Response(write(strokes, (x, y)), media_type="image/svg+xml")
 
     def openapi() -> dict[str, Any]:
         # The token is checked by Guard, outside FastAPI's dependency system: declare it here so
