@@ -17,7 +17,7 @@ from PIL import Image
 
 from brushwork import svg
 from brushwork.errors import BrushworkError, InvalidStrokeError, StrokeFileError
-from brushwork.strokes import BRUSHES, Stroke, StrokeList
+from brushwork.strokes import BRUSHES, Stroke, StrokeList, check_count
 
 JSON_FORMAT = "brushwork-strokes"
 JSON_VERSION = 1
@@ -65,15 +65,21 @@ def to_json(strokes: StrokeList) -> str:
 
 
 def from_json(text: str | bytes) -> StrokeList:
+    # Every '{' opens an object and each stroke is two of them ({"kind", "params": {...}}): a cheap
+    # upper bound on the strokes, so a file far over the limit is refused before json builds it.
+    check_count((text.count(b"{" if isinstance(text, bytes) else "{") - 1) // 2)
     try:
         doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError:
+        raise StrokeFileError("malformed JSON (nested too deeply)") from None
+    except ValueError as exc:  # JSONDecodeError, bad UTF-8, or an int past Python's digit limit
         raise StrokeFileError(f"malformed JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
         raise StrokeFileError(f'not a brushwork stroke list (expected "format": "{JSON_FORMAT}")')
-    if doc.get("version") != JSON_VERSION:
+    version = doc.get("version")
+    if isinstance(version, bool) or version != JSON_VERSION:  # true == 1 in Python
         raise StrokeFileError(
-            f"stroke JSON version {doc.get('version')!r} is not supported; this brushwork reads "
+            f"stroke JSON version {version!r} is not supported; this brushwork reads "
             f"version {JSON_VERSION}"
         )
     for key in ("width", "height", "strokes"):
@@ -81,18 +87,19 @@ def from_json(text: str | bytes) -> StrokeList:
             raise StrokeFileError(f'missing "{key}"')
     if not isinstance(doc["strokes"], list):
         raise StrokeFileError('"strokes" must be a list')
+    check_count(len(doc["strokes"]))
     strokes = []
     for i, item in enumerate(doc["strokes"]):
         if not isinstance(item, dict) or not isinstance(item.get("params"), dict):
             raise StrokeFileError(f'stroke {i}: expected {{"kind": ..., "params": {{...}}}}')
         kind = item.get("kind")
-        if kind not in BRUSHES:
+        if not isinstance(kind, str) or kind not in BRUSHES:
             raise StrokeFileError(
                 f"stroke {i}: unknown brush kind {kind!r}; expected one of {', '.join(BRUSHES)}"
             )
         try:
             strokes.append(Stroke.make(kind, **item["params"]))
-        except (InvalidStrokeError, TypeError, ValueError) as exc:
+        except InvalidStrokeError as exc:
             raise StrokeFileError(f"stroke {i}: {exc}") from None
     background = doc.get("background", [1.0, 1.0, 1.0])
     return StrokeList(doc["width"], doc["height"], tuple(strokes), background)

@@ -242,6 +242,13 @@ def _check_value(where: str, value: float, low: float, high: float, low_open: bo
         raise InvalidStrokeError(f"{where} = {value:g} is out of range {bracket}{low:g}, {high:g}]")
 
 
+def check_count(count: int) -> None:
+    """Refuse more than MAX_STROKES strokes. Readers call it while parsing, with the count so far
+    (or an upper bound), so an oversized file is refused before its strokes are built."""
+    if count > MAX_STROKES:
+        raise InvalidStrokeError(f"more than {MAX_STROKES:,} strokes; a painting holds at most {MAX_STROKES:,}")
+
+
 def _validate(strokes: StrokeList) -> None:
     w, h = strokes.width, strokes.height
     for name, side in (("width", w), ("height", h)):
@@ -249,10 +256,7 @@ def _validate(strokes: StrokeList) -> None:
             raise InvalidStrokeError(
                 f"canvas {name} must be an integer in [1, {MAX_CANVAS_SIDE}], got {side!r}"
             )
-    if len(strokes.strokes) > MAX_STROKES:
-        raise InvalidStrokeError(
-            f"{len(strokes.strokes):,} strokes: more than a painting may hold (at most {MAX_STROKES:,})"
-        )
+    check_count(len(strokes.strokes))
     if strokes.background is not None:
         for channel, value in zip("rgb", strokes.background):
             _check_value(f"background {channel}", value, 0.0, 1.0, False)

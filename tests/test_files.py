@@ -83,3 +83,70 @@ def test_outputs_never_replace_inputs(tmp_path):
         with pytest.raises(BrushworkError, match="is the input file"):
             refuse_overwriting_inputs(output, source)
     refuse_overwriting_inputs(tmp_path / "b.svg", source)
+
+
+HEADER = '{"format": "brushwork-strokes", "version": 1, "width": 100, "height": 60, '
+TAPE = {"cx": 50, "cy": 40, "length": 30, "width": 10, "angle": 0.5, "r": 0.1, "g": 0.2, "b": 0.3, "opacity": 0.9}
+
+
+def tape_json(**changes) -> str:
+    return HEADER + '"strokes": [' + json.dumps({"kind": "tape", "params": {**TAPE, **changes}}) + "]}"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (tape_json(cx="50"), r"stroke 0: tape stroke: field 'cx' = '50' is not a number"),
+        (tape_json(opacity=True), r"stroke 0: tape stroke: field 'opacity' = True is not a number"),
+        (tape_json(cx=None), r"stroke 0: tape stroke: field 'cx' = None is not a number"),
+        (tape_json(cx=[1]), r"stroke 0: tape stroke: field 'cx' = \[1\] is not a number"),
+        (tape_json().replace("50", "1" + "0" * 400), r"stroke 0: tape stroke: field 'cx' = 1000.* is not a number"),
+        (tape_json().replace("50", "1" + "0" * 5000), r"malformed JSON"),  # past Python's int digit limit
+        (HEADER + '"background": "abc", "strokes": []}', r"background must be an RGB triple"),
+        (HEADER + '"background": 5, "strokes": []}', r"background must be an RGB triple"),
+        (HEADER + '"background": [1, "1", 1], "strokes": []}', r"background g = '1' is not a number"),
+        (HEADER + '"strokes": [{"kind": ["tape"], "params": {}}]}', r"stroke 0: unknown brush kind \['tape'\]"),
+        (HEADER + '"strokes": {}}', r'"strokes" must be a list'),
+        ('{"format": "brushwork-strokes", "version": true, "width": 5, "height": 5, "strokes": []}',
+         r"stroke JSON version True is not supported"),
+        ("[" * 100_000 + "]" * 100_000, r"malformed JSON \(nested too deeply\)"),
+        ('{"format": "brushwork-strokes", "version": 1, "width": "100", "height": 60, "strokes": []}',
+         r"canvas width must be an integer"),
+    ],
+    ids=["text-number", "bool", "null", "list", "huge-int", "too-many-digits", "background-text",
+         "background-number", "background-channel", "unhashable-kind", "strokes-object", "version-bool",
+         "deep-nesting", "width-text"],
+)
+def test_json_with_wrong_types_is_explained_with_the_file_name(tmp_path, text, message):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(BrushworkError, match=f"^{path}: {message}"):
+        load_strokes(path)
+
+
+def test_stroke_files_over_the_stroke_limit_are_refused_before_building_strokes(tmp_path, monkeypatch):
+    import brushwork.files as files_module
+    import brushwork.strokes as strokes_module
+    from brushwork.strokes import Stroke
+
+    monkeypatch.setattr(strokes_module, "MAX_STROKES", 5)
+    built = []
+    monkeypatch.setattr(Stroke, "__post_init__", lambda self, original=Stroke.__post_init__: (
+        built.append(1), original(self))[1])
+    for suffix in (".svg", ".json"):
+        six = tmp_path / f"six{suffix}"
+        save_strokes(random_list(0, 5, 100, 60), tmp_path / f"five{suffix}")
+        assert len(load_strokes(tmp_path / f"five{suffix}")) == 5
+        text = (tmp_path / f"five{suffix}").read_text()
+        if suffix == ".svg":  # one more stroke element: a copy of the last
+            last = text[text.rindex("<", 0, text.rindex("</svg>")):text.rindex("</svg>")]
+            six.write_text(text.replace("</svg>", last + "</svg>"))
+        else:
+            doc = json.loads(text)
+            doc["strokes"].append(doc["strokes"][-1])
+            six.write_text(json.dumps(doc))
+        built.clear()
+        with pytest.raises(BrushworkError, match=f"^{six}: more than 5 strokes; a painting holds at most 5$"):
+            load_strokes(six)
+        assert len(built) <= 5, suffix  # refused while parsing, not after building all six
+    assert files_module.load_strokes is load_strokes

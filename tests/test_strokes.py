@@ -97,6 +97,6 @@ def test_stroke_count_is_limited(monkeypatch):
 
     monkeypatch.setattr(strokes_module, "MAX_STROKES", 3)
     StrokeList(100, 60, [tape()] * 3)
-    with pytest.raises(InvalidStrokeError, match=r"4 strokes: more than a painting may hold \(at most 3\)"):
+    with pytest.raises(InvalidStrokeError, match=r"more than 3 strokes; a painting holds at most 3"):
         StrokeList(100, 60, [tape()] * 4)
     assert strokes_module.MAX_STROKES == 3  # the limit is read when validating, not copied at import
