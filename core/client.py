@@ -6,11 +6,13 @@ so `brushwork plugins install` copies this one file next to each plug-in. It
 - finds a running server from its state file (`{port, token, pid}`, user-only), or starts one with
   the configured interpreter (PYTHONPATH removed: editors set their own, which breaks the venv);
 - restarts a server that died (crashed, or exited when idle), once per call, and says so when that
-  is not enough;
+  is not enough; a server it started itself is its child, so it reaps it (an exited child that is
+  not reaped still answers signal 0 and would look alive for ever);
 - turns every failure into a `BridgeError` whose message tells the user what to do, naming the
   server log;
 - runs a job as a small state machine (`JobRunner.step()`), so an editor can drive it from a UI
-  timer without ever blocking, or from a plain loop in batch mode.
+  timer without ever blocking, or from a plain loop in batch mode; a job whose server dies is sent
+  again, once, to a new one.
 """
 
 from __future__ import annotations
@@ -35,12 +37,12 @@ __all__ = [
     "BridgeError",
     "JobRunner",
     "JobStatus",
+    "ServerGone",
     "encode_image",
     "encode_png",
     "log_file",
     "state_dir",
     "state_file",
-    "translate_svg",
 ]
 
 API = "/v1"
@@ -50,11 +52,19 @@ LOG_NAME = "server.log"
 START_TIMEOUT = 60.0
 # A server started for an editor exits on its own after this long without requests or jobs.
 DEFAULT_IDLE_TIMEOUT = 1800
+# Seconds a server that refuses connections but still runs gets to finish exiting (it stops listening
+# a few seconds before its process ends, e.g. after its idle time) before it counts as broken.
+EXIT_GRACE = 10.0
 FINAL_STATES = ("done", "failed", "cancelled")
 
 
 class BridgeError(Exception):
     """A failure talking to the brushwork server; the message alone tells the user what to do."""
+
+
+class ServerGone(BridgeError):
+    """The server stopped (it crashed, or exited after its idle time) during a call made with
+    `restart=False`; the bridge is disconnected, and `poll_connect()` starts or finds another."""
 
 
 # ------------------------------------------------------------------------------------------ paths
@@ -91,7 +101,9 @@ def log_file() -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
+    """Whether process `pid` runs. A child of this process that has exited but is not reaped yet (a
+    zombie) counts as gone: signal 0 still reaches it."""
+    if pid <= 0 or _exited_child(pid):
         return False
     try:
         os.kill(pid, 0)
@@ -102,6 +114,18 @@ def _pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def _exited_child(pid: int) -> bool:
+    """True when `pid` is a child of this process that has exited and waits to be reaped. It only
+    looks (WNOWAIT): the Popen that owns the child must still get its exit code."""
+    waitid = getattr(os, "waitid", None)  # Linux and the BSDs; not macOS or Windows
+    if waitid is None:
+        return False
+    try:
+        return waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except OSError:  # ChildProcessError: not our child
+        return False
 
 
 def _log_tail(path: Path, lines: int = 3) -> str:
@@ -128,27 +152,6 @@ def encode_image(data: bytes, width: int, height: int, channels: str = "RGBA8") 
 
 def encode_png(data: bytes) -> dict[str, Any]:
     return {"encoding": "png", "data": base64.b64encode(data).decode("ascii")}
-
-
-_SVG_OPEN = re.compile(r"<svg\b[^>]*>", re.S)
-
-
-def translate_svg(svg: str, x: int, y: int, clip: tuple[int, int] | None = None) -> str:
-    """Move the content of an SVG whose user units are a region's pixels to the region's place on the
-    canvas (both editors put SVG user units on image pixels). With `clip` = (width, height), strokes
-    that overhang the region are cut at its edges, as in the painting's raster layer (editors ignore
-    the SVG's own viewBox when they import shapes)."""
-    if x == 0 and y == 0 and clip is None:
-        return svg
-    match = _SVG_OPEN.search(svg)
-    end = svg.rfind("</svg>")
-    if match is None or end < match.end():
-        raise BridgeError("the server sent something that is not an SVG document")
-    body = svg[match.end():end]
-    if clip is not None:
-        body = (f'<clipPath id="brushwork-region"><rect x="0" y="0" width="{clip[0]}" height="{clip[1]}"/>'
-                f'</clipPath><g clip-path="url(#brushwork-region)">{body}</g>')
-    return svg[:match.end()] + f'<g transform="translate({x} {y})">' + body + "</g>" + svg[end:]
 
 
 # ------------------------------------------------------------------------------------------ bridge
@@ -181,6 +184,8 @@ class Bridge:
 
     `python` is the interpreter with brushwork installed ($BRUSHWORK_PYTHON wins over it). With
     `start=False` the bridge only uses a server that is already running (e.g. one started by hand).
+    An editor keeps one bridge for its session and may run jobs from several threads: the connection
+    changes under a lock, so a server that died is replaced once, not once per thread.
     """
 
     def __init__(self, python: str | None = None, *, start: bool = True, timeout: float = 30.0,
@@ -194,8 +199,9 @@ class Bridge:
         self.token: str | None = None
         self.pid: int | None = None
         self.generation = 0  # bumped whenever a (new) server is connected; jobs of older ones are gone
-        self._process: subprocess.Popen | None = None
-        self._starting_since: float | None = None
+        self._process: subprocess.Popen | None = None  # the last server this bridge started: its child
+        self._starting_since: float | None = None  # set while that server is starting
+        self._lock = threading.RLock()
 
     # -- finding and starting --------------------------------------------------------------------
 
@@ -205,17 +211,34 @@ class Bridge:
 
     def _read_state(self) -> dict[str, Any] | None:
         try:
-            doc = json.loads(state_file().read_text(encoding="utf-8"))
+            with open(state_file(), "rb") as f:
+                info = os.fstat(f.fileno())
+                doc = json.loads(f.read().decode("utf-8"))
         except (OSError, ValueError):
+            return None
+        # A state file someone else wrote (or could have) would send our pictures to their server.
+        if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
             return None
         if not isinstance(doc, dict) or not all(isinstance(doc.get(k), t) for k, t in
                                                 (("port", int), ("token", str), ("pid", int))):
             return None
         return doc
 
+    def _started(self, pid: int | None) -> bool:
+        """Whether server `pid` is the child this bridge started."""
+        return pid is not None and self._process is not None and self._process.pid == pid
+
+    def _alive(self, pid: int) -> bool:
+        """Whether server `pid` runs. The one this bridge started is reaped here once it has exited:
+        until then it is a zombie, which signal 0 still reaches."""
+        if self._started(pid):
+            assert self._process is not None
+            return self._process.poll() is None
+        return _pid_alive(pid)
+
     def _adopt(self, doc: dict[str, Any]) -> bool:
         """Use the server the state file names if it answers; True when it does."""
-        if not _pid_alive(doc["pid"]):
+        if not self._alive(doc["pid"]):
             return False
         self.port, self.token, self.pid = doc["port"], doc["token"], doc["pid"]
         try:
@@ -233,45 +256,48 @@ class Bridge:
     def begin_connect(self) -> bool:
         """Connect to a running server, or start one without waiting for it. True when connected;
         otherwise call `poll_connect()` until it is (a UI can keep painting meanwhile)."""
-        if self.connected:
-            return True
-        doc = self._read_state()
-        if doc is not None and self._adopt(doc):
-            return True
-        if not self.allow_start:
-            raise BridgeError(f"the brushwork server is not running (no live server in {state_file()}); "
-                              "start it with `brushwork serve`")
-        self._spawn()
-        return False
+        with self._lock:
+            if self.connected:
+                return True
+            if self._starting_since is not None and self._process is not None:  # one is on its way already
+                return self.poll_connect()
+            doc = self._read_state()
+            if doc is not None and self._adopt(doc):
+                return True
+            if not self.allow_start:
+                raise BridgeError(f"the brushwork server is not running (no live server in {state_file()}); "
+                                  "start it with `brushwork serve`")
+            self._spawn()
+            return False
 
     def poll_connect(self) -> bool:
         """One non-blocking check on a server being started: True once it answers."""
-        if self.connected:
-            return True
-        if self._process is None:
-            return self.begin_connect()
-        code = self._process.poll()
-        doc = self._read_state()
-        # ours, or one another editor started at the same moment (the last one to start names itself)
-        if doc is not None and self._adopt(doc):
-            self._starting_since = None
-            return True
-        if code is not None:
-            self._process = None
-            tail = _log_tail(self.log_path)
-            raise BridgeError(f"the brushwork server stopped while starting (exit code {code}); see "
-                              f"{self.log_path}" + (f": {tail}" if tail else ""))
-        if time.monotonic() - (self._starting_since or 0) > self.start_timeout:
-            self._process.kill()
-            self._process = None
-            raise BridgeError(f"the brushwork server did not start within {self.start_timeout:.0f} s; "
-                              f"see {self.log_path}")
-        return False
+        with self._lock:
+            if self.connected:
+                return True
+            if self._starting_since is None or self._process is None:
+                return self.begin_connect()
+            code = self._process.poll()
+            doc = self._read_state()
+            # ours, or one another editor started at the same moment (the last one to start names itself)
+            if doc is not None and self._adopt(doc):
+                self._starting_since = None
+                return True
+            if code is not None:
+                self._starting_since = None
+                tail = _log_tail(self.log_path)
+                raise BridgeError(f"the brushwork server stopped while starting (exit code {code}); see "
+                                  f"{self.log_path}" + (f": {tail}" if tail else ""))
+            if time.monotonic() - self._starting_since > self.start_timeout:
+                self._starting_since = None
+                self._process.kill()
+                self._process.wait()
+                raise BridgeError(f"the brushwork server did not start within {self.start_timeout:.0f} s; "
+                                  f"see {self.log_path}")
+            return False
 
     def connect(self) -> None:
         """Blocking `begin_connect` + `poll_connect` (batch mode, scripts)."""
-        if self.begin_connect():
-            return
         while not self.poll_connect():
             time.sleep(0.1)
 
@@ -297,6 +323,7 @@ class Bridge:
             with handle:
                 handle.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(command)}\n".encode())
                 handle.flush()
+                # The previous child, if any, is reaped by subprocess once its Popen is dropped.
                 self._process = subprocess.Popen(
                     command, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, env=env,
                     # its own session: closing the editor or Ctrl-C in a terminal does not kill jobs mid-write
@@ -305,26 +332,77 @@ class Bridge:
             raise BridgeError(f"cannot start the brushwork server with {python}: {exc.strerror or exc}") from None
         self._starting_since = time.monotonic()
 
-    def _restart(self) -> None:
-        """The server went away (it crashed, or exited after its idle time): use or start another."""
-        if not self.allow_start:
-            raise BridgeError("the brushwork server has stopped; start it again with `brushwork serve`")
-        self.port = self.token = self.pid = None
-        self.connect()
+    def _gone(self, pid: int | None) -> bool:
+        """Whether server `pid`, which refused a connection, has gone or is going: it exited, or it
+        no longer names itself in the state file (it removes that on its way out). A server stops
+        listening a little before it exits, so it gets EXIT_GRACE seconds to do one or the other."""
+        if pid is None:  # another thread found it gone and disconnected
+            return True
+        deadline = time.monotonic() + EXIT_GRACE
+        while self._alive(pid):
+            doc = self._read_state()
+            if doc is None or doc["pid"] != pid:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
-    def stop(self) -> None:
-        """Ask the connected server to exit (SIGTERM to its pid; it finishes writing and cleans up)."""
-        if self.pid and _pid_alive(self.pid):
-            os.kill(self.pid, signal.SIGTERM)
-        self.port = self.token = self.pid = None
+    def _stop_own(self) -> None:
+        """Stop the server this bridge started (it runs but refuses connections): SIGTERM, then kill."""
+        assert self._process is not None
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def _replace(self, generation: int, exc: Exception, restart: bool) -> None:
+        """A call to the server of `generation` found nobody listening: make sure it has gone, then
+        connect to another (with `restart`) or raise ServerGone. A server that still runs and refuses
+        is stopped if this bridge started it; one started elsewhere is not ours to kill: BridgeError."""
+        with self._lock:
+            if self.generation != generation and self.connected:
+                return  # another thread has replaced it already
+            port, pid = self.port, self.pid
+            if not self._gone(pid):
+                if not self._started(pid):
+                    raise BridgeError(f"the brushwork server on port {port} does not answer ({exc}); "
+                                      f"see {self.log_path}")
+                self._stop_own()
+            self.port = self.token = self.pid = None
+            if not self.allow_start:
+                raise BridgeError("the brushwork server has stopped; start it again with `brushwork serve`")
+            if not restart:
+                raise ServerGone("the brushwork server stopped")
+            self.connect()
+
+    def stop(self, wait: float = 0.0) -> None:
+        """Ask the connected server (or the one this bridge is starting) to exit: SIGTERM, after which
+        it finishes writing and cleans up. With `wait`, block up to that many seconds until it has."""
+        with self._lock:
+            pid = self.pid
+            if pid is None and self._starting_since is not None and self._process is not None:
+                pid = self._process.pid
+            self.port = self.token = self.pid = None
+            self._starting_since = None
+            if pid is None or not self._alive(pid):
+                return
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + wait
+            while self._alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     # -- HTTP ------------------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, body: dict | None = None, *, timeout: float | None = None,
               raw: bool = False) -> Any:
-        assert self.port is not None and self.token is not None
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout or self.timeout)
-        headers = {"Authorization": f"Bearer {self.token}", "Host": f"127.0.0.1:{self.port}"}
+        port, token = self.port, self.token  # once: another thread may disconnect meanwhile
+        if port is None or token is None:
+            raise ConnectionRefusedError("not connected")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout or self.timeout)
+        headers = {"Authorization": f"Bearer {token}", "Host": f"127.0.0.1:{port}"}
         payload = None
         if body is not None:
             payload = json.dumps(body).encode("utf-8")
@@ -341,18 +419,19 @@ class Bridge:
             return data
         return json.loads(data) if data else None
 
-    def request(self, method: str, path: str, body: dict | None = None, *, raw: bool = False) -> Any:
-        """One API call. Connects first (starting the server if none runs); if the server turns out
-        to be dead, it is restarted once and the call repeated; a second failure is reported."""
+    def request(self, method: str, path: str, body: dict | None = None, *, raw: bool = False,
+                restart: bool = True) -> Any:
+        """One API call. Connects first (starting the server if none runs). If the server turns out
+        to have gone, another is started and the call repeated, once; a second failure is reported.
+        With `restart=False` a gone server raises ServerGone instead, at once (for JobRunner, which
+        shows that, restarts without blocking and submits its job again)."""
         self.connect()
+        generation = self.generation
         try:
             try:
                 return self._call(method, path, body, raw=raw)
             except _GONE as exc:
-                if self.pid is not None and _pid_alive(self.pid):  # alive but refusing: not ours to kill
-                    raise BridgeError(f"the brushwork server on port {self.port} does not answer ({exc}); "
-                                      f"see {self.log_path}") from None
-            self._restart()
+                self._replace(generation, exc, restart)
             try:
                 return self._call(method, path, body, raw=raw)
             except _GONE:
@@ -364,28 +443,34 @@ class Bridge:
                               f"see {self.log_path}") from None
 
     # -- jobs ------------------------------------------------------------------------------------
+    # `restart=False`: see `request`.
 
     def submit(self, kind: str, image: dict[str, Any], params: dict[str, Any]) -> JobStatus:
         return JobStatus.from_json(self.request("POST", "/jobs", {"kind": kind, "image": image, "params": params}))
 
-    def status(self, job_id: str) -> JobStatus:
-        return JobStatus.from_json(self.request("GET", f"/jobs/{job_id}"))
+    def status(self, job_id: str, *, restart: bool = True) -> JobStatus:
+        return JobStatus.from_json(self.request("GET", f"/jobs/{job_id}", restart=restart))
 
     def cancel(self, job_id: str) -> JobStatus:
         return JobStatus.from_json(self.request("POST", f"/jobs/{job_id}/cancel"))
 
-    def preview(self, job_id: str) -> bytes:
-        return self.request("GET", f"/jobs/{job_id}/preview", raw=True)
+    def preview(self, job_id: str, *, restart: bool = True) -> bytes:
+        return self.request("GET", f"/jobs/{job_id}/preview", raw=True, restart=restart)
 
     def result_png(self, job_id: str) -> bytes:
         return self.request("GET", f"/jobs/{job_id}/result.png", raw=True)
 
-    def result_raw(self, job_id: str, channels: str = "RGBA8") -> bytes:
+    def result_raw(self, job_id: str, channels: str = "RGBA8", *, restart: bool = True) -> bytes:
         """The result as raw straight-alpha pixels (editors' own layout; no PNG decoder needed)."""
-        return self.request("GET", f"/jobs/{job_id}/result.raw?channels={channels}", raw=True)
+        return self.request("GET", f"/jobs/{job_id}/result.raw?channels={channels}", raw=True, restart=restart)
 
-    def result_svg(self, job_id: str) -> str:
-        return self.request("GET", f"/jobs/{job_id}/result.svg", raw=True).decode("utf-8")
+    def result_svg(self, job_id: str, flavour: str = "strokes", origin: tuple[int, int] = (0, 0), *,
+                   restart: bool = True) -> str:
+        """A paint job's strokes as SVG: "strokes" (the stroke file), or for editors "flat" (plain
+        shapes for a vector layer) or "outlines" (one path per stroke), placed with the picture's
+        top-left corner at `origin` in the editor's image."""
+        query = "" if flavour == "strokes" else f"?flavour={flavour}&x={origin[0]}&y={origin[1]}"
+        return self.request("GET", f"/jobs/{job_id}/result.svg{query}", raw=True, restart=restart).decode("utf-8")
 
 
 # What a call to a server that has exited looks like.
@@ -423,8 +508,9 @@ class JobRunner:
     with a sleep, see `wait`), or `start()`, which runs that loop in a background thread so that an
     editor's UI thread never waits on the network, not even for a large upload; the UI then reads
     `state`, `fraction`, `message` and `preview_png` from a timer. `cancel()` may be called at any
-    time from any thread. If the server dies mid-job, the bridge restarts it and the job is submitted
-    again, once.
+    time from any thread. If the server dies mid-job (a crash, or another caller of the bridge found
+    it gone), the job goes back to "connecting" with a message that says so, a new server is started
+    without blocking the step, and the job is submitted to it again, once; it starts over there.
     """
 
     bridge: Bridge
@@ -432,6 +518,8 @@ class JobRunner:
     image: dict[str, Any]
     params: dict[str, Any]
     channels: str = "RGBA8"  # pixel layout of the result: RGBA8 (GIMP) or BGRA8 (Krita)
+    svg_flavour: str | None = "strokes"  # which SVG of a paint job to fetch (see Bridge.result_svg); None: none
+    svg_origin: tuple[int, int] = (0, 0)  # where the picture's top-left corner lies in the editor's image
     state: str = "connecting"  # connecting | submitted | done | failed | cancelled
     fraction: float = 0.0
     message: str = "starting the brushwork server"
@@ -480,9 +568,18 @@ class JobRunner:
                 return
             self._submit()
             return
+        # The server that has our job was replaced (by a call of another job on the same bridge).
         if self.bridge.generation != self._generation:
             self._lost()
             return
+        try:
+            self._follow()
+        except ServerGone:
+            self._lost()
+
+    def _follow(self) -> None:
+        """One poll of a submitted job: progress, preview, and the result once it is done. A server
+        that has gone raises ServerGone (restart=False: the caller shows that and restarts it)."""
         status = self._poll()
         if status is None or self._cancel_requested:
             return
@@ -491,7 +588,7 @@ class JobRunner:
             self.message = f"waiting for {status.position} job(s) before this one"
         if status.preview > self._preview_seen:
             self._preview_seen = status.preview
-            self.preview_png = self.bridge.preview(status.id)
+            self.preview_png = self.bridge.preview(status.id, restart=False)
         if status.state == "failed":
             self.state, self.error = "failed", status.error or "the job failed"
             self.message = self.error
@@ -499,8 +596,9 @@ class JobRunner:
             self.state, self.message = "cancelled", "cancelled"
         elif status.state == "done":
             self.message = "receiving the result"
-            pixels = self.bridge.result_raw(status.id, self.channels)
-            svg = self.bridge.result_svg(status.id) if self.kind == "paint" else None
+            pixels = self.bridge.result_raw(status.id, self.channels, restart=False)
+            svg = self.bridge.result_svg(status.id, self.svg_flavour, self.svg_origin, restart=False) \
+                if self.kind == "paint" and self.svg_flavour else None
             if not self._cancel_requested:
                 self.result = JobResult(pixels, svg, status.width, status.height)
                 self.state, self.fraction, self.message = "done", 1.0, "done"
@@ -517,20 +615,26 @@ class JobRunner:
     def _poll(self) -> JobStatus | None:
         assert self.job_id is not None
         try:
-            status = self.bridge.status(self.job_id)
+            status = self.bridge.status(self.job_id, restart=False)
+        except ServerGone:
+            raise
         except BridgeError:
-            if self.bridge.generation != self._generation:  # the call restarted a dead server
+            if self.bridge.generation != self._generation:  # another caller replaced the server meanwhile
                 self._lost()
                 return None
             raise
         return status
 
     def _lost(self) -> None:
-        """The server that had our job died and a new one runs: submit again, once."""
+        """The server that had our job has gone: connect to a new one (without blocking) and submit
+        the job again, once. It starts over, so its progress and preview serials do too."""
         if self._resubmitted:
             raise BridgeError(f"the brushwork server died twice during this job; see {self.bridge.log_path}")
+        if self._cancel_requested:
+            return
         self._resubmitted = True
-        self._submit()
+        self.job_id, self._preview_seen, self.fraction = None, 0, 0.0
+        self.state, self.message = "connecting", "the brushwork server stopped; restarting it"
 
     def wait(self, interval: float = 0.2, progress: Callable[[JobRunner], None] | None = None) -> None:
         """Blocking: step until finished (batch mode)."""

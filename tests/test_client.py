@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -45,23 +46,69 @@ def bridges():
     yield make
     for bridge in made:
         pid = bridge.pid
-        bridge.stop()
+        bridge.stop(wait=10)
         if pid:
             _wait_gone(pid)
 
 
-def _wait_gone(pid: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _has_exited(pid: int) -> bool:
+    """True once `pid` has exited. Never reaps it: a test that reaped the servers the client started
+    would hide a client that takes its own exited (zombie) child for a live server."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # not a child of this process (or reaped already): signal 0 tells
         try:
             os.kill(pid, 0)
-            finished, _ = os.waitpid(pid, os.WNOHANG)  # reap our own children
-            if finished == pid:
-                return
-        except (ProcessLookupError, ChildProcessError):
-            return
+        except ProcessLookupError:
+            return True
+        return False
+
+
+def _wait_gone(pid: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not _has_exited(pid):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"process {pid} still runs")
         time.sleep(0.05)
-    raise AssertionError(f"process {pid} still runs")
+
+
+# A stand-in for `python -m brushwork serve` (stdlib only, starts in a blink): it answers every GET
+# with {"status": "ok", "pid": ...}, and after GET /v1/stop-listening it closes its port but keeps
+# running, as a server does while it shuts down or when it is broken.
+FAKE_SERVER = """\
+import http.server, json, os, pathlib, secrets, sys, threading, time
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"status": "ok", "pid": os.getpid()}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        if self.path == "/v1/stop-listening":
+            threading.Thread(target=server.shutdown).start()
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+state = pathlib.Path(os.environ["BRUSHWORK_STATE_DIR"]) / "server.json"
+state.parent.mkdir(parents=True, exist_ok=True)
+state.write_text(json.dumps({"port": server.server_port, "token": secrets.token_hex(8), "pid": os.getpid()}))
+print("brushwork serving on http://127.0.0.1:%d" % server.server_port, flush=True)
+server.serve_forever()
+server.server_close()
+time.sleep(600)
+"""
+
+
+@pytest.fixture
+def fake_python(tmp_path) -> Path:
+    """An 'interpreter' whose `-m brushwork serve` is FAKE_SERVER."""
+    path = tmp_path / "fake-python"
+    path.write_text(f"#!{sys.executable}\n{FAKE_SERVER}")
+    path.chmod(0o755)
+    return path
 
 
 def picture(width: int = 32, height: int = 24) -> dict:
@@ -135,21 +182,122 @@ def test_restarts_a_dead_server_then_gives_an_actionable_error(dirs, bridges, tm
     assert "exit code 1" in str(caught.value)
 
 
+def _step_until(runner: JobRunner, done: Callable[[JobRunner], bool], timeout: float = 60.0) -> list[str]:
+    """Step `runner` as an editor's timer does until `done(runner)`; the messages it showed."""
+    messages: list[str] = []
+    deadline = time.monotonic() + timeout
+    while not done(runner):
+        if runner.finished or time.monotonic() > deadline:
+            raise AssertionError(f"job {runner.state}: {runner.message}; shown: {messages}")
+        runner.step()
+        if not messages or messages[-1] != runner.message:
+            messages.append(runner.message)
+        time.sleep(0.05)
+    return messages
+
+
 @pytest.mark.slow  # starts brushwork serve processes
-def test_a_job_is_submitted_again_when_its_server_dies(dirs, bridges):
+def test_a_running_job_is_submitted_again_once_when_its_server_dies(dirs, bridges):
     bridge = bridges(sys.executable)
     runner = JobRunner(bridge, "paint", picture(64, 64), LONG)
-    while runner.state != "submitted":
-        runner.step()
-        time.sleep(0.05)
+    _step_until(runner, lambda r: r.state == "submitted" and bridge.status(r.job_id).state == "running")
+    first_job, first_pid = runner.job_id, bridge.pid
+    os.kill(first_pid, signal.SIGKILL)  # a crash mid-job
+    _wait_gone(first_pid)
+    shown = _step_until(runner, lambda r: r.state == "submitted" and r.job_id != first_job)
+    assert bridge.pid != first_pid and bridge.status(runner.job_id).state in ("queued", "running")
+    assert any("restarting" in text for text in shown), shown  # all the user sees of it
+    assert runner.error is None and runner.fraction < 0.5
+    # a second death of the same job is reported, with where to look
+    second_pid = bridge.pid
+    os.kill(second_pid, signal.SIGKILL)
+    _wait_gone(second_pid)
+    _step_until(runner, lambda r: r.finished)
+    assert runner.state == "failed" and "died twice" in runner.error and str(client.log_file()) in runner.error
+
+
+@pytest.mark.slow  # starts brushwork serve processes
+def test_a_job_cancelled_after_a_restart_is_cancelled_on_the_new_server(dirs, bridges):
+    bridge = bridges(sys.executable)
+    runner = JobRunner(bridge, "paint", picture(64, 64), LONG)
+    _step_until(runner, lambda r: r.state == "submitted")
     first_job, first_pid = runner.job_id, bridge.pid
     os.kill(first_pid, signal.SIGKILL)
     _wait_gone(first_pid)
-    runner.step()  # the status call restarts the server; the job goes to the new one
-    assert runner.state == "submitted" and runner.job_id != first_job and bridge.pid != first_pid
+    _step_until(runner, lambda r: r.state == "submitted" and r.job_id != first_job)
     runner.cancel()
     assert runner.state == "cancelled"
     assert bridge.status(runner.job_id).state == "cancelled"
+
+
+@pytest.mark.slow  # starts brushwork serve processes
+def test_a_server_that_exited_when_idle_is_started_again(dirs, bridges):
+    """One bridge per editor session: its server, the editor's child, exits after its idle time, and
+    the next job must start another (it did not: the unreaped child looked alive)."""
+    bridge = bridges(sys.executable, idle_timeout=3)
+    first = bridge.request("GET", "/health")["pid"]
+    _wait_gone(first)  # exited on its own; nobody reaped it
+    assert bridge.request("GET", "/health")["pid"] not in (first, None)
+    assert bridge.pid != first
+
+
+def test_a_child_that_has_exited_is_not_alive():
+    child = subprocess.Popen(["sh", "-c", "exit 3"])
+    _wait_gone(child.pid)  # a zombie now: signal 0 still reaches it
+    assert not client._pid_alive(child.pid)
+    assert child.wait(timeout=10) == 3  # looking did not take the exit code from the Popen that owns it
+
+
+def test_a_server_we_started_that_stops_listening_is_replaced(dirs, bridges, fake_python, monkeypatch):
+    monkeypatch.setattr(client, "EXIT_GRACE", 0.5)
+    bridge = bridges(str(fake_python))
+    first = bridge.request("GET", "/health")["pid"]
+    bridge.request("GET", "/stop-listening")  # still runs, refuses connections
+    assert bridge.request("GET", "/health")["pid"] != first  # ours: stopped and replaced
+    _wait_gone(first, timeout=10)
+
+
+def test_a_server_we_did_not_start_is_not_stopped(dirs, bridges, fake_python, monkeypatch):
+    monkeypatch.setattr(client, "EXIT_GRACE", 0.5)
+    other = subprocess.Popen([str(fake_python)], stdout=subprocess.PIPE, text=True)  # e.g. by hand
+    try:
+        assert other.stdout.readline().startswith("brushwork serving on ")
+        bridge = bridges(str(fake_python))  # could start servers, but finds this one
+        assert bridge.request("GET", "/health")["pid"] == other.pid
+        bridge.request("GET", "/stop-listening")
+        with pytest.raises(BridgeError, match=f"does not answer.*{client.log_file()}"):
+            bridge.request("GET", "/health")
+        assert other.poll() is None and bridge._process is None  # not stopped, none started
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_state_file_others_could_write_is_ignored(dirs, fake_python):
+    other = subprocess.Popen([str(fake_python)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().startswith("brushwork serving on ")
+        state = client.state_file()
+        state.chmod(0o600)
+        assert Bridge(None, start=False).request("GET", "/health")["pid"] == other.pid
+        state.chmod(0o620)  # someone else may have written it: its port could be their server
+        with pytest.raises(BridgeError, match="not running"):
+            Bridge(None, start=False).connect()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_hung_server_is_reported_not_killed(dirs, bridges, fake_python):
+    bridge = bridges(str(fake_python), timeout=1)
+    pid = bridge.request("GET", "/health")["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(BridgeError, match=f"did not answer within 1 s.*{client.log_file()}"):
+            bridge.request("GET", "/health")
+        assert not _has_exited(pid)
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 @pytest.mark.slow  # starts brushwork serve processes
@@ -255,15 +403,3 @@ def test_client_works_without_site_packages(dirs, bridges):
                          env={**os.environ, "PYTHONPATH": "/nonexistent"})
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) == bridge.pid
-
-
-def test_translate_svg():
-    text = '<?xml version="1.0"?>\n<svg width="4" height="4" viewBox="0 0 4 4"><rect/></svg>'
-    assert client.translate_svg(text, 0, 0) == text
-    moved = client.translate_svg(text, 10, 20)
-    assert '<g transform="translate(10 20)"><rect/></g></svg>' in moved
-    clipped = client.translate_svg(text, 0, 0, clip=(3, 2))
-    assert ('<g transform="translate(0 0)"><clipPath id="brushwork-region"><rect x="0" y="0" width="3" height="2"/>'
-            '</clipPath><g clip-path="url(#brushwork-region)"><rect/></g></g></svg>') in clipped
-    with pytest.raises(BridgeError):
-        client.translate_svg("<html/>", 1, 1)
