@@ -255,3 +255,139 @@ def _root(root: ET.Element) -> tuple[tuple[float, ...], tuple[float, ...] | None
     bg_text = root.get("data-background", "none")
     return box, None if bg_text == "none" else _floats(bg_text, "data-background")
 
+
+# --- editor flavours --------------------------------------------------------------------------------
+# Editors import SVG as shapes, and each supports a different part of SVG: Krita misplaces or blanks
+# <use> of a <symbol> with a mask, and GIMP's path import ignores <use> transforms. These flavours
+# draw the same painting with plain paths in image coordinates (no symbol, use, mask or transform).
+
+
+def _shifted(strokes: StrokeList, origin: tuple[int, int]) -> StrokeList:
+    """The strokes moved to `origin` on a canvas that reaches the region's far corner, so every
+    coordinate is written in image pixels (an editor's user units)."""
+    ox, oy = origin
+    return StrokeList(ox + strokes.width, oy + strokes.height,
+                      tuple(s.transformed(1.0, ox, oy) for s in strokes.strokes), strokes.background)
+
+
+def _box_points(s: Stroke, points, length: float, width: float) -> list[tuple[float, float]]:
+    """Unit-space points of a box stroke (oil brush, tape) placed on the canvas."""
+    cos, sin = math.cos(s["angle"]), math.sin(s["angle"])
+    return [(s["cx"] + cos * u * length - sin * v * width, s["cy"] + sin * u * length + cos * v * width)
+            for u, v in points]
+
+
+_UNIT_RECT = ((-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5))
+
+
+def _flat_oilbrush(dwg: svgwrite.Drawing, s: Stroke, index: int):
+    """The oil mark as the exact renderer draws it: body in c0, body again in c1 through a gradient
+    whose opacity rises 0 -> 1 along the length (what the symbol's mask does), then the bristles."""
+    length, width = s["length"], s["width"]
+    group = dwg.g()
+    body = _polygon_d(_box_points(s, OIL_BODY, length, width))
+    group.add(dwg.path(d=body, fill=_color(s["r0"], s["g0"], s["b0"])))
+    (hx, hy), (tx, ty) = _box_points(s, ((-0.5, 0.0), (0.5, 0.0)), length, width)
+    ramp = dwg.linearGradient(start=(_num(hx), _num(hy)), end=(_num(tx), _num(ty)), id=f"bw-oil{index}",
+                              gradientUnits="userSpaceOnUse")
+    c1 = _color(s["r1"], s["g1"], s["b1"])
+    ramp.add_stop_color(0, c1, 0)
+    ramp.add_stop_color(1, c1, 1)
+    dwg.defs.add(ramp)
+    group.add(dwg.path(d=body, fill=f"url(#bw-oil{index})"))
+    for layer in OIL_BRISTLES:
+        grey = round(layer.grey * 255)
+        group.add(dwg.path(d="".join(_polygon_d(_box_points(s, streak, length, width)) for streak in layer.streaks),
+                           fill="#%02x%02x%02x" % (grey, grey, grey), fill_opacity=layer.opacity))
+    return group
+
+
+def _flat_watercolor(dwg: svgwrite.Drawing, s: Stroke, index: int):
+    """One outline (the union the exact renderer fills) instead of discs and hulls; the opacity goes
+    into the gradient's stops, because Krita drops fill-opacity on gradient fills (seen: 19 dB)."""
+    c0, c1 = _color(s["r0"], s["g0"], s["b0"]), _color(s["r1"], s["g1"], s["b1"])
+    opacity = opacity4(s["opacity"])
+    axis = watercolor_gradient_axis(s)
+    if axis is None:
+        return dwg.path(d=_outline_d(s), fill=c1, fill_opacity=opacity)
+    gradient = dwg.linearGradient(start=(_num(axis[0]), _num(axis[1])), end=(_num(axis[2]), _num(axis[3])),
+                                  id=f"bw-wc{index}", gradientUnits="userSpaceOnUse")
+    gradient.add_stop_color(0, c0, opacity)
+    gradient.add_stop_color(1, c1, opacity)
+    dwg.defs.add(gradient)
+    return dwg.path(d=_outline_d(s), fill=f"url(#bw-wc{index})")
+
+
+def _flat_tape(dwg: svgwrite.Drawing, s: Stroke, index: int):
+    return dwg.path(d=_polygon_d(_box_points(s, _UNIT_RECT, s["length"], s["width"])),
+                    fill=_color(s["r"], s["g"], s["b"]), fill_opacity=opacity4(s["opacity"]))
+
+
+_FLAT_ELEMENT = {**_ELEMENT, "watercolor": _flat_watercolor, "oilbrush": _flat_oilbrush, "tape": _flat_tape}
+
+
+def write_flat(strokes: StrokeList, origin: tuple[int, int] = (0, 0)) -> str:
+    """The painting for an editor's vector layer (Krita): plain paths and gradients in image
+    coordinates with the region's top-left corner at `origin`, one top-level shape per stroke (a
+    click selects one stroke), each cut at the region's edges as the raster layer is, over the
+    region's paper. Not readable by `read`: it is an export, not a stroke file."""
+    shifted = _shifted(strokes, origin)
+    ox, oy = origin
+    w, h = strokes.width, strokes.height
+    dwg = svgwrite.Drawing(size=(shifted.width, shifted.height),
+                           viewBox=f"0 0 {shifted.width} {shifted.height}", profile="full", debug=False)
+    clip = dwg.defs.add(dwg.clipPath(id="bw-region"))
+    clip.add(dwg.rect((ox, oy), (w, h)))
+    if strokes.background is not None:
+        dwg.add(dwg.rect((ox, oy), (w, h), fill=_color(*strokes.background), id="brushwork-paper"))
+    for i, s in enumerate(shifted.strokes):
+        element = _FLAT_ELEMENT[s.kind](dwg, s, i)
+        element.attribs.update({"id": f"brushwork-{i + 1}-{s.kind}", "clip-path": "url(#bw-region)",
+                                "data-brush": s.kind})
+        dwg.add(element)
+    return to_text(dwg)
+
+
+def _outline_polygon(s: Stroke):
+    """The stroke's silhouette as one shapely polygon (union of its pieces), in canvas pixels."""
+    from shapely import LineString, Point, Polygon, unary_union
+
+    if s.kind == "markerpen":
+        p0, p1, p2 = bezier_points(s)
+        n = max(3, min(80, math.ceil((math.dist(p0, p1) + math.dist(p1, p2)) / 2) + 1))
+        curve = [(((1 - t) ** 2) * p0[0] + 2 * (1 - t) * t * p1[0] + t * t * p2[0],
+                  ((1 - t) ** 2) * p0[1] + 2 * (1 - t) * t * p1[1] + t * t * p2[1])
+                 for t in (i / (n - 1) for i in range(n))]
+        return LineString(curve).buffer(s["width"] / 2, quad_segs=_arc_segments(s["width"] / 2))
+    if s.kind == "watercolor":
+        outline = watercolor_outline(s)
+        return unary_union([Point(x, y).buffer(r, quad_segs=_arc_segments(r)) for x, y, r in outline.discs]
+                           + [Polygon(q) for q in outline.quads])
+    points = OIL_BODY if s.kind == "oilbrush" else _UNIT_RECT
+    return Polygon(_box_points(s, points, s["length"], s["width"]))
+
+
+def _arc_segments(radius: float) -> int:
+    """Segments per quarter circle keeping the polygon within 0.1 px of the true arc."""
+    return max(2, min(64, math.ceil(math.pi / 2 / math.acos(max(-1.0, 1 - 0.1 / max(radius, 0.1))))))
+
+
+def _outline_d(s: Stroke) -> str:
+    """The silhouette as closed subpaths: every outer boundary, then its holes."""
+    shape = _outline_polygon(s)
+    polygons = list(getattr(shape, "geoms", [shape]))
+    return "".join(_polygon_d(ring.coords[:-1]) for polygon in polygons if not polygon.is_empty
+                   for ring in (polygon.exterior, *polygon.interiors))
+
+
+def write_outlines(strokes: StrokeList, origin: tuple[int, int] = (0, 0)) -> str:
+    """Every stroke's outline as one closed path in image coordinates (region's corner at `origin`),
+    named after its stroke: what GIMP imports as paths. No paper, fills or clipping."""
+    shifted = _shifted(strokes, origin)
+    dwg = svgwrite.Drawing(size=(shifted.width, shifted.height),
+                           viewBox=f"0 0 {shifted.width} {shifted.height}", profile="full", debug=False)
+    for i, s in enumerate(shifted.strokes):
+        path = dwg.path(d=_outline_d(s), fill="none", stroke="black", id=f"brushwork-{i + 1}-{s.kind}")
+        path.attribs["data-brush"] = s.kind
+        dwg.add(path)
+    return to_text(dwg)
