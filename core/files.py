@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -143,13 +144,43 @@ def save_png(pixels: np.ndarray, path: str | os.PathLike) -> None:
     atomic_write(path, buffer.getvalue())
 
 
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths reach the same file: the same inode when both exist (hard links, symlinks,
+    any spelling), else the same path once symlinks, '..' and the working folder are resolved
+    (an output that does not exist yet)."""
+    try:
+        if os.path.samefile(a, b):
+            return True
+    except OSError:
+        pass  # one of them does not exist (yet): compare where they lead
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def refuse_collisions(
+    outputs: Sequence[tuple[str, str | os.PathLike]],
+    inputs: Sequence[tuple[str | None, str | os.PathLike]] = (),
+) -> None:
+    """Refuse a run whose outputs would replace one of its inputs, or each other, before any work.
+
+    Each item is (label, path); the labels name the option in the message ("--png output",
+    "--style"; an input label of None says just "the input file"). Writing is atomic (temporary
+    file + rename), so a replaced input would be gone whole, and two outputs of one run would
+    leave only the last."""
+    for i, (label, output) in enumerate(outputs):
+        for source_label, source in inputs:
+            if same_file(output, source):
+                what = f" ({source_label})" if source_label else ""
+                raise BrushworkError(
+                    f"{label} {output} is the input file {source}{what}; choose another output path"
+                )
+        for earlier_label, earlier in outputs[:i]:
+            if same_file(output, earlier):
+                raise BrushworkError(
+                    f"{earlier_label} {earlier} and {label} {output} are the same file; "
+                    "choose different output paths"
+                )
+
+
 def refuse_overwriting_inputs(output: str | os.PathLike, *inputs: str | os.PathLike) -> None:
     """Outputs never replace an input file, whatever path spelling reaches it."""
-    out = Path(output)
-    for source in inputs:
-        src = Path(source)
-        same = out.resolve() == src.resolve() or (
-            out.exists() and src.exists() and os.path.samefile(out, src)
-        )
-        if same:
-            raise BrushworkError(f"output {out} is the input file {src}; choose another output path")
+    refuse_collisions([("output", output)], [(None, source) for source in inputs])

@@ -150,3 +150,39 @@ def test_stroke_files_over_the_stroke_limit_are_refused_before_building_strokes(
             load_strokes(six)
         assert len(built) <= 5, suffix  # refused while parsing, not after building all six
     assert files_module.load_strokes is load_strokes
+
+
+def test_same_file_sees_through_spellings_symlinks_and_hard_links(tmp_path):
+    from brushwork.files import same_file
+
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"x")
+    (tmp_path / "link.png").symlink_to(photo)
+    os.link(photo, tmp_path / "hard.png")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dirlink").symlink_to(tmp_path)
+    for other in (photo, tmp_path / "dir" / ".." / "photo.png", tmp_path / "link.png", tmp_path / "hard.png",
+                  tmp_path / "dirlink" / "photo.png", os.path.relpath(photo)):
+        assert same_file(other, photo) and same_file(photo, other), other
+    (tmp_path / "dangling.png").symlink_to(tmp_path / "future.png")  # outputs need not exist yet
+    assert same_file(tmp_path / "dangling.png", tmp_path / "dirlink" / "future.png")
+    assert not same_file(tmp_path / "other.png", photo)
+    assert not same_file(tmp_path / "other.png", tmp_path / "another.png")
+
+
+def test_outputs_are_checked_against_every_input_and_each_other(tmp_path):
+    from brushwork.files import refuse_collisions
+
+    photo, style = tmp_path / "photo.png", tmp_path / "starry.png"
+    photo.write_bytes(b"p")
+    style.write_bytes(b"s")
+    inputs = [("the photo", photo), ("--style", style)]
+    with pytest.raises(BrushworkError, match=r"^--png output .*starry\.png is the input file .*starry\.png "
+                                             r"\(--style\); choose another output path$"):
+        refuse_collisions([("output", tmp_path / "starry.svg"), ("--png output", tmp_path / "starry.png")], inputs)
+    with pytest.raises(BrushworkError, match=r"^output .*a\.svg and --animate .*a\.svg are the same file; "):
+        refuse_collisions([("output", tmp_path / "a.svg"), ("--animate", tmp_path / "x" / ".." / "a.svg")],
+                          inputs)
+    refuse_collisions([("output", tmp_path / "a.svg"), ("--png output", tmp_path / "a.png")], inputs)
+    with pytest.raises(BrushworkError, match=r"^output .*a\.svg is the input file .*a\.svg; choose"):
+        refuse_overwriting_inputs(tmp_path / "a.svg", tmp_path / "a.svg")
