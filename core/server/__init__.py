@@ -8,11 +8,13 @@ answered. Jobs run in a worker process (jobs.py, worker.py); the API is in app.p
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import secrets
 import signal
 import socket
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from brushwork.errors import BrushworkError
 
-__all__ = ["ServeOptions", "serve", "write_state", "READY_PREFIX"]
+__all__ = ["ServeOptions", "check_state_file", "serve", "write_state", "READY_PREFIX"]
 
 READY_PREFIX = "brushwork serving on "
 
@@ -34,16 +36,96 @@ class ServeOptions:
     state_file: Path | None = None  # default: brushwork.client.state_file()
 
 
+def _check_folder(folder: Path) -> None:
+    """Create the state folder user-only, or make sure an existing one is the user's own and that
+    nobody else can write in it: whoever can could plant a link there (and make the server write the
+    token over another file) or a state file of their own (and receive the user's pictures)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = folder.stat()
+    except OSError as exc:
+        raise BrushworkError(f"cannot create the state folder {folder}: {exc.strerror or exc}; "
+                             "give --state-file a path in a folder you can write") from None
+    if not hasattr(os, "getuid"):  # Windows: the folder is in the user's profile; ACLs, not modes
+        return
+    if info.st_uid != os.getuid():
+        raise BrushworkError(f"the state folder {folder} belongs to another user (uid {info.st_uid}); "
+                             "give --state-file (or BRUSHWORK_STATE_DIR) a folder of your own")
+    if info.st_mode & 0o022:
+        mode = f"mode {stat.S_IMODE(info.st_mode):o}"
+        if info.st_mode & stat.S_ISVTX:  # a shared folder such as /tmp: changing its mode is no fix
+            raise BrushworkError(f"the state folder {folder} is shared with other users ({mode}); give "
+                                 "--state-file (or BRUSHWORK_STATE_DIR) a folder of your own")
+        raise BrushworkError(f"the state folder {folder} can be written by others ({mode}); make it yours "
+                             f"only (chmod 700 {folder}) or give --state-file (or BRUSHWORK_STATE_DIR) "
+                             "another folder")
+
+
+def _cannot_write(path: Path, exc: OSError) -> BrushworkError:
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason += f" (its folder {path.parent} cannot be written)"
+    return BrushworkError(f"cannot write the state file {path}: {reason}; give --state-file a path in a "
+                          "folder you can write")
+
+
+def _temporary_name(path: Path) -> Path:
+    # One name per process: a copy left by a crashed server is replaced by the next with its pid.
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _create_temporary(tmp: Path) -> int:
+    """Create `tmp` for writing, new (O_EXCL) and never through a link (O_NOFOLLOW). One left there
+    (by a crashed server with this pid, or planted) is unlinked first, which removes a link itself,
+    never what it points to."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(3):
+        try:
+            return os.open(tmp, flags, 0o600)
+        except FileExistsError:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+    raise FileExistsError(errno.EEXIST, "something keeps creating the temporary file", str(tmp))
+
+
+def check_state_file(path: Path) -> None:
+    """Fail early, with a BrushworkError that says what to do, when the state file cannot be written
+    (before a port, a worker and the HTTP server are started for nothing)."""
+    _check_folder(path.parent)
+    tmp = _temporary_name(path)
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        os.close(_create_temporary(tmp))
+        os.unlink(tmp)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+
+
 def write_state(path: Path, doc: dict) -> None:
-    """Write the state file readable by the user only (it holds the token): created 0600 in a 0700
-    folder, through a rename so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(doc, f)
-    os.chmod(tmp, 0o600)  # also when a stale tmp file existed with other bits
-    os.replace(tmp, path)
+    """Write the state file readable by the user only (it holds the token): created 0600 in a folder
+    only the user can write, through a rename so readers never see half a file. A link planted at
+    either name is replaced, never followed."""
+    _check_folder(path.parent)
+    tmp = _temporary_name(path)
+    try:
+        fd = _create_temporary(tmp)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(f.fileno(), 0o600)  # exactly 0600, whatever the umask
+                json.dump(doc, f)
+            os.replace(tmp, path)  # a link at `path` is replaced itself: rename does not follow it
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
 
 
 def _remove_state(path: Path) -> None:
@@ -75,6 +157,7 @@ def serve(options: ServeOptions = ServeOptions()) -> None:
     from brushwork.server.jobs import JobManager
 
     state_path = options.state_file or client.state_file()
+    check_state_file(state_path)
     sock = _bind(options.port)
     port = sock.getsockname()[1]
     token = secrets.token_urlsafe(32)
