@@ -96,10 +96,16 @@ def test_plugins_import_no_torch_or_numpy():
 # ------------------------------------------------------------------------------------------ Krita stand-in
 
 class Node:
+    """A layer; `children` lists a group's layers bottom to top, as Krita stacks them."""
+
     def __init__(self, name: str, kind: str) -> None:
-        self.name, self.kind = name, kind
+        self._name, self.kind = name, kind
         self.pixels: tuple | None = None
         self.svg: str | None = None
+        self.children: list[Node] = []
+
+    def name(self):
+        return self._name
 
     def setPixelData(self, data, x, y, w, h):  # noqa: N802 (Krita's names)
         self.pixels = (bytes(data), x, y, w, h)
@@ -107,13 +113,9 @@ class Node:
     def addShapesFromSvg(self, text):  # noqa: N802
         self.svg = text
 
-
-class Root:
-    def __init__(self) -> None:
-        self.children: list[Node] = []
-
     def addChildNode(self, node, above):  # noqa: N802
-        self.children.append(node)
+        # Krita: placed right above `above`, or on top of the stack when it is None
+        self.children.insert(self.children.index(above) + 1 if above is not None else len(self.children), node)
 
 
 class Selection:
@@ -139,7 +141,7 @@ class Document:
     def __init__(self, rgba: np.ndarray, selection=None, model="RGBA", depth="U8") -> None:
         self.bgra = np.ascontiguousarray(rgba[..., [2, 1, 0, 3]])
         self._selection, self.model, self.depth = selection, model, depth
-        self.root = Root()
+        self.root = Node("root", "grouplayer")
         self.refreshed = 0
 
     def width(self):
@@ -165,6 +167,12 @@ class Document:
 
     def createVectorLayer(self, name):  # noqa: N802
         return Node(name, "vectorlayer")
+
+    def createGroupLayer(self, name):  # noqa: N802
+        return Node(name, "grouplayer")
+
+    def topLevelNodes(self):  # noqa: N802
+        return list(self.root.children)
 
     def rootNode(self):  # noqa: N802
         return self.root
@@ -254,21 +262,34 @@ def test_paint_job_on_a_selection_adds_paint_and_vector_layers(krita_plugin):
     while not job.runner.finished and time.monotonic() < deadline:
         time.sleep(0.05)
     assert job.runner.state == "done", job.runner.error
-    paint_layer, vector_layer = job.apply()
-    assert [n.name for n in doc.root.children] == [model.PAINT_LAYER, model.VECTOR_LAYER]
+    group, paint_layer, vector_layer = job.apply()
+    # one named group per job, painting below its strokes; a second run's group gets its own name
+    assert [n.name() for n in doc.root.children] == ["brushwork: tape, 12 strokes"]
+    assert group.kind == "grouplayer" and group.children == [paint_layer, vector_layer]
+    assert [n.name() for n in group.children] == [model.PAINT_LAYER, model.VECTOR_LAYER]
     assert doc.refreshed == 1
     data, x, y, w, h = paint_layer.pixels
     assert (x, y, w, h) == (4, 6, 24, 20)
     bgra = np.frombuffer(data, np.uint8).reshape(20, 24, 4)
-    strokes = svg.read(job.runner.result.svg)
+    strokes = svg.read(job.runner.bridge.result_svg(job.runner.job_id))
     assert (strokes.width, strokes.height) == (24, 20)
     np.testing.assert_array_equal(bgra[..., [2, 1, 0]], raster.render(strokes))  # B,G,R,A the right way round
     red, blue = bgra[..., 2].mean(), bgra[..., 0].mean()
     assert red > blue + 60  # the painting is of the red region the selection covers
     assert vector_layer.kind == "vectorlayer"
-    # the strokes moved to the selection and cut at its edges, like the paint layer
-    assert '<g transform="translate(4 6)"><clipPath id="brushwork-region"><rect x="0" y="0" width="24" ' \
-           'height="20"/></clipPath><g clip-path="url(#brushwork-region)">' in vector_layer.svg
+    # plain shapes already at the selection's place (Krita mangles <use>, masks and wrappers)
+    assert vector_layer.svg == svg.write_flat(strokes, (4, 6))
+    job.apply()
+    assert [n.name() for n in doc.root.children] == ["brushwork: tape, 12 strokes", "brushwork: tape, 12 strokes (2)"]
+
+
+def test_job_titles_name_the_brush_or_method_and_are_made_unique(krita_plugin):
+    model = krita_plugin.model
+    assert model.job_title("paint", model.PaintOptions(brush="oilbrush", strokes=1000)) == \
+        "brushwork: oil brush, 1,000 strokes"
+    assert model.job_title("stylize", model.StylizeOptions(method="adain")) == "brushwork: AdaIN style"
+    assert model.unique_name("a", ["b"]) == "a"
+    assert model.unique_name("a", ["a", "a (2)"]) == "a (3)"
 
 
 @pytest.mark.slow  # a real server and job

@@ -1,6 +1,7 @@
 """Batch code run inside GIMP 3 (python-fu-eval) by tests/e2e/test_gimp.py: loads the input image,
-selects a rectangle, calls the installed plug-in's procedures non-interactively, and writes what it
-finds (layers, offsets, raw RGBA pixels, paths) for the test. Inputs from $BRUSHWORK_E2E (JSON)."""
+selects a rectangle, calls the installed plug-in's procedures non-interactively (painting once per
+brush kind), and writes what it finds (layer groups, offsets, raw RGBA pixels, and GIMP's own
+rasterisation of each job's paths as a selection mask) for the test. Inputs from $BRUSHWORK_E2E."""
 
 import json
 import os
@@ -42,7 +43,22 @@ layer = image.get_layers()[0]
 x, y, w, h = conf["selection"]
 image.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
 
-result["paint"] = call("brushwork-paint", image, layer, **conf["paint"])
+result["paints"] = {}
+for options in conf["paints"]:
+    before = {path.get_id() for path in image.get_paths()}
+    outcome = call("brushwork-paint", image, layer, **options)
+    new = [path for path in image.get_paths() if path.get_id() not in before]
+    outcome["paths"] = len(new)
+    if new:  # the paths as GIMP fills them: their union as a selection, read back as 8-bit coverage
+        Gimp.context_set_antialias(True)
+        for i, path in enumerate(new):
+            image.select_item(Gimp.ChannelOps.REPLACE if i == 0 else Gimp.ChannelOps.ADD, path)
+        mask = image.get_selection().get_buffer().get(
+            Gegl.Rectangle.new(0, 0, image.get_width(), image.get_height()), 1.0, "Y u8", Gegl.AbyssPolicy.CLAMP)
+        with open(os.path.join(out, f"{options['brush']}.paths.y8"), "wb") as f:
+            f.write(bytes(mask))
+        image.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)  # the next job works on the same region
+    result["paints"][options["brush"]] = outcome
 style = Gio.File.new_for_path(conf["style"])
 result["stylize"] = call("brushwork-stylize", image, layer, style=style, **conf["stylize"])
 
@@ -55,20 +71,31 @@ result["no_style"]["layers_added"] = len(image.get_layers()) - layers_before
 deep = image.duplicate()
 deep.convert_precision(Gimp.Precision.U16_NON_LINEAR)
 deep_layers = len(deep.get_layers())
-result["deep"] = call("brushwork-paint", deep, deep.get_layers()[-1], **dict(conf["paint"], **{"import-paths": False}))
+result["deep"] = call("brushwork-paint", deep, deep.get_layers()[-1],
+                      **dict(conf["paints"][0], **{"import-paths": False}))
 result["deep"]["layers_added"] = len(deep.get_layers()) - deep_layers
 deep.delete()
 
 result["layers"] = []
-for item in image.get_layers():
+
+
+def save_layer(item, group):
     _, ox, oy = item.get_offsets()
     lw, lh = item.get_width(), item.get_height()
-    name = item.get_name()
     file = f"layer{len(result['layers'])}.rgba"
     data = item.get_buffer().get(Gegl.Rectangle.new(0, 0, lw, lh), 1.0, "R'G'B'A u8", Gegl.AbyssPolicy.CLAMP)
     with open(os.path.join(out, file), "wb") as f:
         f.write(bytes(data))
-    result["layers"].append({"name": name, "offsets": [ox, oy], "size": [lw, lh], "file": file})
+    result["layers"].append({"name": item.get_name(), "group": group, "offsets": [ox, oy], "size": [lw, lh],
+                             "file": file})
+
+
+for item in image.get_layers():  # top to bottom; a job's layers are in its group
+    if item.is_group():
+        for child in item.get_children():
+            save_layer(child, item.get_name())
+    else:
+        save_layer(item, None)
 paths = image.get_paths()
 result["paths"] = len(paths)
 result["path_strokes"] = sum(len(p.get_strokes()) for p in paths)

@@ -24,12 +24,19 @@ from gi.repository import Gegl, Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # bridge_client.py lies next to this file
-from bridge_client import Bridge, BridgeError, JobRunner, encode_image, encode_png, translate_svg  # noqa: E402
+from bridge_client import Bridge, BridgeError, JobRunner, encode_image  # noqa: E402
 
 PAINT = "brushwork-paint"
 STYLIZE = "brushwork-stylize"
-BRUSHES = ("oilbrush", "watercolor", "markerpen", "tape")
-METHODS = ("wct", "adain", "gatys")
+BRUSHES = {"oilbrush": "Oil brush", "watercolor": "Watercolour", "markerpen": "Marker pen", "tape": "Tape"}
+METHODS = {
+    "wct": ("WCT", "Whitening and colouring of deep features at five levels: the closest match of the style's "
+                   "textures and colours (a few seconds)"),
+    "adain": ("AdaIN", "Matches the mean and spread of deep features: faster and gentler, keeps more of the "
+                       "image's structure"),
+    "gatys": ("Gatys", "Optimises the picture itself towards the style (Gatys et al.): the finest result, but "
+                       "minutes of work"),
+}
 PAINT_LAYER = "brushwork painting"
 STYLIZE_LAYER = "brushwork stylized"
 RW = GObject.ParamFlags.READWRITE
@@ -37,9 +44,11 @@ PIXELS = "R'G'B'A u8"  # straight alpha, the layout the server reads and returns
 
 
 def _choice(values):
+    """A Gimp.Choice from {nick: label} or {nick: (label, help)}: the dialog shows labels and help."""
     choice = Gimp.Choice.new()
-    for i, value in enumerate(values):
-        choice.add(value, i, value, "")
+    for i, (nick, text) in enumerate(values.items()):
+        label, help_text = text if isinstance(text, tuple) else (text, "")
+        choice.add(nick, i, label, help_text)
     return choice
 
 
@@ -70,9 +79,27 @@ def _read(drawable, x, y, w, h) -> bytes:
     return bytes(buffer.get(Gegl.Rectangle.new(x, y, w, h), 1.0, PIXELS, Gegl.AbyssPolicy.CLAMP))
 
 
-def _add_layer(image, drawable, name, pixels, x, y, w, h):
+def _unique_name(image, name):
+    """`name`, or `name (2)`, ... so that every run's group can be told apart."""
+    taken = {item.get_name() for item in image.get_layers()}
+    n = 2
+    unique = name
+    while unique in taken:
+        unique, n = f"{name} ({n})", n + 1
+    return unique
+
+
+def _add_group(image, drawable, name):
+    """A layer group for one job's layers, on top of the worked layer's stack (its group, if it has one),
+    so that the newest result is the one seen."""
+    group = Gimp.GroupLayer.new(image, _unique_name(image, name))
+    image.insert_layer(group, drawable.get_parent(), 0)
+    return group
+
+
+def _add_layer(image, group, drawable, name, pixels, x, y, w, h):
     layer = Gimp.Layer.new(image, name, w, h, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
-    image.insert_layer(layer, None, 0)
+    image.insert_layer(layer, group, 0)
     _, ox, oy = drawable.get_offsets()
     layer.set_offsets(ox + x, oy + y)
     buffer = layer.get_buffer()
@@ -82,13 +109,15 @@ def _add_layer(image, drawable, name, pixels, x, y, w, h):
     return layer
 
 
-def _import_paths(image, svg: str, x: int, y: int) -> int:
-    """The strokes as GIMP paths (outlines of every stroke shape); returns how many were added."""
+def _import_paths(image, svg: str) -> int:
+    """The strokes as GIMP paths: one closed outline per stroke, already in image coordinates (GIMP's
+    path import ignores <use> and its transforms); returns how many were added."""
     handle, path = tempfile.mkstemp(suffix=".svg", prefix="brushwork-")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(translate_svg(svg, x, y))
-        ok, paths = image.import_paths_from_file(Gio.File.new_for_path(path), True, False)
+            f.write(svg)
+        # merge=False: one path per stroke, named after it
+        ok, paths = image.import_paths_from_file(Gio.File.new_for_path(path), False, False)
     finally:
         os.unlink(path)
     if not ok:
@@ -96,12 +125,12 @@ def _import_paths(image, svg: str, x: int, y: int) -> int:
     return len(paths)
 
 
-def _run_job(kind, image, drawable, params, style_png=None, import_paths=False):
+def _run_job(kind, image, drawable, params, title, import_paths=False):
     x, y, w, h = _region(image, drawable)
+    _, ox, oy = drawable.get_offsets()
     picture = encode_image(_read(drawable, x, y, w, h), w, h, "RGBA8")
-    if style_png is not None:
-        params = dict(params, style=encode_png(style_png))
-    runner = JobRunner(Bridge(_install_python()), kind, picture, params, channels="RGBA8")
+    runner = JobRunner(Bridge(_install_python()), kind, picture, params, channels="RGBA8",
+                       svg_flavour="outlines" if import_paths else None, svg_origin=(ox + x, oy + y))
     Gimp.progress_init("brushwork: " + ("painting" if kind == "paint" else "stylizing"))
     last_text = None
     while not runner.finished:
@@ -118,12 +147,13 @@ def _run_job(kind, image, drawable, params, style_png=None, import_paths=False):
     result = runner.result
     if (result.width, result.height) != (w, h):
         raise BridgeError(f"the server returned {result.width}x{result.height} pixels for {w}x{h}")
-    image.undo_group_start()
+    image.undo_group_start()  # one undo step for the whole result
     try:
-        _add_layer(image, drawable, PAINT_LAYER if kind == "paint" else STYLIZE_LAYER, result.pixels, x, y, w, h)
-        if import_paths and result.svg is not None:
-            _, ox, oy = drawable.get_offsets()
-            _import_paths(image, result.svg, ox + x, oy + y)
+        group = _add_group(image, drawable, title)
+        _add_layer(image, group, drawable, PAINT_LAYER if kind == "paint" else STYLIZE_LAYER, result.pixels,
+                   x, y, w, h)
+        if result.svg is not None:
+            _import_paths(image, result.svg)
     finally:
         image.undo_group_end()
     Gimp.displays_flush()
@@ -177,23 +207,36 @@ def paint_job(image, drawable, config):
         params["iterations"] = config.get_property("iterations")
     if not config.get_property("refine"):
         params["refine_iterations"] = 0
-    _run_job("paint", image, drawable, params, import_paths=config.get_property("import-paths"))
+    title = f"brushwork: {BRUSHES[params['brush']].lower()}, {params['strokes']:,} strokes"
+    _run_job("paint", image, drawable, params, title, import_paths=config.get_property("import-paths"))
 
 
-def stylize_job(image, drawable, config):
-    style = config.get_property("style")
+def _style_picture(style):
+    """The style image as raw RGBA pixels, read by GIMP's own loaders: any format GIMP opens."""
     if style is None or style.get_path() is None:
         raise BridgeError("choose a style image")
     try:
-        with open(style.get_path(), "rb") as f:
-            style_bytes = f.read()
-    except OSError as exc:
-        raise BridgeError(f"cannot read the style image {style.get_path()}: {exc.strerror}") from None
-    if not style_bytes.startswith(b"\x89PNG"):
-        raise BridgeError("the style image must be a PNG file")
-    params = {"method": config.get_property("method"), "alpha": config.get_property("alpha"),
-              "preserve_color": config.get_property("preserve-color")}
-    _run_job("stylize", image, drawable, params, style_png=style_bytes)
+        loaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, style)
+    except GLib.Error as exc:
+        raise BridgeError(f"GIMP cannot open the style image {style.get_path()}: {exc.message}") from None
+    if loaded is None:
+        raise BridgeError(f"GIMP cannot open the style image {style.get_path()}")
+    try:
+        if loaded.get_base_type() != Gimp.ImageBaseType.RGB:
+            loaded.convert_rgb()  # grey and indexed style images
+        layer = loaded.merge_visible_layers(Gimp.MergeType.CLIP_TO_IMAGE)
+        width, height = layer.get_width(), layer.get_height()
+        return encode_image(_read(layer, 0, 0, width, height), width, height, "RGBA8")
+    finally:
+        loaded.delete()
+
+
+def stylize_job(image, drawable, config):
+    method = config.get_property("method")
+    params = {"method": method, "alpha": config.get_property("alpha"),
+              "preserve_color": config.get_property("preserve-color"),
+              "style": _style_picture(config.get_property("style"))}
+    _run_job("stylize", image, drawable, params, f"brushwork: {METHODS[method][0]} style")
 
 
 class Brushwork(Gimp.PlugIn):
@@ -215,7 +258,7 @@ class Brushwork(Gimp.PlugIn):
             procedure.add_int_argument("working-size", "Working size", "Long side the painter works at (px)",
                                        64, 4096, 512, RW)
             procedure.add_int_argument("iterations", "Steps per level",
-                                       "Optimisation steps per level, fewer is faster (0: automatic)",
+                                       "Optimisation steps per level, fewer is faster (0: the painter chooses)",
                                        0, 10000, 0, RW)
             procedure.add_boolean_argument("refine", "Refine at the end",
                                            "Refine all strokes together at the end: closer to the image, slower",
@@ -226,9 +269,9 @@ class Brushwork(Gimp.PlugIn):
             procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, _procedure(stylize_job), None)
             procedure.set_menu_label("Stylize…")
             procedure.set_documentation("Restyle the layer after a style image",
-                                        "A new layer in the style of a PNG style image (AdaIN, WCT or Gatys).",
+                                        "A new layer in the style of a style image (WCT, AdaIN or Gatys).",
                                         name)
-            procedure.add_file_argument("style", "Style image", "A PNG style image", Gimp.FileChooserAction.OPEN,
+            procedure.add_file_argument("style", "Style image", "Any image GIMP opens", Gimp.FileChooserAction.OPEN,
                                         True, None, RW)
             procedure.add_choice_argument("method", "Method", "Style transfer method", _choice(METHODS), "wct", RW)
             procedure.add_double_argument("alpha", "Strength", "Style strength, 0..1", 0.0, 1.0, 1.0, RW)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from PyQt5.QtCore import QByteArray
 
-from .bridge_client import translate_svg
 from .model import Region, unsupported_format, work_region
 
 
@@ -31,19 +30,31 @@ def read_pixels(doc, region: Region) -> bytes:
     return bytes(doc.pixelData(region.x, region.y, region.width, region.height))
 
 
-def add_paint_layer(doc, name: str, bgra: bytes, region: Region):
+def layer_names(doc) -> list[str]:
+    return [node.name() for node in doc.topLevelNodes()]
+
+
+def add_group(doc, name: str):
+    """A layer group on top of the layer stack: one per job, holding its layers."""
+    group = doc.createGroupLayer(name)
+    doc.rootNode().addChildNode(group, None)
+    return group
+
+
+def add_paint_layer(doc, parent, name: str, bgra: bytes, region: Region):
     node = doc.createNode(name, "paintlayer")
-    doc.rootNode().addChildNode(node, None)
+    parent.addChildNode(node, None)
     node.setPixelData(QByteArray(bgra), region.x, region.y, region.width, region.height)
     return node
 
 
-def add_vector_layer(doc, name: str, svg: str, region: Region):
-    """A vector layer holding the strokes as shapes. Krita draws them asynchronously and crashes if
-    the document has no view: callers only use this on the document of the active view."""
+def add_vector_layer(doc, parent, name: str, svg: str, above):
+    """A vector layer holding the strokes as shapes (an SVG already in image coordinates), above the
+    node `above`. Krita draws the shapes asynchronously and crashes if the document has no view:
+    callers only use this on the document of the active view."""
     layer = doc.createVectorLayer(name)
-    doc.rootNode().addChildNode(layer, None)
-    layer.addShapesFromSvg(translate_svg(svg, region.x, region.y, (region.width, region.height)))
+    parent.addChildNode(layer, above)
+    layer.addShapesFromSvg(svg)
     return layer
 
 

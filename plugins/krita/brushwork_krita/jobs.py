@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from . import document
 from .bridge_client import Bridge, BridgeError, JobRunner, encode_image
-from .model import PAINT_LAYER, STYLIZE_LAYER, VECTOR_LAYER, PaintOptions, Region, StylizeOptions, install_info
+from .model import (PAINT_LAYER, STYLIZE_LAYER, VECTOR_LAYER, PaintOptions, Region, StylizeOptions, install_info,
+                    job_title, unique_name)
 
 _bridge: Bridge | None = None
 
@@ -29,20 +30,23 @@ class DocumentJob:
     doc: object
     region: Region
     runner: JobRunner
+    title: str
     vector_layer: bool = False
 
     def apply(self) -> list:
-        """Put a finished job's result into the document: a paint layer, and for strokes a vector
-        layer. Returns the new nodes."""
+        """Put a finished job's result into the document: a layer group named after the job (its
+        name made unique) holding the painting and, for strokes, a vector layer above it. Returns the
+        group and the new layers."""
         result = self.runner.result
         assert result is not None
         if (result.width, result.height) != (self.region.width, self.region.height):
             raise BridgeError(f"the server returned {result.width}x{result.height} pixels for a "
                               f"{self.region.width}x{self.region.height} region")
+        group = document.add_group(self.doc, unique_name(self.title, document.layer_names(self.doc)))
         name = PAINT_LAYER if self.runner.kind == "paint" else STYLIZE_LAYER
-        nodes = [document.add_paint_layer(self.doc, name, result.pixels, self.region)]
+        nodes = [group, document.add_paint_layer(self.doc, group, name, result.pixels, self.region)]
         if self.vector_layer and result.svg is not None:
-            nodes.append(document.add_vector_layer(self.doc, VECTOR_LAYER, result.svg, self.region))
+            nodes.append(document.add_vector_layer(self.doc, group, VECTOR_LAYER, result.svg, nodes[1]))
         document.finish(self.doc)
         return nodes
 
@@ -58,14 +62,16 @@ def _prepare(doc) -> tuple[Region, dict]:
 
 def start_paint(doc, options: PaintOptions) -> DocumentJob:
     region, image = _prepare(doc)
-    runner = JobRunner(bridge(), "paint", image, options.params(), channels="BGRA8")
-    return DocumentJob(doc, region, runner, options.vector_layer)
+    # the strokes come as plain shapes already at the region's place (Krita mangles <use> and masks)
+    runner = JobRunner(bridge(), "paint", image, options.params(), channels="BGRA8",
+                       svg_flavour="flat" if options.vector_layer else None, svg_origin=(region.x, region.y))
+    return DocumentJob(doc, region, runner, job_title("paint", options), options.vector_layer)
 
 
 def start_stylize(doc, options: StylizeOptions, style_png: bytes) -> DocumentJob:
     region, image = _prepare(doc)
     runner = JobRunner(bridge(), "stylize", image, options.params(style_png), channels="BGRA8")
-    return DocumentJob(doc, region, runner)
+    return DocumentJob(doc, region, runner, job_title("stylize", options))
 
 
 __all__ = ["DocumentJob", "bridge", "start_paint", "start_stylize"]

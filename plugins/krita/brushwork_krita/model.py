@@ -16,6 +16,8 @@ SETTINGS_GROUP = "brushwork"
 PAINT_LAYER = "brushwork painting"
 VECTOR_LAYER = "brushwork strokes"
 STYLIZE_LAYER = "brushwork stylized"
+BRUSH_LABELS = {"oilbrush": "oil brush", "watercolor": "watercolour", "markerpen": "marker pen", "tape": "tape"}
+METHOD_LABELS = {"wct": "WCT", "adain": "AdaIN", "gatys": "Gatys"}
 
 
 @dataclass
@@ -84,6 +86,23 @@ class Settings:
 
     def save(self, options) -> None:
         self._write(SETTINGS_GROUP, type(options).__name__, json.dumps(asdict(options)))
+
+
+def job_title(kind: str, options) -> str:
+    """What a job's layer group is called: the brush and stroke count, or the style method."""
+    if kind == "paint":
+        return f"brushwork: {BRUSH_LABELS.get(options.brush, options.brush)}, {options.strokes:,} strokes"
+    return f"brushwork: {METHOD_LABELS.get(options.method, options.method)} style"
+
+
+def unique_name(name: str, taken: list[str]) -> str:
+    """`name`, or `name (2)`, `name (3)`, ... so that every run's group can be told apart."""
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name} ({n})" in taken:
+        n += 1
+    return f"{name} ({n})"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Test driver inside a real Krita (tests/e2e/test_krita.py). After the window opens it opens an image,
 selects a region and, like a user, runs through their dialogs:
 
-1. Tools > Scripts > "Paint with strokes…", waits for the new paint and vector layers;
+1. Tools > Scripts > "Paint with strokes…" once per brush kind, waits for each job's layer group (its
+   paint and vector layers);
 2. "Stylize…", waits for the stylized layer;
 3. "Paint with strokes…" again with a long job, and presses Cancel in the progress dialog.
 
@@ -21,6 +22,11 @@ from PyQt5.QtWidgets import QApplication, QComboBox, QDialogButtonBox, QLineEdit
 CONF = json.load(open(os.environ["BRUSHWORK_E2E"]))
 OUT = CONF["out"]
 PAINT, VECTOR, STYLIZED = "brushwork painting", "brushwork strokes", "brushwork stylized"
+LABELS = {"oilbrush": "oil brush", "watercolor": "watercolour", "markerpen": "marker pen", "tape": "tape"}
+
+
+def paint_title(options):
+    return f"brushwork: {LABELS[options['brush']]}, {options['strokes']:,} strokes"
 
 
 class Driver(Extension):
@@ -74,7 +80,8 @@ class Driver(Extension):
             self.heartbeat = QTimer()
             self.heartbeat.timeout.connect(self.beat)
             self.heartbeat.start(50)
-            self.run_action("brushwork_paint", "PaintOptions", CONF["paint"], [PAINT, VECTOR], self.after_paint)
+            self.paints = list(CONF["paints"])
+            self.next_paint()
         except Exception:
             self.fail(traceback.format_exc())
 
@@ -129,23 +136,40 @@ class Driver(Extension):
         self.poll.timeout.connect(check)
         self.poll.start(100)
 
-    def save(self, name, file):
-        node = self.doc.nodeByName(name)
+    def save(self, node, file):
         with open(os.path.join(OUT, file), "wb") as f:
             f.write(bytes(node.projectionPixelData(0, 0, self.doc.width(), self.doc.height())))
 
-    def after_paint(self):
-        try:
-            self.save(PAINT, "paint.bgra")
-            self.save(VECTOR, "vector.bgra")
+    def group(self, title):
+        return next(node for node in self.doc.topLevelNodes() if node.name() == title)
+
+    def next_paint(self):
+        """Paint with the next brush kind, or go on to Stylize when every kind has been painted."""
+        if not self.paints:
             self.result["paint_stall"] = self.result["max_stall"]
-            self.run_action("brushwork_stylize", "StylizeOptions", CONF["stylize"], [STYLIZED], self.after_stylize)
+            self.run_action("brushwork_stylize", "StylizeOptions", CONF["stylize"], [CONF["stylize_title"]],
+                            self.after_stylize)
+            return
+        options = self.paints.pop(0)
+        title = paint_title(options)
+        self.run_action("brushwork_paint", "PaintOptions", options, [title], lambda: self.after_paint(options, title))
+
+    def after_paint(self, options, title):
+        try:
+            children = self.group(title).childNodes()  # bottom to top
+            self.result.setdefault("groups", {})[title] = [[n.name(), n.type()] for n in children]
+            for node in children:
+                self.save(node, f"{options['brush']}.{node.type()}.bgra")
+            self.next_paint()
         except Exception:
             self.fail(traceback.format_exc())
 
     def after_stylize(self):
         try:
-            self.save(STYLIZED, "stylized.bgra")
+            group = self.group(CONF["stylize_title"])
+            self.result.setdefault("groups", {})[CONF["stylize_title"]] = [[n.name(), n.type()]
+                                                                          for n in group.childNodes()]
+            self.save(group.childNodes()[0], "stylized.bgra")
             # a long job, cancelled from its progress dialog once the painter is at work and has shown a preview
             app = Krita.instance()
             app.writeSetting("brushwork", "PaintOptions", json.dumps(CONF["cancel"]))
