@@ -11,7 +11,7 @@ import click
 
 from brushwork import __version__, raster
 from brushwork.errors import BrushworkError
-from brushwork.files import load_strokes, refuse_overwriting_inputs, save_png, save_strokes
+from brushwork.files import load_strokes, refuse_collisions, save_png, save_strokes
 from brushwork.neural import PATHWAYS
 from brushwork.strokes import BRUSHES
 
@@ -49,8 +49,8 @@ def render(source: Path, output: Path, width: int | None, scale: float | None, t
     """Draw a stroke file (.svg or .json) to a PNG, or convert it to the other stroke format."""
     if width is not None and scale is not None:
         raise BrushworkError("give --width or --scale, not both")
+    refuse_collisions([("output", output)], [(None, source)])
     strokes = load_strokes(source)
-    refuse_overwriting_inputs(output, source)
     _write_output(strokes, output, width, scale, transparent)
     click.echo(f"wrote {output}")
 
@@ -87,13 +87,15 @@ def demo(output_dir: Path, strokes: int) -> None:
     """Paint the bundled photo (Chelsea the cat): writes painting.svg and painting.png."""
     from brushwork.painter import paint as paint_strokes
 
+    svg_path, png_path = output_dir / "painting.svg", output_dir / "painting.png"
     with as_file(package_files("brushwork") / "data" / "chelsea.jpg") as photo:
+        refuse_collisions([("output", svg_path), ("output", png_path)], [("the bundled photo", photo)])
         click.echo(f"painting the bundled photo with {strokes} oil-brush strokes ...")
         painting = paint_strokes(photo, strokes=strokes, brush="oilbrush")
     output_dir.mkdir(parents=True, exist_ok=True)
-    save_strokes(painting, output_dir / "painting.svg")
-    save_png(raster.render(painting, width=2 * painting.width), output_dir / "painting.png")
-    click.echo(f"wrote {output_dir / 'painting.svg'} and {output_dir / 'painting.png'} ({len(painting)} strokes)")
+    save_strokes(painting, svg_path)
+    save_png(raster.render(painting, width=2 * painting.width), png_path)
+    click.echo(f"wrote {svg_path} and {png_path} ({len(painting)} strokes)")
 
 
 def _colour(value: str) -> tuple[float, float, float]:
@@ -156,8 +158,26 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
         raise BrushworkError(f"{output}: the painting is written as .svg (use --json and --png for the others)")
     extras = {".png": write_png, ".json": write_json}
     outputs = [output] + [output.with_suffix(suffix) for suffix, wanted in extras.items() if wanted]
-    for path in outputs + ([animation] if animation else []):
-        refuse_overwriting_inputs(path, image, *([resume] if resume else []))
+    preview_path = output.with_suffix(".preview.png")
+    # Every file this run writes, against every file it reads and each other, before any work.
+    refuse_collisions(
+        [("output", output)]
+        + [(f"--{suffix[1:]} output", output.with_suffix(suffix)) for suffix, wanted in extras.items() if wanted]
+        + ([("--preview-every output", preview_path)] if preview_every else [])
+        + ([("--animate", animation)] if animation else []),
+        [("the photo", image)] + ([("--style", style_image)] if style_image else [])
+        + ([("--resume", resume)] if resume else []),
+    )
+    if animation is not None:
+        from brushwork.animation import FORMATS
+
+        kind = animation.suffix.lower()
+        if kind not in FORMATS:
+            raise BrushworkError(f"--animate {animation}: unknown animation type {kind or '(none)'!r}; "
+                                 f"expected {', '.join(FORMATS)}")
+    for path in [output] + ([animation] if animation else []):
+        if not path.parent.is_dir():  # found now, not after minutes of painting
+            raise BrushworkError(f"cannot write {path}: no folder {path.parent}")
     picture = load_image(image, _colour(background))
     height, width = picture.shape[:2]
     if max(width, height) > working_size:
@@ -171,7 +191,6 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
                                  f"have the aspect ratio of {image} ({width}x{height})")
     bar = tqdm(total=1000, unit="‰", desc="painting", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
                disable=None)
-    preview_path = output.with_suffix(".preview.png")
     steps = 0
 
     def progress(report) -> None:
@@ -240,6 +259,9 @@ def train_renderer(kind, size, hidden, pathways, steps, batch, lr, seed, checkpo
     config = TrainConfig(kind=kind, size=size, hidden=hidden, pathways=pathways, steps=steps,
                          batch=batch, lr=lr, seed=seed)
     checkpoint = checkpoint or Path("checkpoints") / f"{kind}-{pathways}-S{size}.pt"
+    if output is not None:  # the checkpoint is read and rewritten; the exported files must not land on it
+        refuse_collisions([("--checkpoint", checkpoint)]
+                          + [("--output", output / name) for name in ("renderer.pt", "card.json", "card.md")])
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     try:
         model, state, fidelity = train(config, checkpoint, log=click.echo,
@@ -360,7 +382,9 @@ def stylize(content: Path, styles: tuple[Path, ...], style_weights: str | None, 
         raise BrushworkError(f"{output}: unknown output type {suffix or '(none)'!r}; expected .png, .jpg or .webp")
     if decoder is not None and vgg is None:
         raise BrushworkError("--decoder needs --vgg (the vgg_normalised encoder it was trained with)")
-    refuse_overwriting_inputs(output, content, *styles, *([mask] if mask else []))
+    refuse_collisions([("output", output)], [("the photo", content)] + [("--style", s) for s in styles]
+                      + [(name, path) for name, path in (("--mask", mask), ("--vgg", vgg), ("--decoder", decoder))
+                         if path is not None])
     options = StyleOptions(method=method, alpha=alpha, style_weights=_numbers(style_weights, "--style-weights"),
                            levels=_numbers(levels, "--levels", int), preserve_color=preserve_color, size=size,
                            style_size=style_size, tile=tile, margin=margin, steps=steps, work_size=work_size,

@@ -1,4 +1,6 @@
 import json
+import os
+import re
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from brushwork.cli import main
 from brushwork.errors import BrushworkError
 from brushwork.files import load_strokes, save_strokes
 
-from conftest import random_list
+from conftest import BUNDLED_PHOTO, random_list
 
 
 def run(capsys, *args):
@@ -142,3 +144,77 @@ def test_paint_animate_shortcut_plays_the_new_painting(capsys, tmp_path):
     final = raster.render(load_strokes(out)).astype(np.float32)
     assert len(frames) > 2 and np.abs(frames[-1] - final).mean() < 4  # ends on the painting (GIF palette)
     assert np.abs(frames[0] - 255).mean() < 1  # starts from the bare white canvas
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Painting, stylizing and training fail the test: a refusal must come before any of them."""
+    import brushwork.neural.train
+    import brushwork.painter
+    import brushwork.stylize
+
+    def started(*args, **kwargs):
+        pytest.fail("the work started instead of being refused")
+
+    for module, name in ((brushwork.painter, "paint"), (brushwork.stylize, "stylize"),
+                         (brushwork.neural.train, "train")):
+        monkeypatch.setattr(module, name, started)
+
+
+def small_photo(path):
+    Image.fromarray(np.tile(np.linspace(0, 255, 16, dtype=np.uint8)[None, :, None], (11, 1, 3))).save(path)
+    return path
+
+
+def test_paint_never_overwrites_its_photo_style_or_resume_file(capsys, tmp_path, no_work):
+    # the issue's two cases: the preview and the --png output landing on an input
+    photo = small_photo(tmp_path / "cat.preview.png")
+    style = small_photo(tmp_path / "starry.png")
+    painting = tmp_path / "old.json"
+    save_strokes(random_list(0, 3, 16, 11), painting)
+    before = {p: p.read_bytes() for p in (photo, style, painting)}
+    cases = [
+        (["paint", str(photo), "-o", str(tmp_path / "cat.svg"), "--preview-every", "1"],
+         "--preview-every output .*cat.preview.png is the input file .*cat.preview.png \\(the photo\\)"),
+        (["paint", str(photo), "-o", str(tmp_path / "starry.svg"), "--png", "--style", str(style)],
+         "--png output .*starry.png is the input file .*starry.png \\(--style\\)"),
+        (["paint", str(photo), "-o", str(tmp_path / "old.svg"), "--json", "--resume", str(painting)],
+         "--json output .*old.json is the input file .*old.json \\(--resume\\)"),
+        (["paint", str(photo), "-o", str(tmp_path / "a.svg"), "--animate", str(tmp_path / "a.svg")],
+         "output .*a.svg and --animate .*a.svg are the same file"),
+    ]
+    for args, message in cases:
+        assert re.search(message, one_line_error(capsys, *args)), args
+    (tmp_path / "linked.preview.png").symlink_to(photo)  # through a symlink
+    assert "is the input file" in one_line_error(capsys, "paint", str(photo), "-o", str(tmp_path / "linked.svg"),
+                                                 "--preview-every", "5")
+    os.link(style, tmp_path / "hard.png")  # and a hard link
+    assert "is the input file" in one_line_error(capsys, "paint", str(photo), "-o", str(tmp_path / "hard.svg"),
+                                                 "--png", "--style", str(style))
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_paint_refuses_outputs_it_could_not_write_before_painting(capsys, tmp_path, no_work):
+    photo = small_photo(tmp_path / "photo.png")
+    assert "unknown animation type '.avi'" in one_line_error(
+        capsys, "paint", str(photo), "-o", str(tmp_path / "p.svg"), "--animate", str(tmp_path / "p.avi"))
+    assert "no folder" in one_line_error(capsys, "paint", str(photo), "-o", str(tmp_path / "nope" / "p.svg"))
+
+
+def test_other_commands_check_outputs_against_inputs(capsys, tmp_path, painting_svg, no_work):
+    photo, style, weights = (small_photo(tmp_path / name) for name in ("photo.png", "style.png", "vgg.png"))
+    assert re.search(r"output .*vgg.png is the input file .*vgg.png \(--vgg\)", one_line_error(
+        capsys, "stylize", str(photo), "--style", str(style), "--vgg", str(weights), "-o", str(weights)))
+    (tmp_path / "style-link.png").symlink_to(style)
+    assert "(--style)" in one_line_error(capsys, "stylize", str(photo), "--style", str(style),
+                                         "-o", str(tmp_path / "style-link.png"))
+    (tmp_path / "painting-link.png").symlink_to(painting_svg)
+    assert "is the input file" in one_line_error(capsys, "render", str(painting_svg),
+                                                 "-o", str(tmp_path / "painting-link.png"))
+    out = tmp_path / "renderer"
+    assert re.search(r"--checkpoint .*renderer.pt and --output .*renderer.pt are the same file", one_line_error(
+        capsys, "train-renderer", "--kind", "tape", "--checkpoint", str(out / "renderer.pt"), "--output", str(out)))
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / "painting.png").symlink_to(BUNDLED_PHOTO)
+    assert "(the bundled photo)" in one_line_error(capsys, "demo", "-o", str(demo))
