@@ -43,7 +43,6 @@ __all__ = [
     "log_file",
     "state_dir",
     "state_file",
-    "translate_svg",
 ]
 
 API = "/v1"
@@ -153,27 +152,6 @@ def encode_image(data: bytes, width: int, height: int, channels: str = "RGBA8") 
 
 def encode_png(data: bytes) -> dict[str, Any]:
     return {"encoding": "png", "data": base64.b64encode(data).decode("ascii")}
-
-
-_SVG_OPEN = re.compile(r"<svg\b[^>]*>", re.S)
-
-
-def translate_svg(svg: str, x: int, y: int, clip: tuple[int, int] | None = None) -> str:
-    """Move the content of an SVG whose user units are a region's pixels to the region's place on the
-    canvas (both editors put SVG user units on image pixels). With `clip` = (width, height), strokes
-    that overhang the region are cut at its edges, as in the painting's raster layer (editors ignore
-    the SVG's own viewBox when they import shapes)."""
-    if x == 0 and y == 0 and clip is None:
-        return svg
-    match = _SVG_OPEN.search(svg)
-    end = svg.rfind("</svg>")
-    if match is None or end < match.end():
-        raise BridgeError("the server sent something that is not an SVG document")
-    body = svg[match.end():end]
-    if clip is not None:
-        body = (f'<clipPath id="brushwork-region"><rect x="0" y="0" width="{clip[0]}" height="{clip[1]}"/>'
-                f'</clipPath><g clip-path="url(#brushwork-region)">{body}</g>')
-    return svg[:match.end()] + f'<g transform="translate({x} {y})">' + body + "</g>" + svg[end:]
 
 
 # ------------------------------------------------------------------------------------------ bridge

@@ -403,15 +403,3 @@ def test_client_works_without_site_packages(dirs, bridges):
                          env={**os.environ, "PYTHONPATH": "/nonexistent"})
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) == bridge.pid
-
-
-def test_translate_svg():
-    text = '<?xml version="1.0"?>\n<svg width="4" height="4" viewBox="0 0 4 4"><rect/></svg>'
-    assert client.translate_svg(text, 0, 0) == text
-    moved = client.translate_svg(text, 10, 20)
-    assert '<g transform="translate(10 20)"><rect/></g></svg>' in moved
-    clipped = client.translate_svg(text, 0, 0, clip=(3, 2))
-    assert ('<g transform="translate(0 0)"><clipPath id="brushwork-region"><rect x="0" y="0" width="3" height="2"/>'
-            '</clipPath><g clip-path="url(#brushwork-region)"><rect/></g></g></svg>') in clipped
-    with pytest.raises(BridgeError):
-        client.translate_svg("<html/>", 1, 1)

@@ -113,6 +113,9 @@ class Node:
     def addShapesFromSvg(self, text):  # noqa: N802
         self.svg = text
 
+    def setColorSpace(self, model, depth, profile):  # noqa: N802
+        self.color_space = (model, depth, profile)
+
     def addChildNode(self, node, above):  # noqa: N802
         # Krita: placed right above `above`, or on top of the stack when it is None
         self.children.insert(self.children.index(above) + 1 if above is not None else len(self.children), node)
@@ -143,6 +146,8 @@ class Document:
         self._selection, self.model, self.depth = selection, model, depth
         self.root = Node("root", "grouplayer")
         self.refreshed = 0
+        self.clones: list[Document] = []
+        self.profile, self.closed = "", False
 
     def width(self):
         return self.bgra.shape[1]
@@ -160,7 +165,22 @@ class Document:
         return self._selection
 
     def pixelData(self, x, y, w, h):  # noqa: N802
+        assert (self.model, self.depth) == ("RGBA", "U8"), "Krita hands out other layouts for other formats"
         return self.bgra[y:y + h, x:x + w].tobytes()
+
+    def clone(self):
+        copy = Document(self.bgra[..., [2, 1, 0, 3]], self._selection, self.model, self.depth)
+        self.clones.append(copy)
+        return copy
+
+    def setColorSpace(self, model, depth, profile):  # noqa: N802
+        self.model, self.depth, self.profile = model, depth, profile
+
+    def waitForDone(self):  # noqa: N802
+        pass
+
+    def close(self):
+        self.closed = True
 
     def createNode(self, name, kind):  # noqa: N802
         return Node(name, kind)
@@ -231,20 +251,29 @@ def test_work_region_and_format_checks(krita_plugin, tmp_path):
     assert model.work_region(100, 80, None) == model.Region(0, 0, 100, 80)
     assert model.work_region(100, 80, model.Region(90, -5, 30, 20)) == model.Region(90, 0, 10, 15)
     assert model.work_region(100, 80, model.Region(200, 0, 5, 5)) == model.Region(0, 0, 100, 80)
-    assert model.unsupported_format("RGBA", "U8") is None
-    assert "8-bit RGBA" in model.unsupported_format("CMYKA", "U16") and "Convert" in model.unsupported_format(
-        "RGBA", "F32")
+    for color_model, depth in (("RGBA", "U8"), ("RGBA", "U16"), ("CMYKA", "U16"), ("GRAYA", "F32")):
+        assert model.unsupported_format(color_model, depth) is None  # Krita converts these on a copy
+    assert "cannot read ALPHA/U8 images" in model.unsupported_format("ALPHA", "U8")
     assert model.unsupported_krita("5.1.5") is None and model.unsupported_krita("5.3.0-prealpha") is None
     assert model.unsupported_krita("4.4.8") == "brushwork needs Krita 5.0 or newer; this is Krita 4.4.8"
     assert model.StylizeOptions().check() == "choose a style image"
     assert "does not exist" in model.StylizeOptions(style=str(tmp_path / "x.png")).check()
 
 
-def test_a_document_that_is_not_rgba8_gets_a_clear_message(krita_plugin):
-    doc = Document(np.zeros((8, 8, 4), np.uint8), depth="U16")
-    with pytest.raises(krita_plugin.jobs.BridgeError, match="8-bit RGBA"):
-        krita_plugin.jobs.start_paint(doc, krita_plugin.model.PaintOptions())
-    assert krita_plugin.document.check_document(None) == "open an image first"
+def test_16_bit_and_cmyk_documents_are_read_through_a_converted_copy(krita_plugin):
+    jobs, document = krita_plugin.jobs, krita_plugin.document
+    rgba = np.full((8, 10, 4), 200, np.uint8)
+    doc = Document(rgba, model="CMYKA", depth="U16")
+    job = jobs.start_paint(doc, krita_plugin.model.PaintOptions())
+    copy, = doc.clones
+    assert (copy.model, copy.depth, copy.profile) == document.EXCHANGE and copy.closed  # converted, then closed
+    assert (doc.model, doc.depth) == ("CMYKA", "U16")  # the document itself is untouched
+    image = job.runner.image
+    assert image["channels"] == "BGRA8" and (image["width"], image["height"]) == (10, 8)
+    # the result layer has the exchange colour space of its own, so its 8-bit pixels mean what they say
+    layer = document.add_paint_layer(doc, doc.root, "x", bytes(10 * 8 * 4), job.region)
+    assert layer.color_space == document.EXCHANGE
+    assert document.check_document(None) == "open an image first"
 
 
 @pytest.mark.slow  # a real server and job

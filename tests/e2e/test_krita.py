@@ -66,7 +66,8 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
     style = style_image("composition_vii.jpg")  # any format Qt reads; sent as PNG
     stylize = {"style": str(style), "method": "adain", "alpha": 0.8, "preserve_color": False}
     job = {"image": str(tmp / "input.png"), "out": str(out), "selection": SELECTION, "paints": PAINTS,
-           "stylize": stylize, "stylize_title": "brushwork: AdaIN style", "cancel": LONG, "timeout": 400}
+           "stylize": stylize, "stylize_title": "brushwork: AdaIN style", "cancel": LONG, "deep": {**OPTIONS, "vector_layer": False},
+           "timeout": 400}
     (tmp / "job.json").write_text(json.dumps(job))
     env["BRUSHWORK_E2E"] = str(tmp / "job.json")
 
@@ -84,7 +85,7 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
         print(f"krita e2e: {elapsed:.1f} s in all; jobs: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
 
         # the dialogs showed the remembered values, and the jobs ran with them
-        *paint_dialogs, style_dialog, cancel_dialog = result["dialogs"]
+        *paint_dialogs, style_dialog, cancel_dialog, _ = result["dialogs"]  # the last: the 16-bit document
         assert [(d["brush"], d["strokes"]) for d in paint_dialogs] == [(p["brush"], p["strokes"]) for p in PAINTS]
         assert style_dialog["style"] == str(style) and style_dialog["method"] == "adain"
         assert cancel_dialog["strokes"] == LONG["strokes"]
@@ -112,10 +113,11 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
             jobs = bridge.request("GET", "/jobs")
             texts = [bridge.result_svg(job["id"]) for job in jobs[:len(PAINTS)]]
             stylized_expected = bridge.result_raw(jobs[len(PAINTS)]["id"], "BGRA8")
+            deep_text = bridge.result_svg(jobs[-1]["id"])
         finally:
             del os.environ["BRUSHWORK_STATE_DIR"]
         assert [(j["kind"], j["state"]) for j in jobs] == [("paint", "done")] * len(PAINTS) + [
-            ("stylize", "done"), ("paint", "cancelled")]
+            ("stylize", "done"), ("paint", "cancelled"), ("paint", "done")]
         x, y, w, h = SELECTION
         outside = np.ones((H, W), bool)
         outside[y:y + h, x:x + w] = False
@@ -141,6 +143,11 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
             scores[brush] = psnr(vector[y:y + h, x:x + w, :3], expected)
         print("krita vector layers against the exact renderer: " + ", ".join(f"{k} {v:.1f} dB" for k, v in scores.items()))
         assert all(score >= 25 for score in scores.values()), scores
+
+        # a 16-bit document: read through a converted copy, painted into an 8-bit layer, left 16-bit
+        assert result["deep"] == {"document": ["RGBA", "U16"], "layer": ["RGBA", "U8"]}
+        deep = np.frombuffer((out / "deep.bgra").read_bytes(), np.uint8).reshape(H, W, 4)[..., [2, 1, 0, 3]]
+        np.testing.assert_array_equal(deep[y:y + h, x:x + w, :3], raster.render(svg.read(deep_text)))
 
         stylized = np.frombuffer((out / "stylized.bgra").read_bytes(), np.uint8).reshape(H, W, 4)
         np.testing.assert_array_equal(stylized[y:y + h, x:x + w].tobytes(), stylized_expected)

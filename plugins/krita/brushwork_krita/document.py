@@ -9,11 +9,18 @@ from PyQt5.QtCore import QByteArray
 from .model import Region, unsupported_format, work_region
 
 
+EXCHANGE = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")  # what the server takes and returns: 8-bit sRGB
+
+
 def check_document(doc) -> str | None:
     """A message when this document cannot be worked on, else None."""
     if doc is None:
         return "open an image first"
     return unsupported_format(doc.colorModel(), doc.colorDepth())
+
+
+def _exchanges_directly(doc) -> bool:
+    return (doc.colorModel(), doc.colorDepth()) == EXCHANGE[:2]
 
 
 def region_of(doc) -> Region:
@@ -26,8 +33,17 @@ def region_of(doc) -> Region:
 
 
 def read_pixels(doc, region: Region) -> bytes:
-    """The visible image (all layers merged) inside `region`, BGRA8."""
-    return bytes(doc.pixelData(region.x, region.y, region.width, region.height))
+    """The visible image (all layers merged) inside `region`, BGRA8. Other colour spaces and depths
+    (16-bit, float, CMYK, grey, Lab) are converted by Krita itself, on a copy: the document stays as it is."""
+    if _exchanges_directly(doc):
+        return bytes(doc.pixelData(region.x, region.y, region.width, region.height))
+    copy = doc.clone()
+    try:
+        copy.setColorSpace(*EXCHANGE)
+        copy.waitForDone()
+        return bytes(copy.pixelData(region.x, region.y, region.width, region.height))
+    finally:
+        copy.close()
 
 
 def layer_names(doc) -> list[str]:
@@ -44,6 +60,8 @@ def add_group(doc, name: str):
 def add_paint_layer(doc, parent, name: str, bgra: bytes, region: Region):
     node = doc.createNode(name, "paintlayer")
     parent.addChildNode(node, None)
+    if not _exchanges_directly(doc):  # a layer of its own colour space: Krita converts when it composites
+        node.setColorSpace(*EXCHANGE)
     node.setPixelData(QByteArray(bgra), region.x, region.y, region.width, region.height)
     return node
 

@@ -126,11 +126,13 @@ def work_region(doc_width: int, doc_height: int, selection: Region | None) -> Re
 
 
 def unsupported_format(color_model: str, color_depth: str) -> str | None:
-    """The pixel exchange is 8-bit RGBA (Krita hands those out as BGRA); other documents get a message."""
-    if color_model == "RGBA" and color_depth == "U8":
+    """Documents whose pixels Krita can convert to the 8-bit sRGB the server exchanges are worked on
+    (the conversion happens on a copy); others get a message."""
+    if color_model in ("RGBA", "GRAYA", "CMYKA", "LABA", "XYZA", "YCbCrA") and \
+            color_depth in ("U8", "U16", "F16", "F32"):
         return None
-    return (f"brushwork works on 8-bit RGBA images; this one is {color_model}/{color_depth}. Convert it with "
-            "Image > Convert Image Color Space (RGB/Alpha, 8-bit integer/channel), or work on a copy.")
+    return (f"brushwork cannot read {color_model}/{color_depth} images; convert a copy with Image > "
+            "Convert Image Color Space (RGB/Alpha, 8-bit integer/channel)")
 
 
 def unsupported_krita(version: str) -> str | None:

@@ -4,7 +4,8 @@ selects a region and, like a user, runs through their dialogs:
 1. Tools > Scripts > "Paint with strokes…" once per brush kind, waits for each job's layer group (its
    paint and vector layers);
 2. "Stylize…", waits for the stylized layer;
-3. "Paint with strokes…" again with a long job, and presses Cancel in the progress dialog.
+3. "Paint with strokes…" again with a long job, and presses Cancel in the progress dialog;
+4. converts the document to 16 bits per channel and paints once more.
 
 Meanwhile a 50 ms timer measures the longest stall of Krita's UI thread, and the progress dialog is
 watched for progress and previews. Inputs come from the JSON file named by $BRUSHWORK_E2E; what the
@@ -196,10 +197,28 @@ class Driver(Extension):
             self.fail("the long job never showed progress")
 
     def after_cancel(self):
-        self.result["cancel"] = {"dialog_open": QApplication.activeModalWidget() is not None,
-                                 "layers_added": len(self.doc.topLevelNodes()) - self.layers_before}
-        self.result["ok"] = True
-        self.finish()
+        try:
+            self.result["cancel"] = {"dialog_open": QApplication.activeModalWidget() is not None,
+                                     "layers_added": len(self.doc.topLevelNodes()) - self.layers_before}
+            # a 16-bit document is painted too (Krita converts a copy; the document stays 16-bit)
+            self.doc.setColorSpace("RGBA", "U16", "")
+            self.doc.waitForDone()
+            options = CONF["deep"]
+            title = paint_title(options) + " (2)"  # the same job as before: its group gets a new name
+            self.run_action("brushwork_paint", "PaintOptions", options, [title], lambda: self.after_deep(title))
+        except Exception:
+            self.fail(traceback.format_exc())
+
+    def after_deep(self, title):
+        try:
+            painting = self.group(title).childNodes()[0]
+            self.result["deep"] = {"document": [self.doc.colorModel(), self.doc.colorDepth()],
+                                   "layer": [painting.colorModel(), painting.colorDepth()]}
+            self.save(painting, "deep.bgra")
+            self.result["ok"] = True
+            self.finish()
+        except Exception:
+            self.fail(traceback.format_exc())
 
     # -- ending -----------------------------------------------------------------------------------------
 
