@@ -21,7 +21,6 @@ import base64
 import http.client
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
