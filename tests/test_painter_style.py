@@ -8,12 +8,12 @@ from brushwork.images import load_image, resize
 from brushwork.painter import paint
 from brushwork.painter.style import style_loss
 
-from conftest import SHARED
+from conftest import content_photo
 
 
 @pytest.fixture(autouse=True)
-def shared_weights(monkeypatch):
-    monkeypatch.setenv("BRUSHWORK_WEIGHTS", str(SHARED / "weights"))
+def weights_env(monkeypatch, weights_dir):
+    monkeypatch.setenv("BRUSHWORK_WEIGHTS", str(weights_dir))
     monkeypatch.setenv("BRUSHWORK_OFFLINE", "1")
 
 
@@ -23,9 +23,9 @@ def blocks(image: np.ndarray, size: int = 32) -> torch.Tensor:
     return t.unfold(1, size, size).unfold(2, size, size).permute(1, 2, 0, 3, 4).reshape(-1, 3, size, size)
 
 
-def test_style_loss_prefers_the_style_images_own_texture():
-    starry = load_image(SHARED / "images" / "style" / "starry_night.jpg")
-    photo = load_image(SHARED / "images" / "content" / "tubingen.jpg")
+def test_style_loss_prefers_the_style_images_own_texture(style_image):
+    starry = load_image(style_image("starry_night.jpg"))
+    photo = load_image(content_photo("tubingen.jpg"))
     loss = style_loss(starry, weight=1.0)
     inside = torch.ones(16, 1, 32, 32)
     with torch.no_grad():
@@ -33,9 +33,9 @@ def test_style_loss_prefers_the_style_images_own_texture():
     assert 0 <= own < other
 
 
-def test_painting_with_a_style_moves_the_strokes_towards_it():
-    photo = load_image(SHARED / "images" / "content" / "chelsea.png")
-    starry = load_image(SHARED / "images" / "style" / "starry_night.jpg")
+def test_painting_with_a_style_moves_the_strokes_towards_it(style_image):
+    photo = load_image(content_photo("chelsea.png"))
+    starry = load_image(style_image("starry_night.jpg"))
     measure = style_loss(starry, weight=1.0)
     settings = dict(strokes=24, working_size=64, iterations=15, seed=2)
     plain = paint(photo, **settings)

@@ -17,7 +17,7 @@ from PIL import Image
 from brushwork import raster, svg
 from brushwork.server.app import create_app
 from brushwork.server.jobs import KEEP_FINISHED, JobManager
-from conftest import SHARED
+from conftest import SHARED_WEIGHTS
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -43,7 +43,10 @@ def png_image(rgb: np.ndarray) -> dict:
 @pytest.fixture(scope="module")
 def manager():
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BRUSHWORK_WEIGHTS", str(SHARED / "weights"))
+        # Stylize jobs find the weights where the weights_dir fixture does: ../shared/weights, else the
+        # user's own folder or cache (tests that stylize ask for weights_dir, which downloads them there).
+        if SHARED_WEIGHTS.is_dir():
+            mp.setenv("BRUSHWORK_WEIGHTS", str(SHARED_WEIGHTS))
         mp.setenv("BRUSHWORK_OFFLINE", "1")
         jobs = JobManager(preview_interval=0.0)
         jobs.start()  # the spawned worker inherits the environment above
@@ -278,14 +281,13 @@ def test_a_crashing_worker_fails_its_job_with_a_message(api, manager):
 
 
 @pytest.mark.slow
-def test_stylize_job_keeps_size_and_alpha(api):
+def test_stylize_job_keeps_size_and_alpha(weights_dir, api, style_image):
     content = (np.random.default_rng(1).random((40, 56, 4)) * 255).astype(np.uint8)
     content[:, :8, 3] = 0  # a transparent strip stays transparent
     content[:, 8:, 3] = 255
     image = {"encoding": "raw", "channels": "RGBA8", "width": 56, "height": 40,
              "data": base64.b64encode(content.tobytes()).decode()}
-    style = png_image(np.asarray(Image.open(SHARED / "images" / "style" / sorted(
-        p.name for p in (SHARED / "images" / "style").iterdir())[0]).convert("RGB").resize((64, 64))))
+    style = png_image(np.asarray(Image.open(style_image("composition_vii.jpg")).convert("RGB").resize((64, 64))))
     job = submit(api, "stylize", image=image, style=style, method="adain", alpha=0.8)
     status = wait(api, job["id"])
     assert status["state"] == "done", status
@@ -296,7 +298,7 @@ def test_stylize_job_keeps_size_and_alpha(api):
 
 
 @pytest.mark.slow
-def test_stylize_reports_progress_and_cancels_within_a_second(api, manager):
+def test_stylize_reports_progress_and_cancels_within_a_second(weights_dir, api, manager):
     image, _ = raw_image(64, 48)
     style = png_image((np.random.default_rng(2).random((64, 64, 3)) * 255).astype(np.uint8))
     job = submit(api, "stylize", image=image, style=style, method="gatys", steps=5000)

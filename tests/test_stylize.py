@@ -1,4 +1,5 @@
-"""Stylization end to end with the real cd16x weights (from ../shared/weights; never downloaded)."""
+"""Stylization end to end with the real cd16x weights (conftest.weights_dir: ../shared/weights, else the
+user's verified download; the code under test never downloads)."""
 
 import numpy as np
 import pytest
@@ -12,44 +13,47 @@ from brushwork.stylize import gatys
 from brushwork.stylize.api import fit, to_array, to_tensor
 from brushwork.stylize.tiling import borders, plan, seam_energy_ratio
 
-from conftest import SHARED, psnr
+from conftest import content_photo, psnr
 from test_cli import run
-
-CONTENT = SHARED / "images" / "content"
-STYLE = SHARED / "images" / "style"
 
 
 @pytest.fixture(autouse=True)
-def shared_weights(monkeypatch, tmp_path):
-    monkeypatch.setenv(weights.ENV_DIR, str(SHARED / "weights"))
+def no_downloads(monkeypatch, tmp_path):
+    """Only the weights a test asks for (weights_env), and never a download."""
+    monkeypatch.setenv(weights.ENV_DIR, str(tmp_path / "no-weights"))
     monkeypatch.setenv(weights.ENV_OFFLINE, "1")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
+@pytest.fixture
+def weights_env(no_downloads, weights_dir, monkeypatch):
+    monkeypatch.setenv(weights.ENV_DIR, str(weights_dir))
+
+
 @pytest.fixture(scope="module")
-def models():
-    return CD16xModels(directory=SHARED / "weights")
+def models(weights_dir):
+    return CD16xModels(directory=weights_dir, download=False)
 
 
 def photo(name: str, width: int, height: int) -> np.ndarray:
-    return np.asarray(Image.open(CONTENT / name).convert("RGB").resize((width, height), Image.LANCZOS))
+    return np.asarray(Image.open(content_photo(name)).convert("RGB").resize((width, height), Image.LANCZOS))
 
 
-def small_style(name: str) -> np.ndarray:
+def small_style(path) -> np.ndarray:
     """A style painting shrunk to 192 px (long side) so that each test runs in about a second."""
-    image = Image.open(STYLE / name).convert("RGB")
+    image = Image.open(path).convert("RGB")
     image.thumbnail((192, 192), Image.LANCZOS)
     return np.asarray(image)
 
 
 @pytest.fixture(scope="module")
-def starry():
-    return small_style("starry_night.jpg")
+def starry(style_image):
+    return small_style(style_image("starry_night.jpg"))
 
 
 @pytest.fixture(scope="module")
-def wave():
-    return small_style("wave.jpg")
+def wave(style_image):
+    return small_style(style_image("wave.jpg"))
 
 
 def test_alpha_zero_gives_the_contents_reconstruction(models, starry):
@@ -189,18 +193,19 @@ def test_user_vgg_without_decoder_serves_gatys_only(models, starry, tmp_path):
 # ------------------------------------------------------------------------------------------------ CLI
 
 @pytest.mark.slow
-def test_cli_end_to_end(capsys, tmp_path):
+def test_cli_end_to_end(capsys, tmp_path, weights_env, style_image):
     out = tmp_path / "out.png"
-    code, stdout, err = run(capsys, "stylize", str(CONTENT / "chelsea.png"), "--style", str(STYLE / "wave.jpg"),
-                            "--style", str(STYLE / "udnie.jpg"), "--style-weights", "0.7,0.3", "--method", "wct",
-                            "--alpha", "0.8", "--size", "200", "-o", str(out))
+    code, stdout, err = run(capsys, "stylize", str(content_photo("chelsea.png")), "--style",
+                            str(style_image("wave.jpg")), "--style", str(style_image("udnie.jpg")),
+                            "--style-weights", "0.7,0.3", "--method", "wct", "--alpha", "0.8", "--size", "200",
+                            "-o", str(out))
     assert (code, err) == (0, "") and stdout == f"wrote {out} (200x133, wct)\n"
     image = Image.open(out)
     assert image.format == "PNG" and image.size == (200, 133)
     mask = tmp_path / "mask.png"
     Image.fromarray(np.tile(np.linspace(0, 255, 90).astype(np.uint8), (60, 1))).save(mask)
     jpg = tmp_path / "out.jpg"
-    code, _, err = run(capsys, "stylize", str(CONTENT / "chelsea.png"), "--style", str(STYLE / "wave.jpg"),
+    code, _, err = run(capsys, "stylize", str(content_photo("chelsea.png")), "--style", str(style_image("wave.jpg")),
                        "--method", "adain", "--levels", "5,4", "--preserve-color", "--mask", str(mask),
                        "--size", "90", "-o", str(jpg))
     assert (code, err) == (0, "") and Image.open(jpg).format == "JPEG" and Image.open(jpg).size == (90, 60)
@@ -214,28 +219,29 @@ def test_cli_end_to_end(capsys, tmp_path):
     (["--decoder", "d.pth"], "error: --decoder needs --vgg"),
     (["--mask", "nope.png"], "error: nope.png: no such file"),
 ])
-def test_cli_bad_input_is_one_line(capsys, tmp_path, args, message):
-    code, _, err = run(capsys, "stylize", str(CONTENT / "chelsea.png"), "--style", str(STYLE / "wave.jpg"),
+def test_cli_bad_input_is_one_line(capsys, tmp_path, style_image, args, message):
+    code, _, err = run(capsys, "stylize", str(content_photo("chelsea.png")), "--style", str(style_image("wave.jpg")),
                        "-o", str(tmp_path / "o.png"), *args)
     assert code == 1 and err.count("\n") == 1
     assert __import__("re").match(message, err), err
 
 
-def test_cli_refuses_to_overwrite_inputs_and_unknown_outputs(capsys, tmp_path):
+def test_cli_refuses_to_overwrite_inputs_and_unknown_outputs(capsys, tmp_path, style_image):
+    wave = style_image("wave.jpg")
     content = tmp_path / "photo.png"
     Image.fromarray(photo("coffee.png", 40, 30)).save(content)
     before = content.read_bytes()
-    code, _, err = run(capsys, "stylize", str(content), "--style", str(STYLE / "wave.jpg"), "-o", str(content))
+    code, _, err = run(capsys, "stylize", str(content), "--style", str(wave), "-o", str(content))
     assert code == 1 and "is the input file" in err and content.read_bytes() == before
-    code, _, err = run(capsys, "stylize", str(content), "--style", str(STYLE / "wave.jpg"), "-o", str(tmp_path / "o.gif"))
+    code, _, err = run(capsys, "stylize", str(content), "--style", str(wave), "-o", str(tmp_path / "o.gif"))
     assert code == 1 and "unknown output type '.gif'" in err
     code, _, err = run(capsys, "stylize", str(content), "--style", str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "o.png"))
     assert code == 1 and err == f"error: {tmp_path / 'missing.jpg'}: no such file\n"
 
 
-def test_cli_missing_weights_offline(capsys, tmp_path, monkeypatch):
+def test_cli_missing_weights_offline(capsys, tmp_path, monkeypatch, style_image):
     monkeypatch.setenv(weights.ENV_DIR, str(tmp_path / "empty"))
-    code, _, err = run(capsys, "stylize", str(CONTENT / "chelsea.png"), "--style", str(STYLE / "wave.jpg"),
+    code, _, err = run(capsys, "stylize", str(content_photo("chelsea.png")), "--style", str(style_image("wave.jpg")),
                        "--size", "64", "-o", str(tmp_path / "o.png"))
     assert code == 1 and err.startswith("error: weights cd16x/") and "offline" in err and err.count("\n") == 1
     assert not (tmp_path / "o.png").exists()

@@ -8,9 +8,7 @@ from torch import nn
 from brushwork.stylize.models import CD16xModels, VGGModels, read_state_dict
 from brushwork.weights import WeightsError
 
-from conftest import SHARED
-
-CD16X = SHARED / "weights"
+from conftest import content_photo
 
 
 def adain_vgg() -> nn.Sequential:
@@ -98,8 +96,8 @@ def test_torchvision_vgg19_file(tmp_path):
         VGGModels(tmp_path / "vgg19.pth", tmp_path / "vgg19.pth")
 
 
-def test_wrong_key_layout_names_missing_and_unexpected_keys(tmp_path):
-    state = read_state_dict(CD16X / "cd16x" / "3SE.pth")
+def test_wrong_key_layout_names_missing_and_unexpected_keys(tmp_path, weights_dir):
+    state = read_state_dict(weights_dir / "cd16x" / "3SE.pth")
     state["conv22_renamed.weight"] = state.pop("conv22.weight")
     (tmp_path / "cd16x").mkdir()
     torch.save({"epoch": 20, "model": state}, tmp_path / "cd16x" / "3SE.pth")
@@ -129,12 +127,12 @@ def test_user_files_with_wrong_layouts(tmp_path, adain_files):
         VGGModels(tmp_path / "text.pth")
 
 
-def test_cd16x_pairs_reconstruct_a_photo():
+def test_cd16x_pairs_reconstruct_a_photo(weights_dir):
     """Each level's decoder inverts its encoder on a real photo (SOURCES.md: level 5 ≈ 21 dB at 512 px)."""
     from brushwork.stylize.api import load_image, resize, to_tensor
 
-    models = CD16xModels(directory=CD16X)
-    x = resize(to_tensor(load_image(SHARED / "images" / "content" / "chicago.jpg")), 160, 240)
+    models = CD16xModels(directory=weights_dir, download=False)
+    x = resize(to_tensor(load_image(content_photo("chicago.jpg"))), 160, 240)
     for level in models.levels():
         with torch.no_grad():
             feat = models.encoder(level)(x)
