@@ -13,7 +13,7 @@ from brushwork import __version__, raster
 from brushwork.errors import BrushworkError
 from brushwork.files import load_strokes, refuse_collisions, save_png, save_strokes
 from brushwork.neural import PATHWAYS
-from brushwork.strokes import BRUSHES
+from brushwork.strokes import BRUSHES, MAX_STROKES, StrokeList
 
 OUTPUT_SUFFIXES = (".png", ".svg", ".json")
 
@@ -111,7 +111,7 @@ def _colour(value: str) -> tuple[float, float, float]:
 @click.argument("image", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Stroke SVG to write (default: the image name with .svg).")
-@click.option("--strokes", default=1000, show_default=True, type=click.IntRange(min=1),
+@click.option("--strokes", default=1000, show_default=True, type=click.IntRange(1, MAX_STROKES),
               help="Exact number of strokes to add.")
 @click.option("--brush", default="oilbrush", show_default=True,
               help=f"Brush kind, or several separated by commas to mix ({', '.join(BRUSHES)}).")
@@ -146,7 +146,7 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
 
     from tqdm import tqdm
 
-    from brushwork.images import load_image
+    from brushwork.images import image_size, load_image
     from brushwork.painter import PaintCancelled, paint as paint_strokes
 
     kinds = tuple(k.strip() for k in brush.split(",") if k.strip())
@@ -178,17 +178,23 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
     for path in [output] + ([animation] if animation else []):
         if not path.parent.is_dir():  # found now, not after minutes of painting
             raise BrushworkError(f"cannot write {path}: no folder {path.parent}")
-    picture = load_image(image, _colour(background))
-    height, width = picture.shape[:2]
-    if max(width, height) > working_size:
-        click.echo(f"{image}: {width}x{height}, painting at {working_size} px on the long side; "
-                   f"the strokes are scaled to the full {width}x{height} canvas", err=True)
+    width, height = image_size(image)  # from the header: refuses pictures over the size limit unread
     previous = None
     if resume is not None:
         previous = load_strokes(resume)
         if abs(previous.width / previous.height - width / height) > 0.01:
             raise BrushworkError(f"--resume {resume}: its canvas {previous.width}x{previous.height} does not "
                                  f"have the aspect ratio of {image} ({width}x{height})")
+        if len(previous) + strokes > MAX_STROKES:
+            raise BrushworkError(f"--resume {resume}: its {len(previous):,} strokes and --strokes {strokes:,} make "
+                                 f"more than the {MAX_STROKES:,} a painting holds")
+    # The painter works at --working-size, so the photo is decoded no larger than that; its canvas
+    # comes from the painting it continues, here a blank one of the photo's full size.
+    picture = load_image(image, _colour(background), max_side=working_size)
+    canvas = previous if previous is not None else StrokeList(width, height, (), _colour(background))
+    if max(width, height) > working_size:
+        click.echo(f"{image}: {width}x{height}, painting at {working_size} px on the long side; "
+                   f"the strokes are scaled to the full {width}x{height} canvas", err=True)
     bar = tqdm(total=1000, unit="‰", desc="painting", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
                disable=None)
     steps = 0
@@ -203,16 +209,16 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
 
     extra_loss = None
     if style_image is not None:
-        from brushwork.painter.style import style_loss
+        from brushwork.painter.style import STYLE_SIZE, style_loss
 
-        extra_loss = style_loss(load_image(style_image), style_weight)
+        extra_loss = style_loss(load_image(style_image, max_side=STYLE_SIZE), style_weight)
     started = time.perf_counter()
     tuning = {"iterations": iterations} if iterations else {}
     if refine_iterations is not None:
         tuning["refine_iterations"] = refine_iterations
     try:
         result = paint_strokes(picture, strokes=strokes, brush=kinds, seed=seed, callback=progress,
-                               resume=previous, min_size=min_size, max_size=max_size, opaque=opaque,
+                               resume=canvas, min_size=min_size, max_size=max_size, opaque=opaque,
                                background=_colour(background), working_size=working_size,
                                extra_loss=extra_loss, **tuning)
         cancelled = False
@@ -220,6 +226,9 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
         result, cancelled = stop.strokes, True
     finally:
         bar.close()
+    if previous is not None and previous.background is None:
+        # The painter paints over paper (--background); the painting it continues stays transparent.
+        result = StrokeList(result.width, result.height, result.strokes, None)
     save_strokes(result, output)
     if write_json:
         save_strokes(result, output.with_suffix(".json"))
@@ -374,7 +383,8 @@ def stylize(content: Path, styles: tuple[Path, ...], style_weights: str | None, 
     from tqdm import tqdm
 
     from brushwork.files import atomic_write
-    from brushwork.stylize import CD16xModels, StyleOptions, VGGModels, load_image, load_mask
+    from brushwork.images import image_size, load_rgb8
+    from brushwork.stylize import CD16xModels, StyleOptions, VGGModels, load_mask
     from brushwork.stylize import stylize as run_stylize
 
     suffix = output.suffix.lower()
@@ -390,6 +400,8 @@ def stylize(content: Path, styles: tuple[Path, ...], style_weights: str | None, 
                            style_size=style_size, tile=tile, margin=margin, steps=steps, work_size=work_size,
                            refine_steps=refine_steps, optimizer=optimizer, style_weight=style_weight)
     options.validate(len(styles))  # bad options fail before any image or model is loaded
+    if mask is not None:
+        image_size(mask)  # the size limit, from the header, before the mask is decoded
     models = VGGModels(vgg, decoder) if vgg is not None else CD16xModels()
     # A progress bar on a terminal only (disable=None); scripts and pipes get just the result line.
     with tqdm(total=1.0, disable=None, leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}") as bar:
@@ -397,7 +409,9 @@ def stylize(content: Path, styles: tuple[Path, ...], style_weights: str | None, 
             bar.set_description_str(stage, refresh=False)
             bar.update(fraction - bar.n)
 
-        result = run_stylize(load_image(content), [load_image(s) for s in styles], options,
+        # Decoded no larger than used: the content at --size (when smaller), the styles at --style-size.
+        result = run_stylize(load_rgb8(content, max_side=options.size),
+                             [load_rgb8(s, max_side=options.style_size) for s in styles], options,
                              mask=load_mask(mask) if mask else None, models=models, progress=progress)
     buffer = io.BytesIO()
     Image.fromarray(result).save(buffer, format=IMAGE_FORMATS[suffix], **({"quality": 95} if suffix != ".png" else {}))

@@ -1,54 +1,180 @@
-"""Reading the photos users paint: any format and mode Pillow reads, the right way up, as RGB."""
+"""Reading the photos users paint: any format and mode Pillow reads, the right way up, as RGB.
+
+Large pictures are decoded no larger than the job needs (`max_side`): JPEGs at 1/2 to 1/8 scale in
+the decoder itself, everything else shrunk in 8 bits before any float copy is made, so memory
+follows the working size rather than the file's. Pictures over MAX_SIDE pixels on a side are
+refused from their header, before any pixel is decoded.
+"""
 
 from __future__ import annotations
 
 import os
+import struct
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from brushwork.errors import BrushworkError
 
-# Pillow refuses images above ~179 M pixels as decompression bombs; brushwork downsizes anyway,
-# so it accepts up to this many and says when it works on a smaller copy.
-MAX_PIXELS = 1_000_000_000
+# The largest picture brushwork reads: 16,384 px on either side (so at most 268 M pixels, as the
+# bridge accepts). Decoded whole it is 1 GiB in 8-bit RGBA, and float copies of it would be 3-4 GiB;
+# past it a file is far more likely a decompression bomb (a few hundred KB of zlib declaring a
+# gigapixel) than a photo to paint.
+MAX_SIDE = 16_384
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
+
+# EXIF orientation -> the transpose that puts the picture the right way up (as ImageOps.exif_transpose).
+_ORIENT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L")
 
 
-def load_image(path: str | os.PathLike, background: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of an image file the right way up, read from its header alone; refuses the
+    files `load_image` refuses (missing, unreadable, over MAX_SIDE)."""
+    with _opened(Path(path)) as image:
+        width, height = image.size
+        return (height, width) if _orientation(image) in (5, 6, 7, 8) else (width, height)
+
+
+def load_image(
+    path: str | os.PathLike,
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    *,
+    max_side: int | None = None,
+) -> np.ndarray:
     """(H, W, 3) float32 RGB in 0..1. Grey, palette, CMYK, 16-bit and transparent images are
-    converted (transparency over `background`); EXIF orientation is applied."""
+    converted (transparency over `background`); EXIF orientation is applied.
+
+    With `max_side`, a picture whose long side is larger comes back area-averaged to exactly that
+    long side (the other side rounded), decoded reduced where the format allows; `image_size`
+    gives its full size."""
     path = Path(path)
+    with _opened(path) as image:
+        try:
+            image = _decoded(image, max_side)
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise BrushworkError(f"{path}: cannot read the image, the file may be damaged ({exc})") from None
+        return image_to_rgb(image, background, str(path))
+
+
+def load_rgb8(path: str | os.PathLike, *, max_side: int | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 RGB (transparency over white), reduced like `load_image`: for callers that
+    work in 8 bits (stylization), with no float copy of the picture at all."""
+    path = Path(path)
+    with _opened(path) as image:
+        try:
+            image = _decoded(image, max_side)
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise BrushworkError(f"{path}: cannot read the image, the file may be damaged ({exc})") from None
+        if image.mode in _SIXTEEN_BIT + ("I", "F"):
+            return (image_to_rgb(image, name=str(path)) * 255 + 0.5).astype(np.uint8)
+        if image.mode in ("RGBA", "LA") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, (255, 255, 255))
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+            return np.asarray(flat)
+        return np.asarray(image.convert("RGB"))
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """The image file opened lazily (header read, no pixels), checked against MAX_SIDE."""
     if not path.exists():
         raise BrushworkError(f"{path}: no such file")
-    limit = Image.MAX_IMAGE_PIXELS
     try:
-        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                image = ImageOps.exif_transpose(opened)
-                image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        image = _open(path)
+    except UnidentifiedImageError as exc:
         raise BrushworkError(f"{path}: not an image brushwork can read ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise BrushworkError(f"{path}: cannot read the image, the file may be damaged ({exc})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
-    return image_to_rgb(image, background, str(path))
+    with image:
+        width, height = image.size
+        if width == 0 or height == 0:
+            raise BrushworkError(f"{path}: the image is empty ({width}x{height})")
+        if max(width, height) > MAX_SIDE:
+            raise BrushworkError(
+                f"{path}: {width}x{height} pixels is larger than brushwork reads "
+                f"(at most {MAX_SIDE} px on either side)"
+            )
+        yield image
+
+
+def _open(path: Path) -> Image.Image:
+    """Image.open minus its decompression-bomb check. That check reads one process-wide setting
+    (Image.MAX_IMAGE_PIXELS: 179 M pixels unless changed), too low for MAX_SIDE, and changing it
+    here would race with other threads; `_opened` applies brushwork's own limit to the header."""
+    with open(path, "rb") as fp:
+        prefix = fp.read(16)
+    Image.init()
+    for name in Image.ID:
+        factory, accept = Image.OPEN[name]
+        verdict = accept(prefix) if accept else True
+        if not verdict or isinstance(verdict, str):  # a str: "this format, but not supported"
+            continue
+        try:
+            return factory(os.fspath(path), os.fspath(path))  # a path: the image owns its file
+        except (SyntaxError, IndexError, TypeError, struct.error):
+            continue  # not this format after all, as Image.open goes on to the next
+    raise UnidentifiedImageError(f"cannot identify image file {os.fspath(path)!r}")
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(0x0112, 1))
+    except (ValueError, TypeError, SyntaxError, OSError, struct.error):
+        return 1  # unreadable EXIF: as Pillow's exif_transpose, leave the picture as stored
+
+
+def _decoded(image: Image.Image, max_side: int | None) -> Image.Image:
+    """The pixels, the right way up, no larger than `max_side` on the long side. Everything here
+    stays in the file's own bit depth: the float conversion comes after, at the reduced size."""
+    orientation = _orientation(image)  # before any resize: the reduced copy has no EXIF
+    width, height = image.size
+    target = None
+    if max_side is not None and max(width, height) > max_side:
+        factor = max_side / max(width, height)
+        target = (max(1, round(width * factor)), max(1, round(height * factor)))
+        if image.format == "JPEG":
+            image.draft(None, target)  # DCT scaling: decodes at 1/2, 1/4 or 1/8, never below target
+    with warnings.catch_warnings():
+        # Pillow warns about pictures over its own default limit; MAX_SIDE has been checked.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image.load()
+    if target is not None and image.size != target:
+        if image.mode in ("1", "P", "PA"):  # Pillow resizes these by nearest neighbour
+            has_alpha = image.mode == "PA" or "transparency" in image.info
+            image = image.convert("RGBA" if has_alpha else "L" if image.mode == "1" else "RGB")
+        # BOX is the exact area average (LA and RGBA premultiplied by Pillow), as `resize` below:
+        # the painter sees the picture it would have reduced itself.
+        image = image.resize(target, Image.Resampling.BOX)
+    if orientation in _ORIENT:
+        image = image.transpose(_ORIENT[orientation])
+    return image
 
 
 def image_to_rgb(image: Image.Image, background=(1.0, 1.0, 1.0), name: str = "image") -> np.ndarray:
     if image.width == 0 or image.height == 0:
         raise BrushworkError(f"{name}: the image is empty ({image.width}x{image.height})")
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16/32-bit grey
+    if image.mode in _SIXTEEN_BIT + ("I", "F"):  # 16/32-bit grey
         grey = np.asarray(image, dtype=np.float32)
-        peak = 65535.0 if image.mode.startswith("I;16") or grey.max() > 255 else 255.0
+        peak = 65535.0 if image.mode in _SIXTEEN_BIT or grey.max() > 255 else 255.0
         grey = np.clip(grey / peak, 0, 1)
         return np.repeat(grey[..., None], 3, axis=2)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-    rgba = np.asarray(image.convert("RGBA") if has_alpha else image.convert("RGB"), dtype=np.float32) / 255
+    rgba = np.asarray(image.convert("RGBA") if has_alpha else image.convert("RGB"), dtype=np.float32)
+    rgba *= 1 / 255
     if not has_alpha:
         return rgba
     alpha = rgba[..., 3:4]

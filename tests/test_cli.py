@@ -218,3 +218,60 @@ def test_other_commands_check_outputs_against_inputs(capsys, tmp_path, painting_
     demo.mkdir()
     (demo / "painting.png").symlink_to(BUNDLED_PHOTO)
     assert "(the bundled photo)" in one_line_error(capsys, "demo", "-o", str(demo))
+
+
+def test_paint_decodes_a_huge_photo_at_the_working_size_and_refuses_bombs(capsys, tmp_path, monkeypatch):
+    import brushwork.painter
+    from test_images import bomb_png
+
+    seen = {}
+
+    def fake_paint(picture, *, resume, **settings):
+        seen.update(shape=picture.shape, canvas=(resume.width, resume.height), strokes=len(resume))
+        return resume
+
+    monkeypatch.setattr(brushwork.painter, "paint", fake_paint)
+    big = bomb_png(tmp_path / "big.png", 8192, 4096)
+    code, _, err = run(capsys, "paint", str(big), "-o", str(tmp_path / "big.svg"), "--working-size", "64")
+    assert code == 0, err
+    assert seen == {"shape": (32, 64, 3), "canvas": (8192, 4096), "strokes": 0}
+    assert load_strokes(tmp_path / "big.svg").width == 8192
+    bomb = bomb_png(tmp_path / "bomb.png", 30_000, 30_000, pixels=False)
+    assert one_line_error(capsys, "paint", str(bomb), "-o", str(tmp_path / "b.svg")) == (
+        f"error: {bomb}: 30000x30000 pixels is larger than brushwork reads (at most 16384 px on either side)\n")
+    assert "larger than brushwork reads" in one_line_error(capsys, "stylize", str(bomb), "--style", str(big),
+                                                           "-o", str(tmp_path / "s.png"))
+
+
+def test_stylize_decodes_content_at_size_and_styles_at_style_size(capsys, tmp_path, monkeypatch):
+    import brushwork.stylize
+
+    seen = {}
+
+    def fake_stylize(content, styles, options, **kwargs):
+        seen.update(content=content.shape, styles=[s.shape for s in styles])
+        return content
+
+    monkeypatch.setattr(brushwork.stylize, "stylize", fake_stylize)
+    monkeypatch.setattr(brushwork.stylize, "CD16xModels", lambda: None)
+    photo, style = tmp_path / "photo.png", tmp_path / "style.jpg"
+    Image.new("RGB", (1200, 800), "red").save(photo)
+    Image.new("RGB", (2000, 1000), "blue").save(style)
+    code, out, err = run(capsys, "stylize", str(photo), "--style", str(style), "--size", "600",
+                         "--style-size", "256", "-o", str(tmp_path / "out.png"))
+    assert code == 0, err
+    assert seen == {"content": (400, 600, 3), "styles": [(128, 256, 3)]}
+    assert "600x400" in out
+
+
+def test_resuming_a_transparent_painting_keeps_it_transparent(capsys, tmp_path):
+    photo = small_photo(tmp_path / "photo.png")  # 16 x 11
+    old = tmp_path / "old.svg"
+    save_strokes(random_list(2, 3, 32, 22, background=None), old)
+    out = tmp_path / "more.svg"
+    code, _, err = run(capsys, "paint", str(photo), "-o", str(out), "--resume", str(old), "--strokes", "2",
+                       "--working-size", "16", "--iterations", "2", "--refine-iterations", "0", "--png")
+    assert code == 0, err
+    more = load_strokes(out)
+    assert more.background is None and len(more) == 5 and more.strokes[:3] == load_strokes(old).strokes
+    assert Image.open(tmp_path / "more.png").mode == "RGBA"
