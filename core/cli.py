@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from importlib.resources import as_file, files as package_files
 from pathlib import Path
+from typing import Iterator
 
 import click
 
 from brushwork import __version__, raster
-from brushwork.errors import BrushworkError
+from brushwork.errors import BrushworkError, Terminated
 from brushwork.files import load_strokes, refuse_collisions, save_png, save_strokes
 from brushwork.neural import PATHWAYS
 from brushwork.strokes import BRUSHES, MAX_STROKES, StrokeList
@@ -221,9 +225,11 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
                                resume=canvas, min_size=min_size, max_size=max_size, opaque=opaque,
                                background=_colour(background), working_size=working_size,
                                extra_loss=extra_loss, **tuning)
-        cancelled = False
+        cancelled = terminated = False
     except PaintCancelled as stop:
         result, cancelled = stop.strokes, True
+        # The painter turns Ctrl-C (and SIGTERM, see main) into PaintCancelled raised while handling it.
+        terminated = isinstance(stop.__context__, Terminated)
     finally:
         bar.close()
     if previous is not None and previous.background is None:
@@ -240,8 +246,9 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
         animate(result, animation)
     written = ", ".join(str(p) for p in outputs + ([animation] if animation and not cancelled else []))
     if cancelled:
-        click.echo(f"cancelled: kept the {len(result)} strokes painted so far in {written}", err=True)
-        sys.exit(130)
+        click.echo(f"{'terminated' if terminated else 'cancelled'}: kept the {len(result)} strokes painted "
+                   f"so far in {written}", err=True)
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
     click.echo(f"wrote {written} ({len(result)} strokes, {time.perf_counter() - started:.0f} s)")
 
 
@@ -497,14 +504,44 @@ def plugins_uninstall(editor: str, dest: Path | None) -> None:
         click.echo(line)
 
 
+# Exit statuses of a run stopped by Ctrl-C (SIGINT) and by SIGTERM: 128 + the signal, as shells report.
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM (kill, timeout, a service manager) raises Terminated, a
+    KeyboardInterrupt, where Python's default would end the process on the spot: so it takes
+    Ctrl-C's way out, and every cleanup on that way runs (a paint keeps its strokes; atomic writes,
+    animate's temporary folder and its ffmpeg go). The handler before is put back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers (brushwork run from a worker thread)
+        return
+
+    def terminate(signum, frame) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="brushwork", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+        with _sigterm_as_interrupt():
+            cli.main(args=args, prog_name="brushwork", standalone_mode=False)
+    except click.exceptions.Abort as exc:  # click's wrapper of KeyboardInterrupt (and EOF at a prompt)
+        terminated = isinstance(exc.__cause__, Terminated)
+        click.echo("terminated" if terminated else "aborted", err=True)
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+    except Terminated:  # arrived outside click's own handling
+        click.echo("terminated", err=True)
+        sys.exit(EXIT_TERMINATED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -12,3 +12,8 @@ class InvalidStrokeError(BrushworkError, ValueError):
 
 class StrokeFileError(BrushworkError):
     """A stroke file (SVG or JSON) that cannot be read or written."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised by the CLI's handler so that it takes Ctrl-C's way out: a paint keeps the
+    strokes painted so far, temporary files and folders are removed, child processes stopped."""

@@ -275,3 +275,84 @@ def test_resuming_a_transparent_painting_keeps_it_transparent(capsys, tmp_path):
     more = load_strokes(out)
     assert more.background is None and len(more) == 5 and more.strokes[:3] == load_strokes(old).strokes
     assert Image.open(tmp_path / "more.png").mode == "RGBA"
+
+
+@pytest.fixture
+def sigterm_guard():
+    """A SIGTERM that reaches this handler, not brushwork's, fails the test instead of killing pytest."""
+    import signal
+
+    class Unhandled(Exception):
+        pass
+
+    def unhandled(signum, frame):
+        raise Unhandled("SIGTERM was not handled by brushwork")
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    yield unhandled
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_during_paint_keeps_the_strokes_like_ctrl_c(capsys, tmp_path, monkeypatch, sigterm_guard):
+    import signal
+
+    import brushwork.cli
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.tile(np.linspace(0, 255, 60, dtype=np.uint8)[None, :, None], (40, 1, 3))).save(photo)
+    original = brushwork.cli.save_png
+
+    def preview_then_terminated(pixels, path):
+        original(pixels, path)
+        if path.name.endswith(".preview.png"):
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill` or a service manager would
+
+    monkeypatch.setattr(brushwork.cli, "save_png", preview_then_terminated)
+    out = tmp_path / "painting.svg"
+    code, _, err = run(capsys, "paint", str(photo), "-o", str(out), "--strokes", "6", "--working-size", "48",
+                       "--iterations", "3", "--preview-every", "2", "--json")
+    assert code == 143, err
+    assert re.search(r"terminated: kept the \d+ strokes painted so far in .*painting.svg", err)
+    assert load_strokes(out) == load_strokes(tmp_path / "painting.json")
+    assert signal.getsignal(signal.SIGTERM) is sigterm_guard  # put back when the command ends
+
+
+def test_sigterm_outside_paint_exits_143(capsys, painting_svg, tmp_path, monkeypatch, sigterm_guard):
+    import signal
+
+    from brushwork import raster
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(raster, "render", terminated)
+    code, _, err = run(capsys, "render", str(painting_svg), "-o", str(tmp_path / "out.png"))
+    assert (code, err.strip().splitlines()[-1]) == (143, "terminated")
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_during_mp4_removes_the_temporary_folder(tmp_path, painting_svg):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    clip = tmp_path / "clip.mp4"
+    # an hour at 120 fps: still encoding when the signal comes
+    process = subprocess.Popen([sys.executable, "-m", "brushwork", "animate", str(painting_svg), "-o", str(clip),
+                                "--fps", "120", "--duration", "3600", "--width", "64"],
+                               env={**os.environ, "TMPDIR": str(scratch)}, stderr=subprocess.PIPE, text=True)
+    try:
+        while not any(scratch.glob("brushwork-mp4-*")):
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 143, err
+    assert list(scratch.iterdir()) == [] and not clip.exists()
+    assert err.strip().splitlines()[-1] == "terminated"
