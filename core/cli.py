@@ -282,8 +282,8 @@ def train_renderer(kind, size, hidden, pathways, steps, batch, lr, seed, checkpo
     try:
         model, state, fidelity = train(config, checkpoint, log=click.echo,
                                        max_seconds=None if max_minutes is None else 60 * max_minutes)
-    except ValueError as exc:
-        raise BrushworkError(str(exc)) from None
+    except (ValueError, BrushworkError) as exc:  # the messages start with the checkpoint's path
+        raise BrushworkError(f"--checkpoint {exc}") from None
     click.echo(f"held-out PSNR foreground {fidelity.psnr_foreground:.2f} dB, alpha {fidelity.psnr_alpha:.2f} dB, "
                f"SSIM foreground {fidelity.ssim_foreground:.4f}, alpha {fidelity.ssim_alpha:.4f}")
     if state.step < steps:

@@ -356,3 +356,21 @@ def test_sigterm_during_mp4_removes_the_temporary_folder(tmp_path, painting_svg)
     assert process.returncode == 143, err
     assert list(scratch.iterdir()) == [] and not clip.exists()
     assert err.strip().splitlines()[-1] == "terminated"
+
+
+def test_a_bad_renderer_checkpoint_is_one_line_naming_it(capsys, tmp_path):
+    import torch
+
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint\n" * 10)
+    pickled = tmp_path / "pickled.pt"  # a pickle naming a function: torch refuses it with weights_only
+    pickled.write_bytes(b"\x80\x04\x95\x1a\x00\x00\x00\x00\x00\x00\x00\x8c\x08builtins\x94\x8c\x04eval\x94\x93\x94.")
+    other = tmp_path / "other.pt"
+    torch.save({"something": "else"}, other)
+    folder = tmp_path / "folder.pt"
+    folder.mkdir()
+    for checkpoint in (garbage, pickled, other, folder):
+        err = one_line_error(capsys, "train-renderer", "--kind", "tape", "--steps", "1",
+                             "--checkpoint", str(checkpoint))
+        assert err.startswith(f"error: --checkpoint {checkpoint}: not a renderer checkpoint brushwork can resume"), err
+        assert "weights_only" not in err

@@ -13,6 +13,7 @@ import json
 import math
 import platform
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,6 +23,7 @@ import torch
 from pytorch_msssim import ssim
 
 from brushwork import raster
+from brushwork.errors import BrushworkError
 from brushwork.files import atomic_write
 from brushwork.neural import layout
 from brushwork.neural.model import NeuralRenderer
@@ -122,6 +124,35 @@ def _save_checkpoint(path: Path, config: TrainConfig, model, optimiser, generato
     atomic_write(path, buffer.getvalue())
 
 
+CHECKPOINT_KEYS = ("config", "model", "optimiser", "generator", "state")
+
+
+def _load_checkpoint(path: Path) -> dict:
+    """The saved training run at `path`. Loaded with weights_only (tensors and plain data only: a
+    checkpoint must never run code), and any failure becomes one line naming the file, not torch's
+    paragraphs, which end by advising weights_only=False."""
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols on the way to refusing
+            warnings.simplefilter("ignore")
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError (not a zip), EOFError, OSError, ...
+        raise _not_a_checkpoint(path, exc) from None
+    if not isinstance(saved, dict) or not all(key in saved for key in CHECKPOINT_KEYS):
+        found = ", ".join(map(str, saved)) if isinstance(saved, dict) else type(saved).__name__
+        raise BrushworkError(f"{path}: not a renderer checkpoint brushwork can resume (it holds {found}, not "
+                             f"{', '.join(CHECKPOINT_KEYS)}); use another checkpoint path, or remove it to start over")
+    return saved
+
+
+def _not_a_checkpoint(path: Path, exc: BaseException) -> BrushworkError:
+    lines = str(exc).strip().splitlines()
+    reason = lines[0][:160] if lines else type(exc).__name__
+    if "weights_only" in reason.lower() or "weights only" in reason.lower():
+        reason = "it holds more than tensors and plain data, so it is not loaded"
+    return BrushworkError(f"{path}: not a renderer checkpoint brushwork can resume ({reason}); "
+                          "use another checkpoint path, or remove it to start over")
+
+
 def train(
     config: TrainConfig,
     checkpoint: Path,
@@ -137,16 +168,19 @@ def train(
     generator = torch.Generator().manual_seed(config.seed)
     state = TrainState()
     if checkpoint.exists():
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        saved = _load_checkpoint(checkpoint)
         if saved["config"] != asdict(config):
             raise ValueError(
                 f"{checkpoint} was made with another configuration {saved['config']}; "
                 "use another checkpoint path or the same options"
             )
-        model.load_state_dict(saved["model"])
-        optimiser.load_state_dict(saved["optimiser"])
-        generator.set_state(saved["generator"])
-        state = TrainState(**saved["state"])
+        try:
+            model.load_state_dict(saved["model"])
+            optimiser.load_state_dict(saved["optimiser"])
+            generator.set_state(saved["generator"])
+            state = TrainState(**saved["state"])
+        except (RuntimeError, TypeError, ValueError, KeyError) as exc:  # right keys, wrong contents
+            raise _not_a_checkpoint(checkpoint, exc) from None
         log(f"resumed {config.kind} at step {state.step}")
     factor = _schedule(config)
     validation = validation_set(config.kind, config.size, config.validation)
