@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import struct
+import threading
 import time
+import zlib
+from multiprocessing import Pipe
 from multiprocessing.connection import wait as wait_for_exit
 
 import numpy as np
@@ -15,8 +20,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from brushwork import raster, svg
-from brushwork.server.app import create_app
-from brushwork.server.jobs import KEEP_FINISHED, JobManager
+from brushwork.server.app import Activity, create_app
+from brushwork.server.jobs import Job, JobManager, Limits
+from brushwork.server.worker import Picture
 from conftest import SHARED_WEIGHTS
 
 TOKEN = "test-token"
@@ -82,6 +88,73 @@ def wait(api, job_id: str, until=("done", "failed", "cancelled"), timeout: float
     raise AssertionError(f"job {job_id} still {status['state']} after {timeout} s")
 
 
+def png_header_only(width: int, height: int) -> dict:
+    """A PNG of a few dozen bytes that declares width x height (its pixel data is cut short): what a
+    bomb looks like before decoding."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return {"encoding": "png", "data": base64.b64encode(data).decode()}
+
+
+class EchoWorker:
+    """Stands in for the worker process: a thread that answers every job at once with a result of
+    `result_size` bytes. The queue's bookkeeping (results kept, dropped, forgotten) in milliseconds."""
+
+    def __init__(self, result_size: int = 1000) -> None:
+        self.result_size = result_size
+        self.process = self.conn = None
+
+    def ensure(self) -> None:
+        if self.conn is None:
+            self.conn, child = Pipe()
+            threading.Thread(target=self._serve, args=(child,), daemon=True).start()
+
+    def _serve(self, child) -> None:
+        while True:
+            try:
+                _, job = child.recv()
+            except (EOFError, OSError):
+                return
+            child.send(("done", job.id, b"P" * self.result_size, "<svg/>" if job.kind == "paint" else None,
+                        job.image.width, job.image.height))
+
+    def terminate_now(self) -> None:
+        pass
+
+    def kill(self) -> int:
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+        return 0
+
+
+class Clock:
+    """A clock the test moves by hand: jobs age without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def echo_api(limits: Limits = Limits(), clock: Clock | None = None, result_size: int = 1000):
+    manager = JobManager(limits=limits, clock=clock or Clock(), worker=EchoWorker(result_size))
+    asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 20)
+    return manager, TestClient(asgi, base_url="http://127.0.0.1:8123", headers=AUTH)
+
+
+def drained(manager: JobManager, timeout: float = 30.0) -> None:
+    """Wait until the echo worker has answered every queued job (no timing asserted)."""
+    deadline = time.monotonic() + timeout
+    while manager.busy:
+        assert time.monotonic() < deadline, "the echo worker did not drain the queue"
+        time.sleep(0.005)
+
+
 def submit(api, kind="paint", image=None, **params) -> dict:
     response = api.post("/v1/jobs", json={"kind": kind, "image": image or raw_image()[0], "params": params})
     assert response.status_code == 202, response.text
@@ -137,6 +210,7 @@ def test_oversized_upload_without_content_length_is_refused(contract):
 @pytest.mark.parametrize("params, words", [
     ({"strokes": 0}, "strokes"),
     ({"brush": "crayon"}, "brush"),
+    ({"brush": []}, "brush"),
     ({"working_size": 4}, "working_size"),
     ({"bogus": 1}, "bogus"),
     ({"min_size": 30, "max_size": 10}, "min_size"),
@@ -173,13 +247,177 @@ def test_unknown_job_is_404(contract):
         assert "no job" in response.json()["detail"]
 
 
-def test_only_the_latest_finished_jobs_are_kept(contract):
-    ids = [submit(contract, **FAST)["id"] for _ in range(KEEP_FINISHED + 2)]
-    assert [contract.get(f"/v1/jobs/{i}").json()["position"] for i in ids[-3:]] == [KEEP_FINISHED, KEEP_FINISHED + 1,
-                                                                                    KEEP_FINISHED + 2]
-    for job_id in ids:
-        assert contract.post(f"/v1/jobs/{job_id}/cancel").json()["state"] == "cancelled"
-    assert [contract.get(f"/v1/jobs/{i}").status_code for i in ids] == [404, 404] + [200] * KEEP_FINISHED
+class Tripwire(bytes):
+    """Pixel bytes that fail the test if anything reprs or compares them (a 12 MP picture's repr
+    was 138 MB of text, built on every status call)."""
+
+    def __repr__(self) -> str:
+        raise AssertionError("a job's pixels were repr'd")
+
+    def __eq__(self, other) -> bool:
+        raise AssertionError("a job's pixels were compared")
+
+    __hash__ = bytes.__hash__
+
+
+def test_status_list_and_cancel_never_repr_or_compare_pixels():
+    manager = JobManager()  # not started: the jobs stay where they are put
+    pictures = [Picture(64, 64, Tripwire(bytes(64 * 64 * 4))) for _ in range(3)]
+    first, second, third = (manager.submit("paint", {}, picture, None) for picture in pictures)
+    assert "Tripwire" not in repr(first) and len(repr(first)) < 500
+    with manager.lock:
+        manager.queue.remove(first)
+        manager.running = first  # as the runner thread leaves it
+    manager.cancel(second)
+    assert [manager.position(job) for job in (first, second, third)] == [0, 0, 1]
+    assert [position for _, position in manager.listing()] == [0, 0, 1]
+    manager.cancel(third)
+    manager.close()
+
+
+def test_cancelled_jobs_free_their_pictures_at_once():
+    # They used to keep them until 8 newer jobs had finished.
+    manager = JobManager()
+    job = manager.submit("paint", {}, Picture(40, 30, bytes(40 * 30 * 4)), None)
+    assert job.input_bytes == 40 * 30 * 4
+    manager.cancel(job)
+    assert job.spec is None and job.input_bytes == 0
+    manager.close()
+
+
+def test_finished_jobs_free_their_pictures_and_results_outlive_many_newer_jobs():
+    # The old queue forgot every finished job but the latest 8: after 50 quick jobs, 42 results
+    # answered 404 before anyone fetched them.
+    clock = Clock()
+    manager, api = echo_api(Limits(max_queued=50), clock)
+    manager.start()
+    with api:
+        ids = [submit(api, **FAST)["id"] for _ in range(30)]
+        drained(manager)
+        assert all(manager.get(i).spec is None for i in ids)  # pictures freed as the worker took them
+        assert [api.get(f"/v1/jobs/{i}/result.png").status_code for i in ids] == [200] * 30
+        assert len(api.get("/v1/jobs").json()) == 30
+        clock.now += Limits().keep_seconds + 1  # an hour later, fetched or not, they are forgotten
+        response = api.get(f"/v1/jobs/{ids[0]}")
+        assert response.status_code == 404 and "kept for 60 minutes" in response.json()["detail"]
+        assert api.get("/v1/jobs").json() == []
+    manager.close()
+
+
+def test_result_memory_is_bounded_and_fetched_results_go_first():
+    manager, api = echo_api(Limits(result_bytes=3500), result_size=1000)  # room for three results
+    manager.start()
+    with api:
+        old, fetched, new = (submit(api, **FAST)["id"] for _ in range(3))
+        drained(manager)
+        assert api.get(f"/v1/jobs/{fetched}/result.svg").status_code == 200
+        latest = submit(api, **FAST)["id"]
+        drained(manager)
+        # the fetched result went first, though it was not the oldest
+        assert [api.get(f"/v1/jobs/{i}/result.png").status_code for i in (old, new, latest)] == [200] * 3
+        gone = api.get(f"/v1/jobs/{fetched}/result.png")
+        assert gone.status_code == 410 and "run the job again" in gone.json()["detail"]
+        assert api.get(f"/v1/jobs/{fetched}").json()["state"] == "done"  # the job itself is still known
+        submit(api, **FAST)
+        drained(manager)  # all fetched now: the oldest goes
+        assert api.get(f"/v1/jobs/{old}/result.png").status_code == 410
+    manager.close()
+
+
+def test_a_full_queue_answers_429_with_what_to_do():
+    manager = JobManager(limits=Limits(max_queued=3))
+    asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 20)
+    with TestClient(asgi, base_url="http://127.0.0.1:8123", headers=AUTH) as api:
+        ids = [submit(api, **FAST)["id"] for _ in range(3)]
+        response = api.post("/v1/jobs", json={"kind": "paint", "image": raw_image()[0], "params": FAST})
+        assert response.status_code == 429 and response.headers["Retry-After"].isdigit()
+        assert "queue is full (3 jobs waiting" in response.json()["detail"]
+        assert "cancel one" in response.json()["detail"]
+        api.post(f"/v1/jobs/{ids[0]}/cancel")
+        submit(api, **FAST)
+    manager.close()
+
+
+def test_the_pictures_of_waiting_jobs_have_a_total_budget():
+    picture = 40 * 30 * 4
+    manager = JobManager(limits=Limits(queued_bytes=int(2.5 * picture)))
+    asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 20)
+    with TestClient(asgi, base_url="http://127.0.0.1:8123", headers=AUTH) as api:
+        submit(api, **FAST)
+        submit(api, **FAST)
+        response = api.post("/v1/jobs", json={"kind": "paint", "image": raw_image()[0], "params": FAST})
+        assert response.status_code == 429
+        assert "MB of pictures" in response.json()["detail"] and "cancel one" in response.json()["detail"]
+    manager.close()
+
+
+def test_a_tiny_png_declaring_a_huge_picture_gets_413_before_decoding(contract):
+    # 9,000 x 9,000 in 100 bytes (the old server decoded it: 320 MB per queued job); 10,000 x 10,000
+    # tripped Pillow's own bomb check first, with a misleading 422.
+    for width, height in ((9000, 9000), (10000, 10000), (16384, 16384)):
+        response = contract.post("/v1/jobs", json={"kind": "paint", "image": png_header_only(width, height)})
+        assert response.status_code == 413, (width, response.text)
+        detail = response.json()["detail"]
+        assert f"{width}x{height}" in detail and "per-job budget" in detail and "smaller region" in detail
+    response = contract.post("/v1/jobs", json={"kind": "paint", "image": png_header_only(20000, 10)})
+    assert response.status_code == 413 and "16384 px per side" in response.json()["detail"]
+
+
+def test_the_servers_size_limit_applies_not_pillows(contract, monkeypatch):
+    # Pillow's bomb check reads its own process-wide limit; the server's limits decide instead.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    image = png_image((np.random.default_rng(0).random((30, 40, 3)) * 255).astype(np.uint8))
+    response = contract.post("/v1/jobs", json={"kind": "paint", "image": image})
+    assert response.status_code == 202, response.text
+    contract.post(f"/v1/jobs/{response.json()['id']}/cancel")
+
+
+def test_the_per_job_memory_budget_depends_on_the_method():
+    limits = Limits(job_bytes=1 << 20)  # 1 MB: a 100 x 100 paint fits (40 bytes a pixel), a gatys does not
+    manager = JobManager(limits=limits)
+    asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 20)
+    image, _ = raw_image(100, 100)
+    style = png_image(np.full((16, 16, 3), 128, np.uint8))
+    with TestClient(asgi, base_url="http://127.0.0.1:8123", headers=AUTH) as api:
+        submit(api, image=image, **FAST)
+        submit(api, "stylize", image=image, style=style, method="adain")
+        response = api.post("/v1/jobs", json={"kind": "stylize", "image": image,
+                                              "params": {"style": style, "method": "gatys"}})
+        assert response.status_code == 413
+        assert "gatys" in response.json()["detail"] and "select a smaller region" in response.json()["detail"]
+        # declared sizes are checked before the pixels: a raw upload declaring too much needs no data
+        huge = {"encoding": "raw", "width": 9000, "height": 9000, "data": "AAAA"}
+        assert api.post("/v1/jobs", json={"kind": "paint", "image": huge}).status_code == 413
+    manager.close()
+
+
+def test_refused_requests_do_not_keep_the_server_alive():
+    activity = Activity()
+    manager = JobManager()
+    asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 20, activity=activity)
+    with TestClient(asgi, base_url="http://127.0.0.1:8123") as api:
+        activity.last = 0.0
+        assert api.get("/v1/health", headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert api.get("/v1/health", headers={**AUTH, "Host": "evil.example"}).status_code == 403
+        assert activity.last == 0.0
+        assert api.get("/v1/health", headers=AUTH).status_code == 200
+        assert activity.last > 0.0
+    manager.close()
+
+
+def test_a_body_that_is_not_json_gets_400(contract):
+    response = contract.post("/v1/jobs", content=b'{"kind": "paint", "image": ',
+                             headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["detail"]
+
+
+def test_nan_sizes_are_named_as_such(contract):
+    body = json.dumps({"kind": "paint", "image": raw_image()[0], "params": {"min_size": float("nan")}})
+    response = contract.post("/v1/jobs", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "params.min_size" in detail and "finite" in detail and "0 < min_size <= 100000" in detail
 
 
 # ------------------------------------------------------------------------------------------ jobs

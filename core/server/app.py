@@ -12,9 +12,10 @@ import binascii
 import hmac
 import io
 import json
+import math
 import os
+import struct
 import time
-import warnings
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -25,11 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from brushwork import __version__
-from brushwork.server.jobs import Job, JobManager
+from brushwork.server.jobs import MB, WORKER_BYTES_PER_PIXEL, Job, JobManager, Limits, QueueFull, job_memory
 from brushwork.server.worker import Picture
 
-MAX_SIDE = 16384  # px per side of an uploaded picture
-MAX_PIXELS = 16384 * 16384
+MAX_SIDE = 16384  # px per side of an uploaded picture; the pixel count is bounded by Limits.job_bytes
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 TOO_LARGE_HINT = "select a smaller region, or start the server with a larger `brushwork serve --max-request-mb`"
 
@@ -54,13 +55,17 @@ class PaintParams(Strict):
     """`brushwork.paint` settings; fields left out take the painter's defaults."""
 
     strokes: int = Field(500, ge=1, le=20000)
-    brush: BrushName | list[BrushName] = "oilbrush"
+    brush: BrushName | Annotated[list[BrushName], Field(min_length=1, max_length=4)] = Field(
+        "oilbrush", description="a brush kind, or 1 to 4 kinds to mix")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     working_size: int | None = Field(None, ge=16, le=4096, description="long side the painter works at, px")
     iterations: int | None = Field(None, ge=1, le=10000, description="optimisation steps per level")
     refine_iterations: int | None = Field(None, ge=0, le=10000, description="steps refining all strokes at the end")
-    min_size: float | None = Field(None, gt=0, le=1e5, description="smallest stroke extent, output px")
-    max_size: float | None = Field(None, gt=0, le=1e5, description="largest stroke extent, output px")
+    # allow_inf_nan=False: NaN passes no comparison, so pydantic would call it "not greater than 0"
+    min_size: float | None = Field(None, gt=0, le=1e5, allow_inf_nan=False,
+                                   description="smallest stroke extent, output px (0 < min_size <= 100000)")
+    max_size: float | None = Field(None, gt=0, le=1e5, allow_inf_nan=False,
+                                   description="largest stroke extent, output px (0 < max_size <= 100000)")
     opaque: bool = False
 
 
@@ -69,7 +74,7 @@ class StylizeParams(Strict):
 
     style: ImageIn
     method: Literal["adain", "wct", "gatys"] = "wct"
-    alpha: float = Field(1.0, ge=0, le=1, description="style strength")
+    alpha: float = Field(1.0, ge=0, le=1, allow_inf_nan=False, description="style strength, 0..1")
     preserve_color: bool = False
     levels: list[Annotated[int, Field(ge=1, le=5)]] | None = Field(None, min_length=1, max_length=5)
     style_size: int | None = Field(None, ge=32, le=4096)
@@ -121,7 +126,8 @@ def _problem(description: str) -> dict[str, Any]:
 
 GUARDS = {401: _problem("missing or wrong token"), 403: _problem("Host header is not loopback"),
           413: _problem("request too large")}
-NOT_FOUND = {404: _problem("no such job")}
+NOT_FOUND = {404: _problem("no such job (finished jobs are forgotten after a while: see the 404's detail)")}
+GONE = {410: _problem("the job is done but its result was dropped to bound the server's memory; run it again")}
 PNG = {200: {"content": {"image/png": {}}, "description": "PNG bytes"}}
 
 
@@ -139,7 +145,8 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        self.activity.touch()
+        # The idle timer is touched only by requests that pass the Host and token checks below: a
+        # stranger's refused requests must not keep the server alive.
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if _host_name(headers.get("host", "")) not in LOOPBACK_HOSTS:
             await _reply(send, 403, "the Host header must be 127.0.0.1 or localhost")
@@ -148,6 +155,7 @@ class Guard:
         if not (auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].encode(), self.token.encode())):
             await _reply(send, 401, "missing or wrong token (Authorization: Bearer <token from the state file>)")
             return
+        self.activity.touch()
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await _reply(send, 413, f"request of {int(declared)} bytes is over the limit of {self.max_bytes}; "
@@ -208,15 +216,42 @@ class Activity:
 
 # ------------------------------------------------------------------------------------------ images
 
-def decode_image(image: ImageIn, name: str) -> Picture:
-    """The wire picture as straight-alpha RGBA8; 422 with a message for anything malformed."""
+def declared_size(image: ImageIn, name: str) -> tuple[int, int]:
+    """The picture's width and height as the request declares them, read without decoding anything:
+    raw width/height, or a PNG's IHDR header (its first 24 bytes). The limits are checked on these
+    before any pixel is decoded, so a tiny file declaring a huge picture costs nothing."""
+    if image.encoding == "raw":
+        if image.width is None or image.height is None:
+            raise HTTPException(422, f"{name}: raw pixels need width and height")
+        return image.width, image.height
+    try:
+        head = base64.b64decode(image.data[:32], validate=True)  # 32 base64 characters = 24 bytes
+    except (binascii.Error, ValueError):
+        raise HTTPException(422, f"{name}.data is not valid base64") from None
+    if not head.startswith(PNG_SIGNATURE[:len(head)]) or len(head) < 8:
+        raise HTTPException(422, f"{name}: expected a PNG file (it does not start with the PNG signature)")
+    if len(head) < 24 or head[12:16] != b"IHDR":
+        raise HTTPException(422, f"{name}: not a readable PNG (no IHDR header)")
+    width, height = struct.unpack(">II", head[16:24])
+    if width < 1 or height < 1:
+        raise HTTPException(422, f"{name}: the PNG declares a {width}x{height} picture")
+    return width, height
+
+
+def check_size(name: str, width: int, height: int) -> None:
+    if max(width, height) > MAX_SIDE:
+        raise HTTPException(413, f"{name}: {width}x{height} is larger than {MAX_SIDE} px per side; select a "
+                                 "smaller region or scale the picture down")
+
+
+def decode_image(image: ImageIn, name: str, size: tuple[int, int]) -> Picture:
+    """The wire picture as straight-alpha RGBA8; 422 with a message for anything malformed. `size`
+    is `declared_size`, already checked against the limits."""
     try:
         data = base64.b64decode(image.data, validate=True)
     except (binascii.Error, ValueError):
         raise HTTPException(422, f"{name}.data is not valid base64") from None
     if image.encoding == "raw":
-        if image.width is None or image.height is None:
-            raise HTTPException(422, f"{name}: raw pixels need width and height")
         expected = image.width * image.height * 4
         if len(data) != expected:
             raise HTTPException(422, f"{name}: {len(data)} bytes of pixels, but {image.width}x{image.height} "
@@ -227,26 +262,61 @@ def decode_image(image: ImageIn, name: str) -> Picture:
             b, g, r, a = Image.frombytes("RGBA", (image.width, image.height), data).split()
             data = Image.merge("RGBA", (r, g, b, a)).tobytes()
         return Picture(image.width, image.height, data)
-    from PIL import Image, UnidentifiedImageError
+    from PIL import PngImagePlugin
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as opened:
-                if opened.format != "PNG":
-                    raise HTTPException(422, f"{name}: expected a PNG file, got {opened.format}")
-                if opened.width * opened.height > MAX_PIXELS or max(opened.size) > MAX_SIDE:
-                    raise HTTPException(413, f"{name}: {opened.width}x{opened.height} is larger than "
-                                             f"{MAX_SIDE} px per side")
-                rgba = opened.convert("RGBA")
-    except UnidentifiedImageError:
-        raise HTTPException(422, f"{name}: not a PNG file") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        # PngImageFile directly, not Image.open: Image.open applies Pillow's bomb check, which reads a
+        # process-wide setting (a warning from 89 M pixels, an error from 179 M) that would answer
+        # before the server's own limits, with a misleading message; those limits have been applied
+        # to this very header already (declared_size, check_budget).
+        with PngImagePlugin.PngImageFile(io.BytesIO(data)) as opened:
+            if opened.size != size:
+                raise HTTPException(422, f"{name}: not a readable PNG (its size is {opened.width}x"
+                                         f"{opened.height}, its header said {size[0]}x{size[1]})")
+            rgba = opened.convert("RGBA")
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise HTTPException(422, f"{name}: not a readable PNG ({exc})") from None
     return Picture(rgba.width, rgba.height, rgba.tobytes())
 
 
+def check_budget(kind: str, params: dict[str, Any], image: tuple[int, int], style: tuple[int, int] | None,
+                 limits: Limits) -> int:
+    """413 when the job's estimated worker memory is over the per-job budget; else the bytes its
+    pictures will hold in the queue (4 per pixel)."""
+    pixels = image[0] * image[1]
+    style_pixels = style[0] * style[1] if style else 0
+    need = job_memory(kind, params, pixels, style_pixels)
+    if need > limits.job_bytes:
+        method = params.get("method", "wct") if kind == "stylize" else "paint"
+        what = f"a {method} stylize job" if kind == "stylize" else "a paint job"
+        rate = WORKER_BYTES_PER_PIXEL[method]
+        most = (limits.job_bytes - (need - pixels * rate)) / rate / 1e6  # what the style leaves
+        raise HTTPException(413, f"image: {image[0]}x{image[1]} ({pixels / 1e6:.1f} MP) would need about "
+                                 f"{need / MB:.0f} MB of worker memory for {what}, over the per-job budget of "
+                                 f"{limits.job_bytes / MB:.0f} MB (about {max(0.0, most):.1f} MP for {what}); "
+                                 "select a smaller region or scale the picture down")
+    return 4 * (pixels + style_pixels)
+
+
 # ------------------------------------------------------------------------------------------ app
+
+def _field_range(name: str) -> str:
+    """'0 < min_size <= 100000': a float parameter's bounds, for messages pydantic words without them."""
+    for model in (PaintParams, StylizeParams):
+        info = model.model_fields.get(name)
+        if info is None:
+            continue
+        low = high = ""
+        for bound in info.metadata:
+            for attr, sign in (("gt", "<"), ("ge", "<=")):
+                if getattr(bound, attr, None) is not None:
+                    low = f"{getattr(bound, attr):g} {sign} "
+            for attr, sign in (("lt", "<"), ("le", "<=")):
+                if getattr(bound, attr, None) is not None:
+                    high = f" {sign} {getattr(bound, attr):g}"
+        return f"{low}{name}{high}" if low or high else ""
+    return ""
+
 
 def validation_message(errors) -> str:
     parts = []
@@ -256,15 +326,17 @@ def validation_message(errors) -> str:
         message = error.get("msg", "invalid")
         if error.get("type") == "extra_forbidden":
             message = "unknown field"
+        elif error.get("type") == "finite_number":
+            allowed = _field_range(loc[-1]) if loc else ""
+            message = f"expected a finite number{f' ({allowed})' if allowed else ''}, not NaN or infinity"
         parts.append(f"{'.'.join(loc) or 'request'}: {message}")
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
     return "; ".join(parts) + more
 
 
-def _out(manager: JobManager, job: Job) -> JobOut:
-    return JobOut(id=job.id, kind=job.spec.kind, state=job.state, fraction=job.fraction, message=job.message,
-                  error=job.error, position=manager.position(job), preview=job.preview_serial,
-                  width=job.width, height=job.height)
+def _out(job: Job, position: int) -> JobOut:
+    return JobOut(id=job.id, kind=job.kind, state=job.state, fraction=job.fraction, message=job.message,
+                  error=job.error, position=position, preview=job.preview_serial, width=job.width, height=job.height)
 
 
 def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
@@ -291,55 +363,90 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        # A body that is not JSON at all is a 400 (as the schema says), not a parameter problem.
+        bad_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if bad_json is not None:
+            reason = (bad_json.get("ctx") or {}).get("error", "")
+            return JSONResponse({"detail": f"the body is not valid JSON{f' ({reason})' if reason else ''}; "
+                                           "send a JSON object as described in /openapi.json"}, status_code=400)
         # One readable line for the user ("params.strokes: Input should be ..."), like every other error.
-        return JSONResponse({"detail": validation_message(exc.errors())}, status_code=422)
+        return JSONResponse({"detail": validation_message(errors)}, status_code=422)
+
+    limits = manager.limits
+    kept = f"finished jobs are kept for {limits.keep_seconds / 60:g} minutes"
 
     def find(job_id: str) -> Job:
         job = manager.get(job_id)
         if job is None:
-            raise HTTPException(404, f"no job {job_id!r} (finished jobs are kept for a while only)")
+            raise HTTPException(404, f"no job {job_id!r} ({kept}, and a server that restarted knows none "
+                                     "of the jobs before)")
         return job
+
+    queue_full = _problem(f"the queue is full: {limits.max_queued} jobs waiting, or their pictures holding "
+                          f"{limits.queued_bytes / MB:.0f} MB; wait for one to finish or cancel one "
+                          "(Retry-After says how many seconds)")
+    too_large = _problem(f"the request is over `--max-request-mb`, a side is over {MAX_SIDE} px, or the job "
+                         f"would need more than {limits.job_bytes / MB:.0f} MB of worker memory (estimated "
+                         "from the picture's declared size); select a smaller region")
 
     @app.get("/v1/health", responses=GUARDS)
     def health() -> Health:
         return Health(status="ok", version=__version__, pid=os.getpid(), busy=manager.busy)
 
-    @app.post("/v1/jobs", status_code=202, responses={**GUARDS, 400: _problem("the body is not JSON"),
-                                                      422: _problem("bad parameters or image")})
+    @app.post("/v1/jobs", status_code=202,
+              responses={**GUARDS, 400: _problem("the body is not JSON"), 413: too_large, 429: queue_full,
+                         422: _problem("bad parameters or image")})
     def submit(request: JobRequest) -> JobOut:
-        """Queue a paint or stylize job; poll GET /v1/jobs/{id} for its progress."""
-        image = decode_image(request.image, "image")
+        """Queue a paint or stylize job; poll GET /v1/jobs/{id} for its progress.
+
+        The limits are checked on the pictures' declared sizes before anything is decoded: 413 when
+        the job alone is too large (select a smaller region), 429 when the queue has no room now
+        (wait for a job to finish, or cancel one)."""
         if request.kind == "paint":
             params = request.params.model_dump(exclude_none=True)
             if params.get("min_size", 0) > params.get("max_size", float("inf")):
                 raise HTTPException(422, f"params.min_size {params['min_size']} is larger than "
                                          f"params.max_size {params['max_size']}")
-            style = None
         else:
             params = request.params.model_dump(exclude_none=True, exclude={"style"})
             if "levels" in params:
                 if params["method"] == "gatys":
                     raise HTTPException(422, "params.levels applies to adain and wct only")
                 params["levels"] = tuple(params["levels"])
-            style = decode_image(request.params.style, "params.style")
-        return _out(manager, manager.submit(request.kind, params, image, style))
+        image_size = declared_size(request.image, "image")
+        check_size("image", *image_size)
+        style_size = None
+        if request.kind == "stylize":
+            style_size = declared_size(request.params.style, "params.style")
+            check_size("params.style", *style_size)
+        try:
+            manager.admit(check_budget(request.kind, params, image_size, style_size, limits))
+            image = decode_image(request.image, "image", image_size)
+            style = decode_image(request.params.style, "params.style", style_size) if style_size else None
+            job = manager.submit(request.kind, params, image, style)
+        except QueueFull as exc:
+            # Retry-After: a small job takes seconds; a client that honours it polls gently.
+            raise HTTPException(429, str(exc), headers={"Retry-After": "5"}) from None
+        return _out(job, manager.position(job))
 
     @app.get("/v1/jobs", responses=GUARDS)
     def list_jobs() -> list[JobOut]:
-        """All jobs the server remembers (running, queued, and the latest finished ones), oldest first."""
-        with manager.lock:
-            return [_out(manager, job) for job in manager.jobs.values()]
+        """All jobs the server remembers (running, queued, and finished ones until they are
+        forgotten), oldest first."""
+        return [_out(job, position) for job, position in manager.listing()]
 
     @app.get("/v1/jobs/{job_id}", responses={**GUARDS, **NOT_FOUND})
     def status(job_id: str) -> JobOut:
-        return _out(manager, find(job_id))
+        job = find(job_id)
+        return _out(job, manager.position(job))
 
     @app.post("/v1/jobs/{job_id}/cancel", responses={**GUARDS, **NOT_FOUND})
     def cancel(job_id: str) -> JobOut:
         """Remove a queued job, or stop the running one (within a second); finished jobs stay as they are."""
         job = find(job_id)
         manager.cancel(job)
-        return _out(manager, job)
+        return _out(job, manager.position(job))
 
     @app.get("/v1/jobs/{job_id}/preview", response_class=Response,
              responses={**GUARDS, **PNG, 404: _problem("no such job, or no preview yet")})
@@ -350,29 +457,35 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
             raise HTTPException(404, "no preview yet")
         return Response(data, media_type="image/png")
 
-    def finished(job_id: str) -> Job:
+    def finished(job_id: str) -> tuple[Job, bytes, str | None]:
+        """The done job with its PNG and SVG, read together under the lock (results may be dropped
+        at any moment to bound memory)."""
         job = find(job_id)
-        if job.state != "done":
-            reason = f": {job.error}" if job.error else ""
-            raise HTTPException(409, f"job {job_id} is {job.state}{reason}")
-        return job
+        with manager.lock:
+            if job.state != "done":
+                reason = f": {job.error}" if job.error else ""
+                raise HTTPException(409, f"job {job_id} is {job.state}{reason}")
+            if job.dropped:
+                raise HTTPException(410, f"job {job_id} is done, but {job.dropped}")
+            manager.mark_fetched(job)
+            return job, job.png, job.svg
 
     @app.get("/v1/jobs/{job_id}/result.png", response_class=Response,
-             responses={**GUARDS, **PNG, **NOT_FOUND, 409: _problem("the job is not done")})
+             responses={**GUARDS, **PNG, **NOT_FOUND, **GONE, 409: _problem("the job is not done")})
     def result_png(job_id: str) -> Response:
         """The result picture at the input's size: the painting drawn by the exact renderer, or the
         stylized picture (with the input's alpha)."""
-        return Response(finished(job_id).png, media_type="image/png")
+        return Response(finished(job_id)[1], media_type="image/png")
 
     @app.get("/v1/jobs/{job_id}/result.raw", response_class=Response,
-             responses={**GUARDS, **NOT_FOUND, 409: _problem("the job is not done"),
+             responses={**GUARDS, **NOT_FOUND, **GONE, 409: _problem("the job is not done"),
                         200: {"content": {"application/octet-stream": {}}, "description": "raw pixels"}})
     def result_raw(job_id: str, channels: Literal["RGBA8", "BGRA8"] = "RGBA8") -> Response:
         """The result picture as raw straight-alpha pixels (width x height x 4 bytes, row-major), so
         plug-ins need no PNG decoder: RGBA8 for GIMP, BGRA8 for Krita."""
         from PIL import Image
 
-        with Image.open(io.BytesIO(finished(job_id).png)) as image:
+        with Image.open(io.BytesIO(finished(job_id)[1])) as image:
             rgba = image.convert("RGBA")
         if channels == "BGRA8":
             r, g, b, a = rgba.split()
@@ -380,7 +493,7 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
         return Response(rgba.tobytes(), media_type="application/octet-stream")
 
     @app.get("/v1/jobs/{job_id}/result.svg", response_class=Response,
-             responses={**GUARDS, **NOT_FOUND, 409: _problem("the job is not done"),
+             responses={**GUARDS, **NOT_FOUND, **GONE, 409: _problem("the job is not done"),
                         200: {"content": {"image/svg+xml": {}}, "description": "SVG text"}})
     def result_svg(job_id: str, flavour: Literal["strokes", "flat", "outlines"] = "strokes",
                    x: Annotated[int, Query(ge=0, le=4 * MAX_SIDE)] = 0,
@@ -389,16 +502,16 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
         file (reads back losslessly); `flat`: plain paths for an editor's vector layer; `outlines`:
         one closed outline per stroke (editor paths). The editor flavours put the input's top-left
         corner at (x, y), the place of the worked region in the editor's image."""
-        job = finished(job_id)
-        if job.svg is None:
-            raise HTTPException(404, f"job {job_id} is a {job.spec.kind} job: it has no SVG")
+        job, _, text = finished(job_id)
+        if text is None:
+            raise HTTPException(404, f"job {job_id} is a {job.kind} job: it has no SVG")
         if flavour == "strokes":
             if (x, y) != (0, 0):
                 raise HTTPException(422, "x and y apply to the flat and outlines flavours only")
-            return Response(job.svg, media_type="image/svg+xml")
+            return Response(text, media_type="image/svg+xml")
         from brushwork import svg
 
-        strokes = svg.read(job.svg)
+        strokes = svg.read(text)
         write = svg.write_flat if flavour == "flat" else svg.write_outlines
         return Response(write(strokes, (x, y)), media_type="image/svg+xml")
 

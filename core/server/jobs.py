@@ -3,6 +3,10 @@
 A runner thread feeds jobs to the worker (server/worker.py) and records its progress messages.
 Cancelling a queued job removes it; cancelling the running one kills the worker, which stops it
 at once whatever it is doing, and a fresh worker is started for the next job.
+
+What the queue accepts and keeps is bounded by `Limits` (documented in the README's bridge section;
+the API answers 413 or 429 with what to do): jobs waiting, the worker memory one job may need, the
+pictures waiting jobs hold, and how long and how much finished jobs' results are kept.
 """
 
 from __future__ import annotations
@@ -12,36 +16,95 @@ import threading
 import time
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from brushwork.server.worker import Picture, WorkerJob, main as worker_main
 
-KEEP_FINISHED = 8  # finished jobs (and their results, tens of MB for large canvases) kept to be fetched
+MB = 1 << 20
+
+# Peak growth of the worker's memory per pixel of the picture, by job kind (stylize: by method),
+# measured as the worker's peak RSS at 1.5, 6 and 24 MP on a CPU build and rounded up by about 20 %.
+# gatys optimises at full resolution at the end: it needs about 30 times what painting does.
+WORKER_BYTES_PER_PIXEL = {"paint": 40, "adain": 80, "wct": 128, "gatys": 1800}
+STYLE_BYTES_PER_PIXEL = 48  # the style picture is converted whole before the stylizer resizes it
 
 
-@dataclass
+@dataclass(frozen=True)
+class Limits:
+    """The bridge's bounds. The defaults are documented in the README (bridge section) and the API's
+    413/429 answers; `brushwork serve` uses them."""
+
+    # Jobs waiting behind the running one. Editors submit one job per dialog; more than this is a
+    # runaway script, and each waiting job holds its picture in the server.
+    max_queued: int = 16
+    # Estimated worker memory one job may need (WORKER_BYTES_PER_PIXEL): 2 GiB paints about 53 MP,
+    # stylizes about 27 MP with adain, 16 MP with wct, 1.2 MP with gatys.
+    job_bytes: int = 2048 * MB
+    # Pictures (4 bytes a pixel) held by waiting jobs together; a job's are freed as the worker takes it.
+    queued_bytes: int = 1024 * MB
+    # Finished jobs (and their results) are forgotten this long after they finish, fetched or not.
+    keep_seconds: float = 3600.0
+    # Results (PNG, SVG, preview) kept together; past it the oldest results that were already fetched
+    # are dropped first, then the oldest unfetched ones (their result calls answer 410).
+    result_bytes: int = 1024 * MB
+    # Finished jobs remembered at most (their status records; tiny once their results are gone).
+    max_finished: int = 1000
+
+    def __post_init__(self) -> None:
+        for name in ("max_queued", "job_bytes", "queued_bytes", "result_bytes", "max_finished"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Limits.{name} must be at least 1, got {getattr(self, name)}")
+        if not self.keep_seconds > 0:
+            raise ValueError(f"Limits.keep_seconds must be more than 0, got {self.keep_seconds}")
+
+
+def job_memory(kind: str, params: dict[str, Any], pixels: int, style_pixels: int = 0) -> int:
+    """Estimated peak worker memory (bytes) of a job on a picture of `pixels` pixels."""
+    method = params.get("method", "wct") if kind == "stylize" else "paint"
+    return pixels * WORKER_BYTES_PER_PIXEL[method] + style_pixels * STYLE_BYTES_PER_PIXEL
+
+
+class QueueFull(Exception):
+    """The queue cannot take the job now (too many jobs, or their pictures too large); the message
+    says what to do. The API answers 429."""
+
+
+@dataclass(eq=False)  # identity, not field-by-field: comparing two jobs must never compare their pixels
 class Job:
-    spec: WorkerJob
+    id: str
+    kind: str
+    # The input (pictures and parameters): dropped as soon as the worker has it or the job ends.
+    spec: WorkerJob | None = field(repr=False)
     state: str = "queued"  # queued | running | done | failed | cancelled
     fraction: float = 0.0
     message: str = "queued"
     error: str | None = None
-    preview: bytes | None = None
+    preview: bytes | None = field(default=None, repr=False)
     preview_serial: int = 0
-    png: bytes | None = None
-    svg: str | None = None
+    png: bytes | None = field(default=None, repr=False)
+    svg: str | None = field(default=None, repr=False)
     width: int = 0
     height: int = 0
     created: float = field(default_factory=time.time)
-
-    @property
-    def id(self) -> str:
-        return self.spec.id
+    finished_at: float | None = None  # JobManager clock; starts the keep_seconds countdown
+    fetched: bool = False  # a result was served: such results are dropped first when memory is short
+    dropped: str | None = None  # why the result is gone although the job is done
 
     @property
     def finished(self) -> bool:
         return self.state in ("done", "failed", "cancelled")
+
+    @property
+    def input_bytes(self) -> int:
+        if self.spec is None:
+            return 0
+        return len(self.spec.image.rgba) + (len(self.spec.style.rgba) if self.spec.style is not None else 0)
+
+    @property
+    def result_bytes(self) -> int:
+        return len(self.png or b"") + len(self.svg or "") + len(self.preview or b"")
 
 
 class Worker:
@@ -85,13 +148,19 @@ class Worker:
 
 
 class JobManager:
-    def __init__(self, preview_interval: float = 2.0) -> None:
+    """The jobs the server knows: queued (in order), the running one, and finished ones until they
+    are forgotten (`Limits.keep_seconds`). All state is guarded by `lock`."""
+
+    def __init__(self, preview_interval: float = 2.0, limits: Limits = Limits(), *,
+                 clock: Callable[[], float] = time.monotonic, worker: Worker | None = None) -> None:
         self.preview_interval = preview_interval
+        self.limits = limits
+        self.clock = clock  # for keep_seconds; tests pass their own to age jobs without waiting
         self.jobs: OrderedDict[str, Job] = OrderedDict()
         self.queue: deque[Job] = deque()
         self.running: Job | None = None
         self.lock = threading.Condition()
-        self.worker = Worker()
+        self.worker = worker or Worker()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="brushwork-jobs", daemon=True)
 
@@ -110,48 +179,127 @@ class JobManager:
     def busy(self) -> bool:
         return self.running is not None or bool(self.queue)
 
-    def submit(self, kind: str, params: dict[str, Any], image: Picture, style: Picture | None) -> Job:
-        job = Job(WorkerJob(uuid.uuid4().hex, kind, params, image, style, self.preview_interval))
+    # -- submitting ------------------------------------------------------------------------------
+
+    def admit(self, input_bytes: int) -> None:
+        """Raise QueueFull if a job holding `input_bytes` of pictures could not be queued now: asked
+        before the upload is decoded, so a full queue costs no decoding."""
         with self.lock:
+            self._check_room(input_bytes)
+
+    def _check_room(self, input_bytes: int) -> None:
+        waiting = len(self.queue)
+        if waiting >= self.limits.max_queued:
+            raise QueueFull(f"the queue is full ({waiting} jobs waiting, the most it takes); wait for one to "
+                            "finish or cancel one, then submit again")
+        held = sum(job.input_bytes for job in self.queue)
+        # An empty queue takes any job (the worker takes it next), so no picture is refused forever.
+        if waiting and held + input_bytes > self.limits.queued_bytes:
+            raise QueueFull(f"the {waiting} waiting jobs hold {held / MB:.0f} MB of pictures; this job's "
+                            f"{input_bytes / MB:.0f} MB more would pass the queue's {self.limits.queued_bytes / MB:.0f}"
+                            " MB; wait for a job to finish or cancel one, then submit again")
+
+    def submit(self, kind: str, params: dict[str, Any], image: Picture, style: Picture | None) -> Job:
+        """Queue a job; QueueFull when there is no room for it (`Limits`)."""
+        spec = WorkerJob(uuid.uuid4().hex, kind, params, image, style, self.preview_interval)
+        job = Job(spec.id, kind, spec)
+        with self.lock:
+            self._tidy()
+            self._check_room(job.input_bytes)
             self.jobs[job.id] = job
             self.queue.append(job)
-            self._forget_old()
             self.lock.notify_all()
         return job
 
+    # -- reading ---------------------------------------------------------------------------------
+
     def get(self, job_id: str) -> Job | None:
-        return self.jobs.get(job_id)
+        """The job, or None when there is none (any more)."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is not None and self._expired(job):
+                del self.jobs[job_id]
+                return None
+            return job
 
     def position(self, job: Job) -> int:
         """1-based place in the queue; 0 when running or finished."""
         with self.lock:
-            try:
-                return self.queue.index(job) + 1
-            except ValueError:
-                return 0
+            # By identity, over at most max_queued jobs: deque.index compared jobs field by field
+            # and, on a miss, built its error message from a repr of the job's pixels.
+            for place, queued in enumerate(self.queue, 1):
+                if queued is job:
+                    return place
+            return 0
+
+    def listing(self) -> list[tuple[Job, int]]:
+        """Every job the server remembers with its queue position, oldest first."""
+        with self.lock:
+            self._tidy()
+            places = {queued.id: place for place, queued in enumerate(self.queue, 1)}
+            return [(job, places.get(job.id, 0)) for job in self.jobs.values()]
+
+    def mark_fetched(self, job: Job) -> None:
+        """A result of `job` was served: when results must be dropped, fetched ones go first."""
+        with self.lock:
+            job.fetched = True
+
+    # -- cancelling and forgetting ---------------------------------------------------------------
 
     def cancel(self, job: Job) -> None:
         with self.lock:
             if job.finished:
                 return
-            if job in self.queue:
-                self.queue.remove(job)
+            if job.state == "queued":
+                self.queue.remove(job)  # identity comparison (Job has eq=False)
             elif job is self.running:
                 self.worker.terminate_now()  # stops torch mid-step; the runner thread sees the pipe close
-            job.state, job.message = "cancelled", "cancelled"
+            self._finish(job, "cancelled", "cancelled")
             job.preview = None
-            self._forget_old()
+            self._tidy()
 
-    def _forget_old(self) -> None:
-        finished = [j for j in self.jobs.values() if j.finished]
-        for job in finished[:max(0, len(finished) - KEEP_FINISHED)]:
-            del self.jobs[job.id]
+    def _finish(self, job: Job, state: str, message: str, error: str | None = None) -> None:
+        """Under the lock: the job is over; its pictures go at once (they were most of its memory)."""
+        job.state, job.message, job.error = state, message, error
+        job.spec = None
+        job.finished_at = self.clock()
+
+    def _expired(self, job: Job) -> bool:
+        return job.finished and self.clock() - job.finished_at > self.limits.keep_seconds
+
+    def _tidy(self) -> None:
+        """Under the lock: forget jobs past keep_seconds or past max_finished (oldest first), then
+        drop results past result_bytes (fetched ones first, oldest first)."""
+        finished = sorted((job for job in self.jobs.values() if job.finished), key=lambda j: j.finished_at)
+        surplus = len(finished) - self.limits.max_finished
+        kept = []
+        for number, job in enumerate(finished):
+            if number < surplus or self._expired(job):
+                del self.jobs[job.id]
+            else:
+                kept.append(job)
+        holding = [job for job in kept if job.result_bytes]
+        total = sum(job.result_bytes for job in holding)
+        if total <= self.limits.result_bytes:
+            return
+        for job in sorted(holding, key=lambda j: not j.fetched):  # stable: oldest first within each group
+            if total <= self.limits.result_bytes:
+                break
+            total -= job.result_bytes
+            job.png = job.svg = job.preview = None
+            job.dropped = (f"its result was dropped to keep the server's memory bounded (finished jobs' results "
+                           f"may take {self.limits.result_bytes / MB:.0f} MB together; fetched ones go first); "
+                           "run the job again, and fetch its result soon after it finishes")
+
+    # -- the runner thread -----------------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
             with self.lock:
                 while not self.queue and not self._closed:
-                    self.lock.wait()
+                    # Wake now and then so that old results are freed even when nobody calls.
+                    self.lock.wait(timeout=60.0)
+                    self._tidy()
                 if self._closed:
                     return
                 job = self.queue.popleft()
@@ -164,11 +312,16 @@ class JobManager:
             finally:
                 with self.lock:
                     self.running = None
-                    self._forget_old()
+                    self._tidy()
 
     def _feed(self, job: Job, conn) -> None:
+        with self.lock:
+            spec, job.spec = job.spec, None  # the worker gets the pictures; the server need not keep them
+        if spec is None:
+            return  # cancelled between leaving the queue and reaching the worker
         try:
-            conn.send(("job", job.spec))
+            conn.send(("job", spec))
+            del spec
             while True:
                 message = conn.recv()
                 with self.lock:
@@ -181,16 +334,17 @@ class JobManager:
                             job.preview, job.preview_serial = preview, job.preview_serial + 1
                     elif message[0] == "done":
                         _, _, job.png, job.svg, job.width, job.height = message
-                        job.state, job.fraction, job.message = "done", 1.0, "done"
+                        job.fraction = 1.0
+                        self._finish(job, "done", "done")
                         return
                     elif message[0] == "error":
-                        job.state, job.error, job.message = "failed", message[2], message[2]
+                        self._finish(job, "failed", message[2], error=message[2])
                         return
         except (EOFError, OSError, BrokenPipeError):
             with self.lock:
                 code = self.worker.kill()
                 if job.state == "cancelled" or self._closed:
                     return
-                job.state = "failed"
-                job.error = job.message = (f"the worker process died (exit code {code}) while running this "
-                                           "job; see the server log")
+                error = (f"the worker process died (exit code {code}) while running this job; see the "
+                         "server log")
+                self._finish(job, "failed", error, error=error)
