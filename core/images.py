@@ -60,27 +60,17 @@ def load_image(
     With `max_side`, a picture whose long side is larger comes back area-averaged to exactly that
     long side (the other side rounded), decoded reduced where the format allows; `image_size`
     gives its full size."""
-    path = Path(path)
-    with _opened(path) as image:
-        try:
-            image = _decoded(image, max_side)
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise BrushworkError(f"{path}: cannot read the image, the file may be damaged ({exc})") from None
+    with _decoded(Path(path), max_side) as image:
         return image_to_rgb(image, background, str(path))
 
 
 def load_rgb8(path: str | os.PathLike, *, max_side: int | None = None) -> np.ndarray:
     """(H, W, 3) uint8 RGB (transparency over white), reduced like `load_image`: for callers that
     work in 8 bits (stylization), with no float copy of the picture at all."""
-    path = Path(path)
-    with _opened(path) as image:
-        try:
-            image = _decoded(image, max_side)
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise BrushworkError(f"{path}: cannot read the image, the file may be damaged ({exc})") from None
+    with _decoded(Path(path), max_side) as image:
         if image.mode in _SIXTEEN_BIT + ("I", "F"):
             return (image_to_rgb(image, name=str(path)) * 255 + 0.5).astype(np.uint8)
-        if image.mode in ("RGBA", "LA") or "transparency" in image.info:
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
             rgba = image.convert("RGBA")
             flat = Image.new("RGB", rgba.size, (255, 255, 255))
             flat.paste(rgba, mask=rgba.getchannel("A"))
@@ -137,7 +127,18 @@ def _orientation(image: Image.Image) -> int:
         return 1  # unreadable EXIF: as Pillow's exif_transpose, leave the picture as stored
 
 
-def _decoded(image: Image.Image, max_side: int | None) -> Image.Image:
+@contextmanager
+def _decoded(path: Path, max_side: int | None) -> Iterator[Image.Image]:
+    """The file's pixels (see `_reduced`), with decoding errors as one line naming the file."""
+    with _opened(path) as image:
+        try:
+            yield _reduced(image, max_side)
+        except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+            # DecompressionBombError: Pillow's own check inside some formats (GIF frames, ICO)
+            raise BrushworkError(f"{path}: cannot read the image, the file may be damaged ({exc})") from None
+
+
+def _reduced(image: Image.Image, max_side: int | None) -> Image.Image:
     """The pixels, the right way up, no larger than `max_side` on the long side. Everything here
     stays in the file's own bit depth: the float conversion comes after, at the reduced size."""
     orientation = _orientation(image)  # before any resize: the reduced copy has no EXIF
@@ -146,7 +147,7 @@ def _decoded(image: Image.Image, max_side: int | None) -> Image.Image:
     if max_side is not None and max(width, height) > max_side:
         factor = max_side / max(width, height)
         target = (max(1, round(width * factor)), max(1, round(height * factor)))
-        if image.format == "JPEG":
+        if image.format in ("JPEG", "MPO"):  # MPO: a camera's JPEG with extra frames
             image.draft(None, target)  # DCT scaling: decodes at 1/2, 1/4 or 1/8, never below target
     with warnings.catch_warnings():
         # Pillow warns about pictures over its own default limit; MAX_SIDE has been checked.
