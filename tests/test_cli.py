@@ -241,6 +241,8 @@ def test_paint_decodes_a_huge_photo_at_the_working_size_and_refuses_bombs(capsys
         f"error: {bomb}: 30000x30000 pixels is larger than brushwork reads (at most 16384 px on either side)\n")
     assert "larger than brushwork reads" in one_line_error(capsys, "stylize", str(bomb), "--style", str(big),
                                                            "-o", str(tmp_path / "s.png"))
+    assert f"{bomb}: 30000x30000 pixels is larger" in one_line_error(
+        capsys, "stylize", str(big), "--style", str(big), "--mask", str(bomb), "-o", str(tmp_path / "s.png"))
 
 
 def test_stylize_decodes_content_at_size_and_styles_at_style_size(capsys, tmp_path, monkeypatch):
