@@ -21,7 +21,7 @@ from PIL import Image
 
 from brushwork import raster, svg
 from brushwork.server.app import Activity, create_app
-from brushwork.server.jobs import Job, JobManager, Limits
+from brushwork.server.jobs import JobManager, Limits
 from brushwork.server.worker import Picture
 from conftest import SHARED_WEIGHTS
 

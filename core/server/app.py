@@ -12,7 +12,6 @@ import binascii
 import hmac
 import io
 import json
-import math
 import os
 import struct
 import time
