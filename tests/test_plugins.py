@@ -4,11 +4,13 @@ module (the real editors run in tests/e2e)."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import json
 import os
 import stat
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -98,17 +100,34 @@ def test_plugins_import_no_torch_or_numpy():
 class Node:
     """A layer; `children` lists a group's layers bottom to top, as Krita stacks them."""
 
-    def __init__(self, name: str, kind: str) -> None:
+    _ids = iter(range(1, 1 << 30))
+
+    def __init__(self, name: str, kind: str, uid: int | None = None) -> None:
         self._name, self.kind = name, kind
+        self.uid = uid if uid is not None else next(Node._ids)
         self.pixels: tuple | None = None
+        self.pixel_writes = 0
         self.svg: str | None = None
         self.children: list[Node] = []
+        self.parent: Node | None = None
+        self.projection: np.ndarray | None = None  # BGRA, the document's size (layers the test fills)
 
     def name(self):
         return self._name
 
-    def setPixelData(self, data, x, y, w, h):  # noqa: N802 (Krita's names)
+    def uniqueId(self):  # noqa: N802 (Krita's names)
+        return self.uid
+
+    def childNodes(self):  # noqa: N802
+        return list(self.children)
+
+    def setPixelData(self, data, x, y, w, h):  # noqa: N802
         self.pixels = (bytes(data), x, y, w, h)
+        self.pixel_writes += 1
+
+    def projectionPixelData(self, x, y, w, h):  # noqa: N802
+        assert self.projection is not None, "the test gave this layer no pixels"
+        return self.projection[y:y + h, x:x + w].tobytes()
 
     def addShapesFromSvg(self, text):  # noqa: N802
         self.svg = text
@@ -119,6 +138,19 @@ class Node:
     def addChildNode(self, node, above):  # noqa: N802
         # Krita: placed right above `above`, or on top of the stack when it is None
         self.children.insert(self.children.index(above) + 1 if above is not None else len(self.children), node)
+        node.parent = self
+
+    def remove(self):
+        self.parent.children.remove(self)
+        self.parent = None
+        return True
+
+    def copy(self) -> Node:
+        node = Node(self._name, self.kind, self.uid)
+        node.projection = self.projection
+        for child in self.children:
+            node.addChildNode(child.copy(), None)
+        return node
 
 
 class Selection:
@@ -145,6 +177,7 @@ class Document:
         self.bgra = np.ascontiguousarray(rgba[..., [2, 1, 0, 3]])
         self._selection, self.model, self.depth = selection, model, depth
         self.root = Node("root", "grouplayer")
+        self.active: Node | None = None
         self.refreshed = 0
         self.clones: list[Document] = []
         self.profile, self.closed = "", False
@@ -168,8 +201,13 @@ class Document:
         assert (self.model, self.depth) == ("RGBA", "U8"), "Krita hands out other layouts for other formats"
         return self.bgra[y:y + h, x:x + w].tobytes()
 
+    def activeNode(self):  # noqa: N802
+        return self.active
+
     def clone(self):
+        # like Krita's: the same layers (ids and order), no active layer
         copy = Document(self.bgra[..., [2, 1, 0, 3]], self._selection, self.model, self.depth)
+        copy.root = self.root.copy()
         self.clones.append(copy)
         return copy
 
@@ -201,49 +239,167 @@ class Document:
         self.refreshed += 1
 
 
+class Krita:
+    """The stand-in `krita.Krita.instance()`: the open documents (each shown in a view), the active one."""
+
+    app: Krita | None = None
+
+    def __init__(self) -> None:
+        self.shown: list[Document] = []
+        self.active: Document | None = None
+
+    @classmethod
+    def instance(cls):
+        return cls.app
+
+    def activeDocument(self):  # noqa: N802
+        return self.active
+
+    def windows(self):
+        views = [types.SimpleNamespace(document=lambda doc=doc: doc) for doc in self.shown]
+        return [types.SimpleNamespace(views=lambda: views)]
+
+    def version(self):
+        return "5.1.5"
+
+    def show(self, doc: Document) -> Document:
+        self.shown.append(doc)
+        self.active = doc
+        return doc
+
+
 @pytest.fixture
 def krita_plugin(tmp_path, monkeypatch):
     """The installed Krita plug-in's modules, importable without Krita: its package is made by hand
-    (its __init__ registers with Krita) and PyQt5.QtCore is a stand-in with QByteArray."""
+    (its __init__ registers with Krita), PyQt5.QtCore is a stand-in with QByteArray and `krita` one
+    with Krita.instance() (`.app` in the namespace returned)."""
     install("krita", tmp_path / "pykrita")
     qtcore = types.ModuleType("PyQt5.QtCore")
     qtcore.QByteArray = bytes
     pyqt = types.ModuleType("PyQt5")
     pyqt.QtCore = qtcore
+    krita = types.ModuleType("krita")
+    krita.Krita = Krita
+    Krita.app = Krita()
     package = types.ModuleType("brushwork_krita")
     package.__path__ = [str(tmp_path / "pykrita" / "brushwork_krita")]
-    for name, module in (("PyQt5", pyqt), ("PyQt5.QtCore", qtcore), ("brushwork_krita", package)):
+    for name, module in (("PyQt5", pyqt), ("PyQt5.QtCore", qtcore), ("krita", krita), ("brushwork_krita", package)):
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setenv("BRUSHWORK_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("BRUSHWORK_LOG_DIR", str(tmp_path / "log"))
     monkeypatch.delenv("BRUSHWORK_PYTHON", raising=False)
     modules = types.SimpleNamespace(**{name: importlib.import_module(f"brushwork_krita.{name}")
-                                       for name in ("model", "document", "jobs")})
+                                       for name in ("model", "document", "jobs", "bridge_client")}, app=Krita.app)
     yield modules
     bridge = modules.jobs._bridge
     if bridge is not None:
         bridge.stop()
+    Krita.app = None
     for name in [n for n in sys.modules if n.startswith("brushwork_krita.")]:
         del sys.modules[name]  # each test imports its own installed copy
 
 
+def _memory_settings(model, store: dict | None = None):
+    store = {} if store is None else store
+    return model.Settings(lambda g, k, d: store.get((g, k), d), lambda g, k, v: store.__setitem__((g, k), v)), store
+
+
 def test_settings_remember_the_last_values(krita_plugin):
     model = krita_plugin.model
-    store: dict = {}
-    settings = model.Settings(lambda g, k, d: store.get((g, k), d), lambda g, k, v: store.__setitem__((g, k), v))
+    settings, store = _memory_settings(model)
     assert settings.load(model.PaintOptions) == model.PaintOptions()
     settings.save(model.PaintOptions(brush="markerpen", strokes=42, seed=9, working_size=256, iterations=7,
-                                     vector_layer=False, refine=False))
-    assert settings.load(model.PaintOptions) == model.PaintOptions("markerpen", 42, 9, 256, 7, False, False)
+                                     vector_layer=False, refine=False, active_layer=True))
+    assert settings.load(model.PaintOptions) == model.PaintOptions("markerpen", 42, 9, 256, 7, False, False, True)
     assert model.PaintOptions(iterations=7).params()["iterations"] == 7
     assert model.PaintOptions(refine=False).params()["refine_iterations"] == 0  # a draft: no refinement
-    defaults = model.PaintOptions().params()
-    assert "iterations" not in defaults and "refine_iterations" not in defaults  # the painter decides
+    # the panel shows the painter's real default (40 steps), no 'auto'; a stored 0 still means the default
+    assert model.PaintOptions().params()["iterations"] == model.PAINTER_ITERATIONS == 40
+    assert "iterations" not in model.PaintOptions(iterations=0).params()
+    assert "refine_iterations" not in model.PaintOptions().params()  # the painter decides how long to refine
     store[("brushwork", "StylizeOptions")] = json.dumps({"alpha": "strong", "method": "adain"})
     loaded = settings.load(model.StylizeOptions)
     assert loaded.alpha == 1.0 and loaded.method == "adain"  # a bad stored value falls back to the default
     store[("brushwork", "PaintOptions")] = "{not json"
     assert settings.load(model.PaintOptions) == model.PaintOptions()
+    store[("brushwork", "PaintOptions")] = "[1, 2]"
+    assert settings.load(model.PaintOptions) == model.PaintOptions()
+    params = model.StylizeOptions(method="gatys", steps=30, style_size=256).params(b"png")
+    assert (params["steps"], params["style_size"]) == (30, 256)
+    assert "steps" not in model.StylizeOptions(method="wct").params(b"png")  # Gatys only
+
+
+def test_presets_set_their_values_and_are_recognised(krita_plugin):
+    model = krita_plugin.model
+    assert model.preset_of(model.PaintOptions()) == "Balanced"  # a fresh panel
+    assert model.preset_of(model.StylizeOptions()) == "Balanced"
+    draft = model.apply_preset(model.PaintOptions(brush="tape", seed=5), "Draft")
+    assert (draft.brush, draft.seed, draft.refine) == ("tape", 5, False)  # the preset's values only
+    assert draft.strokes < model.PaintOptions().strokes and draft.working_size < 512
+    final = model.apply_preset(draft, "Final")
+    assert final.refine and final.strokes >= 1000 and model.preset_of(final) == "Final"
+    assert model.preset_of(model.PaintOptions(strokes=123)) == model.CUSTOM
+    assert model.apply_preset(model.StylizeOptions(style="s.png"), "Draft").method == "adain"
+    assert model.apply_preset(model.StylizeOptions(), "Final").method == "gatys"
+    assert set(model.METHOD_HELP) == set(model.METHODS)
+    assert "five levels" in model.METHOD_HELP["wct"] and "minutes" in model.METHOD_HELP["gatys"]
+
+
+def test_estimates_come_from_this_machines_jobs(krita_plugin):
+    model = krita_plugin.model
+    timings = model.Timings()
+    draft = model.apply_preset(model.PaintOptions(), "Draft")
+    final = model.apply_preset(model.PaintOptions(), "Final")
+    rough = model.estimate_paint(draft, timings)
+    assert not rough.measured and rough.seconds > 0
+    assert "rough guess" in model.estimate_text(rough)
+    assert model.estimate_paint(final, timings).seconds > 5 * rough.seconds  # more, larger, refined strokes
+    # a job with the same settings: seconds per stroke, times the strokes asked for
+    timings.add_paint(draft, 30.0)
+    assert model.estimate_paint(draft, timings) == model.Estimate(30.0, True)
+    assert model.estimate_paint(dataclasses.replace(draft, strokes=300), timings).seconds == \
+        pytest.approx(90.0)
+    assert "measured on this machine" in model.estimate_text(model.estimate_paint(draft, timings))
+    # other settings: scaled by the work per stroke (this machine turned out faster than the rough figure)
+    scaled = model.estimate_paint(final, timings)
+    assert scaled.measured and scaled.seconds == pytest.approx(
+        model.estimate_paint(final, model.Timings()).seconds * 30.0 / rough.seconds)
+    timings.add_paint(draft, 50.0)
+    timings.add_paint(draft, 40.0)
+    assert model.estimate_paint(draft, timings).seconds == 40.0  # the median of the recent jobs
+    for _ in range(model.KEEP_SAMPLES):
+        timings.add_paint(final, 600.0)
+    assert len(timings.paint) == model.KEEP_SAMPLES and model.estimate_paint(draft, timings).seconds != 40.0
+    timings.paint.append(["junk", None])  # a hand-edited setting is skipped
+    assert model.estimate_paint(final, timings) == model.Estimate(600.0, True)
+    # stylize: seconds per megapixel of the method, or of the others scaled by the methods' speeds
+    empty = model.Timings()
+    assert not model.estimate_stylize("wct", 1.0, empty).measured
+    assert model.estimate_stylize("gatys", 1.0, empty).seconds > model.estimate_stylize("adain", 1.0, empty).seconds
+    timings.add_stylize("adain", 0.5, model.STYLIZE_START + 1.0)
+    adain = model.estimate_stylize("adain", 2.0, timings)
+    assert adain.measured and adain.seconds == pytest.approx(model.STYLIZE_START + 4.0)
+    wct = model.estimate_stylize("wct", 2.0, timings)
+    assert wct.measured and wct.seconds > adain.seconds
+    # the timings live in Krita's settings with the rest
+    settings, _ = _memory_settings(model)
+    settings.save(timings)
+    assert settings.load(model.Timings) == timings
+    assert model.format_duration(4) == "about 4 s" and model.format_duration(42) == "about 40 s"
+    assert model.format_duration(95) == "about 100 s" and model.format_duration(600) == "about 10 min"
+    assert model.format_duration(4300) == "about 1 h 12 min"
+
+
+def test_history_keeps_the_newest_results_within_limits(krita_plugin):
+    model = krita_plugin.model
+    history = model.History(limit=3, max_bytes=250)
+    region = model.Region(0, 0, 5, 5)
+    for n in range(4):
+        history.add(model.HistoryEntry(f"job {n}", "paint", region, bytes(100), None, 1.0))
+    assert [e.title for e in history.entries] == ["job 3", "job 2"]  # 3 would be 300 bytes
+    history.add(model.HistoryEntry("huge", "paint", region, bytes(1000)))
+    assert [e.title for e in history.entries] == ["huge"]  # the newest always stays
+    assert "5×5 at 0,0" in history.entries[0].label()
 
 
 def test_work_region_and_format_checks(krita_plugin, tmp_path):
@@ -251,6 +407,7 @@ def test_work_region_and_format_checks(krita_plugin, tmp_path):
     assert model.work_region(100, 80, None) == model.Region(0, 0, 100, 80)
     assert model.work_region(100, 80, model.Region(90, -5, 30, 20)) == model.Region(90, 0, 10, 15)
     assert model.work_region(100, 80, model.Region(200, 0, 5, 5)) == model.Region(0, 0, 100, 80)
+    assert model.fits(model.Region(90, 0, 10, 15), 100, 80) and not model.fits(model.Region(91, 0, 10, 15), 100, 80)
     for color_model, depth in (("RGBA", "U8"), ("RGBA", "U16"), ("CMYKA", "U16"), ("GRAYA", "F32")):
         assert model.unsupported_format(color_model, depth) is None  # Krita converts these on a copy
     assert "cannot read ALPHA/U8 images" in model.unsupported_format("ALPHA", "U8")
@@ -258,6 +415,11 @@ def test_work_region_and_format_checks(krita_plugin, tmp_path):
     assert model.unsupported_krita("4.4.8") == "brushwork needs Krita 5.0 or newer; this is Krita 4.4.8"
     assert model.StylizeOptions().check() == "choose a style image"
     assert "does not exist" in model.StylizeOptions(style=str(tmp_path / "x.png")).check()
+
+
+def _encoded(job, jobs) -> dict:
+    """What the job's thread sends (it encodes the picture off the UI thread)."""
+    return jobs.encode_image(job.pixels, job.region.width, job.region.height, "BGRA8")
 
 
 def test_16_bit_and_cmyk_documents_are_read_through_a_converted_copy(krita_plugin):
@@ -268,12 +430,221 @@ def test_16_bit_and_cmyk_documents_are_read_through_a_converted_copy(krita_plugi
     copy, = doc.clones
     assert (copy.model, copy.depth, copy.profile) == document.EXCHANGE and copy.closed  # converted, then closed
     assert (doc.model, doc.depth) == ("CMYKA", "U16")  # the document itself is untouched
-    image = job.runner.image
+    image = _encoded(job, jobs)
     assert image["channels"] == "BGRA8" and (image["width"], image["height"]) == (10, 8)
     # the result layer has the exchange colour space of its own, so its 8-bit pixels mean what they say
     layer = document.add_paint_layer(doc, doc.root, "x", bytes(10 * 8 * 4), job.region)
     assert layer.color_space == document.EXCHANGE
     assert document.check_document(None) == "open an image first"
+
+
+def test_active_layer_only_reads_that_layers_pixels(krita_plugin):
+    model, jobs = krita_plugin.model, krita_plugin.jobs
+    rgba = np.full((8, 10, 4), 200, np.uint8)
+    doc = Document(rgba, selection=Selection(2, 1, 4, 3))
+    group = doc.createGroupLayer("g")
+    doc.root.addChildNode(doc.createNode("Background", "paintlayer"), None)
+    doc.root.addChildNode(group, None)
+    layer = doc.createNode("green", "paintlayer")
+    group.addChildNode(layer, None)
+    layer.projection = np.zeros((8, 10, 4), np.uint8)
+    layer.projection[..., 1] = 255  # B,G,R,A: green
+    doc.active = layer
+    merged = jobs.start_paint(doc, model.PaintOptions())
+    assert merged.pixels == doc.bgra[1:4, 2:6].tobytes()  # the whole visible image by default
+    job = jobs.start_paint(doc, model.PaintOptions(active_layer=True))
+    assert job.pixels == layer.projection[1:4, 2:6].tobytes()
+    # 16-bit: the same layer (found by its id in the clone Krita converts) is read
+    doc.model, doc.depth = "RGBA", "U16"
+    job = jobs.start_stylize(doc, model.StylizeOptions(active_layer=True), lambda path: b"png")
+    assert job.pixels == layer.projection[1:4, 2:6].tobytes() and doc.clones[-1].closed
+    doc.active = None
+    with pytest.raises(krita_plugin.bridge_client.BridgeError, match="no active layer"):
+        jobs.start_paint(doc, model.PaintOptions(active_layer=True))
+
+
+class FakeRunner:
+    """A JobRunner whose server is the test: it sets state, progress, previews and the result."""
+
+    def __init__(self, kind="paint", result=None) -> None:
+        self.kind, self.state, self.message, self.fraction = kind, "connecting", "starting", 0.0
+        self.preview_png: bytes | None = None
+        self.result, self.error, self.image = result, None, None
+        self.cancel_threads: list[threading.Thread] = []
+        self.release = threading.Event()  # cancel() blocks until then, like a call to a hung server
+
+    @property
+    def finished(self):
+        return self.state in ("done", "failed", "cancelled")
+
+    def wait(self, interval):
+        pass
+
+    def cancel(self):
+        self.cancel_threads.append(threading.current_thread())
+        self.release.wait(30)
+        self.state = "cancelled"
+
+
+def _queue_with_job(krita_plugin, kind="paint", vector=True, options=None):
+    model, jobs = krita_plugin.model, krita_plugin.jobs
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[..., 3] = 255
+    doc = krita_plugin.app.show(Document(rgba, selection=Selection(4, 2, 8, 6)))
+    settings, store = _memory_settings(model)
+    decoded = []
+
+    def decode(png, w, h):  # like ui.decode_preview: the PNG scaled to the region, BGRA
+        decoded.append((png, w, h, threading.current_thread()))
+        return bytes([png[0]]) * (w * h * 4)
+
+    clock = [100.0]
+    queue = jobs.JobQueue(settings, decode, clock=lambda: clock[0])
+    region = model.Region(4, 2, 8, 6)
+    options = options or (model.PaintOptions() if kind == "paint" else model.StylizeOptions(method="adain"))
+    runner = FakeRunner(kind)
+    job = jobs.DocumentJob(doc, region, runner, "brushwork: test", options, bytes(8 * 6 * 4), vector)
+    queue.add(job)
+    return queue, job, runner, doc, decoded, clock, store
+
+
+def _tick_until(queue, condition):
+    for _ in range(500):
+        outcomes = queue.tick()
+        if condition(outcomes):
+            return outcomes
+        time.sleep(0.01)
+    raise AssertionError("never happened")
+
+
+def test_queue_shows_a_live_preview_then_puts_the_result_in_place(krita_plugin):
+    model, jobs = krita_plugin.model, krita_plugin.jobs
+    queue, job, runner, doc, decoded, clock, store = _queue_with_job(krita_plugin)
+    assert queue.tick() == [] and job.phase == "starting" and "starting" in job.row()
+    runner.state, runner.message = "submitted", "waiting for 1 job(s) before this one"
+    queue.tick()
+    assert job.phase == "waiting" and job.running_since is None
+    runner.message, runner.fraction = "painting level 1/4", 0.25
+    clock[0] = 110.0
+    queue.tick()
+    assert job.phase == "running" and job.running_since == 110.0 and "25 %" in job.row()
+    # a preview: decoded off the UI thread, shown full size at the region on a layer above everything
+    runner.preview_png = b"\x07first"
+    _tick_until(queue, lambda _: job.preview_node is not None)
+    png, w, h, thread = decoded[0]
+    assert (png, w, h) == (b"\x07first", 8, 6) and thread is not threading.main_thread()
+    preview = job.preview_node
+    assert doc.root.children[-1] is preview and preview.name() == model.PREVIEW_LAYER
+    assert preview.pixels == (bytes([7]) * (8 * 6 * 4), 4, 2, 8, 6)
+    runner.preview_png = b"\x09second"  # the next one updates the same layer
+    _tick_until(queue, lambda _: preview.pixels[0][0] == 9)
+    assert [n.name() for n in doc.root.children] == [model.PREVIEW_LAYER] and job.preview_node is preview
+    # done: the preview goes, the result group comes; the time (from when the job ran) is remembered
+    pixels = bytes(range(256)) * 3
+    runner.result = krita_plugin.bridge_client.JobResult(pixels[:8 * 6 * 4], "<svg/>", 8, 6)
+    runner.state = "done"
+    clock[0] = 140.0
+    outcome, = queue.tick()
+    assert outcome.state == "done" and outcome.message == "brushwork: test: done in 30 s"
+    group, painting, vector = outcome.nodes
+    assert doc.root.children == [group] and group.children == [painting, vector]
+    assert painting.pixels == (pixels[:8 * 6 * 4], 4, 2, 8, 6) and vector.svg == "<svg/>"
+    assert queue.jobs == [] and queue.timings().paint == [[300, 384, 40, True, 30.0]]
+    assert json.loads(store[("brushwork", "Timings")])["paint"] == [[300, 384, 40, True, 30.0]]
+    # the history keeps it, to be applied again: here, to another image large enough
+    entry, = queue.history.entries
+    assert entry.title == "brushwork: test" and entry.seconds == 30.0
+    other = krita_plugin.app.show(Document(np.zeros((10, 12, 4), np.uint8)))
+    group2, painting2, _ = queue.reapply(entry, other)
+    assert group2.name() == "brushwork: test" and painting2.pixels == painting.pixels
+    assert queue.reapply(entry, doc)[0].name() == "brushwork: test (2)"
+    with pytest.raises(krita_plugin.bridge_client.BridgeError, match="this image is only 6x4"):
+        queue.reapply(entry, Document(np.zeros((4, 6, 4), np.uint8)))
+    assert not jobs.JobQueue(_memory_settings(model)[0], lambda *a: None).history.entries  # one per docker
+
+
+def test_cancel_returns_at_once_and_the_server_is_told_in_another_thread(krita_plugin):
+    queue, job, runner, doc, decoded, clock, store = _queue_with_job(krita_plugin)
+    runner.state, runner.message = "submitted", "painting"
+    runner.preview_png = b"\x05"
+    _tick_until(queue, lambda _: job.preview_node is not None)
+    outcome = queue.cancel(job)  # runner.cancel() blocks (a hung server) until released below
+    assert outcome.state == "cancelled" and job.phase == "cancelled"
+    assert queue.jobs == [] and doc.root.children == []  # gone from the queue, preview removed, nothing added
+    for _ in range(500):
+        if runner.cancel_threads:
+            break
+        time.sleep(0.01)
+    assert runner.cancel_threads and runner.cancel_threads[0] is not threading.main_thread()
+    runner.release.set()
+    assert queue.tick() == [] and queue.history.entries == [] and queue.timings().paint == []
+    queue.cancel(job)  # twice: nothing more
+    assert len(runner.cancel_threads) == 1
+
+
+def test_failed_jobs_and_closed_images(krita_plugin):
+    queue, job, runner, doc, decoded, clock, store = _queue_with_job(krita_plugin)
+    runner.state, runner.message, runner.preview_png = "submitted", "painting", b"\x01"
+    _tick_until(queue, lambda _: job.preview_node is not None)
+    runner.state, runner.error = "failed", "brushwork server: out of memory"
+    outcome, = queue.tick()
+    assert (outcome.state, outcome.message) == ("failed", "brushwork: test: brushwork server: out of memory")
+    assert doc.root.children == [] and queue.history.entries == []
+    # the image was closed while the job ran: the result waits in the history
+    queue, job, runner, doc, *_ = _queue_with_job(krita_plugin, kind="stylize", vector=False)
+    krita_plugin.app.shown.remove(doc)
+    runner.result = krita_plugin.bridge_client.JobResult(bytes(8 * 6 * 4), None, 8, 6)
+    runner.state = "done"
+    outcome, = queue.tick()
+    assert outcome.state == "done" and "apply it from the history" in outcome.message
+    assert doc.root.children == [] and queue.history.entries[0].kind == "stylize"
+    assert queue.timings().stylize[0][0] == "adain"
+    # a result of the wrong size is refused
+    queue, job, runner, doc, *_ = _queue_with_job(krita_plugin)
+    runner.result = krita_plugin.bridge_client.JobResult(bytes(4), None, 1, 1)
+    runner.state = "done"
+    outcome, = queue.tick()
+    assert outcome.state == "failed" and "1x1 pixels for a 8x6 region" in outcome.message
+
+
+def test_cancel_with_a_hung_server_never_calls_the_network_from_the_ui_thread(krita_plugin, tmp_path):
+    """A real JobRunner and bridge against a server that takes the job and then never answers."""
+    sys.path.insert(0, str(Path(__file__).parent / "e2e"))
+    try:
+        from krita_profile import HungServer
+    finally:
+        sys.path.pop(0)
+    model, jobs, bc = krita_plugin.model, krita_plugin.jobs, krita_plugin.bridge_client
+    server = HungServer(tmp_path / "state")
+    callers: list[threading.Thread] = []
+    real_call = bc.Bridge._call
+
+    def call(self, *args, **kwargs):
+        callers.append(threading.current_thread())
+        return real_call(self, *args, **kwargs)
+
+    bc.Bridge._call = call
+    try:
+        rgba = np.zeros((6, 8, 4), np.uint8)
+        doc = krita_plugin.app.show(Document(rgba))
+        queue = jobs.JobQueue(_memory_settings(model)[0], lambda *a: None)
+        job = jobs.start_paint(doc, model.PaintOptions())
+        job.runner.bridge = bc.Bridge(None, start=False)  # never starts a real server in this test
+        queue.add(job)
+        _tick_until(queue, lambda _: any(r.startswith("GET /v1/jobs/") for r in server.requests))
+        assert job.phase == "waiting"  # submitted; its status request hangs
+        queue.cancel(job)
+        assert queue.jobs == [] and job.phase == "cancelled"
+        for _ in range(500):
+            if "POST /v1/jobs/hung-job/cancel" in server.requests:
+                break
+            time.sleep(0.01)
+        assert "POST /v1/jobs/hung-job/cancel" in server.requests  # the server was told (and hangs on it)
+        assert queue.tick() == []
+        assert callers and threading.main_thread() not in callers
+    finally:
+        bc.Bridge._call = real_call
+        server.release()
 
 
 @pytest.mark.slow  # a real server and job
@@ -283,20 +654,26 @@ def test_paint_job_on_a_selection_adds_paint_and_vector_layers(krita_plugin):
     rgba[..., 3] = 255
     rgba[:, :32, 0] = 230  # red left half, blue right half
     rgba[:, 32:, 2] = 230
-    doc = Document(rgba, selection=Selection(4, 6, 24, 20))  # inside the red half
+    doc = krita_plugin.app.show(Document(rgba, selection=Selection(4, 6, 24, 20)))  # inside the red half
+    queue = jobs.JobQueue(_memory_settings(model)[0], lambda png, w, h: bytes(w * h * 4))
     job = jobs.start_paint(doc, model.PaintOptions(brush="tape", strokes=12, working_size=64, iterations=4))
     assert job.region == model.Region(4, 6, 24, 20)
-    job.runner.start(0.05)  # as in Krita: the runner's thread works, the caller only looks
+    queue.add(job)  # as in Krita: the job's thread works, the UI timer only looks
+    phases = set()
     deadline = time.monotonic() + 120
-    while not job.runner.finished and time.monotonic() < deadline:
+    outcomes = []
+    while not outcomes and time.monotonic() < deadline:
+        outcomes = queue.tick()
+        phases.add(job.phase)
         time.sleep(0.05)
     assert job.runner.state == "done", job.runner.error
-    group, paint_layer, vector_layer = job.apply()
+    assert "running" in phases and job.running_since is not None  # what the estimates are measured from
+    outcome, = outcomes
+    group, paint_layer, vector_layer = outcome.nodes
     # one named group per job, painting below its strokes; a second run's group gets its own name
     assert [n.name() for n in doc.root.children] == ["brushwork: tape, 12 strokes"]
     assert group.kind == "grouplayer" and group.children == [paint_layer, vector_layer]
     assert [n.name() for n in group.children] == [model.PAINT_LAYER, model.VECTOR_LAYER]
-    assert doc.refreshed == 1
     data, x, y, w, h = paint_layer.pixels
     assert (x, y, w, h) == (4, 6, 24, 20)
     bgra = np.frombuffer(data, np.uint8).reshape(20, 24, 4)
@@ -310,6 +687,7 @@ def test_paint_job_on_a_selection_adds_paint_and_vector_layers(krita_plugin):
     assert vector_layer.svg == svg.write_flat(strokes, (4, 6))
     job.apply()
     assert [n.name() for n in doc.root.children] == ["brushwork: tape, 12 strokes", "brushwork: tape, 12 strokes (2)"]
+    assert len(queue.timings().paint) == 1
 
 
 def test_job_titles_name_the_brush_or_method_and_are_made_unique(krita_plugin):
@@ -319,6 +697,17 @@ def test_job_titles_name_the_brush_or_method_and_are_made_unique(krita_plugin):
     assert model.job_title("stylize", model.StylizeOptions(method="adain")) == "brushwork: AdaIN style"
     assert model.unique_name("a", ["b"]) == "a"
     assert model.unique_name("a", ["a", "a (2)"]) == "a (3)"
+
+
+def test_the_docker_and_menu_actions_are_declared(krita_plugin):
+    """ui.py needs the real PyQt5 and Krita (the e2e test drives it); here: what it registers, read
+    from its source."""
+    package = Path(krita_plugin.model.__file__).parent
+    init = (package / "__init__.py").read_text()
+    assert "addDockWidgetFactory" in init and "DockWidgetFactoryBase.DockRight" in init
+    ui = (package / "ui.py").read_text()
+    assert '"brushwork: Paint with strokes…"' in ui and '"brushwork: Stylize…"' in ui
+    assert "QMessageBox" not in ui and "exec_" not in ui  # no modal dialogs
 
 
 @pytest.mark.slow  # a real server and job

@@ -1,15 +1,21 @@
 """Every call into Krita's document API (and the one Qt type it needs) is here, so the rest of the
 plug-in is testable with a stand-in `krita` module. Pixel facts (EDITORS.md): RGBA/U8 documents hand
-out B,G,R,A bytes, straight alpha, row-major."""
+out B,G,R,A bytes, straight alpha, row-major. These run on Krita's UI thread only."""
 
 from __future__ import annotations
 
 from PyQt5.QtCore import QByteArray
 
-from .model import Region, unsupported_format, work_region
+from krita import Krita
+
+from .model import PREVIEW_LAYER, Region, unsupported_format, work_region
 
 
 EXCHANGE = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")  # what the server takes and returns: 8-bit sRGB
+
+
+def active_document():
+    return Krita.instance().activeDocument()
 
 
 def check_document(doc) -> str | None:
@@ -17,6 +23,12 @@ def check_document(doc) -> str | None:
     if doc is None:
         return "open an image first"
     return unsupported_format(doc.colorModel(), doc.colorDepth())
+
+
+def is_shown(doc) -> bool:
+    """Whether `doc` is still open in a view. A job's document may have been closed while the job ran;
+    its layers cannot be added then (and vector layers crash Krita on a document without a view)."""
+    return any(view.document() == doc for window in Krita.instance().windows() for view in window.views())
 
 
 def _exchanges_directly(doc) -> bool:
@@ -32,16 +44,43 @@ def region_of(doc) -> Region:
     return work_region(doc.width(), doc.height(), bounds)
 
 
-def read_pixels(doc, region: Region) -> bytes:
-    """The visible image (all layers merged) inside `region`, BGRA8. Other colour spaces and depths
-    (16-bit, float, CMYK, grey, Lab) are converted by Krita itself, on a copy: the document stays as it is."""
+def _path_to(root, node_id) -> list[int] | None:
+    """Child indices from `root` down to the node whose uniqueId is `node_id` (a document's clone
+    keeps its layers' ids and order, not its active layer)."""
+    for index, child in enumerate(root.childNodes()):
+        if child.uniqueId() == node_id:
+            return [index]
+        below = _path_to(child, node_id)
+        if below is not None:
+            return [index, *below]
+    return None
+
+
+def _node_at(root, path: list[int]):
+    node = root
+    for index in path:
+        node = node.childNodes()[index]
+    return node
+
+
+def read_pixels(doc, region: Region, active_layer: bool = False) -> bytes:
+    """The visible image (all layers merged), or with `active_layer` the active layer's own pixels
+    (a group: its layers merged), inside `region`, BGRA8. Other colour spaces and depths (16-bit,
+    float, CMYK, grey, Lab) are converted by Krita itself, on a copy: the document stays as it is."""
+    node = doc.activeNode() if active_layer else None
+    if active_layer and node is None:
+        raise ValueError("there is no active layer")
+    x, y, w, h = region.x, region.y, region.width, region.height
     if _exchanges_directly(doc):
-        return bytes(doc.pixelData(region.x, region.y, region.width, region.height))
+        return bytes(node.projectionPixelData(x, y, w, h) if node is not None else doc.pixelData(x, y, w, h))
+    path = _path_to(doc.rootNode(), node.uniqueId()) if node is not None else None
     copy = doc.clone()
     try:
         copy.setColorSpace(*EXCHANGE)
         copy.waitForDone()
-        return bytes(copy.pixelData(region.x, region.y, region.width, region.height))
+        if path is None:
+            return bytes(copy.pixelData(x, y, w, h))
+        return bytes(_node_at(copy.rootNode(), path).projectionPixelData(x, y, w, h))
     finally:
         copy.close()
 
@@ -69,11 +108,27 @@ def add_paint_layer(doc, parent, name: str, bgra: bytes, region: Region):
 def add_vector_layer(doc, parent, name: str, svg: str, above):
     """A vector layer holding the strokes as shapes (an SVG already in image coordinates), above the
     node `above`. Krita draws the shapes asynchronously and crashes if the document has no view:
-    callers only use this on the document of the active view."""
+    callers check `is_shown` first."""
     layer = doc.createVectorLayer(name)
     parent.addChildNode(layer, above)
     layer.addShapesFromSvg(svg)
     return layer
+
+
+def show_preview(doc, node, bgra: bytes, region: Region):
+    """The live preview: a paint layer on top of the stack holding `bgra` (already scaled to the
+    region). `node` is the preview layer of an earlier call (updated in place), or None (made)."""
+    if node is None:
+        node = add_paint_layer(doc, doc.rootNode(), PREVIEW_LAYER, bgra, region)
+    else:
+        node.setPixelData(QByteArray(bgra), region.x, region.y, region.width, region.height)
+    doc.refreshProjection()  # asynchronous in Krita: the canvas updates without waiting here
+    return node
+
+
+def remove_node(doc, node) -> None:
+    node.remove()
+    doc.refreshProjection()
 
 
 def finish(doc) -> None:

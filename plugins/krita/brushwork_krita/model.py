@@ -1,12 +1,15 @@
-"""What the Krita plug-in does, without Krita or Qt: dialog values and their memory, the region to
-work on, the job parameters, and placing the results. The Krita calls are in document.py, the Qt
-widgets in ui.py; this file is unit-tested on its own."""
+"""What the Krita plug-in does, without Krita or Qt: the panels' values and their memory, presets and
+time estimates, the region to work on, the job parameters, the results' history and placing them.
+The Krita calls are in document.py, the Qt widgets in ui.py; this file is unit-tested on its own."""
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+import statistics
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +19,36 @@ SETTINGS_GROUP = "brushwork"
 PAINT_LAYER = "brushwork painting"
 VECTOR_LAYER = "brushwork strokes"
 STYLIZE_LAYER = "brushwork stylized"
+PREVIEW_LAYER = "brushwork preview (removed when the job ends)"
 BRUSH_LABELS = {"oilbrush": "oil brush", "watercolor": "watercolour", "markerpen": "marker pen", "tape": "tape"}
 METHOD_LABELS = {"wct": "WCT", "adain": "AdaIN", "gatys": "Gatys"}
+# What each style method does, in the words a user choosing between them needs.
+METHOD_HELP = {
+    "wct": "WCT: whitens and re-colours the picture's deep features at five levels; the closest match "
+           "of the style's textures and colours.",
+    "adain": "AdaIN: matches the mean and spread of the deep features; faster and gentler than WCT.",
+    "gatys": "Gatys: optimises the picture itself towards the style; the finest result, takes minutes.",
+}
+PAINTER_ITERATIONS = 40  # the painter's own default steps per level (brushwork PaintSettings.iterations)
+STYLE_SIZE = 512  # the stylizer's default long side for the style image
+GATYS_STEPS = 100  # the stylizer's default Gatys iterations
 
 
 @dataclass
 class PaintOptions:
+    # the defaults are the Balanced preset
     brush: str = "oilbrush"
-    strokes: int = 500
+    strokes: int = 300
     seed: int = 0
-    working_size: int = 512
-    iterations: int = 0  # optimisation steps per level; 0 = the painter's default (speed vs. finish)
+    working_size: int = 384
+    iterations: int = PAINTER_ITERATIONS  # optimisation steps per level (speed vs. finish); 0: the painter's
     vector_layer: bool = True  # also add the strokes as a vector layer (editable shapes)
     refine: bool = True  # refine all strokes together at the end: closer to the image, slower
+    active_layer: bool = False  # paint the active layer alone instead of the whole visible image
 
     def params(self) -> dict[str, Any]:
         params = {"brush": self.brush, "strokes": self.strokes, "seed": self.seed, "working_size": self.working_size}
-        if self.iterations > 0:
+        if self.iterations > 0:  # 0 (older settings): the painter's default
             params["iterations"] = self.iterations
         if not self.refine:
             params["refine_iterations"] = 0
@@ -45,12 +61,17 @@ class StylizeOptions:
     method: str = "wct"
     alpha: float = 1.0
     preserve_color: bool = False
+    active_layer: bool = False
+    style_size: int = STYLE_SIZE  # long side the style image is reduced to: smaller is faster, coarser
+    steps: int = GATYS_STEPS  # Gatys only: optimisation steps
 
     def params(self, style_png: bytes) -> dict[str, Any]:
-        import base64
-
-        return {"style": {"encoding": "png", "data": base64.b64encode(style_png).decode("ascii")},
-                "method": self.method, "alpha": self.alpha, "preserve_color": self.preserve_color}
+        params = {"style": {"encoding": "png", "data": base64.b64encode(style_png).decode("ascii")},
+                  "method": self.method, "alpha": self.alpha, "preserve_color": self.preserve_color,
+                  "style_size": self.style_size}
+        if self.method == "gatys":
+            params["steps"] = self.steps
+        return params
 
     def check(self) -> str | None:
         """Why the options cannot run (a message for the user), or None."""
@@ -62,9 +83,9 @@ class StylizeOptions:
 
 
 class Settings:
-    """The dialogs' last values, in Krita's own settings (kritarc), never in the plug-in folder
-    (Krita replaces that on update). `read(group, key, default)` / `write(group, key, value)` are
-    Krita.readSetting / Krita.writeSetting; values are stored as JSON strings."""
+    """The panels' last values and the job timings, in Krita's own settings (kritarc), never in the
+    plug-in folder (Krita replaces that on update). `read(group, key, default)` / `write(group, key,
+    value)` are Krita.readSetting / Krita.writeSetting; values are stored as JSON strings."""
 
     def __init__(self, read: Callable[[str, str, str], str], write: Callable[[str, str, str], None]) -> None:
         self._read, self._write = read, write
@@ -74,6 +95,8 @@ class Settings:
         try:
             stored = json.loads(self._read(SETTINGS_GROUP, cls.__name__, "") or "{}")
         except ValueError:
+            stored = {}
+        if not isinstance(stored, dict):
             stored = {}
         values = {}
         for f in fields(cls):
@@ -87,6 +110,156 @@ class Settings:
     def save(self, options) -> None:
         self._write(SETTINGS_GROUP, type(options).__name__, json.dumps(asdict(options)))
 
+
+# ------------------------------------------------------------------------------------------ presets
+
+PRESETS = ("Draft", "Balanced", "Final")
+CUSTOM = "Custom"
+# Draft: a quick look (few strokes, small working size, no refinement); Final: a finished painting.
+PAINT_PRESETS: dict[str, dict[str, Any]] = {
+    "Draft": {"strokes": 100, "working_size": 256, "iterations": 20, "refine": False},
+    "Balanced": {"strokes": 300, "working_size": 384, "iterations": PAINTER_ITERATIONS, "refine": True},
+    "Final": {"strokes": 1000, "working_size": 512, "iterations": PAINTER_ITERATIONS, "refine": True},
+}
+STYLIZE_PRESETS: dict[str, dict[str, Any]] = {
+    "Draft": {"method": "adain", "style_size": 256},
+    "Balanced": {"method": "wct", "style_size": STYLE_SIZE},
+    "Final": {"method": "gatys", "style_size": STYLE_SIZE, "steps": GATYS_STEPS},
+}
+
+
+def _preset_table(options) -> dict[str, dict[str, Any]]:
+    return PAINT_PRESETS if isinstance(options, PaintOptions) else STYLIZE_PRESETS
+
+
+def apply_preset(options, name: str):
+    """`options` with the preset's values (the brush, seed, style image... stay as they are)."""
+    return replace(options, **_preset_table(options)[name])
+
+
+def preset_of(options) -> str:
+    """The preset whose values `options` has, or CUSTOM."""
+    for name, values in _preset_table(options).items():
+        if all(getattr(options, key) == value for key, value in values.items()):
+            return name
+    return CUSTOM
+
+
+# ------------------------------------------------------------------------------------------ estimates
+
+KEEP_SAMPLES = 20  # recent jobs per kind that estimates are made from
+# Before a job has been timed here: figures measured on a 2-core CPU machine (the slowest kind that
+# runs brushwork), so a first estimate errs long. Seconds per stroke at 512 px with 40 steps per level.
+ROUGH_PAINT_SECONDS_PER_STROKE = 0.9
+PIXEL_SHARE = 0.5  # the share of a step's cost that grows with the working pixels (see _paint_scale)
+REFINE_FACTOR = 1.4  # refining all strokes at the end makes a painting this much slower
+# Seconds per megapixel of the region, per method; plus a fixed start (model loading, the style's features).
+ROUGH_STYLIZE_SECONDS_PER_MP = {"adain": 4.0, "wct": 12.0, "gatys": 240.0}
+STYLIZE_START = 2.0
+
+
+@dataclass
+class Timings:
+    """Durations of the jobs finished on this machine (kept in Krita's settings): what estimates are
+    measured from. paint: [strokes, working size, steps per level, refine, seconds];
+    stylize: [method, megapixels, seconds]. Newest last."""
+
+    paint: list = field(default_factory=list)
+    stylize: list = field(default_factory=list)
+
+    def add_paint(self, options: PaintOptions, seconds: float) -> None:
+        self.paint = (self.paint + [[options.strokes, options.working_size, options.iterations or PAINTER_ITERATIONS,
+                                     options.refine, round(seconds, 2)]])[-KEEP_SAMPLES:]
+
+    def add_stylize(self, method: str, megapixels: float, seconds: float) -> None:
+        self.stylize = (self.stylize + [[method, round(megapixels, 4), round(seconds, 2)]])[-KEEP_SAMPLES:]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    measured: bool  # from this machine's own jobs; False: a rough figure
+
+
+def _paint_scale(working_size: int, iterations: int, refine: bool) -> float:
+    """How much work a stroke is, relative to one at 512 px, 40 steps per level, no refinement. About
+    half a step's cost grows with the working pixels, the rest is per stroke whatever the size (timed:
+    100 strokes took 50 s at 256 px and 83 s at 512 px on 2 busy cores); steps count linearly."""
+    return (PIXEL_SHARE * (working_size / 512) ** 2 + 1 - PIXEL_SHARE) * (iterations / PAINTER_ITERATIONS) * (
+        REFINE_FACTOR if refine else 1.0)
+
+
+def _paint_samples(timings: Timings) -> list[tuple[int, int, int, bool, float]]:
+    """The well-formed samples (settings may have been edited by hand)."""
+    good = []
+    for sample in timings.paint:
+        try:
+            strokes, size, steps, refine, seconds = sample
+            if int(strokes) > 0 and int(size) > 0 and int(steps) > 0 and float(seconds) > 0:
+                good.append((int(strokes), int(size), int(steps), bool(refine), float(seconds)))
+        except (TypeError, ValueError):
+            continue
+    return good
+
+
+def estimate_paint(options: PaintOptions, timings: Timings) -> Estimate:
+    """Seconds a paint job will take here. Seconds per stroke from earlier jobs with the same working
+    size, steps and refinement (a preset run again) when there are any; else from all of them,
+    scaled by the work per stroke; else a rough figure."""
+    steps = options.iterations or PAINTER_ITERATIONS
+    samples = _paint_samples(timings)
+    same = [s for s in samples if (s[1], s[2], s[3]) == (options.working_size, steps, options.refine)]
+    if same:
+        per_stroke = statistics.median(seconds / strokes for strokes, _, _, _, seconds in same)
+        return Estimate(per_stroke * options.strokes, True)
+    scale = _paint_scale(options.working_size, steps, options.refine)
+    if samples:
+        per_unit = statistics.median(seconds / (strokes * _paint_scale(size, steps_, refine))
+                                     for strokes, size, steps_, refine, seconds in samples)
+        return Estimate(per_unit * scale * options.strokes, True)
+    return Estimate(ROUGH_PAINT_SECONDS_PER_STROKE * scale * options.strokes, False)
+
+
+def estimate_stylize(method: str, megapixels: float, timings: Timings) -> Estimate:
+    """Seconds a stylize job will take here: seconds per megapixel of earlier jobs with this method
+    when there are any, else of the other methods scaled by how much slower or faster this one is,
+    else a rough figure."""
+    rates: dict[str, list[float]] = {}
+    for sample in timings.stylize:
+        try:
+            kind, mp, seconds = sample
+            if kind in ROUGH_STYLIZE_SECONDS_PER_MP and float(seconds) > 0:
+                rates.setdefault(kind, []).append(max(float(seconds) - STYLIZE_START, 0.1) / max(float(mp), 0.01))
+        except (TypeError, ValueError):
+            continue
+    rough = ROUGH_STYLIZE_SECONDS_PER_MP.get(method, max(ROUGH_STYLIZE_SECONDS_PER_MP.values()))
+    if method in rates:
+        return Estimate(STYLIZE_START + statistics.median(rates[method]) * megapixels, True)
+    if rates:  # this machine's speed, measured with another method
+        ratios = [statistics.median(r) / ROUGH_STYLIZE_SECONDS_PER_MP[kind] for kind, r in rates.items()]
+        return Estimate(STYLIZE_START + statistics.median(ratios) * rough * megapixels, True)
+    return Estimate(STYLIZE_START + rough * megapixels, False)
+
+
+def format_duration(seconds: float) -> str:
+    """'about 40 s', 'about 3 min', 'about 1 h 10 min': an estimate's precision, no more."""
+    if seconds < 60:
+        return f"about {max(1, round(seconds / 5) * 5 if seconds >= 10 else round(seconds))} s"
+    minutes = seconds / 60
+    if minutes < 60:
+        return f"about {round(minutes)} min" if minutes >= 2 else f"about {round(seconds / 10) * 10} s"
+    hours, rest = divmod(round(minutes), 60)
+    return f"about {hours} h" + (f" {rest} min" if rest else "")
+
+
+def estimate_text(estimate: Estimate) -> str:
+    if estimate.measured:
+        return f"Estimated time: {format_duration(estimate.seconds)} (measured on this machine)"
+    return (f"Estimated time: {format_duration(estimate.seconds)} (rough guess: no job has been timed on "
+            "this machine yet)")
+
+
+# ------------------------------------------------------------------------------------------ naming, regions
 
 def job_title(kind: str, options) -> str:
     """What a job's layer group is called: the brush and stroke count, or the style method."""
@@ -112,6 +285,10 @@ class Region:
     width: int
     height: int
 
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1e6
+
 
 def work_region(doc_width: int, doc_height: int, selection: Region | None) -> Region:
     """The selection's bounds clipped to the canvas, or the whole canvas."""
@@ -123,6 +300,11 @@ def work_region(doc_width: int, doc_height: int, selection: Region | None) -> Re
     if x1 <= x0 or y1 <= y0:
         return Region(0, 0, doc_width, doc_height)
     return Region(x0, y0, x1 - x0, y1 - y0)
+
+
+def fits(region: Region, doc_width: int, doc_height: int) -> bool:
+    """Whether a result made for `region` can be placed in a document of this size."""
+    return region.x + region.width <= doc_width and region.y + region.height <= doc_height
 
 
 def unsupported_format(color_model: str, color_depth: str) -> str | None:
@@ -152,3 +334,47 @@ def install_info(folder: Path) -> dict[str, Any]:
         return json.loads((folder / "install.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+# ------------------------------------------------------------------------------------------ queue, history
+
+def queue_row(title: str, state: str, message: str, fraction: float) -> str:
+    """One line of the docker's queue: the job, where it is, how far."""
+    if state in ("running", "finishing"):
+        return f"{title} · {math.floor(fraction * 100)} % · {message}"
+    return f"{title} · {message}"
+
+
+@dataclass
+class HistoryEntry:
+    """A finished job's result, kept to be applied again (to this or another document)."""
+
+    title: str
+    kind: str  # paint | stylize
+    region: Region
+    pixels: bytes = field(repr=False)  # BGRA8, region-sized
+    svg: str | None = field(default=None, repr=False)  # flat SVG at the region's place, for a vector layer
+    seconds: float = 0.0
+
+    @property
+    def size(self) -> int:
+        return len(self.pixels) + len(self.svg or "")
+
+    def label(self) -> str:
+        r = self.region
+        return f"{self.title} · {r.width}×{r.height} at {r.x},{r.y} · took {self.seconds:.0f} s"
+
+
+class History:
+    """The latest results, newest first, within a count and a memory budget (results of large
+    regions are tens of MB each; the oldest go first)."""
+
+    def __init__(self, limit: int = 12, max_bytes: int = 512 << 20) -> None:
+        self.limit, self.max_bytes = limit, max_bytes
+        self.entries: list[HistoryEntry] = []
+
+    def add(self, entry: HistoryEntry) -> None:
+        self.entries.insert(0, entry)
+        while len(self.entries) > self.limit or (
+                len(self.entries) > 1 and sum(e.size for e in self.entries) > self.max_bytes):
+            self.entries.pop()
