@@ -5,12 +5,23 @@ Runs under GIMP's system python3 with GI only; the painting happens in `brushwor
 through bridge_client.py (stdlib, copied in by `brushwork plugins install gimp`, which also records
 the interpreter that starts the server in install.json). Works interactively (a ProcedureDialog,
 which remembers the last values) and from batch mode with the same arguments.
+
+- Input: the visible image (all visible layers merged, as the canvas shows it) inside the selection's
+  bounds, or with "active-layer-only" the selected layer alone.
+- Output: one layer group per job, named after it, on top of the image (with "active-layer-only": on
+  top of that layer's own stack), added as one undo step of the same name.
+- Cancel: GIMP's Cancel kills the plug-in outright (SIGKILL, see cancel_guard.py); a small guard
+  process beside it cancels the server's job as soon as that happens.
+- No engine (no brushwork Python configured, or it is gone, and no server running): the error
+  gives the one command that sets it up; interactively in a dialog with a "Copy command" button.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +35,7 @@ from gi.repository import Gegl, Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # bridge_client.py lies next to this file
-from bridge_client import Bridge, BridgeError, JobRunner, encode_image  # noqa: E402
+from bridge_client import Bridge, BridgeError, JobRunner, encode_image, log_file  # noqa: E402
 
 PAINT = "brushwork-paint"
 STYLIZE = "brushwork-stylize"
@@ -60,24 +71,199 @@ def _install_python() -> str | None:
         return None
 
 
-def _region(image, drawable):
-    """The selection's bounds inside the drawable (drawable coordinates), or the whole drawable."""
+# ------------------------------------------------------------------------------------------ the engine
+
+SETUP = "bash scripts/setup.sh && .venv/bin/brushwork plugins install gimp"  # README: Krita and GIMP
+
+
+class EngineMissing(BridgeError):
+    """brushwork itself (the Python that runs `brushwork serve`) is not there; `command` sets it up."""
+
+    def __init__(self, reason: str, command: str, where: str) -> None:
+        self.reason, self.command, self.where = reason, command, where
+        super().__init__(f"{reason}. Run this once{where}, then run the filter again: {command}")
+
+
+def _setup_command(python: str | None) -> tuple[str, str]:
+    """The one command that sets up brushwork and this plug-in, and where to run it: in the clone
+    that install.json's Python belonged to (<clone>/.venv/bin/python) while that clone is there,
+    else in the user's brushwork folder."""
+    if python:
+        venv = os.path.dirname(os.path.dirname(python))
+        clone = os.path.dirname(venv)
+        if os.path.basename(venv) == ".venv" and os.path.isfile(os.path.join(clone, "scripts", "setup.sh")):
+            return f"cd {shlex.quote(clone)} && {SETUP}", " in a terminal"
+    return SETUP, " in a terminal, in your brushwork folder (a clone of its repository)"
+
+
+def _imports_brushwork(python: str) -> bool:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    try:
+        return subprocess.run([python, "-c", "import importlib.util, sys; "
+                               "sys.exit(importlib.util.find_spec('brushwork') is None)"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=env, timeout=60).returncode == 0
+    except subprocess.TimeoutExpired:
+        return True  # slow, not missing: starting the server will tell
+    except OSError:
+        return False
+
+
+def _engine_problem() -> EngineMissing | None:
+    """None when brushwork can run: a server already runs (whoever started it), or the configured
+    Python ($BRUSHWORK_PYTHON, else install.json's) exists and imports brushwork."""
+    try:
+        if Bridge(None, start=False).begin_connect():
+            return None
+    except BridgeError:
+        pass
+    python = os.environ.get("BRUSHWORK_PYTHON") or _install_python()
+    if not python:
+        reason = "brushwork's engine was not found: no brushwork Python is configured for this plug-in"
+    elif not os.path.exists(python):
+        reason = f"brushwork's engine was not found: its Python {python} does not exist any more"
+    elif not _imports_brushwork(python):
+        reason = f"brushwork's engine was not found: {python} cannot import brushwork"
+    else:
+        return None
+    return EngineMissing(reason, *_setup_command(python))
+
+
+def _engine_dialog(problem: EngineMissing) -> None:
+    """The problem and its command, with a button that copies the command (GTK clipboard)."""
+    gi.require_version("Gtk", "3.0")
+    gi.require_version("Gdk", "3.0")
+    from gi.repository import Gdk, Gtk
+
+    GimpUi.init("brushwork")
+    copy_response = 1
+    dialog = Gtk.MessageDialog(message_type=Gtk.MessageType.ERROR, buttons=Gtk.ButtonsType.NONE,
+                               text="brushwork's engine was not found")
+    dialog.set_title("brushwork")
+    dialog.format_secondary_text(f"{problem.reason.split(': ', 1)[-1]}.\n\nRun this command once{problem.where}, "
+                                 "then run the filter again:")
+    entry = Gtk.Entry(text=problem.command, editable=False)
+    entry.set_width_chars(min(max(len(problem.command), 40), 90))
+    dialog.get_message_area().pack_start(entry, False, False, 0)
+    copy = dialog.add_button("_Copy command", copy_response)
+    dialog.add_button("_Close", Gtk.ResponseType.CLOSE)
+    dialog.set_default_response(copy_response)
+    GimpUi.window_set_transient(dialog)
+    dialog.show_all()
+    clipboard = Gtk.Clipboard.get(Gdk.SELECTION_CLIPBOARD)
+    while dialog.run() == copy_response:
+        clipboard.set_text(problem.command, -1)
+        clipboard.store()  # a clipboard manager keeps it after the plug-in exits
+        copy.set_label("Copied: paste it in a terminal")
+        entry.select_region(0, -1)
+    dialog.destroy()
+
+
+# ------------------------------------------------------------------------------------------ cancelling
+
+class _CancelGuard:
+    """cancel_guard.py beside this process: it cancels the server's job if this process dies first
+    (GIMP's Cancel kills plug-ins with SIGKILL, so nothing in here could). Best effort: without it
+    the job still runs, it just is not cancelled with the plug-in."""
+
+    def __init__(self) -> None:
+        self._pipe = None
+        self._sent = None
+        read, write = os.pipe()  # not inheritable: only the guard gets the read end, as its stdin
+        try:
+            log = log_file()
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "ab") as err:
+                subprocess.Popen([sys.executable, os.path.join(HERE, "cancel_guard.py")], stdin=read,
+                                 stdout=subprocess.DEVNULL, stderr=err, close_fds=True,
+                                 start_new_session=(os.name == "posix"))  # out of reach of a group kill
+        except OSError:
+            os.close(write)
+            return
+        finally:
+            os.close(read)
+        self._pipe = os.fdopen(write, "w", encoding="utf-8", buffering=1)
+
+    def _send(self, line: str) -> None:
+        if self._pipe is None:
+            return
+        try:
+            self._pipe.write(line + "\n")
+        except OSError:  # the guard has gone
+            self._pipe = None
+
+    def follow(self, runner: JobRunner) -> None:
+        """Tell the guard the job's id (again whenever it was submitted anew to another server)."""
+        bridge = runner.bridge
+        current = (runner.job_id, bridge.port, bridge.token)
+        if runner.job_id is not None and bridge.port is not None and current != self._sent:
+            self._sent = current
+            self._send(json.dumps({"job": runner.job_id, "port": bridge.port, "token": bridge.token}))
+
+    def release(self) -> None:
+        """The job is over (or cancelled by this process): the guard exits without doing anything."""
+        self._send("done")
+        if self._pipe is not None:
+            try:
+                self._pipe.close()
+            except OSError:
+                pass
+            self._pipe = None
+
+
+# ------------------------------------------------------------------------------------------ pixels
+
+def _bounds(image):
+    """The selection's bounds (image coordinates), or None when nothing is selected."""
+    _, non_empty, x1, y1, x2, y2 = Gimp.Selection.bounds(image)
+    return (x1, y1, x2, y2) if non_empty else None
+
+
+def _read(drawable, x, y, w, h, abyss=Gegl.AbyssPolicy.CLAMP) -> bytes:
+    buffer = drawable.get_buffer()
+    return bytes(buffer.get(Gegl.Rectangle.new(x, y, w, h), 1.0, PIXELS, abyss))
+
+
+def _layer_source(image, drawable):
+    """The selection's bounds inside the layer (or the whole layer): (x, y, w, h) in image coordinates
+    and the layer's own pixels there."""
     _, ox, oy = drawable.get_offsets()
     width, height = drawable.get_width(), drawable.get_height()
-    _, non_empty, x1, y1, x2, y2 = Gimp.Selection.bounds(image)
-    if not non_empty:
-        return 0, 0, width, height
-    x0, y0 = max(0, x1 - ox), max(0, y1 - oy)
-    x1, y1 = min(width, x2 - ox), min(height, y2 - oy)
+    bounds = _bounds(image)
+    x0, y0, x1, y1 = (0, 0, width, height) if bounds is None else (
+        max(0, bounds[0] - ox), max(0, bounds[1] - oy), min(width, bounds[2] - ox), min(height, bounds[3] - oy))
     if x1 <= x0 or y1 <= y0:
         raise BridgeError("the selection does not overlap the active layer")
-    return x0, y0, x1 - x0, y1 - y0
+    w, h = x1 - x0, y1 - y0
+    return (ox + x0, oy + y0, w, h), _read(drawable, x0, y0, w, h)
 
 
-def _read(drawable, x, y, w, h) -> bytes:
-    buffer = drawable.get_buffer()
-    return bytes(buffer.get(Gegl.Rectangle.new(x, y, w, h), 1.0, PIXELS, Gegl.AbyssPolicy.CLAMP))
+def _visible_source(image):
+    """The selection's bounds (or the whole image) and the visible image there: every visible layer
+    merged as the canvas shows it, read from a merged duplicate that is deleted again."""
+    width, height = image.get_width(), image.get_height()
+    bounds = _bounds(image) or (0, 0, width, height)
+    x0, y0, x1, y1 = max(0, bounds[0]), max(0, bounds[1]), min(width, bounds[2]), min(height, bounds[3])
+    if x1 <= x0 or y1 <= y0:
+        raise BridgeError("the selection lies outside the image")
+    w, h = x1 - x0, y1 - y0
+    copy = image.duplicate()
+    try:
+        try:
+            merged = copy.merge_visible_layers(Gimp.MergeType.CLIP_TO_IMAGE)
+        except GLib.Error:
+            merged = None
+        if merged is None:
+            raise BridgeError("no layer is visible: show one, or choose 'Active layer only'")
+        _, mx, my = merged.get_offsets()
+        # outside a merged layer smaller than the image there is nothing: transparent
+        pixels = _read(merged, x0 - mx, y0 - my, w, h, Gegl.AbyssPolicy.NONE)
+    finally:
+        copy.delete()
+    return (x0, y0, w, h), pixels
 
+
+# ------------------------------------------------------------------------------------------ results
 
 def _unique_name(image, name):
     """`name`, or `name (2)`, ... so that every run's group can be told apart."""
@@ -89,19 +275,18 @@ def _unique_name(image, name):
     return unique
 
 
-def _add_group(image, drawable, name):
-    """A layer group for one job's layers, on top of the worked layer's stack (its group, if it has one),
-    so that the newest result is the one seen."""
+def _add_group(image, parent, name):
+    """A layer group for one job's layers, on top of `parent`'s stack (None: of the image), so that
+    the newest result is the one seen."""
     group = Gimp.GroupLayer.new(image, _unique_name(image, name))
-    image.insert_layer(group, drawable.get_parent(), 0)
+    image.insert_layer(group, parent, 0)
     return group
 
 
-def _add_layer(image, group, drawable, name, pixels, x, y, w, h):
+def _add_layer(image, group, name, pixels, x, y, w, h):
     layer = Gimp.Layer.new(image, name, w, h, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
     image.insert_layer(layer, group, 0)
-    _, ox, oy = drawable.get_offsets()
-    layer.set_offsets(ox + x, oy + y)
+    layer.set_offsets(x, y)
     buffer = layer.get_buffer()
     buffer.set(Gegl.Rectangle.new(0, 0, w, h), PIXELS, pixels)
     buffer.flush()
@@ -125,37 +310,97 @@ def _import_paths(image, svg: str) -> int:
     return len(paths)
 
 
-def _run_job(kind, image, drawable, params, title, import_paths=False):
-    x, y, w, h = _region(image, drawable)
-    _, ox, oy = drawable.get_offsets()
-    picture = encode_image(_read(drawable, x, y, w, h), w, h, "RGBA8")
-    runner = JobRunner(Bridge(_install_python()), kind, picture, params, channels="RGBA8",
-                       svg_flavour="outlines" if import_paths else None, svg_origin=(ox + x, oy + y))
+def _undo_step(procedure, image, title, work) -> None:
+    """`work()` as one undo step named `title`.
+
+    GIMP names a plug-in's undo group after the menu label of the procedure running when the group
+    starts (app/plug-in/gimpplugin.c, gimp_plug_in_get_undo_desc): undo_group_start() has no name of
+    its own, so the group would read "Paint with strokes". Started inside a temporary procedure
+    labelled `title`, which this plug-in calls through the PDB, the step reads `title`. Should that
+    fail, the work still happens once, in a group under the procedure's own label."""
+    plug_in = procedure.get_plug_in()
+    name = f"brushwork-undo-step-{os.getpid()}"
+    done, failure = [], []
+
+    def run(temporary, config, data):
+        image.undo_group_start()
+        try:
+            done.append(True)
+            work()
+        except Exception as exc:  # raised again below, outside GIMP's call
+            failure.append(exc)
+        finally:
+            image.undo_group_end()
+        return temporary.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+
+    temporary = None
+    try:
+        temporary = Gimp.Procedure.new(plug_in, name, Gimp.PDBProcType.TEMPORARY, run, None)
+        temporary.set_menu_label(title)
+        temporary.set_documentation(title, "", name)
+        plug_in.add_temp_procedure(temporary)
+        registered = Gimp.get_pdb().lookup_procedure(name)
+        if registered is not None:
+            registered.run(registered.create_config())
+    except GLib.Error:
+        pass
+    finally:
+        if temporary is not None and plug_in.get_temp_procedure(name) is not None:
+            plug_in.remove_temp_procedure(name)
+    if failure:
+        raise failure[0]
+    if not done:
+        run(procedure, None, None)
+        if failure:
+            raise failure[0]
+
+
+# ------------------------------------------------------------------------------------------ jobs
+
+def _run_job(procedure, kind, image, drawables, config, params, title, import_paths=False):
     Gimp.progress_init("brushwork: " + ("painting" if kind == "paint" else "stylizing"))
+    if config.get_property("active-layer-only"):
+        if len(drawables) != 1:
+            raise BridgeError("select exactly one layer for 'Active layer only'")
+        (x, y, w, h), pixels = _layer_source(image, drawables[0])
+        parent = drawables[0].get_parent()
+    else:
+        (x, y, w, h), pixels = _visible_source(image)
+        parent = None
+    picture = encode_image(pixels, w, h, "RGBA8")
+    del pixels
+    runner = JobRunner(Bridge(_install_python()), kind, picture, params, channels="RGBA8",
+                       svg_flavour="outlines" if import_paths else None, svg_origin=(x, y))
+    guard = _CancelGuard()
     last_text = None
-    while not runner.finished:
-        runner.step()
-        if runner.message != last_text:
-            Gimp.progress_set_text(runner.message)
-            last_text = runner.message
-        Gimp.progress_update(runner.fraction)
-        if not runner.finished:
-            time.sleep(0.2)
+    try:
+        while not runner.finished:
+            runner.step()
+            guard.follow(runner)
+            if runner.message != last_text:
+                Gimp.progress_set_text(runner.message)
+                last_text = runner.message
+            Gimp.progress_update(runner.fraction)
+            if not runner.finished:
+                time.sleep(0.2)
+    finally:
+        if not runner.finished:  # an error in here: the server's job stops with it
+            runner.cancel()
+        guard.release()
     Gimp.progress_end()
     if runner.state != "done":
         raise BridgeError(runner.error or f"the job was {runner.state}")
     result = runner.result
     if (result.width, result.height) != (w, h):
         raise BridgeError(f"the server returned {result.width}x{result.height} pixels for {w}x{h}")
-    image.undo_group_start()  # one undo step for the whole result
-    try:
-        group = _add_group(image, drawable, title)
-        _add_layer(image, group, drawable, PAINT_LAYER if kind == "paint" else STYLIZE_LAYER, result.pixels,
-                   x, y, w, h)
+
+    def add():
+        group = _add_group(image, parent, title)
+        _add_layer(image, group, PAINT_LAYER if kind == "paint" else STYLIZE_LAYER, result.pixels, x, y, w, h)
         if result.svg is not None:
             _import_paths(image, result.svg)
-    finally:
-        image.undo_group_end()
+
+    _undo_step(procedure, image, title, add)
     Gimp.displays_flush()
 
 
@@ -174,33 +419,31 @@ def _fail(procedure, message):
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(f"brushwork: {message}"))
 
 
-def _checked(drawables):
-    # Any precision works: GEGL converts to and from the 8-bit pixels the server exchanges.
-    if len(drawables) != 1:
-        return "select exactly one layer"
-    return None
-
-
 def _procedure(job):
-    """A procedure's run function: checks, the dialog (interactive only), then `job(image, drawable,
-    config)`; a BridgeError becomes the procedure's error message."""
+    """A procedure's run function: the engine check, the dialog (interactive only), then
+    `job(procedure, image, drawables, config)`; a BridgeError becomes the procedure's error message.
+    Any precision works: GEGL converts to and from the 8-bit pixels the server exchanges."""
 
     def run(procedure, run_mode, image, drawables, config, data):
-        problem = _checked(drawables)
-        if problem:
-            return _fail(procedure, problem)
+        problem = _engine_problem()
+        if problem is not None:
+            if run_mode == Gimp.RunMode.INTERACTIVE:
+                _engine_dialog(problem)  # says it all: no second error box from GIMP
+                return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+            return _fail(procedure, str(problem))
         if not _dialog(procedure, config, run_mode):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
         try:
-            job(image, drawables[0], config)
+            job(procedure, image, drawables, config)
         except BridgeError as exc:
+            Gimp.progress_end()
             return _fail(procedure, str(exc))
         return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
 
     return run
 
 
-def paint_job(image, drawable, config):
+def paint_job(procedure, image, drawables, config):
     params = {"brush": config.get_property("brush"), "strokes": config.get_property("strokes"),
               "seed": config.get_property("seed"), "working_size": config.get_property("working-size")}
     if config.get_property("iterations") > 0:  # 0: the painter's default
@@ -208,7 +451,8 @@ def paint_job(image, drawable, config):
     if not config.get_property("refine"):
         params["refine_iterations"] = 0
     title = f"brushwork: {BRUSHES[params['brush']].lower()}, {params['strokes']:,} strokes"
-    _run_job("paint", image, drawable, params, title, import_paths=config.get_property("import-paths"))
+    _run_job(procedure, "paint", image, drawables, config, params, title,
+             import_paths=config.get_property("import-paths"))
 
 
 def _style_picture(style):
@@ -231,12 +475,12 @@ def _style_picture(style):
         loaded.delete()
 
 
-def stylize_job(image, drawable, config):
+def stylize_job(procedure, image, drawables, config):
     method = config.get_property("method")
     params = {"method": method, "alpha": config.get_property("alpha"),
               "preserve_color": config.get_property("preserve-color"),
               "style": _style_picture(config.get_property("style"))}
-    _run_job("stylize", image, drawable, params, f"brushwork: {METHODS[method][0]} style")
+    _run_job(procedure, "stylize", image, drawables, config, params, f"brushwork: {METHODS[method][0]} style")
 
 
 class Brushwork(Gimp.PlugIn):
@@ -250,8 +494,9 @@ class Brushwork(Gimp.PlugIn):
         if name == PAINT:
             procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, _procedure(paint_job), None)
             procedure.set_menu_label("Paint with strokes…")
-            procedure.set_documentation("Paint the layer with vector brush strokes",
-                                        "A new layer with the painting, and the strokes as paths.", name)
+            procedure.set_documentation("Paint the image with vector brush strokes",
+                                        "Paints the visible image (or the active layer) inside the selection: a "
+                                        "new layer group with the painting, and the strokes as paths.", name)
             procedure.add_choice_argument("brush", "Brush", "Brush kind", _choice(BRUSHES), "oilbrush", RW)
             procedure.add_int_argument("strokes", "Strokes", "Number of strokes", 1, 20000, 500, RW)
             procedure.add_int_argument("seed", "Seed", "Same seed, same painting", 0, 2**31 - 1, 0, RW)
@@ -268,16 +513,23 @@ class Brushwork(Gimp.PlugIn):
         else:
             procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, _procedure(stylize_job), None)
             procedure.set_menu_label("Stylize…")
-            procedure.set_documentation("Restyle the layer after a style image",
-                                        "A new layer in the style of a style image (WCT, AdaIN or Gatys).",
+            procedure.set_documentation("Restyle the image after a style image",
+                                        "Restyles the visible image (or the active layer) inside the selection: "
+                                        "a new layer group in the style of a style image (WCT, AdaIN or Gatys).",
                                         name)
             procedure.add_file_argument("style", "Style image", "Any image GIMP opens", Gimp.FileChooserAction.OPEN,
                                         True, None, RW)
             procedure.add_choice_argument("method", "Method", "Style transfer method", _choice(METHODS), "wct", RW)
             procedure.add_double_argument("alpha", "Strength", "Style strength, 0..1", 0.0, 1.0, 1.0, RW)
             procedure.add_boolean_argument("preserve-color", "Keep colours", "Keep the layer's colours", False, RW)
+        procedure.add_boolean_argument("active-layer-only", "Active layer only",
+                                       "Read only the selected layer instead of the visible image (all visible "
+                                       "layers merged, as the canvas shows them)", False, RW)
         procedure.set_image_types("RGB*")
-        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+        # the visible image needs no layer selected; "Active layer only" checks for exactly one itself
+        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE |
+                                       Gimp.ProcedureSensitivityMask.DRAWABLES |
+                                       Gimp.ProcedureSensitivityMask.NO_DRAWABLES)
         procedure.add_menu_path("<Image>/Filters/brushwork")
         procedure.set_attribution("brushwork", "brushwork", "2026")
         return procedure
