@@ -317,8 +317,9 @@ class JobManager:
     def _feed(self, job: Job, conn) -> None:
         with self.lock:
             spec, job.spec = job.spec, None  # the worker gets the pictures; the server need not keep them
-        if spec is None:
-            return  # cancelled between leaving the queue and reaching the worker
+            if spec is None:  # cancelled between leaving the queue and reaching the worker, which
+                self.worker.kill()  # cancel killed: reap it and close its pipe
+                return
         try:
             conn.send(("job", spec))
             del spec
