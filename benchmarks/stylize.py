@@ -40,10 +40,9 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from brushwork.files import save_png
-    from brushwork.stylize import CD16xModels, StyleOptions, load_image, stylize
-    from brushwork.stylize import gatys
+    from brushwork.stylize import CD16xModels, StyleOptions, gatys, load_image, stylize
     from brushwork.stylize.api import fit, resize, to_array, to_tensor
-    from brushwork.stylize.tiling import pad_to_grid, plan, borders, seam_energy_ratio
+    from brushwork.stylize.tiling import borders, pad_to_grid, plan, seam_energy_ratio
 
     content = load_image(SHARED / "images" / "content" / args.content)
     style = load_image(SHARED / "images" / "style" / args.style)

@@ -16,9 +16,10 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from paint import IMAGES  # the photos benchmarks/paint.py paints
 
 from brushwork.images import load_image, resize
+
+from paint import IMAGES  # the photos benchmarks/paint.py paints
 
 
 def thumbnail_psnr(photo: np.ndarray, width: int) -> tuple[int, float]:

@@ -391,8 +391,7 @@ def stylize(content: Path, styles: tuple[Path, ...], style_weights: str | None, 
 
     from brushwork.files import atomic_write
     from brushwork.images import image_size, load_rgb8
-    from brushwork.stylize import CD16xModels, StyleOptions, VGGModels, load_mask
-    from brushwork.stylize import stylize as run_stylize
+    from brushwork.stylize import CD16xModels, StyleOptions, VGGModels, load_mask, stylize as run_stylize
 
     suffix = output.suffix.lower()
     if suffix not in IMAGE_FORMATS:
@@ -470,8 +469,7 @@ def weights_fetch(names: tuple[str, ...]) -> None:
               help="Where to write {port, token, pid} (default: the user's runtime directory).")
 def serve(port, idle_timeout, max_request_mb, preview_interval, state_file) -> None:
     """Run the local bridge for the Krita and GIMP plug-ins (HTTP+JSON on 127.0.0.1, token auth)."""
-    from brushwork.server import ServeOptions
-    from brushwork.server import serve as run_server
+    from brushwork.server import ServeOptions, serve as run_server
 
     run_server(ServeOptions(port, idle_timeout, max_request_mb, preview_interval, state_file))
 

@@ -222,6 +222,7 @@ def test_other_commands_check_outputs_against_inputs(capsys, tmp_path, painting_
 
 def test_paint_decodes_a_huge_photo_at_the_working_size_and_refuses_bombs(capsys, tmp_path, monkeypatch):
     import brushwork.painter
+
     from test_images import bomb_png
 
     seen = {}

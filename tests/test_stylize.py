@@ -8,8 +8,7 @@ from PIL import Image
 
 from brushwork import weights
 from brushwork.errors import BrushworkError
-from brushwork.stylize import CD16xModels, StyleOptions, VGGModels, stylize
-from brushwork.stylize import gatys
+from brushwork.stylize import CD16xModels, StyleOptions, VGGModels, gatys, stylize
 from brushwork.stylize.api import fit, to_array, to_tensor
 from brushwork.stylize.tiling import borders, plan, seam_energy_ratio
 

@@ -5,8 +5,16 @@ import torch
 
 from brushwork.errors import BrushworkError
 from brushwork.stylize.tiling import ALIGN, borders, pad_to_grid, plan
-from brushwork.stylize.transforms import (FeatureStats, adain, adain_map, gram, preserve_color,
-                                          validate_style_weights, wct, wct_map)
+from brushwork.stylize.transforms import (
+    FeatureStats,
+    adain,
+    adain_map,
+    gram,
+    preserve_color,
+    validate_style_weights,
+    wct,
+    wct_map,
+)
 
 
 def features(seed: int, channels: int = 8, h: int = 24, w: int = 30, mix: bool = True) -> torch.Tensor:

@@ -5,8 +5,7 @@ import xml.etree.ElementTree as ET
 import cairosvg
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from PIL import Image
 
 from brushwork import raster, svg

@@ -18,8 +18,7 @@ from brushwork.errors import BrushworkError
 from brushwork.stylize import gatys
 from brushwork.stylize.models import CD16xModels, Models
 from brushwork.stylize.tiling import ALIGN, Tile, pad_to_grid, plan
-from brushwork.stylize.transforms import (FeatureStats, adain_map, preserve_color, validate_style_weights,
-                                          wct_map)
+from brushwork.stylize.transforms import FeatureStats, adain_map, preserve_color, validate_style_weights, wct_map
 
 METHODS = ("adain", "wct", "gatys")
 DEFAULT_LEVELS = {"adain": (4,), "wct": (5, 4, 3, 2, 1)}
