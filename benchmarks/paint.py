@@ -88,7 +88,7 @@ def main() -> None:
                     results.setdefault((brush, count, label), []).append((seconds, psnr, similarity))
     print("\nmedians over images")
     for (brush, count, label), rows in results.items():
-        t, p, s = (statistics.median(col) for col in zip(*rows))
+        t, p, s = (statistics.median(col) for col in zip(*rows, strict=True))
         print(f"{brush:<11}{count:>8}  {label:<34}{t:>8.1f}{p:>8.2f}{s:>8.4f}  ({len(rows)} images)")
 
 

@@ -46,11 +46,11 @@ def main() -> None:
         fidelity = evaluate(model, validation_set(kind, model.size, args.validation))
         v = layout.sample(kind, args.strokes, torch.Generator().manual_seed(1))
 
-        def forward():
+        def forward(model=model, v=v):
             with torch.no_grad():
                 model(v)
 
-        def forward_backward():
+        def forward_backward(model=model, v=v):
             x = v.clone().requires_grad_()
             foreground, alpha = model(x)
             (foreground.sum() + alpha.sum()).backward()

@@ -81,7 +81,7 @@ def main() -> None:
                   f"({args.width * args.height / 1e6:.1f} MP):")
             for name, job_id in (("running job", running), ("queued job (position 1)", queued),
                                  ("cancelled job", cancelled)):
-                report(name, timed(lambda: client.get(f"/v1/jobs/{job_id}"), args.calls))
+                report(name, timed(lambda job_id=job_id: client.get(f"/v1/jobs/{job_id}"), args.calls))
             report("job list (3 jobs)", timed(lambda: client.get("/v1/jobs"), max(1, args.calls // 10)))
             for job_id in (queued, running):
                 client.post(f"/v1/jobs/{job_id}/cancel")

@@ -62,8 +62,8 @@ def child(args: argparse.Namespace) -> None:
     s = to_tensor(style)
     targets = gatys.style_targets(net, [resize(s, *fit(*s.shape[-2:], 512))], [1.0])
     losses = gatys.measure(net, small_out, small_content, targets)
-    result = {"method": args.method, "size": list(out.shape[:2]), "seconds": seconds, "cpu_seconds": cpu, "peak_mib": peak_mib,
-              "content_loss": losses.content, "style_loss": losses.style}
+    result = {"method": args.method, "size": list(out.shape[:2]), "seconds": seconds, "cpu_seconds": cpu,
+              "peak_mib": peak_mib, "content_loss": losses.content, "style_loss": losses.style}
     padded = pad_to_grid(torch.zeros(1, 1, *out.shape[:2]))[0].shape[-2:]
     tiles = plan(*padded, args.tile, 0)
     if len(tiles) > 1:
@@ -116,7 +116,8 @@ def main() -> None:
         for size in map(int, args.sizes.split(",")):
             command = [sys.executable, __file__, "--method", method, "--size", str(size), "--content", args.content,
                        "--style", args.style, "--tile", str(args.tile), "--gatys-steps", str(args.gatys_steps),
-                       "--gatys-refine-steps", str(args.gatys_refine_steps), "--compare-up-to", str(args.compare_up_to)] + (["--save", args.save] if args.save else [])
+                       "--gatys-refine-steps", str(args.gatys_refine_steps),
+                       "--compare-up-to", str(args.compare_up_to)] + (["--save", args.save] if args.save else [])
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode:
                 print(f"{method:<7}{size:>11}  failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -126,7 +127,8 @@ def main() -> None:
             raw = " ".join(f"{r[k]:.3f}" if k in r else "-" for k in ("border_ratio", "untiled_ratio", "content_ratio"))
             untiled = "mean {:.3f} max {}".format(*r["untiled_diff"]) if "untiled_diff" in r else "-"
             print(f"{method:<7}{r['size'][1]:>5}x{r['size'][0]:<5}{r['seconds']:>9.2f}{r['cpu_seconds']:>8.2f}"
-                  f"{r['peak_mib']:>10.0f}{r['content_loss']:>9.3f}{r['style_loss']:>8.3f}{seams:>7}  {raw:<32}{untiled}",
+                  f"{r['peak_mib']:>10.0f}{r['content_loss']:>9.3f}{r['style_loss']:>8.3f}{seams:>7}"
+                  f"  {raw:<32}{untiled}",
                   flush=True)
 
 

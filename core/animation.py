@@ -324,7 +324,7 @@ def _gif_palette(strokes: StrokeList, size: tuple[int, int]) -> Image.Image:
     # median-cut entry within a few levels of the canvas colour would win over the canvas colour
     # itself; beyond 8 levels it cannot (9 levels in one channel > 3 x 3 levels off the corner).
     entries = [quantised[i : i + 3] for i in range(0, len(quantised), 3)]
-    kept = [e for e in entries if max(abs(a - b) for a, b in zip(e, background)) > 8]
+    kept = [e for e in entries if max(abs(a - b) for a, b in zip(e, background, strict=True)) > 8]
     palette = Image.new("P", (1, 1))
     palette.putpalette([v for e in kept[:255] for v in e] + background)
     return palette

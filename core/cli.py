@@ -124,7 +124,8 @@ def _colour(value: str) -> tuple[float, float, float]:
 @click.option("--max-size", type=click.FloatRange(min=0, min_open=True), help="Largest stroke extent, output pixels.")
 @click.option("--opaque", is_flag=True, help="Paint every stroke fully opaque.")
 @click.option("--background", default="white", show_default=True, help="Canvas colour (name or #rrggbb).")
-@click.option("--resume", type=click.Path(path_type=Path), help="Add the strokes to this existing painting (.svg/.json).")
+@click.option("--resume", type=click.Path(path_type=Path),
+              help="Add the strokes to this existing painting (.svg/.json).")
 @click.option("--working-size", default=512, show_default=True, type=click.IntRange(min=16),
               help="Long side, in pixels, the optimiser works at (larger images are reduced).")
 @click.option("--iterations", type=click.IntRange(min=1), help="Optimisation steps per level (default: the painter's).")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 
 from brushwork.strokes import Stroke
 
@@ -92,7 +93,7 @@ def watercolor_outline(stroke: Stroke) -> SweptOutline:
         discs.append((x, y, r))
         sections.append(((x + nx * r, y + ny * r), (x - nx * r, y - ny * r)))
     quads = []
-    for (a_left, a_right), (b_left, b_right) in zip(sections, sections[1:]):
+    for (a_left, a_right), (b_left, b_right) in pairwise(sections):
         hull = _hull([a_left, b_left, b_right, a_right])
         if len(hull) >= 3:
             quads.append(tuple(hull))

@@ -156,7 +156,7 @@ class Stroke:
         return self.params[self.brush.index(name)]
 
     def as_dict(self) -> dict[str, float]:
-        return dict(zip(self.brush.names, self.params))
+        return dict(zip(self.brush.names, self.params, strict=True))
 
     def transformed(self, scale: float, dx: float = 0.0, dy: float = 0.0) -> Stroke:
         """The same stroke with its geometry scaled about the origin, then shifted by (dx, dy):
@@ -164,7 +164,7 @@ class Stroke:
         offset = {"x": dx, "y": dy, "size": 0.0}
         return Stroke(self.kind, tuple(
             v * scale + offset[f.role] if f.role in offset else v
-            for f, v in zip(self.brush.fields, self.params)
+            for f, v in zip(self.brush.fields, self.params, strict=True)
         ))
 
 
@@ -188,7 +188,7 @@ class StrokeList:
                     or len(self.background) != 3:
                 raise InvalidStrokeError(f"background must be an RGB triple or None, got {_shown(self.background)}")
             channels = tuple(_number(c) for c in self.background)
-            for channel, c, number in zip("rgb", self.background, channels):
+            for channel, c, number in zip("rgb", self.background, channels, strict=True):
                 if number is None:
                     raise InvalidStrokeError(f"background {channel} = {_shown(c)} is not a number")
             object.__setattr__(self, "background", channels)
@@ -258,7 +258,7 @@ def _validate(strokes: StrokeList) -> None:
             )
     check_count(len(strokes.strokes))
     if strokes.background is not None:
-        for channel, value in zip("rgb", strokes.background):
+        for channel, value in zip("rgb", strokes.background, strict=True):
             _check_value(f"background {channel}", value, 0.0, 1.0, False)
     ranges = {role: field_range(role, w, h) for role in ("x", "y", "size", "color", "opacity", "angle")}
     for i, stroke in enumerate(strokes.strokes):
@@ -273,7 +273,7 @@ def _validate(strokes: StrokeList) -> None:
                 f"stroke {i} ({brush.name}): {len(stroke.params)} parameters, expected "
                 f"{len(brush.fields)} ({' '.join(brush.names)})"
             )
-        for f, value in zip(brush.fields, stroke.params):
+        for f, value in zip(brush.fields, stroke.params, strict=True):
             _check_value(f"stroke {i} ({brush.name}) field {f.name!r}", value, *ranges[f.role])
 
 

@@ -5,6 +5,7 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from itertools import pairwise
 
 import cairosvg
 import numpy as np
@@ -38,10 +39,10 @@ def test_timeline_goes_from_bare_canvas_to_every_stroke_evenly(strokes, fps, dur
     counts = [tl.count(i) for i in range(tl.frames)]
     assert counts[0] == 0 and counts[tl.paint_frames - 1] == strokes
     assert counts[tl.paint_frames:] == [strokes] * tl.hold_frames
-    assert all(a <= b for a, b in zip(counts, counts[1:]))
+    assert all(a <= b for a, b in pairwise(counts))
     # Evenly: a frame adds the rounded share of strokes per frame, never more than one extra.
     per_frame = strokes / (tl.paint_frames - 1)
-    steps = [b - a for a, b in zip(counts, counts[1:tl.paint_frames])]
+    steps = [b - a for a, b in pairwise(counts[:tl.paint_frames])]
     assert max(steps) <= np.ceil(per_frame) and min(steps) >= np.floor(per_frame)
     # first_frame is the inverse the SVG and the player use.
     for k in range(strokes):
@@ -144,7 +145,7 @@ def test_gif_and_webp_frames_sizes_and_delays(tmp_path, suffix, fps, duration, h
     assert sum(delays) == pytest.approx(duration * 1000, abs=1)
     # Each delay is the run's length in frames, rounded to the format's tick (10 ms for GIF).
     tick = 10 if suffix == ".gif" else 1
-    for delay, (_, _, length) in zip(delays, runs):
+    for delay, (_, _, length) in zip(delays, runs, strict=True):
         assert abs(delay - length * 1000 / fps) < tick and delay % tick == 0
     with Image.open(out) as image:
         assert image.info.get("loop") == 0  # loops forever

@@ -136,7 +136,8 @@ def test_animated_svg_plays_in_chromium_with_no_script(tmp_path, page):
     animate(painting, out, fps=10, duration=3, hold=0.5)
     tl = Timeline.plan(80, 10, 3, 0.5)
     counts = [tl.count(i) for i in range(tl.frames)]
-    visible = "() => [...document.querySelectorAll('[data-brush]')].filter(e => getComputedStyle(e).visibility === 'visible').length"
+    visible = ("() => [...document.querySelectorAll('[data-brush]')]"
+               ".filter(e => getComputedStyle(e).visibility === 'visible').length")
     # It plays by itself: a second into a 60 s clip some strokes are in, far from all.
     animate(painting, tmp_path / "long.svg", fps=10, duration=60)
     page.goto((tmp_path / "long.svg").as_uri())

@@ -70,7 +70,7 @@ def test_training_resumes_exactly_where_it_stopped(tmp_path):
           max_seconds=1e-9)  # stops after its first step
     resumed, state, _ = train(config, tmp_path / "resumed.pt", log=lambda _: None)
     assert state.step == 6
-    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="another configuration"):
         train(TrainConfig(**{**config.__dict__, "hidden": 9}), tmp_path / "resumed.pt", log=lambda _: None)

@@ -34,9 +34,9 @@ def test_refit_recovers_the_colours_that_drew_the_target(kind):
     target = draw(truth)
     fitted = refit_colours([grey_out(s) for s in truth], target, paper())
     assert [s.kind for s in fitted] == [kind] * 6
-    for before, after in zip(truth, fitted):
+    for before, after in zip(truth, fitted, strict=True):
         # Shapes are untouched; only colour parameters move.
-        moved = [i for i, (a, b) in enumerate(zip(before.params, after.params)) if a != b]
+        moved = [i for i, (a, b) in enumerate(zip(before.params, after.params, strict=True)) if a != b]
         assert set(moved) <= {i for group in colour_groups(kind) for i in group}
     error = np.abs(draw(fitted) - target)
     assert error.mean() < 0.5 / 255 and error.max() < 8 / 255  # 8-bit rounding at antialiased edges

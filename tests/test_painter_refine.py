@@ -17,7 +17,7 @@ def draw(strokes) -> np.ndarray:
 def displaced(stroke: Stroke, dx: float) -> Stroke:
     """The stroke moved dx pixels to the right, greyer."""
     params = []
-    for f, v in zip(stroke.brush.fields, stroke.params):
+    for f, v in zip(stroke.brush.fields, stroke.params, strict=True):
         params.append(v + dx if f.role == "x" else 0.5 * v + 0.25 if f.role == "color" else v)
     return Stroke(stroke.kind, tuple(params))
 
@@ -37,7 +37,8 @@ def test_refinement_moves_and_recolours_strokes_back_onto_the_painting_they_came
     assert after < 0.2 * before
     assert [s.kind for s in refined] == [kind] * 4
     # Most strokes end nearer the place they were drawn (one may be hidden under the others).
-    nearer = [abs(centre_x(r) - centre_x(t)) < abs(centre_x(s) - centre_x(t)) for r, s, t in zip(refined, start, truth)]
+    nearer = [abs(centre_x(r) - centre_x(t)) < abs(centre_x(s) - centre_x(t))
+              for r, s, t in zip(refined, start, truth, strict=True)]
     assert sum(nearer) >= 3
 
 

@@ -7,9 +7,10 @@ from brushwork.painter import soft
 from brushwork.strokes import BRUSHES, Stroke, random_stroke
 
 WIDTH, HEIGHT = 96, 72
+CANVAS = soft.Window(0, 0, WIDTH, HEIGHT)
 
 
-def soft_patch(stroke: Stroke, window=soft.Window(0, 0, WIDTH, HEIGHT)):
+def soft_patch(stroke: Stroke, window: soft.Window = CANVAS):
     premultiplied, alpha = soft.draw(stroke.kind, soft.params_tensor([stroke]), [window])
     return premultiplied[0].permute(1, 2, 0).numpy(), alpha[0].numpy()
 

@@ -184,7 +184,8 @@ def test_user_vgg_without_decoder_serves_gatys_only(models, starry, tmp_path):
     torch.save({f"features.{k}": v for k, v in torchvision_features().state_dict().items()}, tmp_path / "vgg.pth")
     user = VGGModels(tmp_path / "vgg.pth")
     content = photo("coffee.png", 48, 32)
-    assert stylize(content, [starry], StyleOptions(method="gatys", steps=1, optimizer="adam"), models=user).shape == (32, 48, 3)
+    adam = StyleOptions(method="gatys", steps=1, optimizer="adam")
+    assert stylize(content, [starry], adam, models=user).shape == (32, 48, 3)
     with pytest.raises(BrushworkError, match="--levels 4: the torchvision models have decoders for levels none"):
         stylize(content, [starry], StyleOptions(method="adain"), models=user)
 
@@ -234,7 +235,8 @@ def test_cli_refuses_to_overwrite_inputs_and_unknown_outputs(capsys, tmp_path, s
     assert code == 1 and "is the input file" in err and content.read_bytes() == before
     code, _, err = run(capsys, "stylize", str(content), "--style", str(wave), "-o", str(tmp_path / "o.gif"))
     assert code == 1 and "unknown output type '.gif'" in err
-    code, _, err = run(capsys, "stylize", str(content), "--style", str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "o.png"))
+    code, _, err = run(capsys, "stylize", str(content), "--style", str(tmp_path / "missing.jpg"),
+                       "-o", str(tmp_path / "o.png"))
     assert code == 1 and err == f"error: {tmp_path / 'missing.jpg'}: no such file\n"
 
 

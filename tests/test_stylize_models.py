@@ -86,7 +86,8 @@ def test_torchvision_vgg19_file(tmp_path):
     models = VGGModels(tmp_path / "vgg19.pth")
     assert models.name == "torchvision" and models.levels() == ()
     x = torch.rand(1, 3, 64, 48)
-    normalised = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    normalised = (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
     with torch.no_grad():
         taps = models.loss_network()(x, ("2", "4", "5"))
         torch.testing.assert_close(taps["2"], features[:7](normalised))
@@ -113,7 +114,8 @@ def test_user_files_with_wrong_layouts(tmp_path, adain_files):
     _, decoder, vgg_path, _ = adain_files
     truncated = {k: v for k, v in read_state_dict(vgg_path).items() if not k.startswith("51.")}
     torch.save(truncated, tmp_path / "short.pth")
-    with pytest.raises(WeightsError, match=r"short.pth: not a vgg_normalised VGG-19 file: missing keys 51.weight, 51.bias"):
+    with pytest.raises(WeightsError,
+                       match=r"short.pth: not a vgg_normalised VGG-19 file: missing keys 51.weight, 51.bias"):
         VGGModels(tmp_path / "short.pth")
     torch.save({"foo.weight": torch.zeros(1)}, tmp_path / "odd.pth")
     with pytest.raises(WeightsError, match="odd.pth: unknown VGG-19 layout"):

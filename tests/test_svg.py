@@ -149,7 +149,7 @@ def test_outline_paths_trace_each_stroke_within_a_pixel(kind):
     assert [p.get("data-brush") for p in paths] == [s.kind for s in strokes]
     assert not root.findall(".//{*}rect")  # no paper: only strokes become paths
     x, y = ORIGIN
-    for stroke, path in zip(strokes, paths):
+    for stroke, path in zip(strokes, paths, strict=True):
         single = ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d"><path d="%s" fill="#000"/></svg>'
                   % (x + painting.width, y + painting.height, path.get("d")))
         filled = _cairosvg_pixels(single)[y:y + painting.height, x:x + painting.width, 3]

@@ -66,7 +66,8 @@ def from_canvas(kind: str, p: torch.Tensor, size: float) -> torch.Tensor:
     return out
 
 
-def size_bounds(kind: str, low_px: float | None, high_px: float | None, size: float) -> tuple[torch.Tensor, torch.Tensor]:
+def size_bounds(kind: str, low_px: float | None, high_px: float | None,
+                size: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-parameter (low, high) normalised bounds that keep every extent of a stroke between
     low_px and high_px pixels of a size x size block; other parameters keep [0, 1]."""
     count = len(BRUSHES[kind].fields)

@@ -248,13 +248,18 @@ def export(model: NeuralRenderer, figures: dict, directory: Path, command: str, 
 
 
 def _card_markdown(f: dict, notes: str) -> str:
+    if f["kind"] in ("oilbrush", "tape"):
+        coordinates = "position in the stroke frame with a positional encoding"
+    else:
+        coordinates = "signed distance to the swept-disc edge, nearest curve parameter, position along the chord"
+    env = f["environment"]
     return f"""# Neural renderer: {f['kind']}
 
 Dual-pathway renderer (after Stylized Neural Painting): a rasterization generator (shape
 parameters -> mask) and a shading generator (all parameters -> colour), fused into
 alpha = opacity x mask and foreground = shading x alpha. Both are coordinate networks: a
 parameter-free, differentiable encoder gives each pixel its coordinates relative to the stroke
-({'position in the stroke frame with a positional encoding' if f['kind'] in ('oilbrush', 'tape') else 'signed distance to the swept-disc edge, nearest curve parameter, position along the chord'}),
+({coordinates}),
 and per-pixel MLPs ({f['hidden']} hidden units, 2 hidden layers, SiLU) decode them.
 
 | figure | value |
@@ -262,7 +267,7 @@ and per-pixel MLPs ({f['hidden']} hidden units, 2 hidden layers, SiLU) decode th
 | output size S | {f['size']} x {f['size']} |
 | parameters | {f['parameters']:,} |
 | training steps | {f['steps']:,} (batch {f['batch']}) |
-| training time | {f['train_seconds']:.0f} s on {f['environment']['machine']}, {f['environment']['threads']} CPU threads, torch {f['environment']['torch']} |
+| training time | {f['train_seconds']:.0f} s on {env['machine']}, {env['threads']} CPU threads, torch {env['torch']} |
 | held-out strokes | {f['validation_strokes']} (fixed seed) |
 | PSNR foreground / alpha / mean | {f['psnr_foreground']:.2f} / {f['psnr_alpha']:.2f} / {f['psnr']:.2f} dB |
 | SSIM foreground / alpha | {f['ssim_foreground']:.4f} / {f['ssim_alpha']:.4f} |

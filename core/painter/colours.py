@@ -41,15 +41,15 @@ def colour_groups(kind: str) -> list[list[int]]:
 
 def with_colours(stroke: Stroke, colours: Sequence[Sequence[float]]) -> Stroke:
     params = list(stroke.params)
-    for group, colour in zip(colour_groups(stroke.kind), colours):
-        for index, value in zip(group, colour):
+    for group, colour in zip(colour_groups(stroke.kind), colours, strict=True):
+        for index, value in zip(group, colour, strict=True):
             params[index] = float(value)
     return Stroke(stroke.kind, tuple(params))
 
 
 def bounding_box(stroke: Stroke, width: int, height: int) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) pixels that hold every mark of the stroke, clipped to the canvas."""
-    p = dict(zip(stroke.brush.names, stroke.params))
+    p = dict(zip(stroke.brush.names, stroke.params, strict=True))
     if "cx" in p:
         reach = 0.5 * math.hypot(p["length"], p["width"])
         xs, ys = (p["cx"] - reach, p["cx"] + reach), (p["cy"] - reach, p["cy"] + reach)
@@ -151,6 +151,6 @@ def refit_colours(strokes: Sequence[Stroke], target: np.ndarray, base: np.ndarra
     rhs = np.asarray(matrix.T @ residual) + RIDGE * current
     solved = np.stack([_bounded_ridge_solve(gram, rhs[:, c], current[:, c]) for c in range(3)], axis=1)
     colours: dict[int, list] = {}
-    for (index, group), colour in zip(system.columns, solved):
+    for (index, group), colour in zip(system.columns, solved, strict=True):
         colours.setdefault(index, [None] * len(colour_groups(strokes[index].kind)))[group] = colour
     return [with_colours(s, colours[i]) if i in colours else s for i, s in enumerate(strokes)]

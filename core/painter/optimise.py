@@ -338,7 +338,9 @@ def paint_array(
         centres = _error_peaks(blurred, len(strokes.order), radius)  # (B, slots, 2), largest first
         colour_map = F.avg_pool2d(target_blocks, 3, stride=1, padding=1, count_include_pad=False)
         bounds = {}
-        for kind, mask in strokes.active.items():
+        min_size = None if settings.min_size is None else settings.min_size / to_output * level.scale
+        max_size = None if settings.max_size is None else settings.max_size / to_output * level.scale
+        for kind in strokes.active:
             slots = [i for i, (k, _) in enumerate(strokes.order) if k == kind]
             c = centres[:, slots].reshape(-1, 2)
             idx = c[:, 1].long() * block + c[:, 0].long()
@@ -346,8 +348,7 @@ def paint_array(
             colours = flat[torch.arange(len(idx)), :, idx]
             v = _initial_parameters(kind, c, colours, block, generator)
             strokes.params[kind] = v.reshape(len(level.blocks), len(slots), -1).requires_grad_()
-            size_px = lambda px: None if px is None else px / to_output * level.scale  # noqa: E731
-            bounds[kind] = layout.size_bounds(kind, size_px(settings.min_size), size_px(settings.max_size), block)
+            bounds[kind] = layout.size_bounds(kind, min_size, max_size, block)
         optimiser = torch.optim.Adam(list(strokes.params.values()), lr=settings.learning_rate)
         target_mass = mass_map(target_blocks, settings.ot_grid, paper) if settings.ot_weight else None
 
@@ -394,10 +395,10 @@ def paint_array(
         if settings.prune and extra_loss is None and not repaint:
             gains = removal_gains(new, working, under)
             useful = gains > settings.prune * np.median(gains)
-            for stroke in (s for s, keep in zip(new, useful) if not keep):
+            for stroke in (s for s, keep in zip(new, useful, strict=True) if not keep):
                 placed[stroke.kind] -= 1  # the brushes of a mix keep even shares
                 carried += 1
-            new = [stroke for stroke, keep in zip(new, useful) if keep]
+            new = [stroke for stroke, keep in zip(new, useful, strict=True) if keep]
         for stroke in new:
             frozen.draw(stroke)
         painted.extend(new)
@@ -436,7 +437,7 @@ def _fit(stroke: Stroke, width: int, height: int) -> Stroke:
     """Clamp a stroke into the valid ranges of the output canvas (block strokes can overhang
     the picture by up to a block, which at coarse levels may exceed the canvas margin)."""
     values = []
-    for f, v in zip(stroke.brush.fields, stroke.params):
+    for f, v in zip(stroke.brush.fields, stroke.params, strict=True):
         low, high, low_open = field_range(f.role, width, height)
         values.append(min(max(v, low if not low_open else max(low, 1e-6)), high))
     return Stroke(stroke.kind, tuple(values))

@@ -85,7 +85,7 @@ def plan_levels(width: int, height: int, strokes: int, block: int) -> list[Level
         allotted[i] += 1
     return [
         replace(lv, strokes=part)
-        for lv, n in zip(levels, allotted)
+        for lv, n in zip(levels, allotted, strict=True)
         for part in (n // PASSES + (i < n % PASSES) for i in range(PASSES))
         if part > 0
     ]

@@ -105,8 +105,9 @@ def _curve_distance(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tupl
 
     The nearest point is found on a polyline through points of the curve, without autograd (K
     chords lie within |p0 - 2 p1 + p2| / 4K^2 of the curve: K is chosen for a quarter pixel); the
-    distance is then measured to the curve's point at that t, with autograd. By the envelope theorem that is the true gradient of the distance to the curve (the nearest t moves,
-    but the distance is stationary in t there), at a fraction of the memory and arithmetic.
+    distance is then measured to the curve's point at that t, with autograd. By the envelope
+    theorem that is the true gradient of the distance to the curve (the nearest t moves, but the
+    distance is stationary in t there), at a fraction of the memory and arithmetic.
     """
     with torch.no_grad():
         bend = torch.hypot(p[:, 0] - 2 * p[:, 2] + p[:, 4], p[:, 1] - 2 * p[:, 3] + p[:, 5]).max()
@@ -212,7 +213,7 @@ class _Over(torch.autograd.Function):
         through = [1 - alpha for alpha in drawings[1::2]]
         grads = [torch.zeros_like(d) for d in drawings]
         grad = grad.clone()
-        for place, under in zip(reversed(ctx.placements), reversed(ctx.under)):
+        for place, under in zip(reversed(ctx.placements), reversed(ctx.under), strict=True):
             w = place.window
             view = grad[:, w.y0: w.y0 + w.height, w.x0: w.x0 + w.width]
             grads[2 * place.drawing][place.item, :, : w.height, : w.width] = view

@@ -39,7 +39,7 @@ def style_targets(net: Net, styles: Sequence[torch.Tensor], style_weights: Seque
     """Weighted sum of the styles' Gram matrices per tap (interpolation between style images)."""
     targets: dict[str, torch.Tensor] = {}
     with torch.no_grad():
-        for w, style in zip(style_weights, styles):
+        for w, style in zip(style_weights, styles, strict=True):
             feats = net(style, STYLE_TAPS)
             for tap in STYLE_TAPS:
                 targets[tap] = targets.get(tap, 0) + w * gram(feats[tap]).double()
@@ -109,7 +109,7 @@ class _Objective:
                 loss += self.style_weight * float((diff**2).sum()) / self.target_norms[t]
                 dgram[t] = (self.style_weight * 2 * diff / self.target_norms[t] / counts[t]).float()
         x.grad = torch.zeros_like(x)
-        for tile, ref in zip(self.tiles, self.content_feats):
+        for tile, ref in zip(self.tiles, self.content_feats, strict=True):
             window = tile.window(x.detach()).clone().requires_grad_(True)
             feats = self.net(window, taps)
             f4 = tile.core_of_window(feats[CONTENT_TAP], SCALES[CONTENT_TAP])

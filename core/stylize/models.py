@@ -130,7 +130,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     except FileNotFoundError:
         raise WeightsError(f"{path}: no such weights file") from None
     except Exception as exc:  # pickle, zip and torch errors all mean the same thing to the user
-        raise WeightsError(f"{path}: not a PyTorch weights file ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+        message = f"{path}: not a PyTorch weights file ({type(exc).__name__}: {exc})"
+        raise WeightsError(message.splitlines()[0]) from None
     for wrapper in ("model", "state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]

@@ -131,8 +131,8 @@ def validate_style_weights(style_weights: Sequence[float] | None, count: int) ->
 def adain_map(content: FeatureStats, styles: Sequence[FeatureStats], style_weights: Sequence[float],
               alpha: float = 1.0) -> AffineMap:
     """AdaIN: each channel's mean/std moved to the style's; several styles blend their mean and std."""
-    target_std = sum(w * s.std for w, s in zip(style_weights, styles))
-    target_mean = sum(w * s.mean for w, s in zip(style_weights, styles))
+    target_std = sum(w * s.std for w, s in zip(style_weights, styles, strict=True))
+    target_mean = sum(w * s.mean for w, s in zip(style_weights, styles, strict=True))
     return AffineMap.blend(torch.diag(target_std / content.std), target_mean, content.mean, alpha)
 
 
@@ -164,7 +164,7 @@ def wct_map(content: FeatureStats, styles: Sequence[FeatureStats], style_weights
     whiten = vectors @ torch.diag(torch.clamp(values, min=limit).rsqrt()) @ vectors.T
     colour = torch.zeros_like(whiten)
     target_mean = torch.zeros_like(content.mean)
-    for w, style in zip(style_weights, styles):
+    for w, style in zip(style_weights, styles, strict=True):
         s_values, s_vectors = _eigh(style.cov)
         colour += w * (s_vectors @ torch.diag(s_values.sqrt()) @ s_vectors.T)
         target_mean += w * style.mean
