@@ -23,6 +23,7 @@ from brushwork import raster, svg
 from brushwork.server.app import Activity, create_app
 from brushwork.server.jobs import JobManager, Limits
 from brushwork.server.worker import Picture
+
 from conftest import SHARED_WEIGHTS
 
 TOKEN = "test-token"
@@ -141,8 +142,8 @@ class Clock:
         return self.now
 
 
-def echo_api(limits: Limits = Limits(), clock: Clock | None = None, result_size: int = 1000):
-    manager = JobManager(limits=limits, clock=clock or Clock(), worker=EchoWorker(result_size))
+def echo_api(limits: Limits | None = None, clock: Clock | None = None, result_size: int = 1000):
+    manager = JobManager(limits=limits or Limits(), clock=clock or Clock(), worker=EchoWorker(result_size))
     asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 20)
     return manager, TestClient(asgi, base_url="http://127.0.0.1:8123", headers=AUTH)
 

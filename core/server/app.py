@@ -83,7 +83,7 @@ class StylizeParams(Strict):
 class PaintJob(Strict):
     kind: Literal["paint"]
     image: ImageIn
-    params: PaintParams = PaintParams()
+    params: PaintParams = PaintParams.model_validate({})  # every field at its default
 
 
 class StylizeJob(Strict):
@@ -119,15 +119,19 @@ class Problem(BaseModel):
     detail: str
 
 
+Responses = dict[int | str, dict[str, Any]]  # what FastAPI's `responses=` takes
+
+
 def _problem(description: str) -> dict[str, Any]:
     return {"model": Problem, "description": description}
 
 
-GUARDS = {401: _problem("missing or wrong token"), 403: _problem("Host header is not loopback"),
+GUARDS: Responses = {401: _problem("missing or wrong token"), 403: _problem("Host header is not loopback"),
           413: _problem("request too large")}
-NOT_FOUND = {404: _problem("no such job (finished jobs are forgotten after a while: see the 404's detail)")}
-GONE = {410: _problem("the job is done but its result was dropped to bound the server's memory; run it again")}
-PNG = {200: {"content": {"image/png": {}}, "description": "PNG bytes"}}
+NOT_FOUND: Responses = {404: _problem("no such job (finished jobs are forgotten after a while: see the 404's detail)")}
+GONE: Responses = {410: _problem("the job is done, but its result was dropped to bound the server's memory; "
+                                  "run it again")}
+PNG: Responses = {200: {"content": {"image/png": {}}, "description": "PNG bytes"}}
 
 
 # ------------------------------------------------------------------------------------------ guards
@@ -250,17 +254,18 @@ def decode_image(image: ImageIn, name: str, size: tuple[int, int]) -> Picture:
         data = base64.b64decode(image.data, validate=True)
     except (binascii.Error, ValueError):
         raise HTTPException(422, f"{name}.data is not valid base64") from None
+    width, height = size
     if image.encoding == "raw":
-        expected = image.width * image.height * 4
+        expected = width * height * 4
         if len(data) != expected:
-            raise HTTPException(422, f"{name}: {len(data)} bytes of pixels, but {image.width}x{image.height} "
+            raise HTTPException(422, f"{name}: {len(data)} bytes of pixels, but {width}x{height} "
                                      f"{image.channels} needs {expected}")
         if image.channels == "BGRA8":
             from PIL import Image
 
-            b, g, r, a = Image.frombytes("RGBA", (image.width, image.height), data).split()
+            b, g, r, a = Image.frombytes("RGBA", size, data).split()
             data = Image.merge("RGBA", (r, g, b, a)).tobytes()
-        return Picture(image.width, image.height, data)
+        return Picture(width, height, data)
     from PIL import PngImagePlugin
 
     try:
@@ -415,14 +420,15 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
                 params["levels"] = tuple(params["levels"])
         image_size = declared_size(request.image, "image")
         check_size("image", *image_size)
+        style_in = request.params.style if isinstance(request.params, StylizeParams) else None
         style_size = None
-        if request.kind == "stylize":
-            style_size = declared_size(request.params.style, "params.style")
+        if style_in is not None:
+            style_size = declared_size(style_in, "params.style")
             check_size("params.style", *style_size)
         try:
             manager.admit(check_budget(request.kind, params, image_size, style_size, limits))
             image = decode_image(request.image, "image", image_size)
-            style = decode_image(request.params.style, "params.style", style_size) if style_size else None
+            style = decode_image(style_in, "params.style", style_size) if style_in and style_size else None
             job = manager.submit(request.kind, params, image, style)
         except QueueFull as exc:
             # Retry-After: a small job takes seconds; a client that honours it polls gently.
@@ -464,8 +470,8 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
             if job.state != "done":
                 reason = f": {job.error}" if job.error else ""
                 raise HTTPException(409, f"job {job_id} is {job.state}{reason}")
-            if job.dropped:
-                raise HTTPException(410, f"job {job_id} is done, but {job.dropped}")
+            if job.dropped or job.png is None:
+                raise HTTPException(410, f"job {job_id} is done, but {job.dropped or 'its result is gone'}")
             manager.mark_fetched(job)
             return job, job.png, job.svg
 
@@ -533,5 +539,5 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
     return Guard(app, token, max_bytes, activity or Activity()), app

@@ -18,11 +18,16 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnProcess
+from typing import Any, Literal
 
 from brushwork.server.worker import Picture, WorkerJob, main as worker_main
 
 MB = 1 << 20
+
+JobKind = Literal["paint", "stylize"]
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
 
 # Peak growth of the worker's memory per pixel of the picture, by job kind (stylize: by method),
 # measured as the worker's peak RSS at 1.5, 6 and 24 MP on a CPU build and rounded up by about 20 %.
@@ -74,10 +79,10 @@ class QueueFull(Exception):
 @dataclass(eq=False)  # identity, not field-by-field: comparing two jobs must never compare their pixels
 class Job:
     id: str
-    kind: str
+    kind: JobKind
     # The input (pictures and parameters): dropped as soon as the worker has it or the job ends.
     spec: WorkerJob | None = field(repr=False)
-    state: str = "queued"  # queued | running | done | failed | cancelled
+    state: JobState = "queued"
     fraction: float = 0.0
     message: str = "queued"
     error: str | None = None
@@ -113,18 +118,17 @@ class Worker:
     def __init__(self) -> None:
         # spawn, not fork: the server has threads (uvicorn, the runner), and torch must be imported fresh
         self._context = multiprocessing.get_context("spawn")
-        self.process = None
-        self.conn = None
+        self.process: SpawnProcess | None = None
+        self.conn: Connection | None = None
 
     def ensure(self) -> None:
         if self.process is not None and self.process.is_alive():
             return
         parent, child = self._context.Pipe()
-        self.process = self._context.Process(target=worker_main, args=(child,), name="brushwork-worker",
-                                             daemon=True)
-        self.process.start()
+        process = self._context.Process(target=worker_main, args=(child,), name="brushwork-worker", daemon=True)
+        process.start()
         child.close()
-        self.conn = parent
+        self.process, self.conn = process, parent
 
     def terminate_now(self) -> None:
         """SIGKILL without waiting; the runner thread reaps it and closes the pipe (`kill`)."""
@@ -199,7 +203,7 @@ class JobManager:
                             f"{input_bytes / MB:.0f} MB more would pass the queue's {self.limits.queued_bytes / MB:.0f}"
                             " MB; wait for a job to finish or cancel one, then submit again")
 
-    def submit(self, kind: str, params: dict[str, Any], image: Picture, style: Picture | None) -> Job:
+    def submit(self, kind: JobKind, params: dict[str, Any], image: Picture, style: Picture | None) -> Job:
         """Queue a job; QueueFull when there is no room for it (`Limits`)."""
         spec = WorkerJob(uuid.uuid4().hex, kind, params, image, style, self.preview_interval)
         job = Job(spec.id, kind, spec)
@@ -258,19 +262,19 @@ class JobManager:
             job.preview = None
             self._tidy()
 
-    def _finish(self, job: Job, state: str, message: str, error: str | None = None) -> None:
+    def _finish(self, job: Job, state: JobState, message: str, error: str | None = None) -> None:
         """Under the lock: the job is over; its pictures go at once (they were most of its memory)."""
         job.state, job.message, job.error = state, message, error
         job.spec = None
         job.finished_at = self.clock()
 
     def _expired(self, job: Job) -> bool:
-        return job.finished and self.clock() - job.finished_at > self.limits.keep_seconds
+        return job.finished_at is not None and self.clock() - job.finished_at > self.limits.keep_seconds
 
     def _tidy(self) -> None:
         """Under the lock: forget jobs past keep_seconds or past max_finished (oldest first), then
         drop results past result_bytes (fetched ones first, oldest first)."""
-        finished = sorted((job for job in self.jobs.values() if job.finished), key=lambda j: j.finished_at)
+        finished = sorted((job for job in self.jobs.values() if job.finished), key=lambda j: j.finished_at or 0.0)
         surplus = len(finished) - self.limits.max_finished
         kept = []
         for number, job in enumerate(finished):
@@ -307,6 +311,7 @@ class JobManager:
                 job.state, job.message = "running", "starting"
                 self.worker.ensure()
                 conn = self.worker.conn
+                assert conn is not None  # ensure() made one
             try:
                 self._feed(job, conn)
             finally:
@@ -314,7 +319,7 @@ class JobManager:
                     self.running = None
                     self._tidy()
 
-    def _feed(self, job: Job, conn) -> None:
+    def _feed(self, job: Job, conn: Connection) -> None:
         with self.lock:
             spec, job.spec = job.spec, None  # the worker gets the pictures; the server need not keep them
             if spec is None:  # cancelled between leaving the queue and reaching the worker, which

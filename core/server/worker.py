@@ -127,7 +127,7 @@ class _Stylizer:
     """Keeps the encoder/decoder models between jobs (loading them is most of a small job's time)."""
 
     def __init__(self) -> None:
-        self.models = None
+        self.models: Any = None  # CD16xModels once loaded (imported with torch, in the worker only)
 
     def run(self, job: WorkerJob, send) -> None:
         import numpy as np
@@ -158,9 +158,8 @@ class _Stylizer:
 
 def main(conn: Connection) -> None:
     """The worker process: serve jobs until the pipe closes."""
-    from brushwork.errors import BrushworkError
-
     import brushwork.painter  # noqa: F401  # the imports (torch) happen now, while nothing waits
+    from brushwork.errors import BrushworkError
 
     stylizer = _Stylizer()
     while True:
