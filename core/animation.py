@@ -168,7 +168,7 @@ def stroke_colour(stroke: Stroke) -> tuple[float, float, float]:
     """The stroke's mean colour (gradient strokes: the middle of their two ends)."""
     if stroke.kind in ("markerpen", "tape"):
         return stroke["r"], stroke["g"], stroke["b"]
-    return tuple((stroke[a] + stroke[b]) / 2 for a, b in (("r0", "r1"), ("g0", "g1"), ("b0", "b1")))
+    return ((stroke["r0"] + stroke["r1"]) / 2, (stroke["g0"] + stroke["g1"]) / 2, (stroke["b0"] + stroke["b1"]) / 2)
 
 
 def colour_group(stroke: Stroke) -> int:
@@ -319,6 +319,8 @@ def _gif_palette(strokes: StrokeList, size: tuple[int, int]) -> Image.Image:
     first frame is all canvas, and median cut would shade it)."""
     small = Image.fromarray(raster.render(strokes, width=min(256, size[0])))
     quantised = small.quantize(colors=255, method=Image.Quantize.MEDIANCUT).getpalette()
+    assert quantised is not None  # quantize() makes a "P" image: it has a palette
+    assert strokes.background is not None  # _write_gif draws over white
     background = [round(c * 255) for c in strokes.background]
     # Pillow maps colours through a cache of 4-level cells, measuring from a cell corner, so a
     # median-cut entry within a few levels of the canvas colour would win over the canvas colour
@@ -372,6 +374,7 @@ def _write_mp4(strokes: StrokeList, timeline: Timeline, size: tuple[int, int], p
         # stderr goes to a file: a pipe nobody reads while frames are written could fill and hang.
         with open(log_path, "wb") as log:
             encoder = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=log)
+            assert encoder.stdin is not None  # stdin=PIPE
             try:
                 with encoder.stdin as pipe:
                     for canvas, _, length in _drawn_runs(strokes, timeline, size):

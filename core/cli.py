@@ -65,12 +65,13 @@ def render(source: Path, output: Path, width: int | None, scale: float | None, t
 def info(source: Path, as_json: bool) -> None:
     """Canvas size, background and stroke counts of a stroke file."""
     strokes = load_strokes(source)
+    counts = strokes.counts()
     facts = {
         "width": strokes.width,
         "height": strokes.height,
         "background": None if strokes.background is None else list(strokes.background),
         "strokes": len(strokes),
-        "counts": strokes.counts(),
+        "counts": counts,
     }
     if as_json:
         click.echo(json.dumps(facts))
@@ -80,7 +81,7 @@ def info(source: Path, as_json: bool) -> None:
     )
     click.echo(f"canvas     {strokes.width} x {strokes.height} px, background {bg}")
     click.echo(f"strokes    {len(strokes)}")
-    for kind, count in facts["counts"].items():
+    for kind, count in counts.items():
         click.echo(f"  {kind:<10} {count}")
 
 
@@ -106,7 +107,8 @@ def _colour(value: str) -> tuple[float, float, float]:
     from PIL import ImageColor
 
     try:
-        return tuple(c / 255 for c in ImageColor.getrgb(value)[:3])
+        r, g, b = ImageColor.getrgb(value)[:3]
+        return r / 255, g / 255, b / 255
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a colour (use a name like white or #rrggbb)") from None
 

@@ -68,7 +68,7 @@ def to_json(strokes: StrokeList) -> str:
 def from_json(text: str | bytes) -> StrokeList:
     # Every '{' opens an object and each stroke is two of them ({"kind", "params": {...}}): a cheap
     # upper bound on the strokes, so a file far over the limit is refused before json builds it.
-    check_count((text.count(b"{" if isinstance(text, bytes) else "{") - 1) // 2)
+    check_count(((text.count(b"{") if isinstance(text, bytes) else text.count("{")) - 1) // 2)
     try:
         doc = json.loads(text)
     except RecursionError:

@@ -114,7 +114,8 @@ def _open(path: Path) -> Image.Image:
         if not verdict or isinstance(verdict, str):  # a str: "this format, but not supported"
             continue
         try:
-            return factory(os.fspath(path), os.fspath(path))  # a path: the image owns its file
+            # a path: the image owns its file (Pillow opens one; its OPEN registry types only file objects)
+            return factory(os.fspath(path), os.fspath(path))  # type: ignore[arg-type]
         except (SyntaxError, IndexError, TypeError, struct.error):
             continue  # not this format after all, as Image.open goes on to the next
     raise UnidentifiedImageError(f"cannot identify image file {os.fspath(path)!r}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import cast
 
 import svgwrite
 
@@ -195,15 +197,16 @@ def read(text: str | bytes) -> StrokeList:
     stroke element is dropped once read, and a file of more than `strokes.MAX_STROKES` strokes is
     refused as soon as the count passes it, so an oversized file costs neither the whole tree nor
     the strokes."""
-    parser = ET.XMLPullParser(events=("start", "end"))
-    root = None
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
+    root: ET.Element | None = None
     box: tuple[float, ...] = ()
-    background = None
-    strokes = []
+    background: tuple[float, ...] | None = None
+    strokes: list[Stroke] = []
     try:
         for offset in range(0, max(1, len(text)), _CHUNK):
             parser.feed(text[offset:offset + _CHUNK])
-            for event, element in parser.read_events():
+            # only "start" and "end" were asked for: every event comes with its element
+            for event, element in cast(Iterator[tuple[str, ET.Element]], parser.read_events()):
                 if event == "end":
                     if element is not root:
                         element.clear()  # read at its start; its attributes and children are done with
@@ -227,7 +230,8 @@ def read(text: str | bytes) -> StrokeList:
         raise StrokeFileError(f"not a valid SVG/XML document ({exc})") from None
     if root is None:
         raise StrokeFileError("not a valid SVG/XML document (no element found)")
-    return StrokeList(int(box[2]), int(box[3]), tuple(strokes), background)
+    # any length: StrokeList checks for an RGB triple and names what is wrong
+    return StrokeList(int(box[2]), int(box[3]), tuple(strokes), background)  # type: ignore[arg-type]
 
 
 # Parsing 1 MB at a time keeps the pending events (and so the memory) small for any file size.

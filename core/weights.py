@@ -211,7 +211,7 @@ def fetch(entry: WeightFile, progress: bool = True, opener: Callable = urllib.re
                 if isinstance(exc, urllib.error.HTTPError):
                     reason = f"HTTP {exc.code} {exc.reason}"
                 else:
-                    reason = getattr(exc, "reason", None) or exc
+                    reason = str(getattr(exc, "reason", None) or exc)
                 raise WeightsError(
                     f"cannot download {entry.name} from {entry.url} ({reason}); when offline, set "
                     f"${ENV_DIR} to a folder holding {entry.path}"

@@ -81,7 +81,8 @@ def _linear_system(strokes: Sequence[Stroke], base: np.ndarray) -> _System:
     height, width = base.shape[:2]
     through = np.ones((height, width), np.float32)  # transmittance of the strokes above
     offset = np.zeros((height, width, 3), np.float32)
-    rows, values, column_ids, columns = [], [], [], []
+    rows, values, column_ids = [], [], []
+    columns: list[tuple[int, int]] = []
     for index in range(len(strokes) - 1, -1, -1):  # top to bottom
         stroke = strokes[index]
         box = bounding_box(stroke, width, height)

@@ -290,7 +290,8 @@ def paint_array(
     for model in models.values():
         model.requires_grad_(False)
 
-    background = tuple(settings.background)
+    r, g, b = settings.background  # checked: an RGB triple
+    background = (r, g, b)
     frozen = raster.RasterCanvas(work_w, work_h, background=background)
     painted: list[Stroke] = []  # new strokes, working pixels
     kept: tuple[Stroke, ...] = ()  # a resumed painting's strokes, untouched
@@ -308,7 +309,7 @@ def paint_array(
         default_iterations(settings.strokes) if settings.refine_iterations is None else settings.refine_iterations)
     work_total = (sum(level.strokes for level in levels) * settings.iterations
                   + REFINE_STEP_COST * settings.strokes * refining)
-    work_done = 0
+    work_done: float = 0
     total_strokes = len(kept) + settings.strokes
     placed = dict.fromkeys(settings.brushes, 0)
 

@@ -67,7 +67,7 @@ def plan_levels(width: int, height: int, strokes: int, block: int) -> list[Level
     """
     if strokes < 1:
         raise ValueError("strokes must be at least 1")
-    levels = []
+    levels: list[Level] = []
     for divisions in DIVISIONS:
         level = level_grid(width, height, divisions, block)
         too_fine = len(level.blocks) * STROKES_PER_BLOCK > strokes or divisions * block > max(width, height)

@@ -102,7 +102,8 @@ def refine(
     target_t = torch.from_numpy(np.ascontiguousarray(target.transpose(2, 0, 1), np.float32))
     base_t = torch.from_numpy(np.ascontiguousarray(base.transpose(2, 0, 1), np.float32))
     kinds = list(dict.fromkeys(s.kind for s in strokes))
-    order, by_kind = [], {k: [] for k in kinds}
+    order: list[tuple[str, int]] = []
+    by_kind: dict[str, list[Stroke]] = {k: [] for k in kinds}
     for s in strokes:
         order.append((s.kind, len(by_kind[s.kind])))
         by_kind[s.kind].append(s)

@@ -131,10 +131,12 @@ def _feed_forward(content: torch.Tensor, styles: list[torch.Tensor], mask: torch
                   opts: StyleOptions, models: Models, progress: Progress) -> torch.Tensor:
     """AdaIN / WCT, level by level (e.g. 5 → 1): encode, transform with whole-image statistics, decode."""
     available = models.levels()
+    levels = opts.levels
+    assert levels is not None  # validate() fills them in for adain and wct
     image = content
-    for index, level in enumerate(opts.levels):
+    for index, level in enumerate(levels):
         def report(part: float, level: int = level, index: int = index) -> None:
-            progress((index + part) / len(opts.levels), f"{opts.method} level {level}")
+            progress((index + part) / len(levels), f"{opts.method} level {level}")
 
         if level not in available:
             raise BrushworkError(f"--levels {level}: the {models.name} models have decoders for levels "
@@ -174,6 +176,7 @@ def level_margin(margin: int, level: int) -> int:
 
 def _transform(opts: StyleOptions, stats: FeatureStats, style_stats: list[FeatureStats]):
     make = adain_map if opts.method == "adain" else wct_map
+    assert opts.style_weights is not None  # validate() fills them in
     return make(stats, style_stats, opts.style_weights, opts.alpha)
 
 
@@ -200,12 +203,13 @@ def _gatys(content: torch.Tensor, styles: list[torch.Tensor], opts: StyleOptions
            size: tuple[int, int], progress: Progress) -> torch.Tensor:
     """Optimise at the working size, then (for larger outputs) refine at the output size, tiled."""
     net = models.loss_network()
+    assert opts.style_weights is not None  # validate() fills them in
     targets = gatys.style_targets(net, styles, opts.style_weights)
     weight = opts.alpha * opts.style_weight
     height, width = size
     stages = [(fit(height, width, opts.work_size), opts.steps)] if max(size) > opts.work_size else []
     stages.append(((height, width), opts.refine_steps if stages else opts.steps))
-    x = None  # the previous stage's result, unpadded
+    x: torch.Tensor | None = None  # the previous stage's result, unpadded
     for index, ((h, w), steps) in enumerate(stages):
         stage_content, _ = pad_to_grid(resize(content, h, w))
         init = stage_content if x is None else pad_to_grid(resize(x, h, w))[0]
@@ -217,6 +221,7 @@ def _gatys(content: torch.Tensor, styles: list[torch.Tensor], opts: StyleOptions
         x = gatys.optimise(net, init, stage_content, targets, tiles, steps, weight, opts.optimizer,
                            on_step=on_step)[..., :h, :w]
     progress(1.0, "gatys")
+    assert x is not None  # there is always a last stage
     return x
 
 

@@ -121,6 +121,7 @@ class _Objective:
                 # <dL/dG, f fᵀ> has the same gradient in f as the global loss restricted to this window.
                 part = part + (dgram[t] * (flat @ flat.T)).sum()
             part.backward()
+            assert window.grad is not None  # the backward pass filled it
             x.grad[..., tile.wy0:tile.wy1, tile.wx0:tile.wx1] += window.grad
         return loss
 
@@ -152,14 +153,14 @@ def optimise(net: Net, init: torch.Tensor, content: torch.Tensor, targets: dict[
         # L-BFGS keeps two image-sized vectors per remembered step: cap them at LBFGS_MEMORY in all, so a
         # 4096 px image (150 MB per vector) remembers 3 steps instead of using 6 GB for 20.
         history = int(max(2, min(20, LBFGS_MEMORY // (2 * x.numel() * x.element_size()))))
-        opt = torch.optim.LBFGS([x], lr=1.0, max_iter=steps, max_eval=budget, history_size=history,
-                                line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
-        opt.step(lambda: torch.tensor(evaluate(x)))
+        lbfgs = torch.optim.LBFGS([x], lr=1.0, max_iter=steps, max_eval=budget, history_size=history,
+                                  line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
+        lbfgs.step(lambda: torch.tensor(evaluate(x)))
     elif optimizer == "adam":
-        opt = torch.optim.Adam([x], lr=lr)
+        adam = torch.optim.Adam([x], lr=lr)
         for _ in range(steps):
             evaluate(x)
-            opt.step()
+            adam.step()
             with torch.no_grad():
                 x.clamp_(0, 1)  # keep pixels displayable as Adam moves them
     else:

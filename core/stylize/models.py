@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -182,7 +183,8 @@ class Net(nn.Module):
             self._build(ops, state, padding, ceil_pool, normalize, source)
             # oneDNN's CPU convolutions run about 30 % faster on channels-last tensors (measured on the
             # cd16x level 1-5 pairs at 512 px: 3.1 → 2.2 CPU s).
-            self.to(memory_format=torch.channels_last)
+            # (Module.to takes memory_format, as documented; torch's overloads leave it out)
+            self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.requires_grad_(False)
         self.eval()
 
@@ -205,6 +207,7 @@ class Net(nn.Module):
                 raise WeightsError(f"{source}: {op.key}.weight takes {cin} input channels but the previous layer "
                                    f"gives {channels}")
             conv = nn.Conv2d(cin, cout, k)
+            assert conv.bias is not None  # bias=True, the default
             with torch.no_grad():
                 conv.weight.copy_(weight.float())
                 conv.bias.copy_(bias.float())
@@ -229,13 +232,13 @@ class Net(nn.Module):
         x = x.contiguous(memory_format=torch.channels_last)
         if self.mean is not None:
             x = (x - self.mean) / self.std
-        convs = iter(self.convs)
+        convs = cast(Iterator[nn.Conv2d], iter(self.convs))  # _build appends Conv2d only
         for op in self.ops:
             if op == POOL:
                 x = F.max_pool2d(x, 2, ceil_mode=self.ceil_pool)
             elif op == UP:
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
-            else:
+            elif isinstance(op, Conv):
                 conv = next(convs)
                 pad = conv.kernel_size[0] // 2
                 if pad:

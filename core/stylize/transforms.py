@@ -131,8 +131,9 @@ def validate_style_weights(style_weights: Sequence[float] | None, count: int) ->
 def adain_map(content: FeatureStats, styles: Sequence[FeatureStats], style_weights: Sequence[float],
               alpha: float = 1.0) -> AffineMap:
     """AdaIN: each channel's mean/std moved to the style's; several styles blend their mean and std."""
-    target_std = sum(w * s.std for w, s in zip(style_weights, styles, strict=True))
-    target_mean = sum(w * s.mean for w, s in zip(style_weights, styles, strict=True))
+    target_std = sum((w * s.std for w, s in zip(style_weights, styles, strict=True)), torch.zeros_like(content.std))
+    target_mean = sum((w * s.mean for w, s in zip(style_weights, styles, strict=True)),
+                      torch.zeros_like(content.mean))
     return AffineMap.blend(torch.diag(target_std / content.std), target_mean, content.mean, alpha)
 
 
