@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's two commands.
 #   bash scripts/quickstart.sh        set up, then paint the bundled default into out/
-#   bash scripts/quickstart.sh test   set up, then run the whole test suite (slow tests included)
+#   bash scripts/quickstart.sh test   set up, lint and type-check (scripts/lint.sh), then run the whole
+#                                     test suite (slow tests included)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-demo}" in
@@ -12,6 +13,7 @@ case "${1:-demo}" in
     test)
         bash scripts/setup.sh test
         shift
+        bash scripts/lint.sh
         .venv/bin/python -m pytest "$@"
         ;;
     *)
