@@ -103,6 +103,9 @@ elif scenario == "layers":
     result["long"] = call("brushwork-paint", image, cover, **conf["long"])
     result["long"]["returned"] = time.time()
     result["next"] = call("brushwork-paint", image, cover, **conf["paint"])
+    # each job's undo step is made inside a temporary procedure named after it: none is left over
+    result["temporary"] = [name for name in pdb.query_procedures("brushwork-.*", "", "", "", "", "", "", "")
+                           if name not in ("brushwork-paint", "brushwork-stylize")]
     write_result()
 else:
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(conf["image"]))

@@ -278,6 +278,7 @@ def test_gimp_reads_the_visible_image_and_its_cancel_stops_the_server_job(gimp, 
     # a plug-in killed from outside: GIMP's caller sees a calling error (after GIMP's own Cancel: "cancel")
     print(f"gimp e2e: the killed call returned {result['long']['status']}: {result['long']['error']}")
     assert result["long"]["status"] == "calling-error" and result["next"]["status"] == "success", result
+    assert result["temporary"] == []
     assert f"job {job['id']}" in gimp.log() and "asked the server to cancel it: HTTP 200" in gimp.log()
     assert [(j["kind"], j["state"]) for j in bridge.request("GET", "/jobs")] == [
         ("paint", "done")] * 3 + [("paint", "cancelled"), ("paint", "done")]

@@ -140,7 +140,8 @@ def _engine_dialog(problem: EngineMissing) -> None:
     dialog = Gtk.MessageDialog(message_type=Gtk.MessageType.ERROR, buttons=Gtk.ButtonsType.NONE,
                                text="brushwork's engine was not found")
     dialog.set_title("brushwork")
-    dialog.format_secondary_text(f"{problem.reason.split(': ', 1)[-1]}.\n\nRun this command once{problem.where}, "
+    detail = problem.reason.split(": ", 1)[-1]
+    dialog.format_secondary_text(f"{detail[:1].upper()}{detail[1:]}.\n\nRun this command once{problem.where}, "
                                  "then run the filter again:")
     entry = Gtk.Entry(text=problem.command, editable=False)
     entry.set_width_chars(min(max(len(problem.command), 40), 90))
@@ -283,14 +284,13 @@ def _add_group(image, parent, name):
     return group
 
 
-def _add_layer(image, group, name, pixels, x, y, w, h):
+def _new_layer(image, name, pixels, x, y, w, h):
+    """A layer of the image holding `pixels` at (x, y), not inserted yet (filling it is no undo step)."""
     layer = Gimp.Layer.new(image, name, w, h, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
-    image.insert_layer(layer, group, 0)
     layer.set_offsets(x, y)
     buffer = layer.get_buffer()
     buffer.set(Gegl.Rectangle.new(0, 0, w, h), PIXELS, pixels)
     buffer.flush()
-    layer.update(0, 0, w, h)
     return layer
 
 
@@ -310,16 +310,28 @@ def _import_paths(image, svg: str) -> int:
     return len(paths)
 
 
-def _undo_step(procedure, image, title, work) -> None:
-    """`work()` as one undo step named `title`.
+def _quiet_undo_names() -> bool:
+    """Whether a named undo step (see `_undo_step`) stays out of the user's way. While it is being
+    made, GIMP 3.0 logs a warning at every menu update ("Unable to set sensitivity of action which
+    doesn't exist": the temporary procedure has a label but no menu action). GIMP prints those on its
+    terminal unless Preferences > Debugging asks to debug warnings (debug-policy "warning", the
+    default of development builds): then each would open GIMP's debug dialog."""
+    try:
+        policy = Gimp.gimprc_query("debug-policy")
+    except GLib.Error:
+        return False
+    return policy in ("critical", "fatal", "never")
 
-    GIMP names a plug-in's undo group after the menu label of the procedure running when the group
-    starts (app/plug-in/gimpplugin.c, gimp_plug_in_get_undo_desc): undo_group_start() has no name of
-    its own, so the group would read "Paint with strokes". Started inside a temporary procedure
-    labelled `title`, which this plug-in calls through the PDB, the step reads `title`. Should that
-    fail, the work still happens once, in a group under the procedure's own label."""
-    plug_in = procedure.get_plug_in()
-    name = f"brushwork-undo-step-{os.getpid()}"
+
+def _undo_step(procedure, image, title, work) -> None:
+    """`work()` as one undo step, named `title` where GIMP allows it quietly.
+
+    undo_group_start() takes no name: GIMP names a plug-in's undo group after the menu label of the
+    procedure that runs when the group starts (app/plug-in/gimpplugin.c, gimp_plug_in_get_undo_desc),
+    so it would read "Paint with strokes". Started inside a temporary procedure labelled `title`, which
+    this plug-in calls through the PDB, the step reads `title` (seen in GIMP 3.0.4's Edit menu: "Undo
+    brushwork: oil brush, 500 strokes"). Where that would be noisy (`_quiet_undo_names`) or fails,
+    the work still happens once, in a group under the procedure's own label."""
     done, failure = [], []
 
     def run(temporary, config, data):
@@ -333,26 +345,27 @@ def _undo_step(procedure, image, title, work) -> None:
             image.undo_group_end()
         return temporary.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
 
-    temporary = None
-    try:
-        temporary = Gimp.Procedure.new(plug_in, name, Gimp.PDBProcType.TEMPORARY, run, None)
-        temporary.set_menu_label(title)
-        temporary.set_documentation(title, "", name)
-        plug_in.add_temp_procedure(temporary)
-        registered = Gimp.get_pdb().lookup_procedure(name)
-        if registered is not None:
-            registered.run(registered.create_config())
-    except GLib.Error:
-        pass
-    finally:
-        if temporary is not None and plug_in.get_temp_procedure(name) is not None:
-            plug_in.remove_temp_procedure(name)
-    if failure:
-        raise failure[0]
+    if _quiet_undo_names():
+        plug_in = procedure.get_plug_in()
+        name = f"brushwork-undo-step-{os.getpid()}"
+        temporary = None
+        try:
+            temporary = Gimp.Procedure.new(plug_in, name, Gimp.PDBProcType.TEMPORARY, run, None)
+            temporary.set_menu_label(title)
+            temporary.set_documentation(title, "", name)
+            plug_in.add_temp_procedure(temporary)
+            registered = Gimp.get_pdb().lookup_procedure(name)
+            if registered is not None:
+                registered.run(registered.create_config())
+        except GLib.Error:
+            pass
+        finally:
+            if temporary is not None and plug_in.get_temp_procedure(name) is not None:
+                plug_in.remove_temp_procedure(name)
     if not done:
         run(procedure, None, None)
-        if failure:
-            raise failure[0]
+    if failure:
+        raise failure[0]
 
 
 # ------------------------------------------------------------------------------------------ jobs
@@ -394,13 +407,22 @@ def _run_job(procedure, kind, image, drawables, config, params, title, import_pa
     if (result.width, result.height) != (w, h):
         raise BridgeError(f"the server returned {result.width}x{result.height} pixels for {w}x{h}")
 
-    def add():
+    layer = _new_layer(image, PAINT_LAYER if kind == "paint" else STYLIZE_LAYER, result.pixels, x, y, w, h)
+
+    inserted = []
+
+    def add():  # as little as possible inside the undo step: the layer is filled already
         group = _add_group(image, parent, title)
-        _add_layer(image, group, PAINT_LAYER if kind == "paint" else STYLIZE_LAYER, result.pixels, x, y, w, h)
+        image.insert_layer(layer, group, 0)
+        inserted.append(layer)
         if result.svg is not None:
             _import_paths(image, result.svg)
 
-    _undo_step(procedure, image, title, add)
+    try:
+        _undo_step(procedure, image, title, add)
+    finally:
+        if not inserted:
+            layer.delete()  # never part of the image
     Gimp.displays_flush()
 
 
