@@ -13,6 +13,7 @@ from brushwork import svg
 from brushwork.server.app import create_app
 from brushwork.server.jobs import JobManager
 from brushwork.server.worker import Picture
+
 from conftest import random_list
 
 TOKEN = "test-token"
@@ -26,7 +27,8 @@ def finished_paint():
     job = manager.submit("paint", {}, Picture(80, 60, bytes(80 * 60 * 4)), None)
     with manager.lock:
         manager.queue.remove(job)
-        job.state, job.svg, job.width, job.height = "done", svg.write(painting), 80, 60
+        job.png, job.svg, job.width, job.height = b"\x89PNG", svg.write(painting), 80, 60
+        manager._finish(job, "done", "done")
     asgi, _ = create_app(manager, TOKEN)
     with TestClient(asgi, base_url="http://127.0.0.1:8123", headers={"Authorization": f"Bearer {TOKEN}"}) as api:
         yield api, job.id, painting
