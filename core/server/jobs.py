@@ -12,6 +12,7 @@ pictures waiting jobs hold, and how long and how much finished jobs' results are
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import threading
 import time
 import uuid
@@ -65,6 +66,16 @@ class Limits:
             raise ValueError(f"Limits.keep_seconds must be more than 0, got {self.keep_seconds}")
 
 
+def describe(params: dict[str, Any], image: Picture, style: Picture | None) -> str:
+    """One line of what a job was asked to do, for the server log: its picture sizes and parameters
+    (never pixels; long values cut short)."""
+    parts = [f"{image.width}x{image.height} px"] + ([f"style {style.width}x{style.height} px"] if style else [])
+    for name, value in sorted(params.items()):
+        text = repr(value)
+        parts.append(f"{name}={text if len(text) <= 40 else text[:37] + '...'}")
+    return ", ".join(parts)
+
+
 def job_memory(kind: str, params: dict[str, Any], pixels: int, style_pixels: int = 0) -> int:
     """Estimated peak worker memory (bytes) of a job on a picture of `pixels` pixels."""
     method = params.get("method", "wct") if kind == "stylize" else "paint"
@@ -96,6 +107,7 @@ class Job:
     finished_at: float | None = None  # JobManager clock; starts the keep_seconds countdown
     fetched: bool = False  # a result was served: such results are dropped first when memory is short
     dropped: str | None = None  # why the result is gone although the job is done
+    summary: str = ""  # what it was asked to do, for the server log (`describe`)
 
     @property
     def finished(self) -> bool:
@@ -206,7 +218,7 @@ class JobManager:
     def submit(self, kind: JobKind, params: dict[str, Any], image: Picture, style: Picture | None) -> Job:
         """Queue a job; QueueFull when there is no room for it (`Limits`)."""
         spec = WorkerJob(uuid.uuid4().hex, kind, params, image, style, self.preview_interval)
-        job = Job(spec.id, kind, spec)
+        job = Job(spec.id, kind, spec, summary=describe(params, image, style))
         with self.lock:
             self._tidy()
             self._check_room(job.input_bytes)
@@ -267,6 +279,10 @@ class JobManager:
         job.state, job.message, job.error = state, message, error
         job.spec = None
         job.finished_at = self.clock()
+        if state == "failed":  # one line in the server log (its stderr) that says what failed and why
+            reason = " | ".join(line.strip() for line in (error or message).splitlines() if line.strip())
+            print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} job {job.id} failed: {job.kind} ({job.summary}): {reason}",
+                  file=sys.stderr, flush=True)
 
     def _expired(self, job: Job) -> bool:
         return job.finished_at is not None and self.clock() - job.finished_at > self.limits.keep_seconds
