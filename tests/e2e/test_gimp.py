@@ -28,6 +28,7 @@ from scipy import ndimage
 from brushwork import raster, svg
 from brushwork.client import Bridge
 from brushwork.plugin_install import install
+
 from recording_proxy import RecordingProxy
 
 HERE = Path(__file__).parent
@@ -182,7 +183,7 @@ def test_paint_and_stylize_in_gimp_batch_mode(gimp, server, tmp_path, monkeypatc
 
     paintings = {layer["group"]: layer for layer in result["layers"]
                  if layer["name"].startswith("brushwork painting")}
-    for options, title, job in zip(PAINTS, titles, jobs):
+    for options, title, job in zip(PAINTS, titles, jobs[:len(PAINTS)], strict=True):
         strokes = svg.read(bridge.result_svg(job["id"]))
         assert len(strokes) == options["strokes"] and (strokes.width, strokes.height) == (w, h)
         assert {s.kind for s in strokes.strokes} == {options["brush"]}
