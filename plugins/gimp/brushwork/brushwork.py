@@ -408,7 +408,6 @@ def _run_job(procedure, kind, image, drawables, config, params, title, import_pa
         raise BridgeError(f"the server returned {result.width}x{result.height} pixels for {w}x{h}")
 
     layer = _new_layer(image, PAINT_LAYER if kind == "paint" else STYLIZE_LAYER, result.pixels, x, y, w, h)
-
     inserted = []
 
     def add():  # as little as possible inside the undo step: the layer is filled already
