@@ -14,6 +14,7 @@ import pytest
 
 from brushwork import raster, svg
 from brushwork.strokes import BRUSHES, StrokeList, random_stroke
+
 from conftest import psnr
 from krita_profile import add_plugin, krita_env, need
 
@@ -58,7 +59,8 @@ def test_vector_layer_looks_like_the_painting_for_every_brush(tmp_path):
     x, y = ORIGIN
     w, h = REGION
     scores = {}
-    for (name, strokes), seen in zip(cases.items(), result["items"]):
+    assert len(result["items"]) == len(cases), result
+    for (name, strokes), seen in zip(cases.items(), result["items"], strict=True):
         pixels = np.frombuffer((tmp_path / f"{name}.bgra").read_bytes(), np.uint8)
         layer = pixels.reshape(DOC[1], DOC[0], 4)[..., [2, 1, 0, 3]]
         inside = layer[y:y + h, x:x + w]
