@@ -141,6 +141,8 @@ class Node:
         node.parent = self
 
     def remove(self):
+        if self.parent is None:  # Krita: not (yet) in the layer stack
+            return False
         self.parent.children.remove(self)
         self.parent = None
         return True
@@ -580,6 +582,21 @@ def test_cancel_returns_at_once_and_the_server_is_told_in_another_thread(krita_p
     assert queue.tick() == [] and queue.history.entries == [] and queue.timings().paint == []
     queue.cancel(job)  # twice: nothing more
     assert len(runner.cancel_threads) == 1
+
+
+def test_a_preview_layer_krita_has_not_taken_in_yet_is_removed_later(krita_plugin):
+    queue, job, runner, doc, decoded, clock, store = _queue_with_job(krita_plugin)
+    runner.state, runner.message, runner.preview_png = "submitted", "painting", b"\x05"
+    _tick_until(queue, lambda _: job.preview_node is not None)
+    preview = job.preview_node
+    doc.root.children.remove(preview)  # as if Krita were still adding it
+    preview.parent = None
+    queue.cancel(job)
+    assert queue.tick() == []
+    doc.root.addChildNode(preview, None)  # Krita has now
+    queue.tick()
+    assert doc.root.children == []
+    runner.release.set()
 
 
 def test_failed_jobs_and_closed_images(krita_plugin):

@@ -126,9 +126,13 @@ def show_preview(doc, node, bgra: bytes, region: Region):
     return node
 
 
-def remove_node(doc, node) -> None:
-    node.remove()
+def remove_node(doc, node) -> bool:
+    """Take `node` out of the document. False when Krita could not (yet): a layer added a moment ago
+    may still be on its way into the layer stack, and has no parent to be removed from until then."""
+    if not node.remove():
+        return False
     doc.refreshProjection()
+    return True
 
 
 def finish(doc) -> None:

@@ -23,6 +23,7 @@ from .model import (PAINT_LAYER, STYLIZE_LAYER, VECTOR_LAYER, History, HistoryEn
                     StylizeOptions, Timings, fits, install_info, job_title, queue_row, unique_name)
 
 POLL_INTERVAL = 0.1  # seconds between a job thread's status requests
+LEFTOVER_SECONDS = 10.0  # how long removing a preview layer that Krita has not taken in yet is retried
 
 _bridge: Bridge | None = None
 
@@ -187,6 +188,7 @@ class JobQueue:
         self.history = History()
         self._settings, self._decode, self._clock = settings, decode_preview, clock
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brushwork-preview")
+        self._leftovers: list[tuple[object, object, float]] = []  # (doc, preview layer, give up at): see _drop_preview
 
     def add(self, job: DocumentJob) -> None:
         job.created = self._clock()
@@ -210,6 +212,8 @@ class JobQueue:
         that have ended. Returns what became of those."""
         outcomes = []
         now = self._clock()
+        self._leftovers = [(doc, node, until) for doc, node, until in self._leftovers
+                           if now < until and document.is_shown(doc) and not document.remove_node(doc, node)]
         for job in list(self.jobs):
             phase = job.phase
             if phase == "running" and job.running_since is None:
@@ -241,8 +245,10 @@ class JobQueue:
     def _drop_preview(self, job: DocumentJob) -> None:
         job.preview_pending = None
         if job.preview_node is not None:
-            if document.is_shown(job.doc):
-                document.remove_node(job.doc, job.preview_node)
+            if document.is_shown(job.doc) and not document.remove_node(job.doc, job.preview_node):
+                # not in the layer stack yet (seen when a job ended right after its first preview): again
+                # on the next ticks, for a while
+                self._leftovers.append((job.doc, job.preview_node, self._clock() + LEFTOVER_SECONDS))
             job.preview_node = None
 
     def _finish(self, job: DocumentJob, now: float) -> Outcome:

@@ -148,11 +148,14 @@ def preset_of(options) -> str:
 # ------------------------------------------------------------------------------------------ estimates
 
 KEEP_SAMPLES = 20  # recent jobs per kind that estimates are made from
-# Before a job has been timed here: figures measured on a 2-core CPU machine (the slowest kind that
-# runs brushwork), so a first estimate errs long. Seconds per stroke at 512 px with 40 steps per level.
-ROUGH_PAINT_SECONDS_PER_STROKE = 0.9
-PIXEL_SHARE = 0.5  # the share of a step's cost that grows with the working pixels (see _paint_scale)
-REFINE_FACTOR = 1.4  # refining all strokes at the end makes a painting this much slower
+# The rough model, before a job has been timed here: figures timed on 2 busy CPU cores (the slowest
+# kind of machine that runs brushwork), so a first estimate errs long. A painting step costs about half
+# per stroke whatever the working size and half per working pixel (100 strokes, 40 steps per level,
+# no refinement: 50 s at 256 px, 83 s at 512 px); refinement runs refine.default_iterations steps over
+# all strokes (100 strokes at 256 px: 80 steps, 184 s), a step dearer with more strokes.
+ROUGH_PAINT_SECONDS_PER_STROKE = 0.85  # at 512 px, 40 steps per level
+PIXEL_SHARE = 0.5
+ROUGH_REFINE_STEP_SECONDS = 3.7  # a refinement step of 100 strokes at 512 px
 # Seconds per megapixel of the region, per method; plus a fixed start (model loading, the style's features).
 ROUGH_STYLIZE_SECONDS_PER_MP = {"adain": 4.0, "wct": 12.0, "gatys": 240.0}
 STYLIZE_START = 2.0
@@ -181,12 +184,18 @@ class Estimate:
     measured: bool  # from this machine's own jobs; False: a rough figure
 
 
-def _paint_scale(working_size: int, iterations: int, refine: bool) -> float:
-    """How much work a stroke is, relative to one at 512 px, 40 steps per level, no refinement. About
-    half a step's cost grows with the working pixels, the rest is per stroke whatever the size (timed:
-    100 strokes took 50 s at 256 px and 83 s at 512 px on 2 busy cores); steps count linearly."""
-    return (PIXEL_SHARE * (working_size / 512) ** 2 + 1 - PIXEL_SHARE) * (iterations / PAINTER_ITERATIONS) * (
-        REFINE_FACTOR if refine else 1.0)
+def refine_steps(strokes: int) -> int:
+    """The painter's refinement steps for a painting of this many strokes (refine.default_iterations)."""
+    return max(20, min(80, round(30 * math.sqrt(1000 / max(strokes, 1)))))
+
+
+def rough_paint_seconds(strokes: int, working_size: int, iterations: int, refine: bool) -> float:
+    """The rough model's seconds for a paint job (see ROUGH_PAINT_SECONDS_PER_STROKE)."""
+    size = PIXEL_SHARE * (working_size / 512) ** 2 + 1 - PIXEL_SHARE
+    seconds = strokes * ROUGH_PAINT_SECONDS_PER_STROKE * size * iterations / PAINTER_ITERATIONS
+    if refine:
+        seconds += refine_steps(strokes) * ROUGH_REFINE_STEP_SECONDS * size * (0.75 + strokes / 800) / 0.875
+    return seconds
 
 
 def _paint_samples(timings: Timings) -> list[tuple[int, int, int, bool, float]]:
@@ -203,21 +212,18 @@ def _paint_samples(timings: Timings) -> list[tuple[int, int, int, bool, float]]:
 
 
 def estimate_paint(options: PaintOptions, timings: Timings) -> Estimate:
-    """Seconds a paint job will take here. Seconds per stroke from earlier jobs with the same working
-    size, steps and refinement (a preset run again) when there are any; else from all of them,
-    scaled by the work per stroke; else a rough figure."""
+    """Seconds a paint job will take here: the rough model times how much slower or faster this
+    machine was than the model on earlier jobs; on jobs with the same working size, steps and
+    refinement (a preset run again) when there are any, else on all of them. No jobs yet: the model."""
     steps = options.iterations or PAINTER_ITERATIONS
+    rough = rough_paint_seconds(options.strokes, options.working_size, steps, options.refine)
     samples = _paint_samples(timings)
     same = [s for s in samples if (s[1], s[2], s[3]) == (options.working_size, steps, options.refine)]
-    if same:
-        per_stroke = statistics.median(seconds / strokes for strokes, _, _, _, seconds in same)
-        return Estimate(per_stroke * options.strokes, True)
-    scale = _paint_scale(options.working_size, steps, options.refine)
-    if samples:
-        per_unit = statistics.median(seconds / (strokes * _paint_scale(size, steps_, refine))
-                                     for strokes, size, steps_, refine, seconds in samples)
-        return Estimate(per_unit * scale * options.strokes, True)
-    return Estimate(ROUGH_PAINT_SECONDS_PER_STROKE * scale * options.strokes, False)
+    if not same and not samples:
+        return Estimate(rough, False)
+    speed = statistics.median(seconds / rough_paint_seconds(strokes, size, steps_, refine)
+                              for strokes, size, steps_, refine, seconds in (same or samples))
+    return Estimate(rough * speed, True)
 
 
 def estimate_stylize(method: str, megapixels: float, timings: Timings) -> Estimate:

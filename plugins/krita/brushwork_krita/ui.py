@@ -424,8 +424,10 @@ class BrushworkDocker(DockWidget):
             self.history_list.addItems([entry.label() for entry in self.queue.history.entries])
 
 
-def show_docker(window, tab: str) -> None:
-    """The menu actions: show and raise this window's brushwork docker, on the panel asked for."""
+def show_docker(tab: str) -> None:
+    """The menu actions: show and raise the active window's brushwork docker, on the panel asked for.
+    (The Window that createActions was given is deleted after window creation: ask Krita each time.)"""
+    window = Krita.instance().activeWindow()
     qwindow = window.qwindow() if window is not None else None
     docks = [d for d in (qwindow.findChildren(QDockWidget) if qwindow is not None else [])
              if isinstance(d, BrushworkDocker)]
@@ -443,4 +445,4 @@ class BrushworkExtension(Extension):
         for name, text, tab in ((PAINT_ACTION, "brushwork: Paint with strokes…", "paint"),
                                 (STYLIZE_ACTION, "brushwork: Stylize…", "stylize")):
             action = window.createAction(name, text, "tools/scripts")
-            action.triggered.connect(lambda _checked=False, tab=tab: show_docker(window, tab))
+            action.triggered.connect(lambda _checked=False, tab=tab: show_docker(tab))

@@ -1,28 +1,36 @@
 """Test driver inside a real Krita (tests/e2e/test_krita.py). After the window opens it opens an image,
-selects a region and, like a user, runs through their dialogs:
+selects a region and, like a user, works through the brushwork docker's widgets (found by objectName):
 
-1. Tools > Scripts > "Paint with strokes…" once per brush kind, waits for each job's layer group (its
-   paint and vector layers);
-2. "Stylize…", waits for the stylized layer;
-3. "Paint with strokes…" again with a long job, and presses Cancel in the progress dialog;
-4. converts the document to 16 bits per channel and paints once more.
+0. the menu actions show the docker on the Paint / Stylize panel;
+1. the bridge first finds a server that hangs mid-job (a stand-in the test runs): a job is sent, then
+   cancelled; Cancel must return at once and the UI keep beating. Then the driver removes that
+   server's state file (as a dying server does) and the stand-in goes away;
+2. Paint, once per brush kind, all four queued at once; waits for each job's layer group while
+   watching the live preview layer;
+3. Stylize, then "Apply again" on that result from the history;
+4. a long paint job, cancelled from the queue once its preview is on the canvas;
+5. converts the document to 16 bits per channel and paints once more, then once with "Active layer
+   only" on a hidden green layer.
 
-Meanwhile a 50 ms timer measures the longest stall of Krita's UI thread, and the progress dialog is
-watched for progress and previews. Inputs come from the JSON file named by $BRUSHWORK_E2E; what the
-driver sees (layers, raw pixels, timings, events) goes to result.json and *.bgra in its "out" folder."""
+Meanwhile a 20 ms timer measures the longest stall of Krita's UI thread in each phase. Inputs come
+from the JSON file named by $BRUSHWORK_E2E; what the driver sees (layers, raw pixels, timings,
+widgets, events) goes to result.json and *.bgra in its "out" folder."""
 
 import json
 import os
+import sys
+import threading
 import time
 import traceback
 
 from krita import Extension, Krita, Selection
-from PyQt5.QtCore import QTimer
-from PyQt5.QtWidgets import QApplication, QComboBox, QDialogButtonBox, QLineEdit, QMessageBox, QSpinBox
+from PyQt5.QtCore import QByteArray, Qt, QTimer
+from PyQt5.QtWidgets import (QApplication, QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QLabel, QLineEdit,
+                             QListWidget, QPushButton, QSpinBox, QTabWidget, QWidget)
 
 CONF = json.load(open(os.environ["BRUSHWORK_E2E"]))
 OUT = CONF["out"]
-PAINT, VECTOR, STYLIZED = "brushwork painting", "brushwork strokes", "brushwork stylized"
+PREVIEW = "brushwork preview (removed when the job ends)"
 LABELS = {"oilbrush": "oil brush", "watercolor": "watercolour", "markerpen": "marker pen", "tape": "tape"}
 
 
@@ -33,36 +41,119 @@ def paint_title(options):
 class Driver(Extension):
     def __init__(self, parent):
         super().__init__(parent)
-        self.result = {"events": [], "dialogs": [], "progress": [], "previews": 0, "max_stall": 0.0}
+        self.result = {"events": [], "stalls": {}, "previews": [], "clicks": {}}
         self.doc = None
         self.poll = None
         self.heartbeat = None
         self.last_beat = None
+        self.phase = None  # the stall measurement under way, or None
 
     def setup(self):
         Krita.instance().notifier().windowCreated.connect(lambda: QTimer.singleShot(500, self.start))
+        # an exception in a plug-in's slot: Krita would show it in a dialog and wait; fail with it instead
+        sys.excepthook = lambda kind, value, tb: QTimer.singleShot(
+            0, lambda text="".join(traceback.format_exception(kind, value, tb)): self.fail("exception: " + text))
 
     def createActions(self, window):
         pass
 
     def log(self, text):
-        self.result["events"].append(f"{time.monotonic():.2f} {text}")
+        line = f"{time.monotonic():.2f} {text}"
+        self.result["events"].append(line)
+        with open(os.path.join(OUT, "events.log"), "a") as f:  # as it happens: a hung run still tells
+            f.write(line + "\n")
 
     # -- the UI thread's heartbeat: a stall here is a frozen Krita -----------------------------------
 
     def beat(self):
         now = time.monotonic()
-        if self.last_beat is not None:
-            self.result["max_stall"] = max(self.result["max_stall"], now - self.last_beat)
+        if self.phase is not None and self.last_beat is not None:
+            stalls = self.result["stalls"]
+            gap = now - self.last_beat
+            stalls[self.phase] = max(stalls.get(self.phase, 0.0), gap)
+            if gap > 0.05:  # for a failure's post-mortem: when, next to the other events
+                self.log(f"UI thread stalled {gap * 1000:.0f} ms ({self.phase}); layers: {self.names()}")
         self.last_beat = now
-        progress = QApplication.activeModalWidget()
-        if progress is not None and hasattr(progress, "bar"):  # brushwork's ProgressDialog
-            value = progress.bar.value()
-            if not self.result["progress"] or self.result["progress"][-1] != value:
-                self.result["progress"].append(value)
-            pixmap = progress.preview.pixmap()
-            if pixmap is not None and not pixmap.isNull():
-                self.result["previews"] += 1
+
+    def watch_stalls(self):
+        """For a failure's post-mortem: what every thread was doing while the UI thread stalled."""
+        seen = None
+        while "ok" not in self.result and "error" not in self.result:
+            time.sleep(0.01)
+            beat = self.last_beat
+            if self.phase is None or beat is None or beat == seen or time.monotonic() - beat < 0.06:
+                continue
+            seen = beat
+            names = {t.ident: t.name for t in threading.enumerate()}
+            stacks = [f"{names.get(ident, ident)}: " + " | ".join(line.strip().replace("\n", " ") for line in
+                                                                  traceback.format_stack(frame)[-4:])
+                      for ident, frame in sys._current_frames().items() if ident != threading.get_ident()]
+            self.log(f"UI thread stalling {(time.monotonic() - beat) * 1000:.0f} ms: " + " || ".join(stacks))
+
+    def watch_previews(self):
+        """Log each preview layer's coming and going (a left-over one fails the test's layer check)."""
+        count = sum(node.name() == PREVIEW for node in self.doc.topLevelNodes())
+        if count != self.previews_seen:
+            self.log(f"preview layers: {count}")
+            self.previews_seen = count
+
+    def measure(self, phase):
+        """Start measuring the UI thread's longest stall under `phase` (None: stop), from now."""
+        self.phase, self.last_beat = phase, time.monotonic()
+        if phase is not None:
+            self.result["stalls"].setdefault(phase, 0.0)
+
+    # -- the docker's widgets ---------------------------------------------------------------------------
+
+    def w(self, kind, name):
+        widget = self.root.findChild(kind, name)
+        if widget is None:
+            raise RuntimeError(f"the docker has no {kind.__name__} named {name}")
+        return widget
+
+    def click(self, name):
+        """Press a docker button; how long the press kept the UI thread is recorded."""
+        started = time.monotonic()
+        self.w(QPushButton, name).click()
+        took = time.monotonic() - started
+        self.result["clicks"][name] = max(self.result["clicks"].get(name, 0.0), took)
+        self.log(f"clicked {name} ({took * 1000:.0f} ms)")
+
+    def choose(self, name, key):
+        box = self.w(QComboBox, name)
+        index = box.findData(key)
+        if index < 0:
+            raise RuntimeError(f"{name} has no {key}")
+        box.setCurrentIndex(index)
+
+    def set_paint(self, options, active_layer=False):
+        self.w(QTabWidget, "brushwork_tabs").setCurrentIndex(0)
+        self.choose("brushwork_brush", options["brush"])
+        for key, name in (("strokes", "brushwork_strokes"), ("seed", "brushwork_seed"),
+                          ("working_size", "brushwork_working_size"), ("iterations", "brushwork_iterations")):
+            self.w(QSpinBox, name).setValue(options[key])
+        self.w(QCheckBox, "brushwork_refine").setChecked(options.get("refine", True))
+        self.w(QCheckBox, "brushwork_vector_layer").setChecked(options["vector_layer"])
+        self.w(QCheckBox, "brushwork_paint_active_layer").setChecked(active_layer)
+
+    def panel(self, names):
+        values = {}
+        for name in names:
+            widget = self.w(QWidget, name)
+            values[name] = widget.value() if isinstance(widget, (QSpinBox, QDoubleSpinBox)) else \
+                widget.currentData() if isinstance(widget, QComboBox) else \
+                widget.isChecked() if isinstance(widget, QCheckBox) else widget.text()
+        return values
+
+    def queue_rows(self):
+        jobs = self.w(QListWidget, "brushwork_queue")
+        return [jobs.item(i).text() for i in range(jobs.count())]
+
+    def names(self):
+        return [node.name() for node in self.doc.topLevelNodes()]
+
+    def preview_node(self):
+        return next((node for node in self.doc.topLevelNodes() if node.name() == PREVIEW), None)
 
     # -- steps ----------------------------------------------------------------------------------------
 
@@ -70,72 +161,133 @@ class Driver(Extension):
         try:
             app = Krita.instance()
             self.doc = app.openDocument(CONF["image"])
-            app.activeWindow().addView(self.doc)  # vector layers need a view
+            window = app.activeWindow()
+            window.addView(self.doc)  # vector layers need a view
             x, y, w, h = CONF["selection"]
             selection = Selection()
             selection.select(x, y, w, h, 255)
             self.doc.setSelection(selection)
+            # a hidden green layer: "Active layer only" paints it, the merged image does not show it
+            green = self.doc.createNode("green", "paintlayer")
+            self.doc.rootNode().addChildNode(green, None)
+            green.setPixelData(QByteArray(bytes([40, 200, 30, 255]) * (self.doc.width() * self.doc.height())),
+                               0, 0, self.doc.width(), self.doc.height())
+            green.setVisible(False)
+            self.doc.refreshProjection()
             self.log("document open")
             # whatever happens, end the run (with what was seen) before the test's own timeout
             QTimer.singleShot(int(CONF["timeout"] * 1000), lambda: self.fail("watchdog: the run took too long"))
             self.heartbeat = QTimer()
+            self.heartbeat.setTimerType(Qt.PreciseTimer)
             self.heartbeat.timeout.connect(self.beat)
-            self.heartbeat.start(50)
-            self.paints = list(CONF["paints"])
-            self.next_paint()
+            self.heartbeat.start(20)
+            threading.Thread(target=self.watch_stalls, daemon=True).start()
+            self.previews_seen = 0
+            self.preview_watch = QTimer()
+            self.preview_watch.timeout.connect(self.watch_previews)
+            self.preview_watch.start(100)
+
+            # the menu actions show the docker, on the panel each names
+            actions = {}
+            for name in ("brushwork_paint", "brushwork_stylize"):
+                action = app.action(name)
+                if action is None:
+                    raise RuntimeError(f"the brushwork plug-in did not register {name}")
+                self.log(f"triggering {name}")
+                action.trigger()
+                root = window.qwindow().findChild(QWidget, "brushwork_root")
+                docks = [d for d in window.qwindow().findChildren(QDockWidget) if root is not None and d.isAncestorOf(root)]
+                actions[name] = {"text": action.text(), "docker_visible": bool(docks) and docks[0].isVisible(),
+                                 "docker_title": docks[0].windowTitle() if docks else None,
+                                 "tab": root.findChild(QTabWidget, "brushwork_tabs").currentIndex() if root else None}
+            self.result["actions"] = actions
+            self.root = window.qwindow().findChild(QWidget, "brushwork_root")
+            self.result["fresh"] = {
+                "paint_preset": self.w(QComboBox, "brushwork_paint_preset").currentData(),
+                "paint_estimate": self.w(QLabel, "brushwork_paint_estimate").text(),
+                "method_help": self.w(QLabel, "brushwork_method_help").text(),
+                "iterations": self.w(QSpinBox, "brushwork_iterations").value(),
+                "iterations_text": self.w(QSpinBox, "brushwork_iterations").text()}
+            self.choose("brushwork_paint_preset", "Draft")
+            self.result["draft"] = self.panel(["brushwork_strokes", "brushwork_working_size", "brushwork_refine",
+                                               "brushwork_paint_estimate"])
+            self.hung()
         except Exception:
             self.fail(traceback.format_exc())
 
-    def run_action(self, action_name, settings_key, options, layers, then):
-        """Seed the dialog's remembered values, trigger the action, accept its dialog, wait for `layers`."""
-        app = Krita.instance()
-        app.writeSetting("brushwork", settings_key, json.dumps(options))
-        QTimer.singleShot(300, self.accept_dialog)
-        action = app.action(action_name)
-        if action is None:
-            raise RuntimeError(f"the brushwork plug-in did not register {action_name}")
-        self.started = time.monotonic()
-        self.last_beat = None  # the modal dialog's own wait is not a stall
-        action.trigger()  # the dialog runs a nested event loop; this returns once the job is started
-        self.log(f"{action_name} started")
-        self.wait_for(layers, then)
+    def wait(self, done, then, what, interval=50):
+        """Call `then` once `done()` is true; fail after the timeout or on an error shown in the docker."""
+        started = time.monotonic()
 
-    def accept_dialog(self):
-        try:
-            dialog = QApplication.activeModalWidget()
-            if dialog is None:
-                self.fail("no dialog opened")
-                return
-            values = {}
-            for name in ("strokes", "brush", "iterations", "style", "method"):
-                widget = getattr(dialog, name, None)
-                if isinstance(widget, (QSpinBox, QComboBox, QLineEdit)):  # not QWidget.style()
-                    values[name] = widget.value() if isinstance(widget, QSpinBox) else \
-                        widget.currentText() if isinstance(widget, QComboBox) else widget.text()
-            self.result["dialogs"].append({"title": dialog.windowTitle(), **values})
-            self.last_beat = time.monotonic()
-            dialog.accept()
-        except Exception:
-            self.fail(traceback.format_exc())
-
-    def wait_for(self, layers, then):
         def check():
-            modal = QApplication.activeModalWidget()
-            if isinstance(modal, QMessageBox):
-                self.fail("message box: " + modal.text())
-                return
-            names = [node.name() for node in self.doc.topLevelNodes()]
-            if all(name in names for name in layers):
-                self.poll.stop()
-                self.result.setdefault("seconds", {})[layers[0]] = time.monotonic() - self.started
-                self.log(f"{layers} added")
-                QTimer.singleShot(CONF.get("settle_ms", 1000), then)  # vector shapes render asynchronously
-            elif time.monotonic() - self.started > CONF["timeout"]:
-                self.fail(f"no {layers} after {CONF['timeout']} s; layers: {names}")
+            try:
+                message = self.w(QLabel, "brushwork_message")
+                if message.styleSheet() and message.text() and not getattr(self, "expect_error", False):
+                    self.fail("the docker says: " + message.text())
+                    return
+                if done():
+                    self.poll.stop()
+                    self.log(f"{what} after {time.monotonic() - started:.1f} s")
+                    then()
+                elif time.monotonic() - started > CONF["timeout"]:
+                    self.fail(f"no {what} after {CONF['timeout']} s; layers: {self.names()}; queue: {self.queue_rows()}")
+            except Exception:
+                self.fail(traceback.format_exc())
 
+        if self.poll is not None:
+            self.poll.stop()
         self.poll = QTimer()
         self.poll.timeout.connect(check)
-        self.poll.start(100)
+        self.poll.start(interval)
+
+    # 1. a server that hangs mid-job: Cancel returns at once, the UI keeps beating ---------------------
+
+    def hung(self):
+        self.set_paint(CONF["hung"])
+        self.layers_before = self.names()
+        self.measure("hung_job")
+        self.click("brushwork_paint_run")
+        self.result["saved_paint"] = json.loads(Krita.instance().readSetting("brushwork", "PaintOptions", "{}"))
+        # submitted to the stand-in, which now holds its status requests
+        self.wait(lambda: self.queue_rows() and self.queue_rows()[0].endswith("· queued"), self.hung_cancel,
+                  "hung job submitted")
+
+    def hung_cancel(self):
+        self.measure("hung_cancel")
+        self.click("brushwork_cancel")
+        self.result["hung"] = {"queue_after_click": self.queue_rows(), "message": self.w(QLabel, "brushwork_message").text()}
+        QTimer.singleShot(CONF["hung_watch_ms"], self.hung_done)
+
+    def hung_done(self):
+        try:
+            self.result["hung"]["layers_added"] = [n for n in self.names() if n not in self.layers_before]
+            self.measure(None)
+            os.remove(CONF["state_file"])  # as a dying server does: the stand-in closes, the bridge starts a real one
+            self.log("hung server's state file removed")
+            self.paints()
+        except Exception:
+            self.fail(traceback.format_exc())
+
+    # 2. Paint with every brush kind, all queued at once ----------------------------------------------
+
+    def paints(self):
+        self.measure("paint")
+        for options in CONF["paints"]:
+            self.set_paint(options)
+            self.click("brushwork_paint_run")
+        self.result["queued"] = self.queue_rows()
+        titles = [paint_title(options) for options in CONF["paints"]]
+
+        def done():
+            node = self.preview_node()
+            if node is not None:
+                b = node.bounds()  # empty until Krita has taken the layer's first pixels in
+                bounds = [b.x(), b.y(), b.width(), b.height()]
+                if b.width() and (not self.result["previews"] or self.result["previews"][-1] != bounds):
+                    self.result["previews"].append(bounds)
+            return all(title in self.names() for title in titles)
+
+        self.wait(done, lambda: QTimer.singleShot(CONF["settle_ms"], self.after_paints), "paint groups", interval=100)
 
     def save(self, node, file):
         with open(os.path.join(OUT, file), "wb") as f:
@@ -144,77 +296,123 @@ class Driver(Extension):
     def group(self, title):
         return next(node for node in self.doc.topLevelNodes() if node.name() == title)
 
-    def next_paint(self):
-        """Paint with the next brush kind, or go on to Stylize when every kind has been painted."""
-        if not self.paints:
-            self.result["paint_stall"] = self.result["max_stall"]
-            self.run_action("brushwork_stylize", "StylizeOptions", CONF["stylize"], [CONF["stylize_title"]],
-                            self.after_stylize)
-            return
-        options = self.paints.pop(0)
-        title = paint_title(options)
-        self.run_action("brushwork_paint", "PaintOptions", options, [title], lambda: self.after_paint(options, title))
+    def record_group(self, title):
+        children = self.group(title).childNodes()  # bottom to top
+        self.result.setdefault("groups", {})[title] = [[n.name(), n.type()] for n in children]
+        return children
 
-    def after_paint(self, options, title):
+    def after_paints(self):
         try:
-            children = self.group(title).childNodes()  # bottom to top
-            self.result.setdefault("groups", {})[title] = [[n.name(), n.type()] for n in children]
-            for node in children:
-                self.save(node, f"{options['brush']}.{node.type()}.bgra")
-            self.next_paint()
+            self.measure(None)
+            for options in CONF["paints"]:
+                for node in self.record_group(paint_title(options)):
+                    self.save(node, f"{options['brush']}.{node.type()}.bgra")
+            self.result["after_paints"] = {
+                "paint_estimate": self.w(QLabel, "brushwork_paint_estimate").text(),
+                "history": self.w(QListWidget, "brushwork_history").count(),
+                "preview_left": self.preview_node() is not None}
+            self.stylize()
         except Exception:
             self.fail(traceback.format_exc())
+
+    # 3. Stylize, then apply that result again from the history -----------------------------------------
+
+    def stylize(self):
+        options = CONF["stylize"]
+        self.w(QTabWidget, "brushwork_tabs").setCurrentIndex(1)
+        self.w(QLineEdit, "brushwork_style").setText(options["style"])
+        self.choose("brushwork_method", options["method"])
+        self.w(QDoubleSpinBox, "brushwork_alpha").setValue(options["alpha"])
+        self.w(QCheckBox, "brushwork_preserve_color").setChecked(options["preserve_color"])
+        self.result["stylize_panel"] = self.panel(["brushwork_style", "brushwork_method", "brushwork_method_help",
+                                                   "brushwork_stylize_estimate"])
+        self.measure("stylize")
+        self.click("brushwork_stylize_run")
+        title = CONF["stylize_title"]
+        self.wait(lambda: title in self.names(), lambda: QTimer.singleShot(300, self.after_stylize), "stylized group")
 
     def after_stylize(self):
         try:
-            group = self.group(CONF["stylize_title"])
-            self.result.setdefault("groups", {})[CONF["stylize_title"]] = [[n.name(), n.type()]
-                                                                          for n in group.childNodes()]
-            self.save(group.childNodes()[0], "stylized.bgra")
-            # a long job, cancelled from its progress dialog once the painter is at work and has shown a preview
-            app = Krita.instance()
-            app.writeSetting("brushwork", "PaintOptions", json.dumps(CONF["cancel"]))
-            QTimer.singleShot(300, self.accept_dialog)
-            self.layers_before = len(self.doc.topLevelNodes())
-            self.started = time.monotonic()
-            self.last_beat = None
-            app.action("brushwork_paint").trigger()
-            self.poll = QTimer()
-            self.poll.timeout.connect(self.cancel_when_running)
-            self.poll.start(100)
+            self.measure(None)
+            title = CONF["stylize_title"]
+            self.save(self.record_group(title)[0], "stylized.bgra")
+            self.w(QListWidget, "brushwork_history").setCurrentRow(0)  # the newest: this one
+            self.click("brushwork_reapply")
+            again = title + " (2)"
+            self.wait(lambda: again in self.names(), lambda: self.after_reapply(again), "re-applied group")
         except Exception:
             self.fail(traceback.format_exc())
 
-    def cancel_when_running(self):
-        progress = QApplication.activeModalWidget()
-        if progress is not None and hasattr(progress, "bar") and progress.message.text().startswith("painting") \
-                and self.result["previews"] > 0:  # a preview arrives every 2 s of painting
-            self.poll.stop()
-            self.log("pressing Cancel")
-            progress.findChild(QDialogButtonBox).button(QDialogButtonBox.Cancel).click()
-            QTimer.singleShot(1500, self.after_cancel)
-        elif time.monotonic() - self.started > CONF["timeout"]:
-            self.fail("the long job never showed progress")
+    def after_reapply(self, title):
+        try:
+            self.save(self.record_group(title)[0], "reapplied.bgra")
+            self.long_job()
+        except Exception:
+            self.fail(traceback.format_exc())
+
+    # 4. a long job on the real server, cancelled once its preview is on the canvas ------------------------
+
+    def long_job(self):
+        self.set_paint(CONF["cancel"])
+        self.layers_before = self.names()
+        self.measure("long_job")
+        self.click("brushwork_paint_run")
+        self.wait(lambda: self.preview_node() is not None and "%" in "".join(self.queue_rows()), self.cancel_long,
+                  "preview of the long job", interval=100)
+
+    def cancel_long(self):
+        self.measure("long_cancel")
+        self.click("brushwork_cancel")
+        self.result["cancel"] = {"preview_after_click": self.preview_node() is not None,
+                                 "queue_after_click": self.queue_rows()}
+        QTimer.singleShot(1500, self.after_cancel)
 
     def after_cancel(self):
         try:
-            self.result["cancel"] = {"dialog_open": QApplication.activeModalWidget() is not None,
-                                     "layers_added": len(self.doc.topLevelNodes()) - self.layers_before}
-            # a 16-bit document is painted too (Krita converts a copy; the document stays 16-bit)
+            self.measure(None)
+            self.result["cancel"]["layers_added"] = [n for n in self.names() if n not in self.layers_before]
+            # 5. a 16-bit document (Krita converts a copy; the document stays 16-bit)
             self.doc.setColorSpace("RGBA", "U16", "")
             self.doc.waitForDone()
+            QTimer.singleShot(1000, self.deep)  # Krita redraws the converted image meanwhile
+        except Exception:
+            self.fail(traceback.format_exc())
+
+    def deep(self):
+        try:
             options = CONF["deep"]
+            self.set_paint(options)
+            self.measure("deep")  # the click reads the image through a copy Krita converts
+            self.click("brushwork_paint_run")
             title = paint_title(options) + " (2)"  # the same job as before: its group gets a new name
-            self.run_action("brushwork_paint", "PaintOptions", options, [title], lambda: self.after_deep(title))
+            self.wait(lambda: title in self.names(), lambda: self.after_deep(title), "16-bit group")
         except Exception:
             self.fail(traceback.format_exc())
 
     def after_deep(self, title):
         try:
-            painting = self.group(title).childNodes()[0]
+            self.measure(None)
+            painting = self.record_group(title)[0]
             self.result["deep"] = {"document": [self.doc.colorModel(), self.doc.colorDepth()],
                                    "layer": [painting.colorModel(), painting.colorDepth()]}
             self.save(painting, "deep.bgra")
+            green = next(node for node in self.doc.topLevelNodes() if node.name() == "green")
+            self.doc.setActiveNode(green)
+            self.wait(lambda: self.doc.activeNode() is not None and self.doc.activeNode().name() == "green",
+                      self.active_layer, "green layer active")
+        except Exception:
+            self.fail(traceback.format_exc())
+
+    def active_layer(self):
+        options = CONF["deep"]
+        self.set_paint(options, active_layer=True)
+        self.click("brushwork_paint_run")
+        title = paint_title(options) + " (3)"
+        self.wait(lambda: title in self.names(), lambda: self.after_active(title), "active-layer group")
+
+    def after_active(self, title):
+        try:
+            self.save(self.record_group(title)[0], "active.bgra")
             self.result["ok"] = True
             self.finish()
         except Exception:
@@ -233,6 +431,7 @@ class Driver(Extension):
     def finish(self):
         if self.heartbeat is not None:
             self.heartbeat.stop()
+            self.preview_watch.stop()
         if self.doc is not None:
             self.result["layers"] = {}
             for node in self.doc.topLevelNodes():
