@@ -121,3 +121,12 @@ def test_release_zip_holds_the_plugin_the_client_and_the_wheel(tmp_path):
             "brushwork_krita/engine/brushwork-9.9.9-py3-none-any.whl"} <= set(names)
     assert zipfile.ZipFile(target).read("brushwork_krita/bridge_client.py") == (ROOT / "core/client.py").read_bytes()
     assert not list((tmp_path / "dist").glob(".*partial"))
+
+
+def test_the_plugins_copies_of_the_painters_default_steps_match_it():
+    # The editors' Pythons cannot import brushwork: both plug-ins keep a copy of this default to show it.
+    from brushwork.painter.optimise import PaintSettings
+
+    for path in ("plugins/gimp/brushwork/brushwork.py", "plugins/krita/brushwork_krita/model.py"):
+        text = (ROOT / path).read_text()
+        assert f"PAINTER_ITERATIONS = {PaintSettings().iterations} " in text, path

@@ -37,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # bridge_client.py lies next to this file
 from bridge_client import Bridge, BridgeError, JobRunner, encode_image, log_file  # noqa: E402
 
+PAINTER_ITERATIONS = 40  # the painter's own default steps per level (brushwork's PaintSettings.iterations)
 PAINT = "brushwork-paint"
 STYLIZE = "brushwork-stylize"
 BRUSHES = {"oilbrush": "Oil brush", "watercolor": "Watercolour", "markerpen": "Marker pen", "tape": "Tape"}
@@ -467,8 +468,7 @@ def _procedure(job):
 def paint_job(procedure, image, drawables, config):
     params = {"brush": config.get_property("brush"), "strokes": config.get_property("strokes"),
               "seed": config.get_property("seed"), "working_size": config.get_property("working-size")}
-    if config.get_property("iterations") > 0:  # 0: the painter's default
-        params["iterations"] = config.get_property("iterations")
+    params["iterations"] = config.get_property("iterations")
     if not config.get_property("refine"):
         params["refine_iterations"] = 0
     title = f"brushwork: {BRUSHES[params['brush']].lower()}, {params['strokes']:,} strokes"
@@ -524,8 +524,8 @@ class Brushwork(Gimp.PlugIn):
             procedure.add_int_argument("working-size", "Working size", "Long side the painter works at (px)",
                                        64, 4096, 512, RW)
             procedure.add_int_argument("iterations", "Steps per level",
-                                       "Optimisation steps per level, fewer is faster (0: the painter chooses)",
-                                       0, 10000, 0, RW)
+                                       "Optimisation steps per level: fewer is faster and rougher (the painter's "
+                                       f"default is {PAINTER_ITERATIONS})", 1, 10000, PAINTER_ITERATIONS, RW)
             procedure.add_boolean_argument("refine", "Refine at the end",
                                            "Refine all strokes together at the end: closer to the image, slower",
                                            True, RW)
