@@ -183,6 +183,7 @@ class Document:
         self.refreshed = 0
         self.clones: list[Document] = []
         self.profile, self.closed = "", False
+        self.during_refresh = None
 
     def width(self):
         return self.bgra.shape[1]
@@ -239,6 +240,9 @@ class Document:
 
     def refreshProjection(self):  # noqa: N802
         self.refreshed += 1
+        if self.during_refresh is not None:  # Krita runs the event loop inside some calls: timers, clicks
+            hook, self.during_refresh = self.during_refresh, None
+            hook()
 
 
 class Krita:
@@ -582,6 +586,25 @@ def test_cancel_returns_at_once_and_the_server_is_told_in_another_thread(krita_p
     assert queue.tick() == [] and queue.history.entries == [] and queue.timings().paint == []
     queue.cancel(job)  # twice: nothing more
     assert len(runner.cancel_threads) == 1
+
+
+def test_cancel_or_the_timer_inside_a_krita_call_leave_nothing_behind(krita_plugin):
+    """Krita runs the event loop inside some of its calls (seen: adding the preview layer), so Cancel
+    can be pressed, and the timer fire again, while the queue is in the middle of a tick."""
+    queue, job, runner, doc, decoded, clock, store = _queue_with_job(krita_plugin)
+    runner.state, runner.message, runner.preview_png = "submitted", "painting", b"\x05"
+    inner = []
+    doc.during_refresh = lambda: (inner.append(queue.tick()), queue.cancel(job))
+    _tick_until(queue, lambda _: inner)
+    assert inner == [[]]  # the timer's tick inside the tick did nothing
+    assert queue.jobs == [] and doc.root.children == []  # the layer being added when Cancel came went too
+    # a job that ends while a Krita call inside the tick runs the timer again is finished once
+    queue, job, runner, doc, *_ = _queue_with_job(krita_plugin)
+    runner.result = krita_plugin.bridge_client.JobResult(bytes(8 * 6 * 4), None, 8, 6)
+    runner.state = "done"
+    doc.during_refresh = lambda: inner.append(queue.tick())
+    assert [o.state for o in queue.tick()] == ["done"] and len(doc.root.children) == 1
+    runner.release.set()
 
 
 def test_a_preview_layer_krita_has_not_taken_in_yet_is_removed_later(krita_plugin):

@@ -89,11 +89,12 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
         result_file = out / "result.json"
         assert result_file.exists(), f"Krita exited {run.returncode} without a result:\n{run.stderr[-3000:]}"
         result = json.loads(result_file.read_text())
-        assert result.get("ok"), result
+        assert result.get("ok"), (result.get("error"), result["events"][-8:])
         stalls = result["stalls"]
         print(f"krita e2e: {elapsed:.1f} s in all; longest UI-thread stalls: "
               + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stalls.items())
-              + "; longest button press: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result["clicks"].items()))
+              + "; longest button press: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result["clicks"].items())
+              + "; longest queue tick: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result["ticks"].items()))
 
         # the menu actions carry brushwork's name and show the docker on their panel
         actions = result["actions"]
@@ -118,8 +119,9 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
         assert result["clicks"]["brushwork_cancel"] <= MAX_STALL, result["clicks"]
         assert any(r.startswith("POST /v1/jobs/hung-job/cancel") for r in hung.requests), hung.requests
         # Krita's UI thread never waited on the server, in any phase
+        krita_own = {phase: stalls.pop(phase) for phase in ("krita_starting", "krita_idle")}  # no job: for comparison
         assert set(stalls) == {"hung_job", "hung_cancel", "paint", "stylize", "long_job", "long_cancel", "deep"}
-        assert max(stalls.values()) <= MAX_STALL, (stalls, result["events"])
+        assert max(stalls.values()) <= MAX_STALL, (stalls, krita_own, result["events"])
 
         # the four paint jobs were queued together; a live preview covered the whole selection
         assert len(result["queued"]) == len(PAINTS)

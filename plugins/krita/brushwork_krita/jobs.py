@@ -188,7 +188,8 @@ class JobQueue:
         self.history = History()
         self._settings, self._decode, self._clock = settings, decode_preview, clock
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brushwork-preview")
-        self._leftovers: list[tuple[object, object, float]] = []  # (doc, preview layer, give up at): see _drop_preview
+        self._leftovers: list[tuple[object, object, float]] = []  # (doc, preview layer, give up at): see _discard
+        self._ticking = False
 
     def add(self, job: DocumentJob) -> None:
         job.created = self._clock()
@@ -210,11 +211,24 @@ class JobQueue:
     def tick(self) -> list[Outcome]:
         """Follow every job: note when it starts running, show new previews, and finish the jobs
         that have ended. Returns what became of those."""
+        # Some Krita calls run the event loop while they work (seen: adding a layer), so this timer may
+        # fire again inside them, and Cancel may be pressed: neither must see a job half-handled.
+        if self._ticking:
+            return []
+        self._ticking = True
+        try:
+            return self._tick()
+        finally:
+            self._ticking = False
+
+    def _tick(self) -> list[Outcome]:
         outcomes = []
         now = self._clock()
         self._leftovers = [(doc, node, until) for doc, node, until in self._leftovers
                            if now < until and document.is_shown(doc) and not document.remove_node(doc, node)]
         for job in list(self.jobs):
+            if job not in self.jobs:  # cancelled meanwhile (see tick)
+                continue
             phase = job.phase
             if phase == "running" and job.running_since is None:
                 job.running_since = now
@@ -236,7 +250,12 @@ class JobQueue:
             except Exception:  # noqa: BLE001 (an unreadable preview is skipped; the job goes on)
                 bgra = None
             if bgra is not None and document.is_shown(job.doc):
-                job.preview_node = document.show_preview(job.doc, job.preview_node, bgra, job.region)
+                node = document.show_preview(job.doc, job.preview_node, bgra, job.region)
+                if job in self.jobs:
+                    job.preview_node = node
+                else:  # cancelled while Krita was adding the layer (see tick)
+                    self._discard(job.doc, node)
+                    return
         png = job.runner.preview_png
         if png is not None and png is not job.preview_seen and job.preview_pending is None:
             job.preview_seen = png
@@ -245,11 +264,14 @@ class JobQueue:
     def _drop_preview(self, job: DocumentJob) -> None:
         job.preview_pending = None
         if job.preview_node is not None:
-            if document.is_shown(job.doc) and not document.remove_node(job.doc, job.preview_node):
-                # not in the layer stack yet (seen when a job ended right after its first preview): again
-                # on the next ticks, for a while
-                self._leftovers.append((job.doc, job.preview_node, self._clock() + LEFTOVER_SECONDS))
+            self._discard(job.doc, job.preview_node)
             job.preview_node = None
+
+    def _discard(self, doc, node) -> None:
+        """Remove a preview layer; one Krita cannot remove yet (not in the layer stack yet) is tried
+        again on the next ticks, for a while."""
+        if document.is_shown(doc) and not document.remove_node(doc, node):
+            self._leftovers.append((doc, node, self._clock() + LEFTOVER_SECONDS))
 
     def _finish(self, job: DocumentJob, now: float) -> Outcome:
         self._drop_preview(job)
