@@ -34,6 +34,7 @@ apt_install() {
 packages=(libcairo2)                      # cairocffi and cairosvg load the system cairo
 "$python" -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
 [ "$purpose" = test ] && packages+=(chromium fonts-dejavu-core)   # SVG parity tests in a browser
+[ "$purpose" = test ] && packages+=(openbox xdotool x11-utils)    # GIMP screenshots on Xvfb (tests/e2e)
 apt_install "${packages[@]}"
 # The plug-ins' end-to-end tests drive the real editors: Krita (host) and GIMP 3 (a Debian 13 root).
 [ "$purpose" = test ] && bash scripts/install_editors.sh
