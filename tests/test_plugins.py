@@ -115,7 +115,13 @@ class Node:
     def name(self):
         return self._name
 
-    def uniqueId(self):  # noqa: N802 (Krita's names)
+    def setName(self, name):  # noqa: N802 (Krita's names)
+        self._name = name
+
+    def parentNode(self):  # noqa: N802
+        return self.parent
+
+    def uniqueId(self):  # noqa: N802
         return self.uid
 
     def childNodes(self):  # noqa: N802
@@ -534,24 +540,27 @@ def test_queue_shows_a_live_preview_then_puts_the_result_in_place(krita_plugin):
     clock[0] = 110.0
     queue.tick()
     assert job.phase == "running" and job.running_since == 110.0 and "25 %" in job.row()
-    # a preview: decoded off the UI thread, shown full size at the region on a layer above everything
+    # a preview: decoded off the UI thread, shown full size at the region on a layer above everything,
+    # in a group named like the result's
     runner.preview_png = b"\x07first"
     _tick_until(queue, lambda _: job.preview_node is not None)
     png, w, h, thread = decoded[0]
     assert (png, w, h) == (b"\x07first", 8, 6) and thread is not threading.main_thread()
-    preview = job.preview_node
-    assert doc.root.children[-1] is preview and preview.name() == model.PREVIEW_LAYER
-    assert preview.pixels == (bytes([7]) * (8 * 6 * 4), 4, 2, 8, 6)
+    preview, group = job.preview_node, job.preview_group
+    assert doc.root.children == [group] and group.children == [preview] and group.name() == "brushwork: test"
+    assert preview.name() == model.PREVIEW_LAYER and preview.pixels == (bytes([7]) * (8 * 6 * 4), 4, 2, 8, 6)
     runner.preview_png = b"\x09second"  # the next one updates the same layer
     _tick_until(queue, lambda _: preview.pixels[0][0] == 9)
-    assert [n.name() for n in doc.root.children] == [model.PREVIEW_LAYER] and job.preview_node is preview
-    # done: the preview goes, the result group comes; the time (from when the job ran) is remembered
+    assert doc.root.children == [group] and group.children == [preview] and preview.pixel_writes == 2
+    # done: the preview becomes the painting (undo never brings a stale preview back), the strokes go
+    # above it; the time (from when the job ran) is remembered
     pixels = bytes(range(256)) * 3
     runner.result = krita_plugin.bridge_client.JobResult(pixels[:8 * 6 * 4], "<svg/>", 8, 6)
     runner.state = "done"
     clock[0] = 140.0
     outcome, = queue.tick()
     assert outcome.state == "done" and outcome.message == "brushwork: test: done in 30 s"
+    assert outcome.nodes[:2] == [group, preview] and preview.name() == model.PAINT_LAYER
     group, painting, vector = outcome.nodes
     assert doc.root.children == [group] and group.children == [painting, vector]
     assert painting.pixels == (pixels[:8 * 6 * 4], 4, 2, 8, 6) and vector.svg == "<svg/>"
@@ -611,15 +620,30 @@ def test_a_preview_layer_krita_has_not_taken_in_yet_is_removed_later(krita_plugi
     queue, job, runner, doc, decoded, clock, store = _queue_with_job(krita_plugin)
     runner.state, runner.message, runner.preview_png = "submitted", "painting", b"\x05"
     _tick_until(queue, lambda _: job.preview_node is not None)
-    preview = job.preview_node
-    doc.root.children.remove(preview)  # as if Krita were still adding it
-    preview.parent = None
+    group = job.preview_group
+    doc.root.children.remove(group)  # as if Krita were still adding it
+    group.parent = None
     queue.cancel(job)
     assert queue.tick() == []
-    doc.root.addChildNode(preview, None)  # Krita has now
+    doc.root.addChildNode(group, None)  # Krita has now
     queue.tick()
     assert doc.root.children == []
     runner.release.set()
+
+
+def test_a_preview_the_user_deleted_gives_way_to_a_new_group(krita_plugin):
+    model = krita_plugin.model
+    queue, job, runner, doc, decoded, clock, store = _queue_with_job(krita_plugin, vector=False)
+    runner.state, runner.message, runner.preview_png = "submitted", "painting", b"\x05"
+    _tick_until(queue, lambda _: job.preview_node is not None)
+    old_group = job.preview_group
+    job.preview_node.remove()  # the user deleted the preview layer, its group stays
+    runner.result = krita_plugin.bridge_client.JobResult(bytes(8 * 6 * 4), None, 8, 6)
+    runner.state = "done"
+    outcome, = queue.tick()
+    group, painting = outcome.nodes
+    assert group is not old_group and doc.root.children == [group] and painting.name() == model.PAINT_LAYER
+    assert group.name() == "brushwork: test"  # not "(2)": the old group went first
 
 
 def test_failed_jobs_and_closed_images(krita_plugin):

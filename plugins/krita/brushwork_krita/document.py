@@ -8,7 +8,7 @@ from PyQt5.QtCore import QByteArray
 
 from krita import Krita
 
-from .model import PREVIEW_LAYER, Region, unsupported_format, work_region
+from .model import PREVIEW_LAYER, Region, unique_name, unsupported_format, work_region
 
 
 EXCHANGE = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")  # what the server takes and returns: 8-bit sRGB
@@ -115,15 +115,29 @@ def add_vector_layer(doc, parent, name: str, svg: str, above):
     return layer
 
 
-def show_preview(doc, node, bgra: bytes, region: Region):
-    """The live preview: a paint layer on top of the stack holding `bgra` (already scaled to the
-    region). `node` is the preview layer of an earlier call (updated in place), or None (made)."""
+def show_preview(doc, group, node, bgra: bytes, region: Region, title: str):
+    """The live preview: `bgra` (already scaled to the region) in a paint layer inside a layer group on
+    top of the stack, named like the job's result (`title`, made unique), which it becomes when the job
+    is done (see `take_preview`). `group`, `node`: those of an earlier call (updated in place), or None
+    (made). Returns both."""
     if node is None:
-        node = add_paint_layer(doc, doc.rootNode(), PREVIEW_LAYER, bgra, region)
+        group = add_group(doc, unique_name(title, layer_names(doc)))
+        node = add_paint_layer(doc, group, PREVIEW_LAYER, bgra, region)
     else:
         node.setPixelData(QByteArray(bgra), region.x, region.y, region.width, region.height)
     doc.refreshProjection()  # asynchronous in Krita: the canvas updates without waiting here
-    return node
+    return group, node
+
+
+def take_preview(doc, group, node, name: str, bgra: bytes, region: Region) -> bool:
+    """Turn the preview into the job's painting (`bgra`, renamed `name`), so that the result takes its
+    place and undo never brings a stale preview back. False when the user has deleted or moved it."""
+    parent = node.parentNode()
+    if parent is None or not parent == group or group.parentNode() is None or node.name() != PREVIEW_LAYER:
+        return False
+    node.setPixelData(QByteArray(bgra), region.x, region.y, region.width, region.height)
+    node.setName(name)
+    return True
 
 
 def remove_node(doc, node) -> bool:

@@ -57,7 +57,8 @@ class DocumentJob:
     cancelled: bool = False  # Cancel was pressed: the job is gone from the queue whatever the server does
     created: float = field(default_factory=time.monotonic)
     running_since: float | None = None  # when the server started on it (what estimates are measured from)
-    preview_node: object = None  # the temporary preview layer, once there is one
+    preview_group: object = None  # the layer group the preview is in (the result's, once done)
+    preview_node: object = None  # the preview layer, once there is one (the painting, once done)
     preview_seen: bytes | None = field(default=None, repr=False)
     preview_pending: Future | None = field(default=None, repr=False)
 
@@ -117,21 +118,29 @@ class DocumentJob:
 
     def apply(self) -> list:
         """Put the finished job's result into its document (see `apply_result`)."""
-        return apply_result(self.doc, self.entry())
+        return apply_result(self.doc, self.entry(), (self.preview_group, self.preview_node))
 
 
-def apply_result(doc, entry: HistoryEntry) -> list:
+def apply_result(doc, entry: HistoryEntry, preview: tuple = (None, None)) -> list:
     """A result into `doc`: a layer group named after the job (its name made unique) holding the
-    painting and, for strokes, a vector layer above it. Returns the group and the new layers."""
+    painting and, for strokes, a vector layer above it. `preview`: the job's preview group and layer,
+    which become the result's (when the user has left them where they were). Returns the group and the
+    new layers."""
     r = entry.region
     if len(entry.pixels) != r.width * r.height * 4:
         raise BridgeError(f"the result has {len(entry.pixels)} bytes for a {r.width}x{r.height} region")
     if not fits(r, doc.width(), doc.height()):
         raise BridgeError(f"the result covers {r.width}x{r.height} pixels at {r.x},{r.y}; this image is only "
                           f"{doc.width()}x{doc.height()}")
-    group = document.add_group(doc, unique_name(entry.title, document.layer_names(doc)))
     name = PAINT_LAYER if entry.kind == "paint" else STYLIZE_LAYER
-    nodes = [group, document.add_paint_layer(doc, group, name, entry.pixels, r)]
+    group, node = preview
+    if node is not None and document.take_preview(doc, group, node, name, entry.pixels, r):
+        nodes = [group, node]
+    else:
+        if group is not None:  # the user deleted or moved the preview layer: its group goes, a new one comes
+            document.remove_node(doc, group)
+        group = document.add_group(doc, unique_name(entry.title, document.layer_names(doc)))
+        nodes = [group, document.add_paint_layer(doc, group, name, entry.pixels, r)]
     if entry.svg is not None:
         nodes.append(document.add_vector_layer(doc, group, VECTOR_LAYER, entry.svg, nodes[1]))
     document.finish(doc)
@@ -250,11 +259,12 @@ class JobQueue:
             except Exception:  # noqa: BLE001 (an unreadable preview is skipped; the job goes on)
                 bgra = None
             if bgra is not None and document.is_shown(job.doc):
-                node = document.show_preview(job.doc, job.preview_node, bgra, job.region)
+                group, node = document.show_preview(job.doc, job.preview_group, job.preview_node, bgra, job.region,
+                                                     job.title)
                 if job in self.jobs:
-                    job.preview_node = node
-                else:  # cancelled while Krita was adding the layer (see tick)
-                    self._discard(job.doc, node)
+                    job.preview_group, job.preview_node = group, node
+                else:  # cancelled while Krita was adding the layers (see tick)
+                    self._discard(job.doc, group)
                     return
         png = job.runner.preview_png
         if png is not None and png is not job.preview_seen and job.preview_pending is None:
@@ -263,19 +273,21 @@ class JobQueue:
 
     def _drop_preview(self, job: DocumentJob) -> None:
         job.preview_pending = None
-        if job.preview_node is not None:
-            self._discard(job.doc, job.preview_node)
-            job.preview_node = None
+        if job.preview_group is not None:
+            self._discard(job.doc, job.preview_group)
+        job.preview_group = job.preview_node = None
 
     def _discard(self, doc, node) -> None:
-        """Remove a preview layer; one Krita cannot remove yet (not in the layer stack yet) is tried
+        """Remove a preview's group; one Krita cannot remove yet (not in the layer stack yet) is tried
         again on the next ticks, for a while."""
         if document.is_shown(doc) and not document.remove_node(doc, node):
             self._leftovers.append((doc, node, self._clock() + LEFTOVER_SECONDS))
 
     def _finish(self, job: DocumentJob, now: float) -> Outcome:
-        self._drop_preview(job)
         runner = job.runner
+        job.preview_pending = None
+        if runner.state != "done" or not document.is_shown(job.doc):
+            self._drop_preview(job)
         if runner.state == "failed":
             return Outcome(job, "failed", f"{job.title}: {runner.error or 'the job failed'}")
         if runner.state != "done":
@@ -284,15 +296,18 @@ class JobQueue:
         try:
             entry = job.entry(seconds)
         except BridgeError as exc:
+            self._drop_preview(job)
             return Outcome(job, "failed", f"{job.title}: {exc}")
         self._record(job, seconds)
         self.history.add(entry)
         if not document.is_shown(job.doc):
             return Outcome(job, "done", f"{job.title}: done, but its image was closed; apply it from the history")
         try:
-            nodes = apply_result(job.doc, entry)
+            nodes = apply_result(job.doc, entry, (job.preview_group, job.preview_node))
         except BridgeError as exc:
+            self._drop_preview(job)
             return Outcome(job, "failed", f"{job.title}: {exc}")
+        job.preview_group = job.preview_node = None  # the result's now (or gone, see apply_result)
         return Outcome(job, "done", f"{job.title}: done in {seconds:.0f} s", nodes)
 
     def _record(self, job: DocumentJob, seconds: float) -> None:

@@ -19,7 +19,7 @@ SETTINGS_GROUP = "brushwork"
 PAINT_LAYER = "brushwork painting"
 VECTOR_LAYER = "brushwork strokes"
 STYLIZE_LAYER = "brushwork stylized"
-PREVIEW_LAYER = "brushwork preview (removed when the job ends)"
+PREVIEW_LAYER = "brushwork preview (painting in progress)"  # becomes the painting when the job is done
 BRUSH_LABELS = {"oilbrush": "oil brush", "watercolor": "watercolour", "markerpen": "marker pen", "tape": "tape"}
 METHOD_LABELS = {"wct": "WCT", "adain": "AdaIN", "gatys": "Gatys"}
 # What each style method does, in the words a user choosing between them needs.

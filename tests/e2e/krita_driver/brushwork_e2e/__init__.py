@@ -30,7 +30,8 @@ from PyQt5.QtWidgets import (QApplication, QCheckBox, QComboBox, QDockWidget, QD
 
 CONF = json.load(open(os.environ["BRUSHWORK_E2E"]))
 OUT = CONF["out"]
-PREVIEW = "brushwork preview (removed when the job ends)"
+PREVIEW = "brushwork preview (painting in progress)"  # in a group named like the result
+RESULT_LAYERS = ("brushwork painting", "brushwork stylized")
 LABELS = {"oilbrush": "oil brush", "watercolor": "watercolour", "markerpen": "marker pen", "tape": "tape"}
 
 
@@ -111,7 +112,7 @@ class Driver(Extension):
 
     def watch_previews(self):
         """Log each preview layer's coming and going (a left-over one fails the test's layer check)."""
-        count = sum(node.name() == PREVIEW for node in self.doc.topLevelNodes())
+        count = len(self.previews())
         if count != self.previews_seen:
             self.log(f"preview layers: {count}")
             self.previews_seen = count
@@ -171,8 +172,17 @@ class Driver(Extension):
     def names(self):
         return [node.name() for node in self.doc.topLevelNodes()]
 
+    def results(self):
+        """The top-level groups that hold a job's result (a running job's group holds its preview)."""
+        return [node.name() for node in self.doc.topLevelNodes() if node.type() == "grouplayer"
+                and any(child.name() in RESULT_LAYERS for child in node.childNodes())]
+
+    def previews(self):
+        return [child for node in self.doc.topLevelNodes() if node.type() == "grouplayer"
+                for child in node.childNodes() if child.name() == PREVIEW]
+
     def preview_node(self):
-        return next((node for node in self.doc.topLevelNodes() if node.name() == PREVIEW), None)
+        return next(iter(self.previews()), None)
 
     # -- steps ----------------------------------------------------------------------------------------
 
@@ -304,7 +314,7 @@ class Driver(Extension):
 
         def done():
             self.note_preview()  # if any: these short jobs may end before the server sends a preview
-            return all(title in self.names() for title in titles)
+            return all(title in self.results() for title in titles)
 
         self.wait(done, lambda: QTimer.singleShot(CONF["settle_ms"], self.after_paints), "paint groups", interval=100)
 
@@ -360,7 +370,7 @@ class Driver(Extension):
         self.measure("stylize")
         self.click("brushwork_stylize_run")
         title = CONF["stylize_title"]
-        self.wait(lambda: title in self.names(), lambda: QTimer.singleShot(300, self.after_stylize), "stylized group")
+        self.wait(lambda: title in self.results(), lambda: QTimer.singleShot(300, self.after_stylize), "stylized group")
 
     def after_stylize(self):
         try:
@@ -370,7 +380,7 @@ class Driver(Extension):
             self.w(QListWidget, "brushwork_history").setCurrentRow(0)  # the newest: this one
             self.click("brushwork_reapply")
             again = title + " (2)"
-            self.wait(lambda: again in self.names(), lambda: self.after_reapply(again), "re-applied group")
+            self.wait(lambda: again in self.results(), lambda: self.after_reapply(again), "re-applied group")
         except Exception:
             self.fail(traceback.format_exc())
 
@@ -416,7 +426,7 @@ class Driver(Extension):
             self.measure("deep")  # the click reads the image through a copy Krita converts
             self.click("brushwork_paint_run")
             title = paint_title(options) + " (2)"  # the same job as before: its group gets a new name
-            self.wait(lambda: title in self.names(), lambda: self.after_deep(title), "16-bit group")
+            self.wait(lambda: title in self.results(), lambda: self.after_deep(title), "16-bit group")
         except Exception:
             self.fail(traceback.format_exc())
 
@@ -439,7 +449,7 @@ class Driver(Extension):
         self.set_paint(options, active_layer=True)
         self.click("brushwork_paint_run")
         title = paint_title(options) + " (3)"
-        self.wait(lambda: title in self.names(), lambda: self.after_active(title), "active-layer group")
+        self.wait(lambda: title in self.results(), lambda: self.after_active(title), "active-layer group")
 
     def after_active(self, title):
         try:
