@@ -366,11 +366,13 @@ def test_estimates_come_from_this_machines_jobs(krita_plugin):
     assert not rough.measured and rough.seconds > 0
     assert "rough guess" in model.estimate_text(rough)
     assert model.estimate_paint(final, timings).seconds > 5 * rough.seconds  # more, larger, refined strokes
-    # a job with the same settings: seconds per stroke, times the strokes asked for
+    # a job with the same settings: this machine's speed against the rough model, times the model's figure
     timings.add_paint(draft, 30.0)
     assert model.estimate_paint(draft, timings) == model.Estimate(30.0, True)
-    assert model.estimate_paint(dataclasses.replace(draft, strokes=300), timings).seconds == \
-        pytest.approx(90.0)
+    more = dataclasses.replace(draft, strokes=300)
+    assert model.estimate_paint(more, timings).seconds == pytest.approx(
+        30.0 * model.estimate_paint(more, model.Timings()).seconds / rough.seconds)
+    assert 30 < model.estimate_paint(more, timings).seconds < 90  # more strokes, the same start
     assert "measured on this machine" in model.estimate_text(model.estimate_paint(draft, timings))
     # other settings: scaled by the work per stroke (this machine turned out faster than the rough figure)
     scaled = model.estimate_paint(final, timings)

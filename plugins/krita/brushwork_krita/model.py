@@ -148,17 +148,20 @@ def preset_of(options) -> str:
 # ------------------------------------------------------------------------------------------ estimates
 
 KEEP_SAMPLES = 20  # recent jobs per kind that estimates are made from
-# The rough model, before a job has been timed here: figures timed on 2 busy CPU cores (the slowest
-# kind of machine that runs brushwork), so a first estimate errs long. A painting step costs about half
-# per stroke whatever the working size and half per working pixel (100 strokes, 40 steps per level,
-# no refinement: 50 s at 256 px, 83 s at 512 px); refinement runs refine.default_iterations steps over
-# all strokes (100 strokes at 256 px: 80 steps, 184 s), a step dearer with more strokes.
-ROUGH_PAINT_SECONDS_PER_STROKE = 0.85  # at 512 px, 40 steps per level
+# The rough model, before a job has been timed here: `brushwork paint` timed on a 2-core CPU machine
+# (the slowest kind that runs brushwork) on a 512 px photo. A step of the painter costs about half per
+# stroke whatever the working size and half per working pixel (100 strokes, 40 steps per level, no
+# refinement: 8 s at 512 px); refinement runs refine.default_iterations steps over all strokes, each
+# dearer with more strokes and pixels (100 strokes at 256 px: 80 steps, about 8 s; 300 strokes at
+# 384 px with refinement: 66 s in all). Under load the same machine was up to 4 times slower.
+PAINT_START = 2.0  # seconds: the picture in, the result out
+ROUGH_PAINT_SECONDS_PER_STROKE = 0.06  # at 512 px, 40 steps per level
 PIXEL_SHARE = 0.5
-ROUGH_REFINE_STEP_SECONDS = 3.7  # a refinement step of 100 strokes at 512 px
-# Seconds per megapixel of the region, per method; plus a fixed start (model loading, the style's features).
-ROUGH_STYLIZE_SECONDS_PER_MP = {"adain": 4.0, "wct": 12.0, "gatys": 240.0}
-STYLIZE_START = 2.0
+ROUGH_REFINE_STEP_SECONDS = 0.4  # a refinement step of 100 strokes at 512 px
+# Seconds per megapixel of the region, per method (timed the same way: 0.26 MP took 0.4 s with AdaIN,
+# 1.2 s with WCT, 35 s with Gatys), plus a start (the style's features).
+ROUGH_STYLIZE_SECONDS_PER_MP = {"adain": 2.0, "wct": 5.0, "gatys": 150.0}
+STYLIZE_START = 1.0
 
 
 @dataclass
@@ -191,10 +194,11 @@ def refine_steps(strokes: int) -> int:
 
 def rough_paint_seconds(strokes: int, working_size: int, iterations: int, refine: bool) -> float:
     """The rough model's seconds for a paint job (see ROUGH_PAINT_SECONDS_PER_STROKE)."""
-    size = PIXEL_SHARE * (working_size / 512) ** 2 + 1 - PIXEL_SHARE
-    seconds = strokes * ROUGH_PAINT_SECONDS_PER_STROKE * size * iterations / PAINTER_ITERATIONS
+    pixels = (working_size / 512) ** 2
+    seconds = PAINT_START + strokes * ROUGH_PAINT_SECONDS_PER_STROKE * (PIXEL_SHARE * pixels + 1 - PIXEL_SHARE) * (
+        iterations / PAINTER_ITERATIONS)
     if refine:
-        seconds += refine_steps(strokes) * ROUGH_REFINE_STEP_SECONDS * size * (0.75 + strokes / 800) / 0.875
+        seconds += refine_steps(strokes) * ROUGH_REFINE_STEP_SECONDS * strokes / 100 * pixels
     return seconds
 
 
