@@ -549,7 +549,8 @@ def test_queue_shows_a_live_preview_then_puts_the_result_in_place(krita_plugin):
     png, w, h, thread = decoded[0]
     assert (png, w, h) == (b"\x07first", 8, 6) and thread is not threading.main_thread()
     preview, group = job.preview_node, job.preview_group
-    assert doc.root.children == [group] and group.children == [preview] and group.name() == "brushwork: test"
+    assert doc.root.children == [group] and group.children == [preview]
+    assert group.name() == "brushwork: test (in progress)"
     assert preview.name() == model.PREVIEW_LAYER and preview.pixels == (bytes([7]) * (8 * 6 * 4), 4, 2, 8, 6)
     runner.preview_png = b"\x09second"  # the next one updates the same layer
     _tick_until(queue, lambda _: preview.pixels[0][0] == 9)
@@ -563,6 +564,7 @@ def test_queue_shows_a_live_preview_then_puts_the_result_in_place(krita_plugin):
     outcome, = queue.tick()
     assert outcome.state == "done" and outcome.message == "brushwork: test: done in 30 s"
     assert outcome.nodes[:2] == [group, preview] and preview.name() == model.PAINT_LAYER
+    assert group.name() == "brushwork: test"
     group, painting, vector = outcome.nodes
     assert doc.root.children == [group] and group.children == [painting, vector]
     assert painting.pixels == (pixels[:8 * 6 * 4], 4, 2, 8, 6) and vector.svg == "<svg/>"

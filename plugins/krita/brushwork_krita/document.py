@@ -8,7 +8,7 @@ from PyQt5.QtCore import QByteArray
 
 from krita import Krita
 
-from .model import PREVIEW_LAYER, Region, unique_name, unsupported_format, work_region
+from .model import IN_PROGRESS, PREVIEW_LAYER, Region, unique_name, unsupported_format, work_region
 
 
 EXCHANGE = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")  # what the server takes and returns: 8-bit sRGB
@@ -117,11 +117,11 @@ def add_vector_layer(doc, parent, name: str, svg: str, above):
 
 def show_preview(doc, group, node, bgra: bytes, region: Region, title: str):
     """The live preview: `bgra` (already scaled to the region) in a paint layer inside a layer group on
-    top of the stack, named like the job's result (`title`, made unique), which it becomes when the job
-    is done (see `take_preview`). `group`, `node`: those of an earlier call (updated in place), or None
-    (made). Returns both."""
+    top of the stack, named "`title` (in progress)", which becomes the job's result when it is done
+    (see `take_preview`). `group`, `node`: those of an earlier call (updated in place), or None (made).
+    Returns both."""
     if node is None:
-        group = add_group(doc, unique_name(title, layer_names(doc)))
+        group = add_group(doc, unique_name(title + IN_PROGRESS, layer_names(doc)))
         node = add_paint_layer(doc, group, PREVIEW_LAYER, bgra, region)
     else:
         node.setPixelData(QByteArray(bgra), region.x, region.y, region.width, region.height)
@@ -129,14 +129,17 @@ def show_preview(doc, group, node, bgra: bytes, region: Region, title: str):
     return group, node
 
 
-def take_preview(doc, group, node, name: str, bgra: bytes, region: Region) -> bool:
-    """Turn the preview into the job's painting (`bgra`, renamed `name`), so that the result takes its
-    place and undo never brings a stale preview back. False when the user has deleted or moved it."""
+def take_preview(doc, group, node, name: str, bgra: bytes, region: Region, title: str) -> bool:
+    """Turn the preview into the job's painting (`bgra`, renamed `name`) and its group into the result's
+    (renamed `title`, made unique), so that the result takes its place and undo never brings a stale
+    preview back (renaming and new pixels are no undo steps in Krita 5.1). False when the user has
+    deleted or moved the preview layer."""
     parent = node.parentNode()
     if parent is None or not parent == group or group.parentNode() is None or node.name() != PREVIEW_LAYER:
         return False
     node.setPixelData(QByteArray(bgra), region.x, region.y, region.width, region.height)
     node.setName(name)
+    group.setName(unique_name(title, layer_names(doc)))
     return True
 
 

@@ -134,7 +134,7 @@ def apply_result(doc, entry: HistoryEntry, preview: tuple = (None, None)) -> lis
                           f"{doc.width()}x{doc.height()}")
     name = PAINT_LAYER if entry.kind == "paint" else STYLIZE_LAYER
     group, node = preview
-    if node is not None and document.take_preview(doc, group, node, name, entry.pixels, r):
+    if node is not None and document.take_preview(doc, group, node, name, entry.pixels, r, entry.title):
         nodes = [group, node]
     else:
         if group is not None:  # the user deleted or moved the preview layer: its group goes, a new one comes

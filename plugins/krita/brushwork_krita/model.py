@@ -19,7 +19,8 @@ SETTINGS_GROUP = "brushwork"
 PAINT_LAYER = "brushwork painting"
 VECTOR_LAYER = "brushwork strokes"
 STYLIZE_LAYER = "brushwork stylized"
-PREVIEW_LAYER = "brushwork preview (painting in progress)"  # becomes the painting when the job is done
+PREVIEW_LAYER = "brushwork preview"  # becomes the painting when the job is done
+IN_PROGRESS = " (in progress)"  # a running job's group: its name is the job's title and this, until done
 BRUSH_LABELS = {"oilbrush": "oil brush", "watercolor": "watercolour", "markerpen": "marker pen", "tape": "tape"}
 METHOD_LABELS = {"wct": "WCT", "adain": "AdaIN", "gatys": "Gatys"}
 # What each style method does, in the words a user choosing between them needs.

@@ -30,7 +30,7 @@ from PyQt5.QtWidgets import (QApplication, QCheckBox, QComboBox, QDockWidget, QD
 
 CONF = json.load(open(os.environ["BRUSHWORK_E2E"]))
 OUT = CONF["out"]
-PREVIEW = "brushwork preview (painting in progress)"  # in a group named like the result
+PREVIEW = "brushwork preview"  # in the group "<job title> (in progress)"
 RESULT_LAYERS = ("brushwork painting", "brushwork stylized")
 LABELS = {"oilbrush": "oil brush", "watercolor": "watercolour", "markerpen": "marker pen", "tape": "tape"}
 
