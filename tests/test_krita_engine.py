@@ -130,3 +130,15 @@ def test_the_plugins_copies_of_the_painters_default_steps_match_it():
     for path in ("plugins/gimp/brushwork/brushwork.py", "plugins/krita/brushwork_krita/model.py"):
         text = (ROOT / path).read_text()
         assert f"PAINTER_ITERATIONS = {PaintSettings().iterations} " in text, path
+
+
+def test_output_that_is_not_ascii_is_read_whatever_the_locale(engine, tmp_path, monkeypatch):
+    # Krita's Python may run with an ASCII locale encoding; pip draws progress bars in UTF-8
+    import locale
+
+    monkeypatch.setattr(locale, "getpreferredencoding", lambda do_setlocale=True: "ascii")
+    monkeypatch.setattr(locale, "getencoding", lambda: "ascii")
+    setup = engine.EngineSetup(Plan(tmp_path, [[sys.executable, "-c",
+                                                "import sys; sys.stdout.buffer.write('━━━ 100%\\n'.encode())"]]))
+    setup.run()
+    assert setup.state == "done" and "━━━ 100%" in setup.log

@@ -118,7 +118,7 @@ class EnginePlan:
         return venv_python(self.folder)
 
     def steps(self) -> list[Step]:
-        pip = (str(self.engine_python), "-m", "pip", "install", "--disable-pip-version-check")
+        pip = (str(self.engine_python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off")
         return [
             Step(f"making the environment in {self.folder}", (self.python, "-m", "venv", str(self.folder)), 0.05),
             Step(f"installing {self.torch_build} (a large download)", (*pip, *self.torch), 0.6),
@@ -198,6 +198,15 @@ class EngineSetup:
 
     def run(self) -> None:
         """The steps in order (blocking); stops at the first failure or a cancel."""
+        try:
+            self._run()
+        except Exception as exc:  # a bug must still end the set-up, not leave it "running" for ever
+            with self._lock:
+                self.state, self.message = "failed", f"{self.message}: {type(exc).__name__}: {exc}"
+            if self._process is not None and self._process.poll() is None:
+                self._process.kill()
+
+    def _run(self) -> None:
         self.state = "running"
         done = 0.0
         for step in self.plan.steps():
@@ -207,9 +216,11 @@ class EngineSetup:
                 self.message = step.label
                 self.log.append(f"$ {' '.join(step.command)}")
                 try:
+                    # pip writes UTF-8 whatever the locale Krita runs in (seen: ASCII, which killed
+                    # the reading thread on pip's first progress bar)
                     self._process = subprocess.Popen(step.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                     stdin=subprocess.DEVNULL, text=True, env=_clean_env(),
-                                                     **_hidden_window())
+                                                     stdin=subprocess.DEVNULL, encoding="utf-8", errors="replace",
+                                                     env=_clean_env(), **_hidden_window())
                 except OSError as exc:
                     self.state, self.message = "failed", f"{step.label}: cannot run {step.command[0]} ({exc})"
                     return
