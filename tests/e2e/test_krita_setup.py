@@ -23,7 +23,7 @@ from krita_profile import add_plugin, krita_env, need
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent
-W, H = 48, 36
+SCREENSHOT = ROOT / "docs" / "screenshots" / "krita-docker.png"  # kept current by this test
 
 pytestmark = pytest.mark.slow
 
@@ -62,14 +62,11 @@ def test_import_the_release_zip_set_up_the_engine_and_paint(tmp_path):
     pykrita = tmp_path / "data" / "krita" / "pykrita" / "brushwork_krita"
     assert next((pykrita / "engine").glob("brushwork-*.whl")).is_file()
 
-    rgba = np.zeros((H, W, 4), np.uint8)
-    rgba[..., 3] = 255
-    rgba[:, : W // 2, :3] = (200, 60, 40)
-    rgba[:, W // 2:, :3] = (40, 90, 200)
-    Image.fromarray(rgba).save(tmp_path / "input.png")
+    photo = ROOT / "core" / "data" / "chelsea.jpg"  # the bundled photo: the screenshot shows a real painting
+    W, H = Image.open(photo).size
     painting = tmp_path / "painting.bgra"
-    conf = {"phase": "setup", "image": str(tmp_path / "input.png"), "painting": str(painting),
-            "title": "brushwork: oil brush, 100 strokes"}
+    conf = {"phase": "setup", "image": str(photo), "painting": str(painting),
+            "title": "brushwork: oil brush, 100 strokes", "screenshot": str(tmp_path / "krita.png")}
     try:
         done = _krita(env, conf, tmp_path, 1500)
         engine = tmp_path / "data" / "brushwork" / "engine"
@@ -89,6 +86,9 @@ def test_import_the_release_zip_set_up_the_engine_and_paint(tmp_path):
         assert len(strokes) == 100 and (strokes.width, strokes.height) == (W, H)
         pixels = np.frombuffer(painting.read_bytes(), np.uint8).reshape(H, W, 4)[..., [2, 1, 0]]
         np.testing.assert_array_equal(pixels, raster.render(strokes))
+        shot = Image.open(tmp_path / "krita.png")
+        assert shot.size == (1280, 1000) and len(set(shot.convert("L").getdata())) > 50  # not a blank screen
+        shot.save(SCREENSHOT)
     finally:
         try:
             state = json.loads((tmp_path / "state" / "server.json").read_text())

@@ -10,6 +10,7 @@ waits on the network, not even when the server hangs.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -19,8 +20,23 @@ from pathlib import Path
 
 from . import document
 from .bridge_client import Bridge, BridgeError, JobRunner, encode_image
-from .model import (PAINT_LAYER, STYLIZE_LAYER, VECTOR_LAYER, History, HistoryEntry, PaintOptions, Region, Settings,
-                    StylizeOptions, Timings, fits, install_info, job_title, queue_row, unique_name)
+from .model import (
+    PAINT_LAYER,
+    STYLIZE_LAYER,
+    VECTOR_LAYER,
+    History,
+    HistoryEntry,
+    PaintOptions,
+    Region,
+    Settings,
+    StylizeOptions,
+    Timings,
+    fits,
+    install_info,
+    job_title,
+    queue_row,
+    unique_name,
+)
 
 POLL_INTERVAL = 0.1  # seconds between a job thread's status requests
 LEFTOVER_SECONDS = 10.0  # how long removing a preview layer that Krita has not taken in yet is retried
@@ -34,6 +50,12 @@ def bridge() -> Bridge:
     if _bridge is None:
         _bridge = Bridge(install_info(Path(__file__).parent).get("python"))
     return _bridge
+
+
+def use_engine(python: str) -> None:
+    """Start servers with this interpreter from now on (the engine the docker set up or was shown);
+    $BRUSHWORK_PYTHON still wins, as everywhere."""
+    bridge().python = os.environ.get("BRUSHWORK_PYTHON") or python
 
 
 # A preview decoder: PNG bytes → BGRA8 bytes scaled to width x height, or None if unreadable. It runs in

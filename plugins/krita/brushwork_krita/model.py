@@ -339,6 +339,14 @@ def unsupported_krita(version: str) -> str | None:
     return f"brushwork needs Krita 5.0 or newer; this is Krita {version}"
 
 
+@dataclass
+class EngineSettings:
+    """The engine the docker set up or was pointed at (kept in Krita's settings, so it outlives
+    plug-in updates); empty: the interpreter `brushwork plugins install` recorded, if any."""
+
+    python: str = ""
+
+
 def install_info(folder: Path) -> dict[str, Any]:
     """What `brushwork plugins install` recorded (the interpreter with brushwork)."""
     try:

@@ -10,19 +10,53 @@ so the end-to-end test can drive the docker as a user would.
 
 from __future__ import annotations
 
-from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer
-from PyQt5.QtGui import QImage
-from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
-                             QHBoxLayout, QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton, QScrollArea,
-                             QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 from krita import DockWidget, Extension, Krita
+from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer
+from PyQt5.QtGui import QImage
+from PyQt5.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from . import document, jobs
+from . import document, engine, jobs
 from .bridge_client import BridgeError
-from .model import (BRUSH_LABELS, BRUSHES, CUSTOM, METHOD_HELP, METHOD_LABELS, PAINTER_ITERATIONS, PRESETS, PaintOptions,
-                    Settings, StylizeOptions, apply_preset, estimate_paint, estimate_stylize, estimate_text,
-                    preset_of, unsupported_krita)
+from .model import (
+    BRUSH_LABELS,
+    CUSTOM,
+    METHOD_HELP,
+    METHOD_LABELS,
+    PAINTER_ITERATIONS,
+    PRESETS,
+    EngineSettings,
+    PaintOptions,
+    Settings,
+    StylizeOptions,
+    apply_preset,
+    estimate_paint,
+    estimate_stylize,
+    estimate_text,
+    preset_of,
+    unsupported_krita,
+)
 
 DOCKER_ID = "brushwork_docker"
 PAINT_ACTION = "brushwork_paint"
@@ -264,7 +298,8 @@ def _document():
 
 
 class BrushworkDocker(DockWidget):
-    """Paint and Stylize panels, the queue (with Cancel) and the history (with Apply again)."""
+    """Paint and Stylize panels, the queue (with Cancel) and the history (with Apply again), and the
+    engine (set it up, or use an existing Python)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -310,6 +345,8 @@ class BrushworkDocker(DockWidget):
         self.message = _named(QLabel(), "brushwork_message")
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
+        self.engine = EngineBox(self.settings)
+        layout.addWidget(self.engine)
         layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -422,6 +459,112 @@ class BrushworkDocker(DockWidget):
         if history:
             self.history_list.clear()
             self.history_list.addItems([entry.label() for entry in self.queue.history.entries])
+
+
+class EngineBox(QGroupBox):
+    """Which Python runs the engine, and the button that sets one up: an environment in the user's
+    data folder with PyTorch (CPU, or CUDA when an NVIDIA GPU is found: the choice is shown first)
+    and brushwork (engine.py). Every check and every step runs off the UI thread; a timer shows them."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("Engine")
+        self.settings = settings
+        self.plugin_folder = Path(__file__).parent
+        column = QVBoxLayout(self)
+        self.status = _named(QLabel("Engine: checking…"), "brushwork_engine_status")
+        self.status.setWordWrap(True)
+        self.plan_text = _named(QLabel(""), "brushwork_engine_plan")
+        self.plan_text.setWordWrap(True)
+        self.bar = _named(QProgressBar(), "brushwork_engine_progress")
+        self.bar.setRange(0, 1000)
+        self.bar.hide()
+        row = QHBoxLayout()
+        self.setup = _named(QPushButton("Set up engine"), "brushwork_engine_setup",
+                            "Make the engine's own Python environment and install PyTorch and brushwork into it.")
+        self.choose = _named(QPushButton("Use an existing Python…"), "brushwork_engine_choose",
+                             "Point brushwork at a Python where you installed brushwork yourself.")
+        self.setup.clicked.connect(self.start_setup)
+        self.choose.clicked.connect(self.choose_python)
+        row.addWidget(self.setup)
+        row.addWidget(self.choose)
+        for widget in (self.status, self.plan_text, self.bar):
+            column.addWidget(widget)
+        column.addLayout(row)
+        self.running: engine.EngineSetup | None = None
+        self.checking: Future | None = None  # (python, problem) of the last check
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="brushwork-engine")
+        self.planning: Future | None = self.pool.submit(self._plan)  # this machine's plan, or an EngineError
+        self._check(settings.load(EngineSettings).python or jobs.bridge().python or "")
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start(TICK_MS)
+
+    def _plan(self) -> engine.EnginePlan:
+        return engine.plan(self.plugin_folder, gpu=engine.nvidia_gpu())
+
+    def _check(self, python: str) -> None:
+        self.checking = self.pool.submit(lambda: (python, engine.check_engine(python) if python else
+                                                  "no engine yet: press Set up engine"))
+
+    def _use(self, python: str) -> None:
+        self.settings.save(EngineSettings(python))
+        jobs.use_engine(python)
+        self.status.setText(f"Engine ready: {python}")
+
+    def start_setup(self) -> None:
+        if self.running is not None and not self.running.finished:
+            self.running.cancel()  # the button reads "Cancel set-up" while it runs
+            return
+        if self.planning is None or not self.planning.done():
+            self.status.setText("Engine: still looking at this machine; press again in a moment")
+            return
+        try:
+            plan = self.planning.result()
+        except engine.EngineError as exc:
+            self.status.setText(f"Set-up failed: {exc}")
+            return
+        self.running = engine.EngineSetup(plan)
+        self.running.start()
+        self.setup.setText("Cancel set-up")
+        self.bar.show()
+
+    def choose_python(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "The Python where brushwork is installed", str(Path.home()))
+        if path:
+            self.status.setText(f"Engine: checking {path}…")
+            self._check(path)
+
+    def tick(self) -> None:
+        if self.checking is not None and self.checking.done():
+            python, problem = self.checking.result()
+            self.checking = None
+            if problem is None:
+                self._use(python)
+            elif self.running is None:
+                self.status.setText(f"Engine: {problem}")
+        if self.planning is not None and self.planning.done() and not self.plan_text.text():
+            try:
+                plan = self.planning.result()
+                self.plan_text.setText(f"Set up engine installs {plan.torch_build} and brushwork into "
+                                       f"{plan.folder}, using {plan.python}.")
+            except engine.EngineError as exc:
+                self.plan_text.setText(str(exc))
+        if self.running is None:
+            return
+        setup = self.running
+        self.bar.setValue(int(setup.fraction * 1000))
+        if not setup.finished:
+            self.status.setText(f"Setting up: {setup.message}…")
+            return
+        self.running = None
+        self.setup.setText("Set up engine")
+        self.bar.hide()
+        if setup.state == "done":
+            self._use(str(setup.plan.engine_python))
+        elif setup.state == "failed":
+            self.status.setText(f"Set-up failed: {setup.message}")
+        else:
+            self.status.setText("Engine: set-up cancelled")
 
 
 def show_docker(tab: str) -> None:

@@ -15,7 +15,16 @@ import traceback
 
 from krita import Extension, Krita
 from PyQt5.QtCore import QTimer
-from PyQt5.QtWidgets import QApplication, QComboBox, QFileDialog, QLabel, QMessageBox, QPushButton
+from PyQt5.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+)
 
 CONF = json.load(open(os.environ["BRUSHWORK_SETUP_E2E"]))
 
@@ -65,10 +74,24 @@ class SetupDriver(Extension):
 
     def answer_dialogs(self):
         modal = QApplication.activeModalWidget()
+        seen = f"{type(modal).__name__}: {modal.windowTitle() if modal is not None else ''}"
+        if seen != getattr(self, "last_seen", None):
+            self.last_seen = seen
+            self.log(f"modal {seen}")
         if isinstance(modal, QFileDialog):
+            # give the dialog a moment to list its folder first (closing it while Qt's file system
+            # model is still being filled crashed Krita here)
+            self.dialog_seen = getattr(self, "dialog_seen", None) or time.monotonic()
+            if time.monotonic() - self.dialog_seen < 1.5 or getattr(self, "chosen", False):
+                return
+            self.chosen = True
             self.log(f"file dialog: choosing {CONF['zip']}")
-            modal.selectFile(CONF["zip"])
-            modal.accept()
+            name = modal.findChild(QLineEdit, "fileNameEdit")  # typed in, as a user would
+            if name is None:
+                self.fail("the file dialog has no file name field")
+                return
+            name.setText(CONF["zip"])
+            QTimer.singleShot(300, modal.accept)
         elif isinstance(modal, QMessageBox):
             self.log(f"question: {modal.text()[:120]}")
             yes = modal.button(QMessageBox.Yes)
@@ -133,13 +156,35 @@ class SetupDriver(Extension):
             painting = group.childNodes()[0]
             with open(CONF["painting"], "wb") as f:
                 f.write(bytes(painting.projectionPixelData(0, 0, self.doc.width(), self.doc.height())))
-            self.result["engine_python"] = Krita.instance().readSetting("brushwork", "engine_python", "")
-            self.result["ok"] = True
-            self.finish()
+            engine = json.loads(Krita.instance().readSetting("brushwork", "EngineSettings", "") or "{}")
+            self.result["engine_python"] = engine.get("python")
+            if CONF.get("screenshot"):
+                QTimer.singleShot(1500, self.screenshot)  # let the canvas and the layers docker redraw
+            else:
+                self.result["ok"] = True
+                self.finish()
         else:
             message = self.widget(QLabel, "brushwork_message").text()
             if "failed" in message.lower():
                 self.fail("paint: " + message)
+
+    def screenshot(self):
+        """The whole screen, with the docker floated beside the window at a readable size: what the
+        README shows (the painting, its layer group, the docker with its queue, history and engine)."""
+        try:
+            window = Krita.instance().activeWindow().qwindow()
+            window.setGeometry(0, 0, 900, 760)
+            docker = next(d for d in window.findChildren(QDockWidget) if d.windowTitle() == "brushwork")
+            docker.setFloating(True)
+            docker.setGeometry(905, 0, 370, 1000)
+            QTimer.singleShot(1500, lambda: self.guarded(self.grab))
+        except Exception:
+            self.fail(traceback.format_exc())
+
+    def grab(self):
+        QApplication.primaryScreen().grabWindow(0).copy(0, 0, 1280, 1000).save(CONF["screenshot"])
+        self.result["ok"] = True
+        self.finish()
 
     # -- ending -------------------------------------------------------------------------------------
 
