@@ -22,6 +22,7 @@ from PIL import Image
 
 from brushwork import client, raster, svg
 from brushwork.plugin_install import install
+
 from conftest import psnr
 from krita_profile import HungServer, add_plugin, krita_env, need
 
@@ -193,7 +194,8 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
             assert (vector[outside][:, 3] == 0).all(), brush  # placed at the selection and cut at its edges
             assert (vector[y:y + h, x:x + w, 3] == 255).all(), brush  # the SVG's paper is part of the layer
             scores[brush] = psnr(vector[y:y + h, x:x + w, :3], expected)
-        print("krita vector layers against the exact renderer: " + ", ".join(f"{k} {v:.1f} dB" for k, v in scores.items()))
+        print("krita vector layers against the exact renderer: "
+              + ", ".join(f"{k} {v:.1f} dB" for k, v in scores.items()))
         assert all(score >= 25 for score in scores.values()), scores
 
         # a 16-bit document: read through a converted copy, painted into an 8-bit layer, left 16-bit

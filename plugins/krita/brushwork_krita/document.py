@@ -4,12 +4,10 @@ out B,G,R,A bytes, straight alpha, row-major. These run on Krita's UI thread onl
 
 from __future__ import annotations
 
+from krita import Krita
 from PyQt5.QtCore import QByteArray
 
-from krita import Krita
-
 from .model import IN_PROGRESS, PREVIEW_LAYER, Region, unique_name, unsupported_format, work_region
-
 
 EXCHANGE = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")  # what the server takes and returns: 8-bit sRGB
 

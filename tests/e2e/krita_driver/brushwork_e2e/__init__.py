@@ -25,8 +25,20 @@ import traceback
 
 from krita import Extension, Krita, Selection
 from PyQt5.QtCore import QByteArray, Qt, QTimer
-from PyQt5.QtWidgets import (QApplication, QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QLabel, QLineEdit,
-                             QListWidget, QPushButton, QSpinBox, QTabWidget, QWidget)
+from PyQt5.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QDoubleSpinBox,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QWidget,
+)
 
 CONF = json.load(open(os.environ["BRUSHWORK_E2E"]))
 OUT = CONF["out"]
@@ -52,8 +64,11 @@ class Driver(Extension):
     def setup(self):
         Krita.instance().notifier().windowCreated.connect(lambda: QTimer.singleShot(500, self.start))
         # an exception in a plug-in's slot: Krita would show it in a dialog and wait; fail with it instead
-        sys.excepthook = lambda kind, value, tb: QTimer.singleShot(
-            0, lambda text="".join(traceback.format_exception(kind, value, tb)): self.fail("exception: " + text))
+        def excepthook(kind, value, tb):
+            text = "".join(traceback.format_exception(kind, value, tb))
+            QTimer.singleShot(0, lambda: self.fail("exception: " + text))
+
+        sys.excepthook = excepthook
 
     def createActions(self, window):
         pass
@@ -225,7 +240,8 @@ class Driver(Extension):
                 self.log(f"triggering {name}")
                 action.trigger()
                 root = window.qwindow().findChild(QWidget, "brushwork_root")
-                docks = [d for d in window.qwindow().findChildren(QDockWidget) if root is not None and d.isAncestorOf(root)]
+                docks = [d for d in window.qwindow().findChildren(QDockWidget)
+                         if root is not None and d.isAncestorOf(root)]
                 actions[name] = {"text": action.text(), "docker_visible": bool(docks) and docks[0].isVisible(),
                                  "docker_title": docks[0].windowTitle() if docks else None,
                                  "tab": root.findChild(QTabWidget, "brushwork_tabs").currentIndex() if root else None}
@@ -264,7 +280,8 @@ class Driver(Extension):
                     self.log(f"{what} after {time.monotonic() - started:.1f} s")
                     then()
                 elif time.monotonic() - started > CONF["timeout"]:
-                    self.fail(f"no {what} after {CONF['timeout']} s; layers: {self.names()}; queue: {self.queue_rows()}")
+                    self.fail(f"no {what} after {CONF['timeout']} s; layers: {self.names()}; "
+                              f"queue: {self.queue_rows()}")
             except Exception:
                 self.fail(traceback.format_exc())
 
@@ -289,7 +306,8 @@ class Driver(Extension):
     def hung_cancel(self):
         self.measure("hung_cancel")
         self.click("brushwork_cancel")
-        self.result["hung"] = {"queue_after_click": self.queue_rows(), "message": self.w(QLabel, "brushwork_message").text()}
+        self.result["hung"] = {"queue_after_click": self.queue_rows(),
+                               "message": self.w(QLabel, "brushwork_message").text()}
         QTimer.singleShot(CONF["hung_watch_ms"], self.hung_done)
 
     def hung_done(self):
