@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -29,10 +28,11 @@ from brushwork import raster, svg
 from brushwork.client import Bridge
 from brushwork.plugin_install import install
 
+import gimp_support
+from gimp_support import wait_until
 from recording_proxy import RecordingProxy
 
 HERE = Path(__file__).parent
-GIMP_ROOT = Path(os.environ.get("BRUSHWORK_GIMP_ROOT", "/var/lib/brushwork/gimp-root"))
 W, H = 60, 44
 SELECTION = (6, 4, 40, 32)
 PAINT = {"brush": "tape", "strokes": 14, "seed": 1, "working-size": 64, "iterations": 5, "refine": False,
@@ -46,25 +46,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def gimp_root() -> Path:
-    if not (GIMP_ROOT / "usr/bin/gimp-console-3.0").exists():
-        pytest.fail(f"GIMP 3 is not installed in {GIMP_ROOT}: run `bash scripts/setup.sh test` as root "
-                    "(it calls scripts/install_editors.sh)")
-    if os.geteuid() != 0:
-        pytest.fail("the GIMP end-to-end test needs root (chroot)")
-    return GIMP_ROOT
+    return gimp_support.gimp_root("gimp-console-3.0")
 
 
 @pytest.fixture
 def server(tmp_path, weights_dir):
     """`brushwork serve` on the host, with its own state folder."""
-    env = {**os.environ, "BRUSHWORK_STATE_DIR": str(tmp_path / "state"), "BRUSHWORK_LOG_DIR": str(tmp_path / "log"),
-           "BRUSHWORK_WEIGHTS": str(weights_dir), "BRUSHWORK_OFFLINE": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "brushwork", "serve", "--idle-timeout", "600"],
-                               stdout=subprocess.PIPE, text=True, env=env)
-    assert process.stdout.readline().startswith("brushwork serving on ")
-    yield tmp_path / "state"
-    process.terminate()
-    process.wait(timeout=30)
+    yield from gimp_support.serve(tmp_path, weights_dir)
 
 
 class GimpBatch:
@@ -217,17 +205,6 @@ def _picture(submission: dict) -> np.ndarray:
     return np.frombuffer(data, np.uint8).reshape(image["height"], image["width"], 4)
 
 
-def _wait(condition, timeout: float, what: str, interval: float = 0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
 def test_gimp_reads_the_visible_image_and_its_cancel_stops_the_server_job(gimp, server, monkeypatch):
     """Input: by default the visible image (a hidden layer left out, an opaque layer in a group merged
     in); with "active-layer-only" one layer alone, its result in that layer's own stack. Cancel: GIMP's
@@ -250,7 +227,7 @@ def test_gimp_reads_the_visible_image_and_its_cancel_stops_the_server_job(gimp, 
             assert process.poll() is None, process.communicate()
             return jobs[3] if len(jobs) > 3 and jobs[3]["message"].startswith("painting") else None
 
-        job = _wait(long_job, 120, "the long job to paint", interval=0.05)
+        job = wait_until(long_job, 120, "the long job to paint", interval=0.05)
         assert job["state"] == "running"
         plug_ins = [pid for pid, argv in gimp.processes("brushwork.py") if "-run" in argv]
         guards = gimp.processes("cancel_guard.py")
@@ -259,13 +236,16 @@ def test_gimp_reads_the_visible_image_and_its_cancel_stops_the_server_job(gimp, 
         # between its polls never reads, then SIGKILL. Nothing of the plug-in's own runs after it.
         os.kill(plug_ins[0], signal.SIGKILL)
         killed = time.monotonic()
-        _wait(lambda: bridge.status(job["id"]).state == "cancelled", 5, "the job to be cancelled", interval=0.005)
+        wait_until(lambda: bridge.status(job["id"]).state == "cancelled", 5, "the job to be cancelled", interval=0.005)
         took = time.monotonic() - killed
         print(f"gimp e2e: the server's job was cancelled {took * 1000:.0f} ms after the plug-in was killed")
         assert took < 1.0
         # the next job from GIMP does not wait behind the cancelled one
-        following = _wait(lambda: (lambda jobs: jobs[4] if len(jobs) > 4 else None)(bridge.request("GET", "/jobs")),
-                          60, "the next job", interval=0.005)
+        def fifth_job():
+            jobs = bridge.request("GET", "/jobs")
+            return jobs[4] if len(jobs) > 4 else None
+
+        following = wait_until(fifth_job, 60, "the next job", interval=0.005)
         assert following["state"] in ("running", "done") and following["position"] == 0, following
         stdout, stderr = process.communicate(timeout=120)
         assert process.returncode == 0, f"GIMP exited {process.returncode}:\n{stdout[-2000:]}\n{stderr[-3000:]}"

@@ -15,7 +15,6 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -26,11 +25,12 @@ from PIL import Image, ImageGrab
 
 from brushwork.plugin_install import install
 
+import gimp_support
 from conftest import BUNDLED_PHOTO
+from gimp_support import wait_until
 
 HERE = Path(__file__).parent
 SHOTS = HERE.parents[1] / "docs" / "screenshots"
-GIMP_ROOT = Path(os.environ.get("BRUSHWORK_GIMP_ROOT", "/var/lib/brushwork/gimp-root"))
 SCREEN = (1280, 800)
 DIALOG = "Paint with strokes…"
 PAINT = {"brush": "oilbrush", "strokes": 300, "seed": 1, "working-size": 160, "iterations": 10, "refine": False,
@@ -94,29 +94,18 @@ SESSIONRC = """(session-info "toplevel"
 
 @pytest.fixture
 def gimp_root() -> Path:
-    if not (GIMP_ROOT / "usr/bin/gimp-3.0").exists():
-        pytest.fail(f"GIMP 3 is not installed in {GIMP_ROOT}: run `bash scripts/setup.sh test` as root "
-                    "(it calls scripts/install_editors.sh)")
-    if os.geteuid() != 0:
-        pytest.fail("the GIMP end-to-end test needs root (chroot)")
+    root = gimp_support.gimp_root("gimp-3.0")
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         pytest.fail(f"missing {', '.join(missing)}: run `bash scripts/setup.sh test` (xvfb, openbox, xdotool, "
                     "x11-utils)")
-    return GIMP_ROOT
+    return root
 
 
 @pytest.fixture
 def server(tmp_path, weights_dir):
     """`brushwork serve` on the host, with its own state folder."""
-    env = {**os.environ, "BRUSHWORK_STATE_DIR": str(tmp_path / "state"), "BRUSHWORK_LOG_DIR": str(tmp_path / "log"),
-           "BRUSHWORK_WEIGHTS": str(weights_dir), "BRUSHWORK_OFFLINE": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "brushwork", "serve", "--idle-timeout", "600"],
-                               stdout=subprocess.PIPE, text=True, env=env)
-    assert process.stdout.readline().startswith("brushwork serving on ")
-    yield tmp_path / "state"
-    process.terminate()
-    process.wait(timeout=30)
+    yield from gimp_support.serve(tmp_path, weights_dir)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -151,7 +140,7 @@ def display(gimp_root, tmp_path):
             assert openbox.poll() is None, f"openbox exited {openbox.returncode}"
             return "_NET_SUPPORTING_WM_CHECK(WINDOW)" in _x(number, "xprop", "-root", "_NET_SUPPORTING_WM_CHECK")
 
-        _wait(managed, 20, "openbox to manage the screen")
+        wait_until(managed, 20, "openbox to manage the screen")
         _x(number, "xdotool", "mousemove", str(SCREEN[0] // 2), "2")
         yield number
     finally:
@@ -166,17 +155,6 @@ def _x(number: str, *command: str) -> str:
     run = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=20,
                          env={**os.environ, "DISPLAY": f":{number}"})
     return run.stdout
-
-
-def _wait(condition, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def _windows(number: str) -> dict[str, tuple[str, str]]:
@@ -279,7 +257,7 @@ def test_screenshots_of_gimp_with_the_plug_in(gimp_root, server, display, tmp_pa
             return json.loads(path.read_text()) if path.exists() else None
 
         # 1. after a batch-mode paint: the result group in the Layers dialog, the strokes in Paths
-        painted = _wait(lambda: out("painted.json"), 90, "the batch paint in GIMP's GUI", interval=0.2)
+        painted = wait_until(lambda: out("painted.json"), 90, "the batch paint in GIMP's GUI", interval=0.2)
         print(f"gimp screenshot: painted {time.monotonic() - start:.1f} s after GIMP started")
         assert painted["menu"] == [DIALOG, ["<Image>/Filters/brushwork"]], painted  # Filters ▸ brushwork ▸ ...
         assert painted["paint"] == {"status": "success", "error": None}, painted
@@ -298,7 +276,7 @@ def test_screenshots_of_gimp_with_the_plug_in(gimp_root, server, display, tmp_pa
             assert out("dialog.json") is None, out("dialog.json")  # the call returned: no dialog
             return _window(display, DIALOG)
 
-        dialog = _wait(shown, 60, f'the "{DIALOG}" dialog')
+        dialog = wait_until(shown, 60, f'the "{DIALOG}" dialog')
         assert _windows(display)[dialog][1] == "brushwork"  # the plug-in's window, not GIMP's
         time.sleep(0.5)
         shot = _settled_shot(display)
