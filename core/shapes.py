@@ -74,8 +74,12 @@ def _hull(points: list[Point]) -> list[Point]:
 
 def watercolor_outline(stroke: Stroke) -> SweptOutline:
     """Discs of radius width(t)/2 along the curve, joined by the hulls of neighbouring cross-sections."""
+    return swept_outline(stroke, stroke["width0"] / 2, stroke["width1"] / 2)
+
+
+def swept_outline(stroke: Stroke, r0: float, r1: float) -> SweptOutline:
+    """A Bezier stroke's curve swept by a disc whose radius runs r0 -> r1 (for the marker pen, r0 = r1)."""
     p0, p1, p2 = bezier_points(stroke)
-    r0, r1 = stroke["width0"] / 2, stroke["width1"] / 2
     # The control polygon bounds the curve length; ~5 px between samples keeps the outline smooth.
     length = math.dist(p0, p1) + math.dist(p1, p2)
     n = max(3, min(40, math.ceil(length / 5) + 1))

@@ -22,6 +22,7 @@ from brushwork.shapes import (
     bezier_points,
     color8,
     opacity4,
+    swept_outline,
     watercolor_outline,
 )
 from brushwork.strokes import BRUSHES, Stroke, StrokeList, check_count
@@ -354,17 +355,10 @@ def write_flat(strokes: StrokeList, origin: tuple[int, int] = (0, 0)) -> str:
 
 def _outline_polygon(s: Stroke):
     """The stroke's silhouette as one shapely polygon (union of its pieces), in canvas pixels."""
-    from shapely import LineString, Point, Polygon, unary_union
+    from shapely import Point, Polygon, unary_union
 
-    if s.kind == "markerpen":
-        p0, p1, p2 = bezier_points(s)
-        n = max(3, min(80, math.ceil((math.dist(p0, p1) + math.dist(p1, p2)) / 2) + 1))
-        curve = [(((1 - t) ** 2) * p0[0] + 2 * (1 - t) * t * p1[0] + t * t * p2[0],
-                  ((1 - t) ** 2) * p0[1] + 2 * (1 - t) * t * p1[1] + t * t * p2[1])
-                 for t in (i / (n - 1) for i in range(n))]
-        return LineString(curve).buffer(s["width"] / 2, quad_segs=_arc_segments(s["width"] / 2))
-    if s.kind == "watercolor":
-        outline = watercolor_outline(s)
+    if s.kind in ("markerpen", "watercolor"):
+        outline = swept_outline(s, s["width"] / 2, s["width"] / 2) if s.kind == "markerpen" else watercolor_outline(s)
         return unary_union([Point(x, y).buffer(r, quad_segs=_arc_segments(r)) for x, y, r in outline.discs]
                            + [Polygon(q) for q in outline.quads])
     points = OIL_BODY if s.kind == "oilbrush" else _UNIT_RECT
