@@ -39,6 +39,7 @@ __all__ = [
     "ServerGone",
     "encode_image",
     "encode_png",
+    "engine_env",
     "log_file",
     "state_dir",
     "state_file",
@@ -125,6 +126,12 @@ def _exited_child(pid: int) -> bool:
         return waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except OSError:  # ChildProcessError: not our child
         return False
+
+
+def engine_env() -> dict[str, str]:
+    """The environment for running brushwork's own Python from inside an editor: editors put their
+    Python packages on PYTHONPATH/PYTHONHOME, which brushwork's environment must not see."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
 
 
 def _log_tail(path: Path, lines: int = 3) -> str:
@@ -315,8 +322,7 @@ class Bridge:
             handle = open(log, "ab")
         except OSError as exc:
             raise BridgeError(f"cannot write the server log {log}: {exc.strerror or exc}") from None
-        # Editors put their own Python packages on PYTHONPATH/PYTHONHOME; brushwork's venv must not see them.
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        env = engine_env()
         command = [python, "-m", "brushwork", "serve", "--idle-timeout", str(self.idle_timeout)]
         try:
             with handle:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import types
 import zipfile
 from pathlib import Path
 
@@ -14,15 +15,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def engine():
-    # engine.py is loaded on its own: the package's __init__ registers with Krita
-    spec = importlib.util.spec_from_file_location("brushwork_krita_engine",
-                                                  ROOT / "plugins/krita/brushwork_krita/engine.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def engine(tmp_path_factory):
+    """engine.py as installed (next to its bridge_client.py copy), imported without the package's
+    __init__, which registers with Krita."""
+    from brushwork.plugin_install import install
+
+    folder = tmp_path_factory.mktemp("pykrita")
+    install("krita", folder)
+    package = types.ModuleType("brushwork_krita")
+    package.__path__ = [str(folder / "brushwork_krita")]
+    sys.modules["brushwork_krita"] = package
+    yield importlib.import_module("brushwork_krita.engine")
+    for name in [n for n in sys.modules if n == "brushwork_krita" or n.startswith("brushwork_krita.")]:
+        del sys.modules[name]
 
 
 def test_the_plan_picks_the_torch_build_for_the_gpu_and_the_bundled_wheel(engine, tmp_path, monkeypatch):
@@ -61,7 +66,7 @@ class Plan:
         self.commands = commands
 
     def steps(self):
-        return [sys.modules["brushwork_krita_engine"].Step(f"step {i}", tuple(c), 1 / len(self.commands))
+        return [sys.modules["brushwork_krita.engine"].Step(f"step {i}", tuple(c), 1 / len(self.commands))
                 for i, c in enumerate(self.commands)]
 
 

@@ -35,7 +35,7 @@ from gi.repository import Gegl, Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # bridge_client.py lies next to this file
-from bridge_client import Bridge, BridgeError, JobRunner, encode_image, log_file  # noqa: E402
+from bridge_client import Bridge, BridgeError, JobRunner, encode_image, engine_env, log_file  # noqa: E402
 
 PAINTER_ITERATIONS = 40  # the painter's own default steps per level (brushwork's PaintSettings.iterations)
 PAINT = "brushwork-paint"
@@ -98,12 +98,11 @@ def _setup_command(python: str | None) -> tuple[str, str]:
 
 
 def _imports_brushwork(python: str) -> bool:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     try:
         return subprocess.run([python, "-c", "import importlib.util, sys; "
                                "sys.exit(importlib.util.find_spec('brushwork') is None)"],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=env, timeout=60).returncode == 0
+                              env=engine_env(), timeout=60).returncode == 0
     except subprocess.TimeoutExpired:
         return True  # slow, not missing: starting the server will tell
     except OSError:

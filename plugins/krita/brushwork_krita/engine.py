@@ -19,6 +19,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .bridge_client import engine_env
+
 MIN_PYTHON = (3, 11)
 CPU_TORCH = ("torch", "--index-url", "https://download.pytorch.org/whl/cpu")
 CUDA_TORCH = ("torch",)  # PyPI's Linux and Windows wheels carry CUDA
@@ -45,16 +47,11 @@ def _hidden_window() -> dict:
     return {"creationflags": subprocess.CREATE_NO_WINDOW} if sys.platform == "win32" else {}
 
 
-def _clean_env() -> dict[str, str]:
-    """Krita puts its own Python on PYTHONPATH/PYTHONHOME: the engine's Python must not see it."""
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-
-
 def python_version(python: str) -> tuple[int, int] | None:
     """(major, minor) of an interpreter, or None when it does not run."""
     try:
         out = subprocess.run([python, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True,
-                             text=True, timeout=20, env=_clean_env(), **_hidden_window())
+                             text=True, timeout=20, env=engine_env(), **_hidden_window())
         major, minor = (int(v) for v in out.stdout.split())
         return major, minor
     except (OSError, ValueError, subprocess.SubprocessError):
@@ -151,7 +148,7 @@ def check_engine(python: str) -> str | None:
         return f"{python} does not exist"
     try:
         out = subprocess.run([python, "-m", "brushwork", "--version"], capture_output=True, text=True, timeout=120,
-                             env=_clean_env(), **_hidden_window())
+                             env=engine_env(), **_hidden_window())
     except (OSError, subprocess.SubprocessError) as exc:
         return f"{python} does not run ({exc})"
     if out.returncode != 0:
@@ -220,7 +217,7 @@ class EngineSetup:
                     # the reading thread on pip's first progress bar)
                     self._process = subprocess.Popen(step.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                                      stdin=subprocess.DEVNULL, encoding="utf-8", errors="replace",
-                                                     env=_clean_env(), **_hidden_window())
+                                                     env=engine_env(), **_hidden_window())
                 except OSError as exc:
                     self.state, self.message = "failed", f"{step.label}: cannot run {step.command[0]} ({exc})"
                     return
