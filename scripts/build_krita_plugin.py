@@ -46,7 +46,7 @@ def build_zip(wheel: Path, out_dir: Path) -> Path:
         _directory(archive, NAME)
         for path in sorted((source / NAME).glob("*.py")):
             archive.write(path, f"{NAME}/{path.name}")
-        archive.write(ROOT / "core" / "client.py", f"{NAME}/bridge_client.py")
+        archive.write(ROOT / "core" / "brushwork" / "client.py", f"{NAME}/bridge_client.py")
         _directory(archive, f"{NAME}/engine")
         archive.write(wheel, f"{NAME}/engine/{wheel.name}")
     partial.replace(target)  # a half-written zip never carries the release's name

@@ -9,16 +9,15 @@ cd "$(dirname "$0")/.."
 status=0
 .venv/bin/ruff check --output-format concise . || status=1
 
-# mypy finds modules by folder name and cannot follow setuptools' editable import hook, while the
-# package's folders are named otherwise (package-dir: core/ is brushwork, renderers/ is
-# brushwork.renderers). So it checks a tree of links laid out as installed (build/mypy, the
-# [tool.mypy] mypy_path), and the paths in its messages are mapped back to the source files.
+# mypy finds modules by folder name and cannot follow setuptools' editable import hook, while
+# renderers/ is installed as brushwork.renderers. So it checks a tree of links laid out as installed
+# (build/mypy, the [tool.mypy] mypy_path), and the paths in its messages are mapped back to the sources.
 tree=build/mypy
 rm -rf "$tree"
 mkdir -p "$tree/brushwork"
-for entry in core/*; do
+for entry in core/brushwork/*; do
     [ "${entry##*/}" = __pycache__ ] || ln -s "../../../$entry" "$tree/brushwork/"
 done
 ln -s ../../../renderers "$tree/brushwork/renderers"
-.venv/bin/mypy | sed -e "s#$tree/brushwork/renderers/#renderers/#g" -e "s#$tree/brushwork/#core/#g" || status=1
+.venv/bin/mypy | sed -e "s#$tree/brushwork/renderers/#renderers/#g" -e "s#$tree/brushwork/#core/brushwork/#g" || status=1
 exit $status

@@ -124,7 +124,8 @@ def test_release_zip_holds_the_plugin_the_client_and_the_wheel(tmp_path):
     assert {"brushwork_krita.desktop", "brushwork_krita/", "brushwork_krita/__init__.py",
             "brushwork_krita/bridge_client.py", "brushwork_krita/engine.py",
             "brushwork_krita/engine/brushwork-9.9.9-py3-none-any.whl"} <= set(names)
-    assert zipfile.ZipFile(target).read("brushwork_krita/bridge_client.py") == (ROOT / "core/client.py").read_bytes()
+    client = (ROOT / "core/brushwork/client.py").read_bytes()
+    assert zipfile.ZipFile(target).read("brushwork_krita/bridge_client.py") == client
     assert not list((tmp_path / "dist").glob(".*partial"))
 
 

@@ -62,7 +62,8 @@ def test_import_the_release_zip_set_up_the_engine_and_paint(tmp_path):
     pykrita = tmp_path / "data" / "krita" / "pykrita" / "brushwork_krita"
     assert next((pykrita / "engine").glob("brushwork-*.whl")).is_file()
 
-    photo = ROOT / "core" / "data" / "chelsea.jpg"  # the bundled photo: the screenshot shows a real painting
+    # the bundled photo: the screenshot shows a real painting
+    photo = ROOT / "core" / "brushwork" / "data" / "chelsea.jpg"
     W, H = Image.open(photo).size
     painting = tmp_path / "painting.bgra"
     conf = {"phase": "setup", "image": str(photo), "painting": str(painting),

@@ -98,7 +98,7 @@ class DocumentJob:
         if state == "connecting":
             return "starting"
         if state == "submitted":
-            # JobRunner's words for a job in the server's queue (core/client.py)
+            # JobRunner's words for a job in the server's queue (core/brushwork/client.py)
             return "waiting" if message == "queued" or message.startswith("waiting for") else "running"
         return state
 
