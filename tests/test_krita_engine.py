@@ -131,7 +131,7 @@ def test_release_zip_holds_the_plugin_the_client_and_the_wheel(tmp_path):
 
 def test_the_plugins_copies_of_the_painters_default_steps_match_it():
     # The editors' Pythons cannot import brushwork: both plug-ins keep a copy of this default to show it.
-    from brushwork.painter.optimise import PaintSettings
+    from brushwork.settings import PaintSettings
 
     for path in ("plugins/gimp/brushwork/brushwork.py", "plugins/krita/brushwork_krita/model.py"):
         text = (ROOT / path).read_text()

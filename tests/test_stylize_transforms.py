@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from brushwork.errors import BrushworkError
+from brushwork.settings import validate_style_weights
 from brushwork.stylize.tiling import ALIGN, borders, pad_to_grid, plan
 from brushwork.stylize.transforms import (
     FeatureStats,
@@ -11,7 +12,6 @@ from brushwork.stylize.transforms import (
     adain_map,
     gram,
     preserve_color,
-    validate_style_weights,
     wct,
     wct_map,
 )

@@ -8,7 +8,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from brushwork.images import load_image
-from brushwork.painter.optimise import ExtraLoss, PaintCancelled, PaintSettings, Progress, paint_array
+from brushwork.painter.optimise import ExtraLoss, PaintCancelled, Progress, paint_array
+from brushwork.settings import PaintSettings
 from brushwork.strokes import StrokeList
 
 __all__ = ["PaintCancelled", "PaintSettings", "Progress", "paint"]

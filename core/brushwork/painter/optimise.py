@@ -30,42 +30,13 @@ from brushwork.painter.colours import refit_colours
 from brushwork.painter.plan import Level, plan_levels
 from brushwork.painter.pruning import removal_gains
 from brushwork.painter.refine import RefineLimits, default_iterations, refine
+from brushwork.settings import PaintSettings, validate_settings
 from brushwork.strokes import BRUSHES, Stroke, StrokeList, field_range
 
 ExtraLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 # Progress counts stroke-steps of the optimiser; a refinement step costs this many level steps per
 # stroke (about 0.5 at 1,000 strokes and 1.4 at 200, timed on tubingen.jpg).
 REFINE_STEP_COST = 0.75
-
-
-@dataclass(frozen=True)
-class PaintSettings:
-    strokes: int = 1000
-    brushes: tuple[str, ...] = ("oilbrush",)
-    seed: int = 0
-    working_size: int = 512
-    iterations: int = 40
-    learning_rate: float = 0.02
-    ot_weight: float = 0.5  # beta: weight of the Sinkhorn term against pixel L1
-    ot_grid: int = 8  # mass maps are ot_grid x ot_grid per block
-    # The transport term moves strokes into place early in a level; the rest of the level refines
-    # with the pixel loss alone, which also halves the Sinkhorn cost (the painter's largest).
-    ot_fraction: float = 0.5
-    exact_forward: bool = False  # loss on the exact rendering, gradients through the neural one
-    min_size: float | None = None  # stroke extents, output pixels
-    max_size: float | None = None
-    opaque: bool = False
-    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    # After the last level, the colours that minimise the squared error for the strokes' final
-    # shapes (`colours.refit_colours`): +0.3-0.6 dB on tubingen.jpg at 200-1,000 strokes.
-    colour_refit: bool = True
-    # Strokes of a pass that remove less error than this fraction of the pass's median stroke
-    # are dropped and their budget goes to the next pass, or to one extra pass after the last
-    # (`pruning`); 0 keeps every stroke.
-    prune: float = 0.1
-    # After the levels, all new strokes are optimised together on the whole canvas for this many
-    # steps (`refine`); 0 skips it, None picks `refine.default_iterations` for the budget.
-    refine_iterations: int | None = None
 
 
 @dataclass
@@ -87,32 +58,6 @@ class PaintCancelled(BrushworkError):
     def __init__(self, strokes: StrokeList) -> None:
         super().__init__(f"painting cancelled after {len(strokes)} strokes")
         self.strokes = strokes
-
-
-def validate_settings(s: PaintSettings) -> None:
-    if not isinstance(s.strokes, int) or s.strokes < 1:
-        raise BrushworkError(f"strokes must be a whole number >= 1, got {s.strokes!r}")
-    if not s.brushes:
-        raise BrushworkError("brush: give at least one brush kind")
-    for kind in s.brushes:
-        if kind not in BRUSHES:
-            raise BrushworkError(f"unknown brush {kind!r}; expected one of {', '.join(BRUSHES)}")
-    if s.working_size < 16:
-        raise BrushworkError(f"working size must be at least 16 pixels, got {s.working_size}")
-    if s.iterations < 1:
-        raise BrushworkError(f"iterations must be at least 1, got {s.iterations}")
-    for name in ("min_size", "max_size"):
-        value = getattr(s, name)
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise BrushworkError(f"{name.replace('_', '-')} must be a positive number of pixels, got {value}")
-    if s.min_size is not None and s.max_size is not None and s.min_size > s.max_size:
-        raise BrushworkError(f"min-size {s.min_size} is larger than max-size {s.max_size}")
-    if s.refine_iterations is not None and s.refine_iterations < 0:
-        raise BrushworkError(f"refine iterations must be 0 or more, got {s.refine_iterations}")
-    if not (0 <= s.prune < 1):
-        raise BrushworkError(f"prune must be in [0, 1), got {s.prune}")
-    if len(s.background) != 3 or not all(0 <= c <= 1 for c in s.background):
-        raise BrushworkError(f"background must be an RGB colour with channels in 0..1, got {s.background}")
 
 
 def _to_tensor(rgb: np.ndarray) -> torch.Tensor:

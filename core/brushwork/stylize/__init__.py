@@ -4,7 +4,8 @@
     out = stylize(load_image("photo.jpg"), [load_image("starry.jpg")], StyleOptions(method="wct", alpha=0.8))
 """
 
-from brushwork.stylize.api import METHODS, StyleOptions, load_image, load_mask, stylize
+from brushwork.settings import METHODS, StyleOptions
+from brushwork.stylize.api import load_image, load_mask, stylize
 from brushwork.stylize.models import CD16xModels, Models, VGGModels
 
 __all__ = ["CD16xModels", "METHODS", "Models", "StyleOptions", "VGGModels", "load_image", "load_mask", "stylize"]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,64 +13,11 @@ from PIL import Image, UnidentifiedImageError
 
 from brushwork import images
 from brushwork.errors import BrushworkError
+from brushwork.settings import StyleOptions
 from brushwork.stylize import gatys
 from brushwork.stylize.models import CD16xModels, Models
-from brushwork.stylize.tiling import ALIGN, Tile, pad_to_grid, plan
-from brushwork.stylize.transforms import FeatureStats, adain_map, preserve_color, validate_style_weights, wct_map
-
-METHODS = ("adain", "wct", "gatys")
-DEFAULT_LEVELS = {"adain": (4,), "wct": (5, 4, 3, 2, 1)}
-OPTIMIZERS = ("lbfgs", "adam")
-MAX_SIDE = 32768
-
-
-@dataclass(frozen=True)
-class StyleOptions:
-    """Everything that shapes a stylization besides the images themselves."""
-
-    method: str = "wct"
-    alpha: float = 1.0  # 0 = the content (its reconstruction), 1 = full style
-    style_weights: tuple[float, ...] | None = None  # one per style image; None = equal
-    levels: tuple[int, ...] | None = None  # adain / wct encoder levels, applied in this order
-    preserve_color: bool = False  # keep the content's colours (chroma), take the style's luminance
-    size: int | None = None  # long side of the output in pixels; None = the content's own size
-    style_size: int = 512  # larger style images are shrunk to this long side before their statistics
-    tile: int = 1024  # images larger than this (long side, px) run tile by tile
-    margin: int = 128  # context around each tile at level 5 (px); level k uses margin / 2^(5-k), >= 16
-    steps: int = 100  # gatys: iterations at the working size
-    work_size: int = 512  # gatys: long side of the first, full optimisation
-    refine_steps: int = 20  # gatys: iterations at the output size when it exceeds work_size
-    optimizer: str = "lbfgs"  # gatys: lbfgs or adam
-    style_weight: float = 10.0  # gatys: style term weight (relative losses; content weight is 1)
-
-    def validate(self, style_count: int) -> "StyleOptions":
-        """Check ranges (errors name the parameter) and return options with defaults filled in."""
-        if self.method not in METHODS:
-            raise BrushworkError(f"--method {self.method!r}: expected one of {', '.join(METHODS)}")
-        if not (isinstance(self.alpha, (int, float)) and 0.0 <= self.alpha <= 1.0):
-            raise BrushworkError(f"--alpha {self.alpha}: expected a number in [0, 1]")
-        weights = validate_style_weights(self.style_weights, style_count)
-        levels = self.levels
-        if self.method == "gatys":
-            if levels is not None:
-                raise BrushworkError("--levels applies to adain and wct; gatys uses relu1_1..relu5_1")
-        else:
-            levels = tuple(levels) if levels is not None else DEFAULT_LEVELS[self.method]
-            if not levels or any(level not in (1, 2, 3, 4, 5) for level in levels):
-                raise BrushworkError(f"--levels {','.join(map(str, levels))}: expected levels from 1 to 5")
-        for name, value, low, high in (("--size", self.size, ALIGN, MAX_SIDE),
-                                       ("--style-size", self.style_size, 32, 4096),
-                                       ("--tile", self.tile, 64, MAX_SIDE), ("--margin", self.margin, 0, 1024),
-                                       ("--steps", self.steps, 0, 100000), ("--work-size", self.work_size, 32, 8192),
-                                       ("--refine-steps", self.refine_steps, 0, 100000)):
-            if value is not None and not (isinstance(value, int) and low <= value <= high):
-                raise BrushworkError(f"{name} {value}: expected a whole number in [{low}, {high}]")
-        if self.optimizer not in OPTIMIZERS:
-            raise BrushworkError(f"--optimizer {self.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
-        if not (math.isfinite(self.style_weight) and self.style_weight > 0):
-            raise BrushworkError(f"--style-weight {self.style_weight}: expected a number > 0")
-        return replace(self, style_weights=weights, levels=levels)
-
+from brushwork.stylize.tiling import Tile, pad_to_grid, plan
+from brushwork.stylize.transforms import FeatureStats, adain_map, preserve_color, wct_map
 
 # ---------------------------------------------------------------------------------------------- images
 

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-ALIGN = 16  # 2^4: the deepest (level-5) encoder pools four times
+from brushwork.settings import ALIGN
+
 MIN_SIDE = 32  # the level-5 features must be at least 2 px wide for their reflection padding
 
 

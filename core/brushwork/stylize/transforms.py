@@ -8,7 +8,6 @@ applied to every tile, so no tile sees different statistics from its neighbour.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -108,24 +107,6 @@ class AffineMap:
         full = alpha * matrix + (1 - alpha) * eye
         bias = alpha * (target_mean - matrix @ content_mean)
         return cls(full.float(), bias.float())
-
-
-def validate_style_weights(style_weights: Sequence[float] | None, count: int) -> tuple[float, ...]:
-    """One non-negative weight per style image, not all zero; returned normalised to sum 1."""
-    if count < 1:
-        raise BrushworkError("give at least one style image")
-    if style_weights is None:
-        return (1.0 / count,) * count
-    values = tuple(float(w) for w in style_weights)
-    if len(values) != count:
-        raise BrushworkError(f"--style-weights has {len(values)} value(s) for {count} style image(s); "
-                             "expected one weight per --style")
-    if any(not math.isfinite(w) or w < 0 for w in values):
-        raise BrushworkError(f"--style-weights {','.join(map(str, values))}: weights must be finite and >= 0")
-    total = sum(values)
-    if total <= 0:
-        raise BrushworkError("--style-weights are all zero; at least one must be > 0")
-    return tuple(w / total for w in values)
 
 
 def adain_map(content: FeatureStats, styles: Sequence[FeatureStats], style_weights: Sequence[float],
