@@ -13,12 +13,15 @@ import struct
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from brushwork.errors import BrushworkError
+
+if TYPE_CHECKING:
+    import torch
 
 # The largest picture brushwork reads: 16,384 px on either side (so at most 268 M pixels, as the
 # bridge accepts). Decoded whole it is 1 GiB in 8-bit RGBA, and float copies of it would be 3-4 GiB;
@@ -190,3 +193,29 @@ def resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     channels = [Image.fromarray(rgb[..., c]).resize((width, height), Image.Resampling.BOX if
                 width < rgb.shape[1] else Image.Resampling.BICUBIC) for c in range(3)]
     return np.clip(np.stack([np.asarray(c) for c in channels], axis=2), 0, 1).astype(np.float32)
+
+
+# Tensors: torch is imported inside these so that reading pictures (the server, the CLI's checks)
+# does not load it.
+
+def to_tensor(image: np.ndarray, device: torch.device | str | None = None) -> torch.Tensor:
+    """(H, W, C) uint8 or float in [0, 1] → (1, C, H, W) float32 on `device` (one copy, made there)."""
+    import torch
+
+    array = np.asarray(image)
+    if array.ndim != 3:
+        raise BrushworkError(f"expected an image of shape (H, W, channels), got shape {array.shape}")
+    if not (array.flags.writeable and array.flags.c_contiguous):
+        array = np.array(array)  # torch shares numpy's memory and needs it writable
+    tensor = torch.from_numpy(array).to(device).permute(2, 0, 1)[None].contiguous()
+    return tensor.float() / 255.0 if array.dtype == np.uint8 else tensor.float()
+
+
+def to_array(tensor: torch.Tensor, dtype: type = np.uint8) -> np.ndarray:
+    """(1, C, H, W) in [0, 1], on any device → (H, W, C) uint8 (rounded) or float32."""
+    import torch
+
+    picture = tensor.detach()[0].clamp(0, 1).permute(1, 2, 0)
+    if dtype == np.uint8:
+        return (picture * 255).round().to(torch.uint8).cpu().numpy()
+    return picture.float().cpu().numpy()

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from brushwork import raster, renderers
 from brushwork.errors import BrushworkError
-from brushwork.images import resize
+from brushwork.images import resize, to_tensor
 from brushwork.losses import mass_map, pixel_l1, sinkhorn_divergence
 from brushwork.neural import layout
 from brushwork.painter.colours import refit_colours
@@ -58,10 +58,6 @@ class PaintCancelled(BrushworkError):
     def __init__(self, strokes: StrokeList) -> None:
         super().__init__(f"painting cancelled after {len(strokes)} strokes")
         self.strokes = strokes
-
-
-def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
 
 
 def _crops(picture: torch.Tensor, level: Level) -> tuple[torch.Tensor, torch.Tensor]:
@@ -272,8 +268,8 @@ def paint_array(
     for level_index, level in enumerate(levels):
         count = level.strokes + carried
         under = frozen.to_rgb().astype(np.float32) / 255  # the painting so far, working pixels
-        picture = _to_tensor(resize(working, level.width, level.height))
-        current = _to_tensor(resize(under, level.width, level.height))
+        picture = to_tensor(resize(working, level.width, level.height))
+        current = to_tensor(resize(under, level.width, level.height))
         target_blocks, inside = _crops(picture, level)
         frozen_blocks, _ = _crops(current, level)
         frozen_blocks = frozen_blocks + (1 - inside) * paper  # outside the picture: bare paper

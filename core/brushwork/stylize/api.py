@@ -13,6 +13,7 @@ from PIL import Image, UnidentifiedImageError
 
 from brushwork import images
 from brushwork.errors import BrushworkError
+from brushwork.images import to_array, to_tensor
 from brushwork.settings import StyleOptions
 from brushwork.stylize import gatys
 from brushwork.stylize.models import CD16xModels, Models
@@ -39,20 +40,6 @@ def load_mask(path: str | os.PathLike) -> np.ndarray:
         raise BrushworkError(f"{path}: no such file") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise BrushworkError(f"{path}: cannot read mask image ({exc})") from None
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 or float in [0, 1] → (1, 3, H, W) float32."""
-    array = np.asarray(image)
-    if array.ndim != 3 or array.shape[2] != 3:
-        raise BrushworkError(f"expected an RGB image (H, W, 3), got shape {array.shape}")
-    tensor = torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)[None].contiguous()
-    return tensor.float() / 255.0 if array.dtype == np.uint8 else tensor.float()
-
-
-def to_array(tensor: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) in [0, 1] → (H, W, 3) uint8."""
-    return (tensor[0].clamp(0, 1).permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
 
 
 def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
