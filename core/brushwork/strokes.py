@@ -39,6 +39,7 @@ class Field:
 @dataclass(frozen=True)
 class BrushKind:
     name: str
+    label: str  # what the editors' lists show
     description: str
     fields: tuple[Field, ...]
 
@@ -79,11 +80,13 @@ BRUSHES: Mapping[str, BrushKind] = {
     for kind in (
         BrushKind(
             "markerpen",
+            "Marker pen",
             "quadratic Bezier of constant width with round caps, one colour",
             _BEZIER + _fields("width", "size", "stroke width") + _RGB + _OPACITY,
         ),
         BrushKind(
             "watercolor",
+            "Watercolour",
             "quadratic Bezier whose width goes width0->width1 and colour c0->c1 along the stroke",
             _BEZIER
             + _fields("width0", "size", "stroke width at the start")
@@ -94,10 +97,11 @@ BRUSHES: Mapping[str, BrushKind] = {
         ),
         BrushKind(
             "oilbrush",
+            "Oil brush",
             "opaque oriented brush mark with bristle texture and a c0->c1 gradient along its length",
             _BOX + _RGB0 + _RGB1,
         ),
-        BrushKind("tape", "rotated rectangle of one colour", _BOX + _RGB + _OPACITY),
+        BrushKind("tape", "Tape", "rotated rectangle of one colour", _BOX + _RGB + _OPACITY),
     )
 }
 
