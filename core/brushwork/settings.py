@@ -1,130 +1,303 @@
-"""What a painting and a stylization can be asked for: the settings' fields, defaults and ranges,
-owned here once. Torch-free, so the CLI, the server's schema and the editor plug-ins can read them
-without loading the engine.
+"""What a painting and a stylization can be asked for: the settings' fields, defaults, ranges, labels
+and help, owned here once. Torch-free, so the CLI, the server's schema and the editor plug-ins can
+read them without loading the engine.
+
+Each field of `PaintSettings` and `StyleOptions` carries a `FieldSpec` (its metadata): the CLI's
+options (cli.py), the server's request schema (server/app.py) and the options document the plug-ins
+build their dialogs from (`describe`, served as GET /v1/options and printed by `brushwork options`)
+are all derived from these, and the validation below checks the same ranges. Adding a setting is one
+field here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any, Literal
 
-from brushwork.device import validate_device
+from brushwork import __version__
+from brushwork.device import DEVICES, validate_device
 from brushwork.errors import BrushworkError
-from brushwork.strokes import BRUSHES
+from brushwork.strokes import BRUSHES, MAX_STROKES
 
-METHODS = ("adain", "wct", "gatys")
 DEFAULT_LEVELS = {"adain": (4,), "wct": (5, 4, 3, 2, 1)}
 OPTIMIZERS = ("lbfgs", "adam")
 MAX_STYLIZE_SIDE = 32768  # px, long side of a stylized output (it runs tile by tile)
 ALIGN = 16  # px: the deepest (level-5) encoder pools four times, so sizes are multiples of 2^4
+MAX_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One entry of a list the user picks from (a stylize method, a device)."""
+
+    name: str
+    label: str
+    help: str
+
+
+# The stylize methods, in the words a user choosing between them needs.
+METHOD_CHOICES = (
+    Choice("adain", "AdaIN", "Matches the mean and spread of the deep features: faster and gentler than WCT, "
+                             "keeps more of the picture's structure."),
+    Choice("wct", "WCT", "Whitens and re-colours the picture's deep features at five levels: the closest match "
+                         "of the style's textures and colours (a few seconds)."),
+    Choice("gatys", "Gatys", "Optimises the picture itself towards the style (Gatys et al.): the finest result, "
+                             "but minutes of work."),
+)
+METHODS = tuple(method.name for method in METHOD_CHOICES)
+
+DEVICE_CHOICES = (
+    Choice("auto", "Automatic (GPU if there is one)", "CUDA if there is a GPU, else Apple's Metal (MPS), else the "
+                                                      "CPU."),
+    Choice("cpu", "CPU", "The processor: works everywhere, the slowest."),
+    Choice("cuda", "NVIDIA GPU (CUDA)", "The first CUDA GPU; cuda:N picks GPU number N."),
+    Choice("mps", "Apple GPU (Metal)", "Apple silicon's GPU through Metal (MPS)."),
+)
+assert tuple(device.name for device in DEVICE_CHOICES) == DEVICES  # the device module owns the names
+
+FieldType = Literal["int", "float", "bool", "str", "choice", "choices", "colour"]
+Layer = Literal["cli", "server"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What the outer layers need to know about one settings field; its name, type and default are the
+    dataclass field's own."""
+
+    label: str  # what an editor's dialog calls it
+    help: str  # one sentence for --help, the OpenAPI description and the dialogs' tooltips
+    type: FieldType  # of one value; "choices" is a list of values from `choices`, "colour" an RGB triple in 0..1
+    min: float | None = None  # the range of a number (of each number in a list)
+    max: float | None = None
+    min_open: bool = False  # the value must be > min (sizes), not >= min
+    max_open: bool = False  # the value must be < max
+    # "brushes", "methods", "devices" (the lists `describe` gives) or the values themselves
+    choices: str | tuple[Any, ...] | None = None
+    many: bool = False  # a list of values (the CLI takes them comma-separated)
+    max_items: int | None = None  # of a list
+    editor: bool = False  # the editors' dialogs offer it
+    layers: tuple[Layer, ...] = ("cli", "server")  # where it is offered; () = the library's own tuning
+    cli_names: tuple[str, ...] = ()  # the CLI option's spellings when not (only) `--` + name with `-`
+    cli_help: str | None = None  # the CLI's help when it must say more (e.g. how to spell a list)
+    # what the CLI's --help shows as the default where the value itself reads badly (a colour triple)
+    cli_default: str | None = None
+
+    def option(self, name: str) -> str:
+        """The CLI option that sets this field: what messages call it."""
+        return self.cli_names[0] if self.cli_names else "--" + name.replace("_", "-")
+
+
+SPEC = "brushwork"  # the key of a field's FieldSpec in its dataclasses.Field metadata
+
+
+def setting(default: Any, label: str, help: str, type: FieldType, **spec: Any) -> Any:
+    """A settings dataclass field with its `FieldSpec`."""
+    return dataclasses.field(default=default, metadata={SPEC: FieldSpec(label, help, type, **spec)})
+
+
+def specs(cls: type, layer: Layer | None = None) -> list[tuple[dataclasses.Field, FieldSpec]]:
+    """The fields of a settings dataclass with their specs, in declaration order; with `layer`, only
+    those that layer offers."""
+    return [(f, f.metadata[SPEC]) for f in dataclasses.fields(cls)
+            if layer is None or layer in f.metadata[SPEC].layers]
+
+
+def _spec(cls: type, name: str) -> FieldSpec:
+    return next(spec for f, spec in specs(cls) if f.name == name)
+
+
+def choice_values(choices: str | tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+    """The values a field may take: a named list (brushes, methods, devices) or the spec's own."""
+    if isinstance(choices, str):
+        return {"brushes": tuple(BRUSHES), "methods": METHODS, "devices": DEVICES}[choices]
+    return choices
+
+
+_DEVICE_HELP = "Where the computation runs: auto (CUDA, else MPS, else CPU), cpu, cuda[:N] or mps."
 
 
 @dataclass(frozen=True)
 class PaintSettings:
-    strokes: int = 1000
-    brushes: tuple[str, ...] = ("oilbrush",)
-    seed: int = 0
-    working_size: int = 512
-    iterations: int = 40
-    learning_rate: float = 0.02
-    ot_weight: float = 0.5  # beta: weight of the Sinkhorn term against pixel L1
-    ot_grid: int = 8  # mass maps are ot_grid x ot_grid per block
+    strokes: int = setting(1000, "Strokes", "Exact number of strokes to add.", "int", min=1, max=MAX_STROKES,
+                           editor=True)
+    brushes: tuple[str, ...] = setting(
+        ("oilbrush",), "Brushes", "Brush kinds to paint with; several are mixed.", "choices", choices="brushes",
+        many=True, max_items=len(BRUSHES), editor=True, cli_names=("--brush", "--brushes"), cli_default="oilbrush",
+        cli_help=f"Brush kind, or several separated by commas to mix ({', '.join(BRUSHES)}).")
+    seed: int = setting(0, "Seed", "Same seed and input give the same SVG.", "int", min=0, max=MAX_SEED, editor=True)
+    working_size: int = setting(512, "Working size", "Long side, in pixels, the optimiser works at (larger images "
+                                "are reduced).", "int", min=16, max=4096, editor=True)
+    iterations: int = setting(40, "Iterations", "Optimisation steps per level: more is closer to the image, "
+                              "slower.", "int", min=1, max=10000, editor=True)
+    learning_rate: float = setting(0.02, "Learning rate", "Adam's step size for the stroke parameters.", "float",
+                                   min=0, min_open=True, layers=())
+    ot_weight: float = setting(0.5, "Transport weight", "Weight (beta) of the Sinkhorn transport term against "
+                               "the pixel L1 loss.", "float", min=0, layers=())
+    ot_grid: int = setting(8, "Transport grid", "The transport term's mass maps are ot_grid x ot_grid per block.",
+                           "int", min=1, layers=())
     # The transport term moves strokes into place early in a level; the rest of the level refines
     # with the pixel loss alone, which also halves the Sinkhorn cost (the painter's largest).
-    ot_fraction: float = 0.5
-    exact_forward: bool = False  # loss on the exact rendering, gradients through the neural one
-    min_size: float | None = None  # stroke extents, output pixels
-    max_size: float | None = None
-    opaque: bool = False
-    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    ot_fraction: float = setting(0.5, "Transport fraction", "Fraction of each level's steps that use the "
+                                 "transport term.", "float", min=0, max=1, layers=())
+    exact_forward: bool = setting(False, "Exact forward", "Loss on the exact rendering, gradients through the "
+                                  "neural one.", "bool", layers=())
+    min_size: float | None = setting(None, "Smallest stroke", "Smallest stroke extent, output pixels.", "float",
+                                     min=0, min_open=True, max=1e5)
+    max_size: float | None = setting(None, "Largest stroke", "Largest stroke extent, output pixels.", "float",
+                                     min=0, min_open=True, max=1e5)
+    opaque: bool = setting(False, "Opaque strokes", "Paint every stroke fully opaque.", "bool", editor=True)
+    # The server paints over white paper (transparency is the layer's); the command line picks the paper.
+    background: tuple[float, float, float] = setting(
+        (1.0, 1.0, 1.0), "Background", "Canvas colour (name or #rrggbb).", "colour", min=0, max=1, layers=("cli",),
+        cli_default="white")
     # After the last level, the colours that minimise the squared error for the strokes' final
     # shapes (`colours.refit_colours`): +0.3-0.6 dB on tubingen.jpg at 200-1,000 strokes.
-    colour_refit: bool = True
+    colour_refit: bool = setting(True, "Refit colours", "Refit the strokes' colours to their final shapes at the "
+                                 "end.", "bool", layers=())
     # Strokes of a pass that remove less error than this fraction of the pass's median stroke
     # are dropped and their budget goes to the next pass, or to one extra pass after the last
     # (`pruning`); 0 keeps every stroke.
-    prune: float = 0.1
+    prune: float = setting(0.1, "Prune", "Drop strokes that remove less error than this fraction of the median "
+                           "stroke; 0 keeps every stroke.", "float", min=0, max=1, max_open=True, layers=())
     # After the levels, all new strokes are optimised together on the whole canvas for this many
     # steps (`refine`); 0 skips it, None picks `refine.default_iterations` for the budget.
-    refine_iterations: int | None = None
-    device: str = "auto"  # auto (CUDA, else MPS, else CPU), cpu, cuda[:N] or mps: where the tensors live
+    refine_iterations: int | None = setting(
+        None, "Refine iterations", "Steps that refine all strokes together at the end; 0 skips (default: "
+        "picked for the stroke budget).", "int", min=0, max=10000, editor=True)
+    device: str = setting("auto", "Device", _DEVICE_HELP, "choice", choices="devices", editor=True)
+
+
+def _number(value: float | None) -> str:
+    """A bound as people write it: 100000, not 1e+05; 0.5 as it is."""
+    return str(int(value)) if value is not None and float(value).is_integer() else str(value)
+
+
+def _number_problem(option: str, value: Any, spec: FieldSpec) -> str | None:
+    """Why `value` is not a number in the spec's range (a message naming `option`), or None."""
+    whole = spec.type == "int" or (spec.type == "choices" and all(isinstance(c, int) for c in spec.choices or ()))
+    kind = "a whole number" if whole else "a number"
+    is_number = isinstance(value, int) if whole else isinstance(value, (int, float))
+    if is_number and not isinstance(value, bool) and math.isfinite(value):
+        low_ok = spec.min is None or (value > spec.min if spec.min_open else value >= spec.min)
+        high_ok = spec.max is None or (value < spec.max if spec.max_open else value <= spec.max)
+        if low_ok and high_ok:
+            return None
+    low, high = _number(spec.min), _number(spec.max)
+    if spec.min is not None and spec.max is not None:
+        bounds = f"in {'(' if spec.min_open else '['}{low}, {high}{')' if spec.max_open else ']'}"
+    elif spec.min is not None:
+        bounds = f"{'>' if spec.min_open else '>='} {low}"
+    else:
+        bounds = f"{'<' if spec.max_open else '<='} {high}" if spec.max is not None else ""
+    return f"{option} {value}: expected {kind} {bounds}".rstrip()
+
+
+def check_fields(settings: Any) -> None:
+    """Every field of a settings dataclass against its spec: ranges, choices, list lengths. Errors
+    name the CLI option (the Python keyword is the same name with `_`)."""
+    for f, spec in specs(type(settings)):
+        value, option = getattr(settings, f.name), spec.option(f.name)
+        if value is None and f.default is None:
+            continue
+        if spec.choices == "devices":
+            validate_device(value)
+            continue
+        allowed = choice_values(spec.choices)
+        values = tuple(value) if spec.many and isinstance(value, (tuple, list)) else (value,)
+        if spec.many:
+            if not isinstance(value, (tuple, list)) or not value:
+                raise BrushworkError(f"{option}: give at least one value")
+            if spec.max_items is not None and len(values) > spec.max_items:
+                raise BrushworkError(f"{option}: at most {spec.max_items} values, got {len(values)}")
+        if spec.type == "bool":
+            if not isinstance(value, bool):
+                raise BrushworkError(f"{option} {value!r}: expected true or false")
+        elif allowed is not None:
+            for item in values:
+                if item not in allowed:
+                    shown = item if isinstance(item, int) else repr(item)
+                    raise BrushworkError(f"{option} {shown}: expected one of {', '.join(map(str, allowed))}")
+        elif spec.type in ("int", "float"):
+            for item in values:
+                problem = _number_problem(option, item, spec)
+                if problem is not None:
+                    raise BrushworkError(problem)
+        elif spec.type == "colour":
+            if len(value) != 3 or any(_number_problem(option, c, spec) for c in value):
+                raise BrushworkError(f"{option} {value}: expected an RGB colour with channels in 0..1")
 
 
 def validate_settings(s: PaintSettings) -> None:
-    if not isinstance(s.strokes, int) or s.strokes < 1:
-        raise BrushworkError(f"strokes must be a whole number >= 1, got {s.strokes!r}")
-    if not s.brushes:
-        raise BrushworkError("brush: give at least one brush kind")
-    for kind in s.brushes:
-        if kind not in BRUSHES:
+    for kind in s.brushes if isinstance(s.brushes, (tuple, list)) else ():
+        if kind not in BRUSHES:  # said as the registry's answer: the brush kinds there are
             raise BrushworkError(f"unknown brush {kind!r}; expected one of {', '.join(BRUSHES)}")
-    if s.working_size < 16:
-        raise BrushworkError(f"working size must be at least 16 pixels, got {s.working_size}")
-    if s.iterations < 1:
-        raise BrushworkError(f"iterations must be at least 1, got {s.iterations}")
-    for name in ("min_size", "max_size"):
-        value = getattr(s, name)
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise BrushworkError(f"{name.replace('_', '-')} must be a positive number of pixels, got {value}")
+    check_fields(s)
     if s.min_size is not None and s.max_size is not None and s.min_size > s.max_size:
         raise BrushworkError(f"min-size {s.min_size} is larger than max-size {s.max_size}")
-    if s.refine_iterations is not None and s.refine_iterations < 0:
-        raise BrushworkError(f"refine iterations must be 0 or more, got {s.refine_iterations}")
-    if not (0 <= s.prune < 1):
-        raise BrushworkError(f"prune must be in [0, 1), got {s.prune}")
-    if len(s.background) != 3 or not all(0 <= c <= 1 for c in s.background):
-        raise BrushworkError(f"background must be an RGB colour with channels in 0..1, got {s.background}")
-    validate_device(s.device)
 
 
 @dataclass(frozen=True)
 class StyleOptions:
     """Everything that shapes a stylization besides the images themselves."""
 
-    method: str = "wct"
-    alpha: float = 1.0  # 0 = the content (its reconstruction), 1 = full style
-    style_weights: tuple[float, ...] | None = None  # one per style image; None = equal
-    levels: tuple[int, ...] | None = None  # adain / wct encoder levels, applied in this order
-    preserve_color: bool = False  # keep the content's colours (chroma), take the style's luminance
-    size: int | None = None  # long side of the output in pixels; None = the content's own size
-    style_size: int = 512  # larger style images are shrunk to this long side before their statistics
-    tile: int = 1024  # images larger than this (long side, px) run tile by tile
-    margin: int = 128  # context around each tile at level 5 (px); level k uses margin / 2^(5-k), >= 16
-    steps: int = 100  # gatys: iterations at the working size
-    work_size: int = 512  # gatys: long side of the first, full optimisation
-    refine_steps: int = 20  # gatys: iterations at the output size when it exceeds work_size
-    optimizer: str = "lbfgs"  # gatys: lbfgs or adam
-    style_weight: float = 10.0  # gatys: style term weight (relative losses; content weight is 1)
-    device: str = "auto"  # auto (CUDA, else MPS, else CPU), cpu, cuda[:N] or mps: where the tensors live
+    method: str = setting("wct", "Method", "How the style is carried over: " + "; ".join(
+        f"{m.name}: {m.help[0].lower()}{m.help[1:-1]}" for m in METHOD_CHOICES) + ".", "choice",
+        choices="methods", editor=True, cli_help=f"{', '.join(METHODS[:-1])} or {METHODS[-1]}.")
+    alpha: float = setting(1.0, "Strength", "Style strength: 0 = the content (its reconstruction), 1 = full style.",
+                           "float", min=0, max=1, editor=True, cli_help="Style strength in [0, 1].")
+    style_weights: tuple[float, ...] | None = setting(
+        None, "Style weights", "One weight per style image, to interpolate between them; default equal.", "float",
+        min=0, many=True, layers=("cli",),
+        cli_help="One weight per --style, comma-separated (e.g. 0.7,0.3); default equal.")
+    levels: tuple[int, ...] | None = setting(
+        None, "Levels", "adain/wct encoder levels, applied in this order (default adain 4, wct 5,4,3,2,1).",
+        "choices", choices=(1, 2, 3, 4, 5), many=True, max_items=5,
+        cli_help="adain/wct encoder levels in order (default adain 4, wct 5,4,3,2,1).")
+    preserve_color: bool = setting(False, "Preserve colours", "Keep the content's colours (the style's luminance "
+                                   "only).", "bool", editor=True)
+    size: int | None = setting(None, "Size", "Long side of the output in pixels (default: the content's).", "int",
+                               min=ALIGN, max=MAX_STYLIZE_SIDE, layers=("cli",))
+    style_size: int = setting(512, "Style size", "Style images' long side: larger ones are shrunk to it before "
+                              "their statistics (smaller is faster, coarser).", "int", min=32, max=4096, editor=True)
+    tile: int = setting(1024, "Tile", "Run tile by tile above this size (px); bounds memory.", "int", min=64,
+                        max=MAX_STYLIZE_SIDE, layers=("cli",))
+    margin: int = setting(128, "Tile margin", "Context around each tile at level 5 (px); less is faster but can "
+                          "show seams.", "int", min=0, max=1024, layers=("cli",))
+    steps: int = setting(100, "Steps", "gatys: iterations at the working size.", "int", min=0, max=100000,
+                         editor=True, cli_help="gatys: iterations at --work-size.")
+    work_size: int = setting(512, "Work size", "gatys: long side of the first optimisation; larger outputs are "
+                             "then refined.", "int", min=32, max=8192, layers=("cli",))
+    refine_steps: int = setting(20, "Refine steps", "gatys: iterations at the output size when it exceeds the work "
+                                "size.", "int", min=0, max=100000, layers=("cli",),
+                                cli_help="gatys: iterations at the output size when it exceeds --work-size.")
+    optimizer: str = setting("lbfgs", "Optimizer", "gatys: lbfgs or adam.", "choice", choices=OPTIMIZERS,
+                             layers=("cli",))
+    style_weight: float = setting(10.0, "Style weight", "gatys: weight of the style loss against the content loss "
+                                  "(before the strength).", "float", min=0, min_open=True, layers=("cli",),
+                                  cli_help="gatys: weight of the style loss against the content loss (before "
+                                  "--alpha).")
+    device: str = setting("auto", "Device", _DEVICE_HELP, "choice", choices="devices", editor=True)
 
     def validate(self, style_count: int) -> "StyleOptions":
         """Check ranges (errors name the parameter) and return options with defaults filled in."""
         if self.method not in METHODS:
             raise BrushworkError(f"--method {self.method!r}: expected one of {', '.join(METHODS)}")
-        if not (isinstance(self.alpha, (int, float)) and 0.0 <= self.alpha <= 1.0):
-            raise BrushworkError(f"--alpha {self.alpha}: expected a number in [0, 1]")
-        weights = validate_style_weights(self.style_weights, style_count)
         levels = self.levels
         if self.method == "gatys":
             if levels is not None:
                 raise BrushworkError("--levels applies to adain and wct; gatys uses relu1_1..relu5_1")
         else:
             levels = tuple(levels) if levels is not None else DEFAULT_LEVELS[self.method]
-            if not levels or any(level not in (1, 2, 3, 4, 5) for level in levels):
-                raise BrushworkError(f"--levels {','.join(map(str, levels))}: expected levels from 1 to 5")
-        for name, value, low, high in (("--size", self.size, ALIGN, MAX_STYLIZE_SIDE),
-                                       ("--style-size", self.style_size, 32, 4096),
-                                       ("--tile", self.tile, 64, MAX_STYLIZE_SIDE), ("--margin", self.margin, 0, 1024),
-                                       ("--steps", self.steps, 0, 100000), ("--work-size", self.work_size, 32, 8192),
-                                       ("--refine-steps", self.refine_steps, 0, 100000)):
-            if value is not None and not (isinstance(value, int) and low <= value <= high):
-                raise BrushworkError(f"{name} {value}: expected a whole number in [{low}, {high}]")
-        if self.optimizer not in OPTIMIZERS:
-            raise BrushworkError(f"--optimizer {self.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
-        if not (math.isfinite(self.style_weight) and self.style_weight > 0):
-            raise BrushworkError(f"--style-weight {self.style_weight}: expected a number > 0")
-        validate_device(self.device)
+            allowed = choice_values(_spec(StyleOptions, "levels").choices) or ()
+            if not levels or any(level not in allowed for level in levels):
+                raise BrushworkError(f"--levels {','.join(map(str, levels))}: expected levels from {min(allowed)} "
+                                     f"to {max(allowed)}")
+        # the weights are checked against the number of style images
+        check_fields(replace(self, style_weights=None, levels=levels))
+        weights = validate_style_weights(self.style_weights, style_count)
         return replace(self, style_weights=weights, levels=levels)
 
 
@@ -144,3 +317,36 @@ def validate_style_weights(style_weights: Sequence[float] | None, count: int) ->
     if total <= 0:
         raise BrushworkError("--style-weights are all zero; at least one must be > 0")
     return tuple(w / total for w in values)
+
+
+# ------------------------------------------------------------------------------------------ the options document
+
+def _json(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def describe_field(f: dataclasses.Field, spec: FieldSpec) -> dict[str, Any]:
+    """One FIELD of the options document."""
+    return {"name": f.name, "type": spec.type, "default": _json(f.default), "min": spec.min, "max": spec.max,
+            "min_open": spec.min_open, "max_open": spec.max_open, "choices": _json(spec.choices),
+            "many": spec.many, "max_items": spec.max_items, "label": spec.label, "help": spec.help,
+            "editor": spec.editor, "server": "server" in spec.layers, "option": spec.option(f.name)}
+
+
+def describe() -> dict[str, Any]:
+    """The options document: brushes, methods, devices and the paint and stylize fields the CLI and the
+    server offer (names, types, defaults, ranges, labels, help, which ones the editors show). Served
+    as GET /v1/options (with the server's `available_devices`) and printed by `brushwork options --json`;
+    the plug-ins build their dialogs from it. JSON-serialisable, and torch-free."""
+    def choices(records: Sequence[Choice]) -> list[dict[str, str]]:
+        return [dataclasses.asdict(record) for record in records]
+
+    return {
+        "version": __version__,
+        "brushes": [{"name": BRUSHES[name].name, "label": BRUSHES[name].label,
+                     "description": BRUSHES[name].description} for name in BRUSHES],
+        "methods": choices(METHOD_CHOICES),
+        "devices": choices(DEVICE_CHOICES),
+        "paint": {"fields": [describe_field(f, spec) for f, spec in specs(PaintSettings) if spec.layers]},
+        "stylize": {"fields": [describe_field(f, spec) for f, spec in specs(StyleOptions) if spec.layers]},
+    }
