@@ -9,7 +9,7 @@ from PIL import Image
 from brushwork import weights
 from brushwork.errors import BrushworkError
 from brushwork.stylize import CD16xModels, StyleOptions, VGGModels, gatys, stylize
-from brushwork.stylize.api import fit, to_array, to_tensor
+from brushwork.images import fit_long_side, to_array, to_tensor
 from brushwork.stylize.tiling import borders, plan, seam_energy_ratio
 
 from conftest import content_photo, psnr
@@ -78,7 +78,7 @@ def test_odd_sizes_keep_their_shape(models, starry, method):
     assert np.abs(out.astype(int) - content).mean() > 5  # it did restyle
     bigger = stylize(content, [starry], StyleOptions(method=method, size=101, steps=1, work_size=64,
                                                      refine_steps=1, optimizer="adam"), models=models)
-    assert bigger.shape == (71, 101, 3) == (*fit(53, 75, 101), 3)
+    assert bigger.shape == (71, 101, 3) == (*fit_long_side(53, 75, 101), 3)
 
 
 def test_mask_confines_the_style(models, starry):

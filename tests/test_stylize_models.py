@@ -131,10 +131,10 @@ def test_user_files_with_wrong_layouts(tmp_path, adain_files):
 
 def test_cd16x_pairs_reconstruct_a_photo(weights_dir):
     """Each level's decoder inverts its encoder on a real photo (SOURCES.md: level 5 ≈ 21 dB at 512 px)."""
-    from brushwork.stylize.api import load_image, resize, to_tensor
+    from brushwork.images import load_rgb8, resize_tensor, to_tensor
 
     models = CD16xModels(directory=weights_dir, download=False)
-    x = resize(to_tensor(load_image(content_photo("chicago.jpg"))), 160, 240)
+    x = resize_tensor(to_tensor(load_rgb8(content_photo("chicago.jpg"))), 160, 240)
     for level in models.levels():
         with torch.no_grad():
             feat = models.encoder(level)(x)

@@ -1,4 +1,9 @@
-"""Reading the photos users paint: any format and mode Pillow reads, the right way up, as RGB.
+"""The image module: reading pictures (any format and mode Pillow reads, the right way up, as RGB),
+compositing over a background, resizing, and conversions to tensors on a device and back.
+
+Two array conventions cross module boundaries, both (H, W, 3) RGB: float32 in 0..1 (the painter's,
+`load_image`) and uint8 (the stylizer's and the editors', `load_rgb8`); tensors are (1, C, H, W)
+float32 in 0..1 (`to_tensor` / `to_array` convert either array convention).
 
 Large pictures are decoded no larger than the job needs (`max_side`): JPEGs at 1/2 to 1/8 scale in
 the decoder itself, everything else shrunk in 8 bits before any float copy is made, so memory
@@ -69,16 +74,21 @@ def load_image(
 
 def load_rgb8(path: str | os.PathLike, *, max_side: int | None = None) -> np.ndarray:
     """(H, W, 3) uint8 RGB (transparency over white), reduced like `load_image`: for callers that
-    work in 8 bits (stylization), with no float copy of the picture at all."""
+    work in 8 bits (stylization), with no float copy of the whole picture."""
     with _decoded(Path(path), max_side) as image:
         if image.mode in _SIXTEEN_BIT + ("I", "F"):
             return (image_to_rgb(image, name=str(path)) * 255 + 0.5).astype(np.uint8)
-        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-            rgba = image.convert("RGBA")
-            flat = Image.new("RGB", rgba.size, (255, 255, 255))
-            flat.paste(rgba, mask=rgba.getchannel("A"))
-            return np.asarray(flat)
+        if _has_alpha(image):
+            return composite_over(np.asarray(image.convert("RGBA")), dtype=np.uint8)
         return np.asarray(image.convert("RGB"))
+
+
+def load_mask(path: str | os.PathLike) -> np.ndarray:
+    """A mask image as (H, W) float32 in 0..1: its alpha channel if it has one, else its grey level;
+    the right way up and size-checked like `load_image`."""
+    with _decoded(Path(path), None) as image:
+        grey = image.getchannel("A") if image.mode in ("RGBA", "LA") else image.convert("L")
+        return np.asarray(grey, dtype=np.float32) / 255.0
 
 
 @contextmanager
@@ -149,8 +159,8 @@ def _reduced(image: Image.Image, max_side: int | None) -> Image.Image:
     width, height = image.size
     target = None
     if max_side is not None and max(width, height) > max_side:
-        factor = max_side / max(width, height)
-        target = (max(1, round(width * factor)), max(1, round(height * factor)))
+        target_h, target_w = fit_long_side(height, width, max_side)
+        target = (target_w, target_h)
         if image.format in ("JPEG", "MPO"):  # MPO: a camera's JPEG with extra frames
             image.draft(None, target)  # DCT scaling: decodes at 1/2, 1/4 or 1/8, never below target
     with warnings.catch_warnings():
@@ -177,17 +187,51 @@ def image_to_rgb(image: Image.Image, background=(1.0, 1.0, 1.0), name: str = "im
         peak = 65535.0 if image.mode in _SIXTEEN_BIT or grey.max() > 255 else 255.0
         grey = np.clip(grey / peak, 0, 1)
         return np.repeat(grey[..., None], 3, axis=2)
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-    rgba = np.asarray(image.convert("RGBA") if has_alpha else image.convert("RGB"), dtype=np.float32)
-    rgba *= 1 / 255
-    if not has_alpha:
-        return rgba
-    alpha = rgba[..., 3:4]
-    return rgba[..., :3] * alpha + np.asarray(background, np.float32) * (1 - alpha)
+    if _has_alpha(image):
+        return composite_over(np.asarray(image.convert("RGBA")), background)
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
+    rgb *= 1 / 255
+    return rgb
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+
+
+BAND_ROWS = 256  # rows composited at a time: the float temporaries stay a few MB whatever the picture's size
+
+
+def composite_over(rgba: np.ndarray, background: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                   dtype: type = np.float32) -> np.ndarray:
+    """Straight-alpha (H, W, 4) uint8 RGBA over an opaque `background` (RGB in 0..1): (H, W, 3) float32
+    in 0..1, or uint8 (rounded) with `dtype=np.uint8`.
+
+    Converted in bands of rows: done on a whole picture at once, the float temporaries cost about
+    44 bytes per pixel (1 GB for 24 MP); banded, the peak is the result itself."""
+    rgba = np.asarray(rgba)
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        raise BrushworkError(f"composite_over: expected (H, W, 4) uint8 RGBA, got {rgba.dtype} of shape {rgba.shape}")
+    if dtype not in (np.float32, np.uint8):
+        raise BrushworkError(f"composite_over: dtype must be numpy.float32 or numpy.uint8, got {dtype}")
+    paper = np.asarray(background, np.float32)
+    out = np.empty(rgba.shape[:2] + (3,), dtype)
+    for top in range(0, rgba.shape[0], BAND_ROWS):
+        band = rgba[top:top + BAND_ROWS]
+        alpha = band[..., 3:4].astype(np.float32) / 255
+        flat = band[..., :3].astype(np.float32) / 255 * alpha + paper * (1 - alpha)
+        out[top:top + BAND_ROWS] = np.round(flat * 255) if dtype == np.uint8 else flat
+    return out
+
+
+def fit_long_side(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(height, width) scaled so that the long side is `long_side` (the other rounded, at least 1)."""
+    scale = long_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Area-averaged (antialiased) resize of a float RGB image."""
+    """Resize of an (H, W, 3) float RGB array to width x height: area-averaged when shrinking
+    (antialiased), bicubic when enlarging. (Tensors: `resize_tensor`.)"""
     if (rgb.shape[1], rgb.shape[0]) == (width, height):
         return rgb
     channels = [Image.fromarray(rgb[..., c]).resize((width, height), Image.Resampling.BOX if
@@ -219,3 +263,14 @@ def to_array(tensor: torch.Tensor, dtype: type = np.uint8) -> np.ndarray:
     if dtype == np.uint8:
         return (picture * 255).round().to(torch.uint8).cpu().numpy()
     return picture.float().cpu().numpy()
+
+
+def resize_tensor(image: torch.Tensor, height: int, width: int, mode: str = "bicubic") -> torch.Tensor:
+    """(N, C, H, W) in [0, 1] resized to height x width on its own device (note the tensor order:
+    height first), antialiased when shrinking so that a smaller style or content keeps its texture
+    statistics instead of aliasing; `mode="bilinear"` for masks (no overshoot). (Arrays: `resize`.)"""
+    import torch.nn.functional as F
+
+    if tuple(image.shape[-2:]) == (height, width):
+        return image
+    return F.interpolate(image, size=(height, width), mode=mode, antialias=True, align_corners=False).clamp(0, 1)

@@ -1,16 +1,21 @@
-"""Losses of the painter: pixel L1 and the Sinkhorn divergence between mass maps.
+"""Losses: pixel L1 and the Sinkhorn divergence between mass maps (the painter's), and the Gram-matrix
+style loss (the painter's style mode and the stylizer's Gatys method). One implementation each.
 
-Pure functions on batched tensors, so each is easy to test on its own.
+Pure functions on batched tensors, so each is easy to test on its own; every tensor they make is on
+their input's device.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-from geomloss import SamplesLoss
+
+if TYPE_CHECKING:
+    from geomloss import SamplesLoss
 
 
 def pixel_l1(canvas: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -42,6 +47,8 @@ def grid_points(grid: int, batch: int, device=None) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=8)
 def _sinkhorn(blur: float, scaling: float) -> SamplesLoss:
+    from geomloss import SamplesLoss  # here: the stylizer uses this module's Gram loss without geomloss
+
     return SamplesLoss("sinkhorn", p=2, blur=blur, scaling=scaling, debias=True, backend="tensorized")
 
 
@@ -55,3 +62,27 @@ def sinkhorn_divergence(a: torch.Tensor, b: torch.Tensor, blur: float = 0.1, sca
     grid = math.isqrt(a.shape[1])
     points = grid_points(grid, a.shape[0], a.device)
     return _sinkhorn(blur, scaling)(a, points, b, points)
+
+
+def gram_sum(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) features -> (B, C, C) sums over locations of f fᵀ, in the features' dtype (tiled
+    callers add these up over tiles, then divide by `gram_count`)."""
+    flat = features.reshape(features.shape[0], features.shape[1], -1)
+    return flat @ flat.transpose(1, 2)
+
+
+def gram_count(features: torch.Tensor) -> int:
+    """What a Gram sum is divided by: channels x locations (so Grams compare across sizes and depths)."""
+    return features[0].numel()
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) features -> (B, C, C) Gram matrices normalised by channels x locations."""
+    return gram_sum(features) / gram_count(features)
+
+
+def gram_loss(grams: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Relative squared distance ‖G − T‖² / ‖T‖², averaged over the batch of Gram matrices `grams`
+    ((B, C, C)) against one target ((1, C, C) or (C, C)): 0 for the target's own statistics, 1 for
+    all-zero features, whatever the features' scale."""
+    return ((grams - target) ** 2).sum((-2, -1)).mean() / (target**2).sum()

@@ -1,11 +1,19 @@
-"""Raster style transfer: AdaIN, WCT and Gatys on VGG-19 encoder/decoder pairs, at any resolution.
+"""Raster style transfer: AdaIN, WCT and Gatys on VGG-19 encoder/decoder pairs, at any resolution,
+on any device (`StyleOptions.device`).
 
-    from brushwork.stylize import stylize, StyleOptions, load_image
-    out = stylize(load_image("photo.jpg"), [load_image("starry.jpg")], StyleOptions(method="wct", alpha=0.8))
+    from brushwork.images import load_rgb8
+    from brushwork.stylize import stylize, StyleOptions
+    out = stylize(load_rgb8("photo.jpg"), [load_rgb8("starry.jpg")], StyleOptions(method="wct", alpha=0.8))
+
+Methods are registered by name in `stylize.methods`.
 """
 
+from brushwork.images import (
+    load_mask,
+    load_rgb8 as load_image,  # the stylizer's name for it, kept for its callers
+)
 from brushwork.settings import METHODS, StyleOptions
-from brushwork.stylize.api import load_image, load_mask, stylize
+from brushwork.stylize.api import stylize
 from brushwork.stylize.models import CD16xModels, Models, VGGModels
 
 __all__ = ["CD16xModels", "METHODS", "Models", "StyleOptions", "VGGModels", "load_image", "load_mask", "stylize"]

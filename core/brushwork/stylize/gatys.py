@@ -19,9 +19,11 @@ from dataclasses import dataclass
 
 import torch
 
+from brushwork.images import fit_long_side, resize_tensor
+from brushwork.losses import gram, gram_count, gram_loss, gram_sum
+from brushwork.stylize.job import Job
 from brushwork.stylize.models import Net
-from brushwork.stylize.tiling import Tile
-from brushwork.stylize.transforms import gram
+from brushwork.stylize.tiling import Tile, pad_to_grid, plan
 
 STYLE_TAPS = ("1", "2", "3", "4", "5")
 CONTENT_TAP = "4"
@@ -52,8 +54,7 @@ def measure(net: Net, output: torch.Tensor, content: torch.Tensor, targets: dict
         out = net(output, STYLE_TAPS)
         ref = net(content, (CONTENT_TAP,))[CONTENT_TAP].double()
         content_loss = float(((out[CONTENT_TAP].double() - ref) ** 2).sum() / (ref**2).sum())
-        style_loss = sum(float(((gram(out[t]).double() - targets[t]) ** 2).sum() / (targets[t] ** 2).sum())
-                         for t in STYLE_TAPS)
+        style_loss = sum(float(gram_loss(gram(out[t]).double(), targets[t])) for t in STYLE_TAPS)
     return Losses(content_loss, style_loss)
 
 
@@ -67,7 +68,6 @@ class _Objective:
             self.content_feats = [tile.core_of_window(net(tile.window(content), (CONTENT_TAP,))[CONTENT_TAP],
                                                       SCALES[CONTENT_TAP]) for tile in tiles]
         self.content_norm = sum(float((f.double() ** 2).sum()) for f in self.content_feats)
-        self.target_norms = {t: float((g**2).sum()) for t, g in targets.items()}
 
     def _taps(self) -> tuple[str, ...]:
         return STYLE_TAPS if self.style_weight > 0 else (CONTENT_TAP,)
@@ -78,8 +78,7 @@ class _Objective:
         loss = ((feats[CONTENT_TAP] - self.content_feats[0]) ** 2).sum() / self.content_norm
         if self.style_weight > 0:
             for t in STYLE_TAPS:
-                diff = gram(feats[t]).double() - self.targets[t]
-                loss = loss + self.style_weight * (diff**2).sum() / self.target_norms[t]
+                loss = loss + self.style_weight * gram_loss(gram(feats[t]).double(), self.targets[t])
         x.grad = None
         loss.backward()
         return float(loss.detach())
@@ -97,17 +96,18 @@ class _Objective:
                     feats = self.net(tile.window(x), taps)
                     for t in STYLE_TAPS:
                         f = tile.core_of_window(feats[t], SCALES[t])
-                        flat = f.reshape(f.shape[1], -1).double()
-                        grams[t] += flat @ flat.T
-                        counts[t] += f.numel()
-        # d(style loss)/dG per tap, held fixed while pass 2 pushes it through each window's features.
+                        grams[t] += gram_sum(f.double())
+                        counts[t] += gram_count(f)
+        # d(style loss)/dG per tap (of `gram_loss`: 2 (G − T) / ‖T‖², per unnormalised Gram entry also
+        # / count), held fixed while pass 2 pushes it through each window's features.
         loss = 0.0
         dgram = {}
         if self.style_weight > 0:
             for t in STYLE_TAPS:
-                diff = grams[t] / counts[t] - self.targets[t]
-                loss += self.style_weight * float((diff**2).sum()) / self.target_norms[t]
-                dgram[t] = (self.style_weight * 2 * diff / self.target_norms[t] / counts[t]).float()
+                target = self.targets[t]
+                loss += self.style_weight * float(gram_loss(grams[t] / counts[t], target))
+                norm = float((target**2).sum())
+                dgram[t] = (self.style_weight * 2 * (grams[t] / counts[t] - target) / norm / counts[t]).float()
         x.grad = torch.zeros_like(x)
         for tile, ref in zip(self.tiles, self.content_feats, strict=True):
             window = tile.window(x.detach()).clone().requires_grad_(True)
@@ -117,9 +117,8 @@ class _Objective:
             loss += float(part.detach())
             for t in dgram:
                 f = tile.core_of_window(feats[t], SCALES[t])
-                flat = f.reshape(f.shape[1], -1)
                 # <dL/dG, f fᵀ> has the same gradient in f as the global loss restricted to this window.
-                part = part + (dgram[t] * (flat @ flat.T)).sum()
+                part = part + (dgram[t] * gram_sum(f)).sum()
             part.backward()
             assert window.grad is not None  # the backward pass filled it
             x.grad[..., tile.wy0:tile.wy1, tile.wx0:tile.wx1] += window.grad
@@ -155,7 +154,7 @@ def optimise(net: Net, init: torch.Tensor, content: torch.Tensor, targets: dict[
         history = int(max(2, min(20, LBFGS_MEMORY // (2 * x.numel() * x.element_size()))))
         lbfgs = torch.optim.LBFGS([x], lr=1.0, max_iter=steps, max_eval=budget, history_size=history,
                                   line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
-        lbfgs.step(lambda: torch.tensor(evaluate(x)))
+        lbfgs.step(lambda: torch.tensor(evaluate(x), device=x.device))
     elif optimizer == "adam":
         adam = torch.optim.Adam([x], lr=lr)
         for _ in range(steps):
@@ -166,3 +165,30 @@ def optimise(net: Net, init: torch.Tensor, content: torch.Tensor, targets: dict[
     else:
         raise ValueError(f"unknown optimizer {optimizer!r}")
     return x.detach().clamp(0, 1)
+
+
+def run(job: Job) -> torch.Tensor:
+    """The Gatys method: optimise at the working size, then (for larger outputs) refine at the output
+    size, tiled. The mask is applied by the caller, to the result."""
+    opts = job.options
+    net = job.models.loss_network(job.device)
+    assert opts.style_weights is not None  # validate() fills them in
+    targets = style_targets(net, job.styles, opts.style_weights)
+    weight = opts.alpha * opts.style_weight
+    height, width = job.content.shape[-2:]
+    stages = [(fit_long_side(height, width, opts.work_size), opts.steps)] if max(height, width) > opts.work_size else []
+    stages.append(((height, width), opts.refine_steps if stages else opts.steps))
+    x: torch.Tensor | None = None  # the previous stage's result, unpadded
+    for index, ((h, w), steps) in enumerate(stages):
+        stage_content, _ = pad_to_grid(resize_tensor(job.content, h, w))
+        init = stage_content if x is None else pad_to_grid(resize_tensor(x, h, w))[0]
+        tiles = plan(stage_content.shape[-2], stage_content.shape[-1], opts.tile, opts.margin)
+
+        def on_step(done: int, total: int, index: int = index, h: int = h, w: int = w) -> None:
+            job.progress((index + done / total) / len(stages), f"gatys {w}x{h} step {done}/{total}")
+
+        x = optimise(net, init, stage_content, targets, tiles, steps, weight, opts.optimizer,
+                     on_step=on_step)[..., :h, :w]
+    job.progress(1.0, "gatys")
+    assert x is not None  # there is always a last stage
+    return x

@@ -16,6 +16,9 @@ Three file layouts are understood (each file maps parameter names to tensors):
   `classifier.*` keys are ignored. There is no decoder for it: it serves as the Gatys loss network.
 
 Features are tapped after the ReLU of the first conv in each block (relu1_1 ... relu5_1), named "1".."5".
+
+Networks live on a device: a `Models` object builds each one on the device asked for the first time
+it is asked, and keeps it (one copy per network and device), so a model moves to the device once.
 """
 
 from __future__ import annotations
@@ -171,16 +174,29 @@ def detect_layout(path: str | os.PathLike, state: dict[str, torch.Tensor]) -> La
     )
 
 
+DeviceLike = torch.device | str
+
+
+def device_key(device: DeviceLike) -> torch.device:
+    """A device as a cache key: "cuda" and "cuda:0" (the current GPU) are one device."""
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
 class Net(nn.Module):
-    """A plain feed-forward chain of 3x3/1x1 convs (+ReLU), max pools and nearest upsampling."""
+    """A plain feed-forward chain of 3x3/1x1 convs (+ReLU), max pools and nearest upsampling, built on
+    `device`."""
 
     def __init__(self, ops: list[Op], state: dict[str, torch.Tensor], padding: str = "reflect",
-                 ceil_pool: bool = False, normalize: bool = False, source: str = "weights"):
+                 ceil_pool: bool = False, normalize: bool = False, source: str = "weights",
+                 device: DeviceLike = "cpu"):
         super().__init__()
         # Models load lazily, possibly inside a caller's inference_mode; parameters made there could
         # never take part in autograd (Gatys back-propagates through them), so build them outside it.
         with torch.inference_mode(False):
-            self._build(ops, state, padding, ceil_pool, normalize, source)
+            self._build(ops, state, padding, ceil_pool, normalize, source, torch.device(device))
             # oneDNN's CPU convolutions run about 30 % faster on channels-last tensors (measured on the
             # cd16x level 1-5 pairs at 512 px: 3.1 → 2.2 CPU s).
             # (Module.to takes memory_format, as documented; torch's overloads leave it out)
@@ -189,7 +205,7 @@ class Net(nn.Module):
         self.eval()
 
     def _build(self, ops: list[Op], state: dict[str, torch.Tensor], padding: str, ceil_pool: bool,
-               normalize: bool, source: str) -> None:
+               normalize: bool, source: str, device: torch.device) -> None:
         self.ops = list(ops)
         self.padding = "reflect" if padding == "reflect" else "constant"
         self.ceil_pool = ceil_pool
@@ -206,7 +222,7 @@ class Net(nn.Module):
             if channels is not None and cin != channels:
                 raise WeightsError(f"{source}: {op.key}.weight takes {cin} input channels but the previous layer "
                                    f"gives {channels}")
-            conv = nn.Conv2d(cin, cout, k)
+            conv = nn.Conv2d(cin, cout, k, device=device)
             assert conv.bias is not None  # bias=True, the default
             with torch.no_grad():
                 conv.weight.copy_(weight.float())
@@ -216,8 +232,8 @@ class Net(nn.Module):
         self.out_channels = channels
         self.in_channels = self.convs[0].in_channels
         if normalize:
-            self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-            self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+            self.register_buffer("mean", torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1))
         else:
             self.mean = self.std = None
 
@@ -258,24 +274,35 @@ class Net(nn.Module):
 
 
 class Models(ABC):
-    """Encoder/decoder pairs by level, and the loss network (relu1_1..relu5_1 taps)."""
+    """Encoder/decoder pairs by level, and the loss network (relu1_1..relu5_1 taps), each on the device
+    asked for: built there on first use and kept (per network and device)."""
 
     name = "models"
+
+    def __init__(self) -> None:
+        self._nets: dict[tuple[str, torch.device], Net] = {}
+
+    def _on(self, key: str, device: DeviceLike, build: Callable[[torch.device], Net]) -> Net:
+        """The network `key` on `device`, built there by `build(device)` the first time."""
+        slot = (key, device_key(device))
+        if slot not in self._nets:
+            self._nets[slot] = build(slot[1])
+        return self._nets[slot]
 
     @abstractmethod
     def levels(self) -> tuple[int, ...]:
         """Levels that have an encoder-decoder pair (usable by adain and wct)."""
 
     @abstractmethod
-    def encoder(self, level: int) -> Net:
+    def encoder(self, level: int, device: DeviceLike = "cpu") -> Net:
         """Image (RGB in [0, 1]) → relu<level>_1 features."""
 
     @abstractmethod
-    def decoder(self, level: int) -> Net:
+    def decoder(self, level: int, device: DeviceLike = "cpu") -> Net:
         """relu<level>_1 features → image."""
 
     @abstractmethod
-    def loss_network(self) -> Net:
+    def loss_network(self, device: DeviceLike = "cpu") -> Net:
         """An encoder with taps "1".."5" (relu1_1..relu5_1)."""
 
 
@@ -286,33 +313,34 @@ class CD16xModels(Models):
 
     def __init__(self, directory: str | os.PathLike | None = None, download: bool = True):
         # directory: explicit folder laid out like the registry (cd16x/1SE.pth ...); else the registry order.
+        super().__init__()
         self.directory = Path(directory) if directory is not None else None
         self.download = download
-        self._cache: dict[str, Net] = {}
 
     def _state(self, key: str) -> tuple[Path, dict[str, torch.Tensor]]:
         explicit = self.directory / f"cd16x/{key}.pth" if self.directory is not None else None
         path = weights.resolve(f"cd16x/{key}", explicit=explicit, download=self.download)
         return path, read_state_dict(path)
 
-    def _net(self, key: str, ops: list[Op], what: str) -> Net:
-        if key not in self._cache:
+    def _net(self, key: str, ops: list[Op], what: str, device: DeviceLike) -> Net:
+        def build(device: torch.device) -> Net:
             path, state = self._state(key)
             check_keys(path, state, _param_keys(ops), CD16X.ignored, what)
-            self._cache[key] = Net(ops, state, padding="reflect", source=str(path))
-        return self._cache[key]
+            return Net(ops, state, padding="reflect", source=str(path), device=device)
+
+        return self._on(key, device, build)
 
     def levels(self) -> tuple[int, ...]:
         return (1, 2, 3, 4, 5)
 
-    def encoder(self, level: int) -> Net:
-        return self._net(f"{level}SE", CD16X.encoder_ops(level), f"cd16x level-{level} encoder")
+    def encoder(self, level: int, device: DeviceLike = "cpu") -> Net:
+        return self._net(f"{level}SE", CD16X.encoder_ops(level), f"cd16x level-{level} encoder", device)
 
-    def decoder(self, level: int) -> Net:
-        return self._net(f"{level}SD", cd16x_decoder_ops(level), f"cd16x level-{level} decoder")
+    def decoder(self, level: int, device: DeviceLike = "cpu") -> Net:
+        return self._net(f"{level}SD", cd16x_decoder_ops(level), f"cd16x level-{level} decoder", device)
 
-    def loss_network(self) -> Net:
-        return self.encoder(5)
+    def loss_network(self, device: DeviceLike = "cpu") -> Net:
+        return self.encoder(5, device)
 
 
 class VGGModels(Models):
@@ -320,6 +348,7 @@ class VGGModels(Models):
     decoder (which decodes the vgg_normalised relu4_1 features: level 4 only)."""
 
     def __init__(self, vgg: str | os.PathLike, decoder: str | os.PathLike | None = None):
+        super().__init__()
         self.vgg_path = Path(vgg)
         state = read_state_dict(self.vgg_path)
         self.layout = detect_layout(self.vgg_path, state)
@@ -327,34 +356,32 @@ class VGGModels(Models):
         ops = self.layout.encoder_ops(5, full=True)
         check_keys(self.vgg_path, state, _param_keys(ops), self.layout.ignored, f"{self.layout.name} VGG-19")
         self._state = state
-        self._decoder: Net | None = None
-        if decoder is not None:
+        self.decoder_path = Path(decoder) if decoder is not None else None
+        self._decoder_state: dict[str, torch.Tensor] | None = None
+        if self.decoder_path is not None:
             if self.layout is not VGG_NORMALISED:
                 raise WeightsError(f"{decoder}: the AdaIN decoder decodes the original vgg_normalised encoder's "
                                    f"features; {self.vgg_path} is a {self.layout.name} file")
-            dstate = read_state_dict(decoder)
-            check_keys(decoder, dstate, _param_keys(ADAIN_DECODER_OPS), lambda key: False, "AdaIN decoder")
-            self._decoder = Net(ADAIN_DECODER_OPS, dstate, padding="reflect", source=str(decoder))
-        self._encoders: dict[int, Net] = {}
-
-    def _encoder(self, level: int) -> Net:
-        if level not in self._encoders:
-            self._encoders[level] = Net(self.layout.encoder_ops(level), self._state, padding=self.layout.padding,
-                                        ceil_pool=self.layout.ceil_pool, normalize=self.layout.normalize,
-                                        source=str(self.vgg_path))
-        return self._encoders[level]
+            dstate = read_state_dict(self.decoder_path)
+            check_keys(self.decoder_path, dstate, _param_keys(ADAIN_DECODER_OPS), lambda key: False,
+                       "AdaIN decoder")
+            self._decoder_state = dstate
 
     def levels(self) -> tuple[int, ...]:
-        return (4,) if self._decoder is not None else ()
+        return (4,) if self._decoder_state is not None else ()
 
-    def encoder(self, level: int) -> Net:
-        return self._encoder(level)
+    def encoder(self, level: int, device: DeviceLike = "cpu") -> Net:
+        return self._on(f"encoder{level}", device, lambda device: Net(
+            self.layout.encoder_ops(level), self._state, padding=self.layout.padding, ceil_pool=self.layout.ceil_pool,
+            normalize=self.layout.normalize, source=str(self.vgg_path), device=device))
 
-    def decoder(self, level: int) -> Net:
-        if self._decoder is None or level != 4:
+    def decoder(self, level: int, device: DeviceLike = "cpu") -> Net:
+        state = self._decoder_state
+        if state is None or level != 4:
             raise WeightsError(f"no decoder for level {level}: with --vgg, adain and wct need --decoder (the AdaIN "
                                "decoder.pth, level 4); gatys needs none")
-        return self._decoder
+        return self._on("decoder4", device, lambda device: Net(
+            ADAIN_DECODER_OPS, state, padding="reflect", source=str(self.decoder_path), device=device))
 
-    def loss_network(self) -> Net:
-        return self._encoder(5)
+    def loss_network(self, device: DeviceLike = "cpu") -> Net:
+        return self.encoder(5, device)
