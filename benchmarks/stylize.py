@@ -2,6 +2,7 @@
 
     BRUSHWORK_WEIGHTS=../shared/weights python benchmarks/stylize.py [--methods adain,wct,gatys]
         [--sizes 512,1024,2048,4096] [--content tubingen.jpg] [--style starry_night.jpg] [--save DIR]
+        [--device auto|cpu|cuda|mps]
 
 Each (method, size) runs in a fresh process, so its peak resident memory (ru_maxrss, the whole
 process: Python, torch, images and the largest tile's activations) is its own. The time covers
@@ -18,6 +19,8 @@ Hence three figures: "seams", the tiled output's ratio divided by the untiled ou
 lines (what the tiling adds; the target is within 10 %, i.e. 0.90-1.10), then the raw ratios of the
 tiled output, the untiled output and the content photo. Up to --compare-up-to it also prints how far
 the tiled output is from the untiled one (mean and max, 0-255); above it only the raw ratios.
+--device picks where the tensors live (the header names it, with the GPU's name on CUDA); the clock is
+read after the device has finished, and on CUDA the row ends with the GPU's peak allocated memory.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
+
+from device_clock import Stopwatch, add_device_option, describe, device_from
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -40,30 +44,36 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from brushwork.files import save_png
+    from brushwork.images import to_array, to_tensor
     from brushwork.stylize import CD16xModels, StyleOptions, gatys, load_image, stylize
-    from brushwork.stylize.api import fit, resize, to_array, to_tensor
+    from brushwork.stylize.api import fit, resize
     from brushwork.stylize.tiling import borders, pad_to_grid, plan, seam_energy_ratio
 
+    device = device_from(args)
     content = load_image(SHARED / "images" / "content" / args.content)
     style = load_image(SHARED / "images" / "style" / args.style)
     models = CD16xModels()
-    steps = dict(steps=args.gatys_steps, refine_steps=args.gatys_refine_steps, work_size=512)
-    options = StyleOptions(method=args.method, alpha=1.0, size=args.size, tile=args.tile, **steps)
-    stylize(content, [style], StyleOptions(method=args.method, size=256, **steps), models=models)  # warm-up
-    start, cpu = time.perf_counter(), time.process_time()
-    out = stylize(content, [style], options, models=models)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    common = dict(steps=args.gatys_steps, refine_steps=args.gatys_refine_steps, work_size=512, device=str(device))
+    options = StyleOptions(method=args.method, alpha=1.0, size=args.size, tile=args.tile, **common)
+    stylize(content, [style], StyleOptions(method=args.method, size=256, **common), models=models)  # warm-up
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    with Stopwatch(device) as clock:
+        out = stylize(content, [style], options, models=models)
+    seconds, cpu = clock.seconds, clock.cpu_seconds
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gpu_peak_mib = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
 
-    net = models.loss_network()
+    net = models.loss_network().to(device)
     h, w = fit(*out.shape[:2], 512)
-    small_out = resize(to_tensor(out), h, w)
-    small_content = resize(to_tensor(content), h, w)
-    s = to_tensor(style)
+    small_out = resize(to_tensor(out, device), h, w)
+    small_content = resize(to_tensor(content, device), h, w)
+    s = to_tensor(style, device)
     targets = gatys.style_targets(net, [resize(s, *fit(*s.shape[-2:], 512))], [1.0])
     losses = gatys.measure(net, small_out, small_content, targets)
     result = {"method": args.method, "size": list(out.shape[:2]), "seconds": seconds, "cpu_seconds": cpu,
-              "peak_mib": peak_mib, "content_loss": losses.content, "style_loss": losses.style}
+              "peak_mib": peak_mib, "gpu_peak_mib": gpu_peak_mib, "content_loss": losses.content,
+              "style_loss": losses.style}
     padded = pad_to_grid(torch.zeros(1, 1, *out.shape[:2]))[0].shape[-2:]
     tiles = plan(*padded, args.tile, 0)
     if len(tiles) > 1:
@@ -98,6 +108,7 @@ def main() -> None:
     parser.add_argument("--compare-up-to", type=int, default=4096,
                         help="also run tiled sizes up to this one untiled and print the difference")
     parser.add_argument("--save", help="folder for the outputs (PNG)")
+    add_device_option(parser)
     parser.add_argument("--method", help=argparse.SUPPRESS)  # set in the per-run child process
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -108,8 +119,8 @@ def main() -> None:
     if args.save:
         Path(args.save).mkdir(parents=True, exist_ok=True)
     print(f"content {args.content}, style {args.style}, tile {args.tile} px, gatys {args.gatys_steps} steps at "
-          f"512 px + {args.gatys_refine_steps} at the output size; {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"512 px + {args.gatys_refine_steps} at the output size; device {describe(device_from(args))}; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; one untimed 256 px warm-up per run")
     print(f"{'method':<7}{'size':>11}{'time s':>9}{'cpu s':>8}{'peak MiB':>10}{'content':>9}{'style':>8}{'seams':>7}"
           "  border/interior: tiled untiled photo  tiled vs untiled (0-255)")
     for method in args.methods.split(","):
@@ -117,7 +128,8 @@ def main() -> None:
             command = [sys.executable, __file__, "--method", method, "--size", str(size), "--content", args.content,
                        "--style", args.style, "--tile", str(args.tile), "--gatys-steps", str(args.gatys_steps),
                        "--gatys-refine-steps", str(args.gatys_refine_steps),
-                       "--compare-up-to", str(args.compare_up_to)] + (["--save", args.save] if args.save else [])
+                       "--compare-up-to", str(args.compare_up_to), "--device", args.device] + (
+                           ["--save", args.save] if args.save else [])
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode:
                 print(f"{method:<7}{size:>11}  failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -126,9 +138,10 @@ def main() -> None:
             seams = f"{r['seam_ratio']:.3f}" if "seam_ratio" in r else "-"
             raw = " ".join(f"{r[k]:.3f}" if k in r else "-" for k in ("border_ratio", "untiled_ratio", "content_ratio"))
             untiled = "mean {:.3f} max {}".format(*r["untiled_diff"]) if "untiled_diff" in r else "-"
+            gpu = f"  GPU peak {r['gpu_peak_mib']:.0f} MiB" if r["gpu_peak_mib"] is not None else ""
             print(f"{method:<7}{r['size'][1]:>5}x{r['size'][0]:<5}{r['seconds']:>9.2f}{r['cpu_seconds']:>8.2f}"
                   f"{r['peak_mib']:>10.0f}{r['content_loss']:>9.3f}{r['style_loss']:>8.3f}{seams:>7}"
-                  f"  {raw:<32}{untiled}",
+                  f"  {raw:<32}{untiled}{gpu}",
                   flush=True)
 
 
