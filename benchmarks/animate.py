@@ -1,13 +1,15 @@
 """Animation speed (and, with --parity, browser parity).
 
     python benchmarks/animate.py [--strokes 2000] [--width 1920] [--fps 30] [--duration 10]
-                                 [--repeats 3] [--formats] [--parity]
+                                 [--repeats 3] [--formats] [--parity] [--device auto|cpu|cuda|mps]
 
 The target: 2,000 strokes to a 10 s, 30 fps, 1920 px MP4 in at most 30 s on a 2-core machine.
 Prints the median wall time of `brushwork.animate` for that clip (frames drawn incrementally by
 `raster` and piped to the bundled ffmpeg), the file size and the frame rate achieved.
 --formats adds every format at 960 px; --parity screenshots the animated SVG and the HTML player in
 headless Chromium at the start, middle and end and prints their PSNR against `raster`.
+--device is taken like every benchmark's and named in the header, but the exact renderer is cairo:
+it draws on the CPU whatever the device (a painting's tensors live on the device; its pixels do not).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from device_clock import add_device_option, describe, device_from
 
 from brushwork import raster
 from brushwork.animation import FORMATS, Timeline, animate
@@ -124,7 +127,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--formats", action="store_true", help="also time every format at 960 px")
     parser.add_argument("--parity", action="store_true", help="also measure Chromium screenshot parity")
+    add_device_option(parser)
     args = parser.parse_args()
+    print(f"device {describe(device_from(args))}; frames are drawn by cairo on the CPU and encoded by ffmpeg, "
+          "whatever the device")
     with tempfile.TemporaryDirectory(prefix="brushwork-bench-") as scratch:
         speed(args, Path(scratch))
         if args.parity:

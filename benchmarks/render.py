@@ -1,8 +1,10 @@
 """Exact-renderer speed: 1,000 mixed strokes (all four kinds) drawn at 1024 x 1024.
 
-    python benchmarks/render.py [--strokes 1000] [--size 1024] [--repeats 7]
+    python benchmarks/render.py [--strokes 1000] [--size 1024] [--repeats 7] [--device auto|cpu|cuda|mps]
 
 Prints the median and spread of the wall time of `raster.render`, and per kind.
+--device is taken like every benchmark's and named in the header, but the exact renderer is cairo:
+it draws on the CPU whatever the device (a painting's tensors live on the device; its pixels do not).
 """
 
 import argparse
@@ -10,6 +12,7 @@ import statistics
 import time
 
 import numpy as np
+from device_clock import add_device_option, describe, device_from
 
 from brushwork import raster
 from brushwork.strokes import BRUSHES, StrokeList, random_stroke
@@ -29,7 +32,9 @@ def main() -> None:
     parser.add_argument("--strokes", type=int, default=1000)
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=7)
+    add_device_option(parser)
     args = parser.parse_args()
+    print(f"device {describe(device_from(args))}; the exact renderer is cairo: it draws on the CPU whatever the device")
     rng = np.random.default_rng(0)
     kinds = list(BRUSHES)
     # Painting-like sizes: 1 % .. 12 % of the canvas side (a 1,000-stroke painting's range).
