@@ -3,17 +3,20 @@
 Every benchmark takes `--device auto|cpu|cuda[:N]|mps` (the library's names, `brushwork.device`; auto =
 CUDA, else MPS, else CPU) and prints the device it resolved to in its header, with the GPU's name on CUDA.
 CUDA and MPS run asynchronously: a clock read straight after a call measures the time to queue the work,
-not to do it, so `Stopwatch` waits for the device before it reads the clock.
+not to do it, so `Stopwatch` waits for the device before it reads the clock. Torch is imported when a
+device is resolved, not before: the bridge benchmarks only pass the name on to the server's jobs.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-
-import torch
+from typing import TYPE_CHECKING
 
 from brushwork.device import DEVICES, resolve_device
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_device_option(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +33,8 @@ def device_from(args: argparse.Namespace) -> torch.device:
 
 def describe(device: torch.device) -> str:
     """'cuda:0 (NVIDIA H200)', 'mps (Apple Metal)' or 'cpu (2 torch threads)': for headers and tables."""
+    import torch
+
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     if device.type == "mps":
@@ -39,6 +44,8 @@ def describe(device: torch.device) -> str:
 
 def synchronize(device: torch.device) -> None:
     """Wait until `device` has finished the work queued on it (nothing to wait for on the CPU)."""
+    import torch
+
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elif device.type == "mps":
