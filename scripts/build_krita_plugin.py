@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Build the Krita release zip: what Krita's Tools > Scripts > "Import Python Plugin from File..."
 takes. It holds the plug-in (brushwork_krita.desktop and the brushwork_krita/ package with the bridge
-client) and, in brushwork_krita/engine/, the brushwork wheel that the docker's "Set up engine" button
-installs into the engine's own environment.
+client, and options.json: the engine's options document from `brushwork.settings.describe()`, which
+the docker is built from until the engine has answered) and, in brushwork_krita/engine/, the brushwork
+wheel that the docker's "Set up engine" button installs into the engine's own environment.
 
     python scripts/build_krita_plugin.py [-o dist] [--wheel path/to/brushwork-*.whl]
 
@@ -12,11 +13,15 @@ Run it with the Python of a brushwork checkout (it builds the wheel with pip unl
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from brushwork import settings
+from brushwork.plugin_install import OPTIONS_SNAPSHOT
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "brushwork_krita"
@@ -47,6 +52,7 @@ def build_zip(wheel: Path, out_dir: Path) -> Path:
         for path in sorted((source / NAME).glob("*.py")):
             archive.write(path, f"{NAME}/{path.name}")
         archive.write(ROOT / "core" / "brushwork" / "client.py", f"{NAME}/bridge_client.py")
+        archive.writestr(f"{NAME}/{OPTIONS_SNAPSHOT}", json.dumps(settings.describe(), indent=1) + "\n")
         _directory(archive, f"{NAME}/engine")
         archive.write(wheel, f"{NAME}/engine/{wheel.name}")
     partial.replace(target)  # a half-written zip never carries the release's name

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
+import importlib.util
 import json
 import os
 import stat
@@ -22,6 +23,8 @@ from click.testing import CliRunner
 from brushwork import client, raster, svg
 from brushwork.cli import cli
 from brushwork.plugin_install import default_dest, install, uninstall
+from brushwork.settings import PaintSettings, StyleOptions, describe
+from brushwork.strokes import BRUSHES
 
 CORE = Path(client.__file__).parent
 
@@ -301,7 +304,9 @@ def krita_plugin(tmp_path, monkeypatch):
     monkeypatch.setenv("BRUSHWORK_LOG_DIR", str(tmp_path / "log"))
     monkeypatch.delenv("BRUSHWORK_PYTHON", raising=False)
     modules = types.SimpleNamespace(**{name: importlib.import_module(f"brushwork_krita.{name}")
-                                       for name in ("model", "document", "jobs", "bridge_client")}, app=Krita.app)
+                                       for name in ("model", "document", "jobs", "bridge_client", "engine")},
+                                    app=Krita.app)
+    modules.options = modules.bridge_client.EngineOptions(describe())  # the engine's, as a server sends them
     yield modules
     bridge = modules.jobs._bridge
     if bridge is not None:
@@ -317,51 +322,56 @@ def _memory_settings(model, store: dict | None = None):
 
 
 def test_settings_remember_the_last_values(krita_plugin):
-    model = krita_plugin.model
+    model, engine = krita_plugin.model, krita_plugin.options
     settings, store = _memory_settings(model)
-    assert settings.load(model.PaintOptions) == model.PaintOptions()
+    fresh = model.paint_defaults(engine)
+    assert settings.load(model.PaintOptions, fresh) == fresh
     settings.save(model.PaintOptions(brush="markerpen", strokes=42, seed=9, working_size=256, iterations=7,
                                      vector_layer=False, refine=False, active_layer=True))
-    assert settings.load(model.PaintOptions) == model.PaintOptions("markerpen", 42, 9, 256, 7, False, False, True)
-    assert model.PaintOptions(iterations=7).params()["iterations"] == 7
-    assert model.PaintOptions(refine=False).params()["refine_iterations"] == 0  # a draft: no refinement
-    # the panel shows the painter's real default (40 steps), no 'auto'; a stored 0 still means the default
-    assert model.PaintOptions().params()["iterations"] == model.PAINTER_ITERATIONS == 40
-    assert "iterations" not in model.PaintOptions(iterations=0).params()
-    assert "refine_iterations" not in model.PaintOptions().params()  # the painter decides how long to refine
+    assert settings.load(model.PaintOptions, fresh) == model.PaintOptions("markerpen", 42, 9, 256, 7, False, False,
+                                                                          True)
+    assert dataclasses.replace(fresh, iterations=7).params(engine)["iterations"] == 7
+    assert dataclasses.replace(fresh, refine=False).params(engine)["refine_iterations"] == 0  # a draft: no refinement
+    # the panel shows the painter's real default, no 'auto'; a stored 0 still means the engine's
+    assert fresh.params(engine)["iterations"] == PaintSettings().iterations
+    assert "iterations" not in dataclasses.replace(fresh, iterations=0).params(engine)
+    assert "refine_iterations" not in fresh.params(engine)  # the painter decides how long to refine
     store[("brushwork", "StylizeOptions")] = json.dumps({"alpha": "strong", "method": "adain"})
-    loaded = settings.load(model.StylizeOptions)
+    loaded = settings.load(model.StylizeOptions, model.stylize_defaults(engine))
     assert loaded.alpha == 1.0 and loaded.method == "adain"  # a bad stored value falls back to the default
     store[("brushwork", "PaintOptions")] = "{not json"
-    assert settings.load(model.PaintOptions) == model.PaintOptions()
+    assert settings.load(model.PaintOptions, fresh) == fresh
     store[("brushwork", "PaintOptions")] = "[1, 2]"
-    assert settings.load(model.PaintOptions) == model.PaintOptions()
-    params = model.StylizeOptions(method="gatys", steps=30, style_size=256).params(b"png")
-    assert (params["steps"], params["style_size"]) == (30, 256)
-    assert "steps" not in model.StylizeOptions(method="wct").params(b"png")  # Gatys only
+    assert settings.load(model.PaintOptions, fresh) == fresh
+    params = model.StylizeOptions(method="gatys", steps=30, style_size=256).params(engine)
+    assert (params["method"], params["steps"], params["style_size"]) == ("gatys", 30, 256)
+    assert "style" not in params  # added in the job's thread (reading the image takes a while)
 
 
 def test_presets_set_their_values_and_are_recognised(krita_plugin):
-    model = krita_plugin.model
-    assert model.preset_of(model.PaintOptions()) == "Balanced"  # a fresh panel
-    assert model.preset_of(model.StylizeOptions()) == "Balanced"
-    draft = model.apply_preset(model.PaintOptions(brush="tape", seed=5), "Draft")
+    model, engine = krita_plugin.model, krita_plugin.options
+    paint, stylize = model.paint_defaults(engine), model.stylize_defaults(engine)
+    assert model.preset_of(paint, engine) == "Balanced"  # a fresh panel
+    assert model.preset_of(stylize, engine) == "Balanced"
+    draft = model.apply_preset(dataclasses.replace(paint, brush="tape", seed=5), "Draft", engine)
     assert (draft.brush, draft.seed, draft.refine) == ("tape", 5, False)  # the preset's values only
-    assert draft.strokes < model.PaintOptions().strokes and draft.working_size < 512
-    final = model.apply_preset(draft, "Final")
-    assert final.refine and final.strokes >= 1000 and model.preset_of(final) == "Final"
-    assert model.preset_of(model.PaintOptions(strokes=123)) == model.CUSTOM
-    assert model.apply_preset(model.StylizeOptions(style="s.png"), "Draft").method == "adain"
-    assert model.apply_preset(model.StylizeOptions(), "Final").method == "gatys"
-    assert set(model.METHOD_HELP) == set(model.METHODS)
-    assert "five levels" in model.METHOD_HELP["wct"] and "minutes" in model.METHOD_HELP["gatys"]
+    assert draft.strokes < paint.strokes and draft.working_size < 512
+    final = model.apply_preset(draft, "Final", engine)
+    assert final.refine and final.strokes >= 1000 and model.preset_of(final, engine) == "Final"
+    assert final.iterations == PaintSettings().iterations  # the engine's default, not a copy of it
+    assert model.preset_of(dataclasses.replace(paint, strokes=123), engine) == model.CUSTOM
+    assert model.apply_preset(dataclasses.replace(stylize, style="s.png"), "Draft", engine).method == "adain"
+    final_style = model.apply_preset(stylize, "Final", engine)
+    assert (final_style.method, final_style.steps, final_style.style_size) == (
+        "gatys", StyleOptions().steps, StyleOptions().style_size)
 
 
 def test_estimates_come_from_this_machines_jobs(krita_plugin):
     model = krita_plugin.model
     timings = model.Timings()
-    draft = model.apply_preset(model.PaintOptions(), "Draft")
-    final = model.apply_preset(model.PaintOptions(), "Final")
+    fresh = model.paint_defaults(krita_plugin.options)
+    draft = model.apply_preset(fresh, "Draft", krita_plugin.options)
+    final = model.apply_preset(fresh, "Final", krita_plugin.options)
     rough = model.estimate_paint(draft, timings)
     assert not rough.measured and rough.seconds > 0
     assert "rough guess" in model.estimate_text(rough)
@@ -440,7 +450,7 @@ def test_16_bit_and_cmyk_documents_are_read_through_a_converted_copy(krita_plugi
     jobs, document = krita_plugin.jobs, krita_plugin.document
     rgba = np.full((8, 10, 4), 200, np.uint8)
     doc = Document(rgba, model="CMYKA", depth="U16")
-    job = jobs.start_paint(doc, krita_plugin.model.PaintOptions())
+    job = jobs.start_paint(doc, krita_plugin.model.paint_defaults(krita_plugin.options), krita_plugin.options)
     copy, = doc.clones
     assert (copy.model, copy.depth, copy.profile) == document.EXCHANGE and copy.closed  # converted, then closed
     assert (doc.model, doc.depth) == ("CMYKA", "U16")  # the document itself is untouched
@@ -464,17 +474,18 @@ def test_active_layer_only_reads_that_layers_pixels(krita_plugin):
     layer.projection = np.zeros((8, 10, 4), np.uint8)
     layer.projection[..., 1] = 255  # B,G,R,A: green
     doc.active = layer
-    merged = jobs.start_paint(doc, model.PaintOptions())
+    engine = krita_plugin.options
+    merged = jobs.start_paint(doc, model.paint_defaults(engine), engine)
     assert merged.pixels == doc.bgra[1:4, 2:6].tobytes()  # the whole visible image by default
-    job = jobs.start_paint(doc, model.PaintOptions(active_layer=True))
+    job = jobs.start_paint(doc, model.PaintOptions(brush="tape", active_layer=True), engine)
     assert job.pixels == layer.projection[1:4, 2:6].tobytes()
     # 16-bit: the same layer (found by its id in the clone Krita converts) is read
     doc.model, doc.depth = "RGBA", "U16"
-    job = jobs.start_stylize(doc, model.StylizeOptions(active_layer=True), lambda path: b"png")
+    job = jobs.start_stylize(doc, model.StylizeOptions(method="wct", active_layer=True), lambda path: b"png", engine)
     assert job.pixels == layer.projection[1:4, 2:6].tobytes() and doc.clones[-1].closed
     doc.active = None
     with pytest.raises(krita_plugin.bridge_client.BridgeError, match="no active layer"):
-        jobs.start_paint(doc, model.PaintOptions(active_layer=True))
+        jobs.start_paint(doc, model.PaintOptions(brush="tape", active_layer=True), engine)
 
 
 class FakeRunner:
@@ -515,7 +526,8 @@ def _queue_with_job(krita_plugin, kind="paint", vector=True, options=None):
     clock = [100.0]
     queue = jobs.JobQueue(settings, decode, clock=lambda: clock[0])
     region = model.Region(4, 2, 8, 6)
-    options = options or (model.PaintOptions() if kind == "paint" else model.StylizeOptions(method="adain"))
+    options = options or (model.paint_defaults(krita_plugin.options) if kind == "paint" else
+                          model.StylizeOptions(method="adain"))
     runner = FakeRunner(kind)
     job = jobs.DocumentJob(doc, region, runner, "brushwork: test", options, bytes(8 * 6 * 4), vector)
     queue.add(job)
@@ -696,7 +708,7 @@ def test_cancel_with_a_hung_server_never_calls_the_network_from_the_ui_thread(kr
         rgba = np.zeros((6, 8, 4), np.uint8)
         doc = krita_plugin.app.show(Document(rgba))
         queue = jobs.JobQueue(_memory_settings(model)[0], lambda *a: None)
-        job = jobs.start_paint(doc, model.PaintOptions())
+        job = jobs.start_paint(doc, model.paint_defaults(krita_plugin.options), krita_plugin.options)
         job.runner.bridge = bc.Bridge(None, start=False)  # never starts a real server in this test
         queue.add(job)
         _tick_until(queue, lambda _: any(r.startswith("GET /v1/jobs/") for r in server.requests))
@@ -724,7 +736,8 @@ def test_paint_job_on_a_selection_adds_paint_and_vector_layers(krita_plugin):
     rgba[:, 32:, 2] = 230
     doc = krita_plugin.app.show(Document(rgba, selection=Selection(4, 6, 24, 20)))  # inside the red half
     queue = jobs.JobQueue(_memory_settings(model)[0], lambda png, w, h: bytes(w * h * 4))
-    job = jobs.start_paint(doc, model.PaintOptions(brush="tape", strokes=12, working_size=64, iterations=4))
+    job = jobs.start_paint(doc, model.PaintOptions(brush="tape", strokes=12, working_size=64, iterations=4),
+                           krita_plugin.options)
     assert job.region == model.Region(4, 6, 24, 20)
     queue.add(job)  # as in Krita: the job's thread works, the UI timer only looks
     phases = set()
@@ -760,9 +773,10 @@ def test_paint_job_on_a_selection_adds_paint_and_vector_layers(krita_plugin):
 
 def test_job_titles_name_the_brush_or_method_and_are_made_unique(krita_plugin):
     model = krita_plugin.model
-    assert model.job_title("paint", model.PaintOptions(brush="oilbrush", strokes=1000)) == \
+    engine = krita_plugin.options
+    assert model.job_title("paint", model.PaintOptions(brush="oilbrush", strokes=1000), engine) == \
         "brushwork: oil brush, 1,000 strokes"
-    assert model.job_title("stylize", model.StylizeOptions(method="adain")) == "brushwork: AdaIN style"
+    assert model.job_title("stylize", model.StylizeOptions(method="adain"), engine) == "brushwork: AdaIN style"
     assert model.unique_name("a", ["b"]) == "a"
     assert model.unique_name("a", ["a", "a (2)"]) == "a (3)"
 
@@ -784,3 +798,264 @@ def test_the_plugin_starts_the_server_with_the_recorded_interpreter(krita_plugin
     assert bridge.python == sys.executable and bridge is krita_plugin.jobs.bridge()
     bridge.connect()
     assert json.loads(client.state_file().read_text())["pid"] == bridge.pid != os.getpid()
+
+
+# ------------------------------------------------------------------------------------------ the engine's options
+
+def _drifted(document: dict, add: bool = True, drop: str | None = None) -> dict:
+    """The engine's options document as a later (or older) engine might send it: with a sixth brush
+    and a fourth method, or without a brush."""
+    document = json.loads(json.dumps(document))
+    if add:
+        document["brushes"].append({"name": "charcoal", "label": "Charcoal", "description": "a dry, grainy line"})
+        document["methods"].append({"name": "sketchy", "label": "Sketchy", "help": "pencil hatching"})
+    if drop:
+        document["brushes"] = [b for b in document["brushes"] if b["name"] != drop]
+    return document
+
+
+def test_the_installed_snapshot_is_the_engines_options_document(tmp_path):
+    for editor, folder in (("krita", "brushwork_krita"), ("gimp", "brushwork")):
+        install(editor, tmp_path / editor)
+        snapshot = json.loads((tmp_path / editor / folder / "options.json").read_text())
+        assert snapshot == json.loads(json.dumps(describe()))
+
+
+def test_krita_offers_what_the_engine_document_offers(krita_plugin):
+    model, bc = krita_plugin.model, krita_plugin.bridge_client
+    engine = bc.EngineOptions(_drifted(describe()))
+    brushes = engine.field_for("paint", "brushes")
+    assert [c.name for c in engine.choices(brushes)] == [*BRUSHES, "charcoal"]  # the docker's Brush list
+    methods = engine.field_for("stylize", "methods")
+    assert [c.label for c in engine.choices(methods)][-1] == "Sketchy"
+    options = dataclasses.replace(model.paint_defaults(engine), brush="charcoal")
+    assert model.fit(options, engine) == options  # a brush the engine offers is kept
+    assert options.params(engine)["brushes"] == ["charcoal"]
+    assert model.job_title("paint", options, engine) == f"brushwork: charcoal, {options.strokes:,} strokes"
+    stylize = model.StylizeOptions(method="sketchy")
+    assert model.fit(stylize, engine).method == "sketchy" and stylize.params(engine)["method"] == "sketchy"
+    # an engine without the tape brush: not offered, and a remembered tape falls back to the default
+    engine = bc.EngineOptions(_drifted(describe(), add=False, drop="tape"))
+    assert "tape" not in [c.name for c in engine.choices(engine.field_for("paint", "brushes"))]
+    settings, store = _memory_settings(model)
+    settings.save(model.PaintOptions(brush="tape", strokes=42, seed=1, working_size=256, iterations=7))
+    loaded = model.fit(settings.load(model.PaintOptions, model.paint_defaults(engine)), engine)
+    assert loaded.brush == PaintSettings().brushes[0] and loaded.strokes == 42
+    # numbers outside the engine's range fall back to its default too
+    assert model.fit(dataclasses.replace(loaded, working_size=8), engine).working_size == PaintSettings().working_size
+
+
+def test_krita_presets_are_checked_against_the_engine(krita_plugin):
+    model, bc = krita_plugin.model, krita_plugin.bridge_client
+    document = describe()
+    document["methods"] = [m for m in document["methods"] if m["name"] != "gatys"]
+    engine = bc.EngineOptions(document)
+    assert list(model.presets(model.StylizeOptions(), engine)) == ["Draft", "Balanced"]  # Final needs gatys
+    for field_ in document["paint"]["fields"]:
+        if field_["name"] == "working_size":
+            field_["max"] = 300  # an engine that paints at most 300 px: Final (512 px) is left out
+    assert list(model.presets(model.PaintOptions(), bc.EngineOptions(document))) == ["Draft"]
+
+
+def test_krita_job_params_use_the_documents_field_names(krita_plugin):
+    model, bc = krita_plugin.model, krita_plugin.bridge_client
+    document = describe()
+    fields_ = document["paint"]["fields"]
+    for field_ in fields_:
+        if field_["name"] == "brushes":  # an engine that takes one brush, under another name
+            field_.update(name="brush", type="choice", default="oilbrush")
+    document["paint"]["fields"] = [f for f in fields_ if f["name"] != "iterations"]
+    engine = bc.EngineOptions(document)
+    params = model.PaintOptions(brush="tape", strokes=5, seed=2, working_size=64, iterations=9,
+                                refine=False).params(engine, "cpu")
+    assert params == {"brush": "tape", "strokes": 5, "seed": 2, "working_size": 64, "refine_iterations": 0,
+                      "device": "cpu"}
+    real = krita_plugin.options
+    server_fields = {f.name for f in real.fields("paint") if f.server}
+    assert set(model.paint_defaults(real).params(real, "cuda")) <= server_fields
+    assert set(model.stylize_defaults(real).params(real, "cpu")) <= {f.name for f in real.fields("stylize") if f.server}
+
+
+def test_krita_device_choice_round_trip(krita_plugin):
+    model, bc = krita_plugin.model, krita_plugin.bridge_client
+    settings, store = _memory_settings(model)
+    assert settings.load(model.EngineSettings) == model.EngineSettings("", "")  # "": the engine's default device
+    settings.save(model.EngineSettings("/usr/bin/python3", "cpu"))
+    assert settings.load(model.EngineSettings) == model.EngineSettings("/usr/bin/python3", "cpu")
+    engine = krita_plugin.options
+    setting = model.device_setting(engine)
+    assert [c.name for c in engine.choices(setting)] == ["auto", "cpu", "cuda", "mps"]
+    assert engine.default(setting) == "auto"
+    assert model.paint_defaults(engine).params(engine, "cpu")["device"] == "cpu"
+    assert model.StylizeOptions(method="wct").params(engine, "cuda")["device"] == "cuda"
+    assert "device" not in model.paint_defaults(engine).params(engine)  # none chosen: the engine's default
+    # a server says what its machine has: the others are marked
+    served = bc.EngineOptions({**describe(), "available_devices": ["cpu"]})
+    labels = {c.name: c.label for c in served.choices(model.device_setting(served))}
+    assert labels["cuda"].endswith("(not on this machine)") and not labels["cpu"].endswith(")")
+    assert not labels["auto"].endswith("(not on this machine)")
+
+
+def test_krita_remembers_the_engines_document_and_starts_from_the_snapshot(krita_plugin, tmp_path):
+    model, bc = krita_plugin.model, krita_plugin.bridge_client
+    folder = Path(model.__file__).parent
+    settings, store = _memory_settings(model)
+    first = model.engine_options(settings, folder)  # the first start: the snapshot the installer wrote
+    assert first is not None and first.document == json.loads(json.dumps(describe()))
+    later = bc.EngineOptions(_drifted(describe()))
+    settings.save_engine_options(later)  # what the engine sent, for the next start
+    assert model.engine_options(settings, folder).document == later.document
+    assert model.engine_options(_memory_settings(model)[0], tmp_path) is None  # nothing at all
+    store[("brushwork", model.ENGINE_OPTIONS)] = "{broken"
+    assert model.engine_options(settings, folder).document == first.document
+
+
+def test_the_bridge_serves_the_options_document(krita_plugin, monkeypatch):
+    bc = krita_plugin.bridge_client
+    bridge = bc.Bridge(None, start=False)
+    calls = []
+    monkeypatch.setattr(bridge, "request", lambda method, path, *a, **k: calls.append((method, path)) or describe())
+    assert bridge.options() == describe() and calls == [("GET", "/options")]
+    with pytest.raises(bc.BridgeError, match="malformed"):
+        bc.EngineOptions({"paint": {}})
+    with pytest.raises(bc.BridgeError, match="not JSON"):
+        bc.EngineOptions.from_json("<html>")
+
+
+def test_krita_reads_the_options_of_an_engine_python(krita_plugin, tmp_path):
+    engine = krita_plugin.engine
+    options = engine.read_options(sys.executable)
+    assert options is not None and options.document == json.loads(json.dumps(describe()))
+    assert engine.read_options(str(tmp_path / "missing-python")) is None
+
+
+# ------------------------------------------------------------------------------------------ GIMP stand-in
+
+class Procedure:
+    """A stand-in Gimp.ImageProcedure: records the arguments it is given."""
+
+    def __init__(self, name) -> None:
+        self.name, self.arguments = name, {}
+
+    def _add(kind):  # noqa: N805
+        def add(self, name, label, help_text, *rest):
+            self.arguments[name] = (kind, label, help_text, *rest[:-1])
+        return add
+
+    add_choice_argument = _add("choice")
+    add_int_argument = _add("int")
+    add_double_argument = _add("double")
+    add_boolean_argument = _add("boolean")
+    add_string_argument = _add("string")
+    add_file_argument = _add("file")
+
+    def __getattr__(self, name):  # menus, documentation, sensitivity: not what these tests look at
+        return lambda *args: None
+
+
+class GimpChoice:
+    def __init__(self) -> None:
+        self.items = []
+
+    def add(self, nick, i, label, help_text):
+        self.items.append((nick, label, help_text))
+
+
+class Config:
+    def __init__(self, values) -> None:
+        self.values = values
+
+    def get_property(self, name):
+        return self.values[name]
+
+
+@pytest.fixture
+def gimp_plugin(tmp_path, monkeypatch):
+    """The installed GIMP plug-in's module, imported with a stand-in `gi` (GIMP's own modules)."""
+    install("gimp", tmp_path)
+    gimp = types.SimpleNamespace(
+        Choice=types.SimpleNamespace(new=GimpChoice), PlugIn=type("PlugIn", (), {"__gtype__": None}),
+        main=lambda *a: None,
+        ImageProcedure=types.SimpleNamespace(new=lambda plugin, name, *a: Procedure(name)),
+        PDBProcType=types.SimpleNamespace(PLUGIN=0), FileChooserAction=types.SimpleNamespace(OPEN=0),
+        ProcedureSensitivityMask=types.SimpleNamespace(DRAWABLE=1, DRAWABLES=2, NO_DRAWABLES=4))
+    repository = types.ModuleType("gi.repository")
+    gegl = types.SimpleNamespace(AbyssPolicy=types.SimpleNamespace(CLAMP=0, NONE=1))
+    for name, module in (("Gimp", gimp), ("GimpUi", None), ("Gegl", gegl), ("Gio", None), ("GLib", None),
+                         ("GObject", types.SimpleNamespace(ParamFlags=types.SimpleNamespace(READWRITE=3)))):
+        setattr(repository, name, module or types.SimpleNamespace())
+    gi = types.ModuleType("gi")
+    gi.require_version = lambda *a: None
+    gi.repository = repository
+    for name, module in (("gi", gi), ("gi.repository", repository)):
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setenv("BRUSHWORK_STATE_DIR", str(tmp_path / "state"))  # no server runs there
+    monkeypatch.delenv("BRUSHWORK_PYTHON", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path / "brushwork"))
+    spec = importlib.util.spec_from_file_location("brushwork_gimp", tmp_path / "brushwork" / "brushwork.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("bridge_client", None)
+
+
+def _register(gimp_plugin, document, monkeypatch):
+    monkeypatch.setattr(gimp_plugin, "engine_options", lambda: gimp_plugin.EngineOptions(document))
+    plugin = gimp_plugin.Brushwork()
+    return plugin.do_create_procedure(gimp_plugin.PAINT), plugin.do_create_procedure(gimp_plugin.STYLIZE)
+
+
+def test_gimp_registers_the_engines_choices_defaults_and_ranges(gimp_plugin, monkeypatch):
+    paint, stylize = _register(gimp_plugin, _drifted(describe()), monkeypatch)
+    kind, label, _, choice, default = paint.arguments["brushes"]
+    assert kind == "choice" and default == "oilbrush"
+    assert [nick for nick, *_ in choice.items] == [*BRUSHES, "charcoal"]
+    assert ("charcoal", "Charcoal", "a dry, grainy line") in choice.items
+    assert [nick for nick, *_ in stylize.arguments["method"][3].items][-1] == "sketchy"
+    strokes = paint.arguments["strokes"]
+    assert strokes[3:] == (1, PaintSettings.__dataclass_fields__["strokes"].metadata["brushwork"].max,
+                           PaintSettings().strokes)
+    assert paint.arguments["working-size"][3:] == (16, 4096, PaintSettings().working_size)
+    assert paint.arguments["refine-iterations"][0] == "boolean"  # on: the engine picks the steps; off: none
+    assert paint.arguments["opaque"][0] == "boolean"  # every setting the engine marks for the editors
+    device = paint.arguments["device"]
+    assert [nick for nick, *_ in device[3].items] == ["auto", "cpu", "cuda", "mps"] and device[4] == "auto"
+    assert stylize.arguments["device"][4] == "auto" and stylize.arguments["alpha"][3:] == (0, 1, 1.0)
+    assert {"import-paths", "active-layer-only"} <= set(paint.arguments)  # the plug-in's own
+    assert "style" in stylize.arguments and "levels" not in stylize.arguments  # not an editor setting
+    paint, _ = _register(gimp_plugin, _drifted(describe(), add=False, drop="tape"), monkeypatch)
+    assert "tape" not in [nick for nick, *_ in paint.arguments["brushes"][3].items]
+
+
+def test_gimp_job_params_use_the_documents_field_names(gimp_plugin, monkeypatch):
+    engine = gimp_plugin.EngineOptions(describe())
+    paint, stylize = _register(gimp_plugin, describe(), monkeypatch)
+    values = {"brushes": "tape", "strokes": 14, "seed": 1, "working-size": 64, "iterations": 5,
+              "refine-iterations": False, "opaque": False, "device": "cpu"}
+    assert set(values) == {name for name in paint.arguments if name not in ("import-paths", "active-layer-only")}
+    params = gimp_plugin.job_params(Config(values), engine, "paint")
+    assert params == {"brushes": ["tape"], "strokes": 14, "seed": 1, "working_size": 64, "iterations": 5,
+                      "refine_iterations": 0, "opaque": False, "device": "cpu"}
+    assert "refine_iterations" not in gimp_plugin.job_params(Config({**values, "refine-iterations": True}),
+                                                               engine, "paint")  # the engine decides
+    values = {"method": "adain", "alpha": 0.5, "preserve-color": True, "style-size": 256, "steps": 10,
+              "device": "auto"}
+    assert gimp_plugin.job_params(Config(values), engine, "stylize") == {
+        "method": "adain", "alpha": 0.5, "preserve_color": True, "style_size": 256, "steps": 10, "device": "auto"}
+    assert gimp_plugin.choice_label(engine, "paint", "brushes", "markerpen") == "Marker pen"
+
+
+def test_gimp_asks_the_engine_python_then_falls_back_to_the_snapshot(gimp_plugin, monkeypatch, tmp_path):
+    monkeypatch.setenv("BRUSHWORK_PYTHON", sys.executable)
+    gimp_plugin.engine_options.cache_clear()
+    assert gimp_plugin.engine_options().document == json.loads(json.dumps(describe()))
+    monkeypatch.setenv("BRUSHWORK_PYTHON", str(tmp_path / "gone" / "python"))
+    gimp_plugin.engine_options.cache_clear()
+    snapshot = json.loads(Path(gimp_plugin.OPTIONS_SNAPSHOT).read_text())
+    assert gimp_plugin.engine_options().document == snapshot
+    Path(gimp_plugin.OPTIONS_SNAPSHOT).unlink()
+    gimp_plugin.engine_options.cache_clear()
+    with pytest.raises(gimp_plugin.BridgeError, match="plugins install gimp"):
+        gimp_plugin.engine_options()
+    paint = gimp_plugin.Brushwork().do_create_procedure(gimp_plugin.PAINT)  # still registered: running it explains
+    assert set(paint.arguments) == {"import-paths", "active-layer-only"}

@@ -10,6 +10,9 @@ so `brushwork plugins install` copies this one file next to each plug-in. It
   not reaped still answers signal 0 and would look alive for ever);
 - turns every failure into a `BridgeError` whose message tells the user what to do, naming the
   server log;
+- reads the engine's options document (`Bridge.options()`, GET /v1/options; the same JSON as
+  `brushwork options --json`) into `EngineOptions`, from which the plug-ins build their choice lists,
+  defaults, ranges, labels and help, so that nothing the engine owns is copied into them;
 - runs a job as a small state machine (`JobRunner.step()`), so an editor can drive it from a UI
   timer without ever blocking, or from a plain loop in batch mode; a job whose server dies is sent
   again, once, to a new one.
@@ -34,8 +37,11 @@ from typing import Any
 __all__ = [
     "Bridge",
     "BridgeError",
+    "Choice",
+    "EngineOptions",
     "JobRunner",
     "JobStatus",
+    "Setting",
     "ServerGone",
     "encode_image",
     "encode_png",
@@ -450,6 +456,10 @@ class Bridge:
     # -- jobs ------------------------------------------------------------------------------------
     # `restart=False`: see `request`.
 
+    def options(self) -> dict[str, Any]:
+        """The engine's options document (see `EngineOptions`), with the devices this machine has."""
+        return self.request("GET", "/options")
+
     def submit(self, kind: str, image: dict[str, Any], params: dict[str, Any]) -> JobStatus:
         return JobStatus.from_json(self.request("POST", "/jobs", {"kind": kind, "image": image, "params": params}))
 
@@ -476,6 +486,121 @@ class Bridge:
         top-left corner at `origin` in the editor's image."""
         query = "" if flavour == "strokes" else f"?flavour={flavour}&x={origin[0]}&y={origin[1]}"
         return self.request("GET", f"/jobs/{job_id}/result.svg{query}", raw=True, restart=restart).decode("utf-8")
+
+
+# ------------------------------------------------------------------------------------------ options
+
+@dataclass(frozen=True)
+class Choice:
+    """One value of a choice list: what is sent, what the user reads, what it does."""
+
+    name: str
+    label: str
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One field of a paint or stylize job, as the engine describes it."""
+
+    name: str  # the job parameter's name
+    type: str  # int | float | bool | str | choice | choices (a list of values from the choices)
+    default: Any = None  # None: the engine decides
+    min: float | None = None
+    max: float | None = None
+    min_open: bool = False  # the value must be > min, not >= min
+    max_open: bool = False
+    choices: str | list | None = None  # a list's name in the document ("brushes", ...), or the values
+    label: str = ""
+    help: str = ""
+    editor: bool = False  # offered in the editors' dialogs
+    server: bool = True  # a job parameter the server takes
+
+    def allows(self, value: Any) -> bool:
+        """Whether a number lies within the field's range."""
+        low = self.min is None or (value > self.min if self.min_open else value >= self.min)
+        return low and (self.max is None or (value < self.max if self.max_open else value <= self.max))
+
+
+LISTS = ("brushes", "methods", "devices")  # the document's choice lists
+
+
+class EngineOptions:
+    """The engine's options document: its choice lists ("brushes", "methods", "devices": names,
+    labels, help, in the engine's order), the paint and stylize fields (`Setting`), and, when a
+    server answered, the devices its machine has. A malformed document raises BridgeError."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        try:
+            self.document = document
+            self.version = str(document.get("version", ""))
+            self.lists = {name: [Choice(str(c["name"]), str(c.get("label") or c["name"]),
+                                        str(c.get("help") or c.get("description") or ""))
+                                 for c in document.get(name, [])] for name in LISTS}
+            self.sections = {section: [Setting(**{k: v for k, v in f.items() if k in Setting.__dataclass_fields__})
+                                       for f in document[section]["fields"]] for section in ("paint", "stylize")}
+            available = document.get("available_devices")
+            self.available_devices = tuple(available) if isinstance(available, list) else None
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise BridgeError(f"the engine's options document is malformed ({type(exc).__name__}: {exc}); "
+                              "update brushwork and the plug-in together") from None
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> EngineOptions:
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise BridgeError(f"the engine's options are not JSON ({exc})") from None
+        if not isinstance(document, dict):
+            raise BridgeError("the engine's options document is not a JSON object")
+        return cls(document)
+
+    def fields(self, section: str) -> list[Setting]:
+        return list(self.sections[section])
+
+    def field(self, section: str, name: str) -> Setting | None:
+        """The field `name` if the engine has it (and takes it in a job)."""
+        return next((f for f in self.sections[section] if f.name == name and f.server), None)
+
+    def find(self, section: str, choices: str) -> Setting | None:
+        """The field whose values come from the list `choices` (e.g. paint's brushes field), if any."""
+        return next((f for f in self.sections[section] if f.choices == choices), None)
+
+    def field_for(self, section: str, choices: str) -> Setting:
+        """`find`, for a field a job cannot do without."""
+        found = self.find(section, choices)
+        if found is None:
+            raise BridgeError(f"the engine's {section} options have no field choosing from {choices!r}; "
+                              "update brushwork and the plug-in together")
+        return found
+
+    def choices(self, setting: Setting) -> list[Choice]:
+        """The values a choice field offers, in the engine's order; devices a server said its machine
+        lacks say so in their labels."""
+        if isinstance(setting.choices, list):
+            return [Choice(str(value), str(value)) for value in setting.choices]
+        found = self.lists.get(setting.choices or "", [])
+        if setting.choices == "devices" and self.available_devices is not None:
+            found = [c if c.name == "auto" or c.name in self.available_devices else
+                     Choice(c.name, f"{c.label} (not on this machine)", c.help) for c in found]
+        return list(found)
+
+    def choice(self, setting: Setting, name: str) -> Choice | None:
+        return next((c for c in self.choices(setting) if c.name == name), None)
+
+    def default(self, setting: Setting) -> Any:
+        """The field's default; for a choice, one of its values (the first of a list of several)."""
+        value = setting.default
+        if setting.type == "choices":
+            value = value[0] if isinstance(value, list) and value else None
+        if setting.type in ("choice", "choices"):
+            names = [c.name for c in self.choices(setting)]
+            return value if value in names else (names[0] if names else None)
+        return value
+
+    def value(self, setting: Setting, value: Any) -> Any:
+        """A value as the job parameter wants it: a field of type "choices" takes a list."""
+        return [value] if setting.type == "choices" and not isinstance(value, list) else value
 
 
 # What a call to a server that has exited looks like.

@@ -1,10 +1,12 @@
 """`brushwork plugins install|uninstall krita|gimp`: copy an editor plug-in and the bridge client.
 
 The plug-in gets `bridge_client.py` (a copy of brushwork/client.py: stdlib only, the editors'
-Pythons have no torch) and `install.json`, which records this interpreter so the plug-in can start
-`python -m brushwork serve` from the environment brushwork is installed in. Settings and logs are
-kept elsewhere (the editor's own settings, the user's cache folder), so reinstalling or an editor
-update that replaces the folder loses nothing.
+Pythons have no torch), `install.json`, which records this interpreter so the plug-in can start
+`python -m brushwork serve` from the environment brushwork is installed in, and `options.json`, the
+engine's options document (`brushwork.settings.describe()`) as it is now: what the plug-in's dialogs
+are built from when the engine cannot be asked (GIMP registers its procedures before any server
+runs). Settings and logs are kept elsewhere (the editor's own settings, the user's cache folder), so
+reinstalling or an editor update that replaces the folder loses nothing.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import sys
 from importlib.resources import as_file, files
 from pathlib import Path
 
-from brushwork import __version__
+from brushwork import __version__, settings
 from brushwork.client import log_file
 from brushwork.errors import BrushworkError
 
 KRITA_NAME = "brushwork_krita"
+OPTIONS_SNAPSHOT = "options.json"  # the engine's options document, for when the engine cannot be asked
 GIMP_NAME = "brushwork"  # GIMP registers a plug-in only if folder name == script name (without .py)
 
 
@@ -76,6 +79,7 @@ def install(editor: str, dest: Path | None = None, python: str | None = None) ->
             shutil.copy2(client, package / "bridge_client.py")
         (package / "install.json").write_text(json.dumps({"python": python, "version": __version__}, indent=1) + "\n",
                                               encoding="utf-8")
+        write_options_snapshot(package)
     except OSError as exc:
         raise BrushworkError(f"cannot install into {dest}: {exc.strerror or exc}") from None
     done.append(f"added the bridge client; the plug-in starts the server with {python}")
@@ -86,6 +90,13 @@ def install(editor: str, dest: Path | None = None, python: str | None = None) ->
         done.append("restart GIMP: Filters > brushwork > Paint with strokes... / Stylize...")
     done.append(f"server log: {log_file()}")
     return done
+
+
+def write_options_snapshot(folder: Path) -> Path:
+    """The engine's options document, as `brushwork options --json` prints it, into a plug-in folder."""
+    path = folder / OPTIONS_SNAPSHOT
+    path.write_text(json.dumps(settings.describe(), indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def uninstall(editor: str, dest: Path | None = None) -> list[str]:

@@ -125,10 +125,10 @@ else:
                 image.select_item(Gimp.ChannelOps.REPLACE if i == 0 else Gimp.ChannelOps.ADD, path)
             mask = image.get_selection().get_buffer().get(
                 Gegl.Rectangle.new(0, 0, image.get_width(), image.get_height()), 1.0, "Y u8", Gegl.AbyssPolicy.CLAMP)
-            with open(os.path.join(out, f"{options['brush']}.paths.y8"), "wb") as f:
+            with open(os.path.join(out, f"{options['brushes']}.paths.y8"), "wb") as f:
                 f.write(bytes(mask))
             image.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)  # the next job works on the same region
-        result["paints"][options["brush"]] = outcome
+        result["paints"][options["brushes"]] = outcome
     style = Gio.File.new_for_path(conf["style"])
     result["stylize"] = call("brushwork-stylize", image, layer, style=style, **conf["stylize"])
 

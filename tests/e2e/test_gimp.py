@@ -35,9 +35,9 @@ from recording_proxy import RecordingProxy
 HERE = Path(__file__).parent
 W, H = 60, 44
 SELECTION = (6, 4, 40, 32)
-PAINT = {"brush": "tape", "strokes": 14, "seed": 1, "working-size": 64, "iterations": 5, "refine": False,
+PAINT = {"brushes": "tape", "strokes": 14, "seed": 1, "working-size": 64, "iterations": 5, "refine-iterations": False,
          "import-paths": True}
-PAINTS = [{**PAINT, "brush": brush} for brush in ("oilbrush", "watercolor", "markerpen", "tape")]  # default first
+PAINTS = [{**PAINT, "brushes": brush} for brush in ("oilbrush", "watercolor", "markerpen", "tape")]  # default first
 TITLES = {"oilbrush": "oil brush", "watercolor": "watercolour", "markerpen": "marker pen", "tape": "tape"}
 STYLIZE = {"method": "adain", "alpha": 0.9, "preserve-color": False}
 
@@ -145,13 +145,13 @@ def test_paint_and_stylize_in_gimp_batch_mode(gimp, server, tmp_path, monkeypatc
                                "brushwork-stylize": ["Stylize…", ["<Image>/Filters/brushwork"]]}
     assert result["deep"] == {"status": "success", "error": None, "layers_added": 1}, result["deep"]
     for options in PAINTS:  # every stroke became one path
-        assert result["paints"][options["brush"]] == {"status": "success", "error": None,
+        assert result["paints"][options["brushes"]] == {"status": "success", "error": None,
                                                       "paths": options["strokes"]}, result["paints"]
     assert result["stylize"] == {"status": "success", "error": None}, result
     assert result["no_style"]["status"] == "execution-error" and result["no_style"]["layers_added"] == 0
     assert "choose a style image" in result["no_style"]["error"], result["no_style"]
     # one named group per job (newest on top), holding its layer
-    titles = [f"brushwork: {TITLES[p['brush']]}, {p['strokes']} strokes" for p in PAINTS]
+    titles = [f"brushwork: {TITLES[p['brushes']]}, {p['strokes']} strokes" for p in PAINTS]
     # (GIMP keeps layer names unique across the image: the later ones are "brushwork painting #2", ...)
     assert [(layer["group"], layer["name"].split(" #")[0]) for layer in result["layers"]] == [
         ("brushwork: AdaIN style", "brushwork stylized"),
@@ -174,17 +174,17 @@ def test_paint_and_stylize_in_gimp_batch_mode(gimp, server, tmp_path, monkeypatc
     for options, title, job in zip(PAINTS, titles, jobs[:len(PAINTS)], strict=True):
         strokes = svg.read(bridge.result_svg(job["id"]))
         assert len(strokes) == options["strokes"] and (strokes.width, strokes.height) == (w, h)
-        assert {s.kind for s in strokes.strokes} == {options["brush"]}
+        assert {s.kind for s in strokes.strokes} == {options["brushes"]}
         painting = pixels(paintings[title])
         np.testing.assert_array_equal(painting[..., :3], raster.render(strokes))  # RGBA the right way round
         assert (painting[..., 3] == 255).all()
         # GIMP's own filling of the paths traces the strokes within a pixel, at the selection's place
         # (paths are not cut at the selection: compare inside it, where the exact renderer draws)
-        mask = np.frombuffer((work / "out" / f"{options['brush']}.paths.y8").read_bytes(), np.uint8)
+        mask = np.frombuffer((work / "out" / f"{options['brushes']}.paths.y8").read_bytes(), np.uint8)
         mask = mask.reshape(H, W)[y:y + h, x:x + w]
         exact = raster.render(strokes, transparent=True)[..., 3] >= 128
-        assert not ((mask >= 192) & ~ndimage.binary_dilation(exact)).any(), options["brush"]
-        assert not ((mask <= 64) & ndimage.binary_erosion(exact)).any(), options["brush"]
+        assert not ((mask >= 192) & ~ndimage.binary_dilation(exact)).any(), options["brushes"]
+        assert not ((mask <= 64) & ndimage.binary_erosion(exact)).any(), options["brushes"]
     stylized = pixels(result["layers"][0])
     expected = np.asarray(Image.open(io.BytesIO(bridge.result_png(jobs[len(PAINTS)]["id"]))).convert("RGBA"))
     np.testing.assert_array_equal(stylized, expected)
@@ -193,7 +193,7 @@ def test_paint_and_stylize_in_gimp_batch_mode(gimp, server, tmp_path, monkeypatc
 
 
 COVER = {"rgba": [200, 30, 40, 255], "rect": [10, 8, 20, 16]}  # an opaque layer inside the selection
-QUICK = {"brush": "tape", "strokes": 6, "seed": 3, "working-size": 64, "iterations": 3, "refine": False,
+QUICK = {"brushes": "tape", "strokes": 6, "seed": 3, "working-size": 64, "iterations": 3, "refine-iterations": False,
          "import-paths": False}
 LONG = {**QUICK, "strokes": 100, "iterations": 3000}  # minutes of work, to be cancelled
 

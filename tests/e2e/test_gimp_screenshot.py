@@ -33,8 +33,8 @@ HERE = Path(__file__).parent
 SHOTS = HERE.parents[1] / "docs" / "screenshots"
 SCREEN = (1280, 800)
 DIALOG = "Paint with strokes…"
-PAINT = {"brush": "oilbrush", "strokes": 300, "seed": 1, "working-size": 160, "iterations": 10, "refine": False,
-         "import-paths": True}
+PAINT = {"brushes": "oilbrush", "strokes": 300, "seed": 1, "working-size": 160, "iterations": 10,
+         "refine-iterations": False, "import-paths": True}
 GROUP = "brushwork: oil brush, 300 strokes"
 TOOLS = ("Xvfb", "openbox", "xdotool", "xwininfo", "xprop")
 

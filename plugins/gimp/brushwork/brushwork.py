@@ -18,6 +18,7 @@ which remembers the last values) and from batch mode with the same arguments.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -35,32 +36,31 @@ from gi.repository import Gegl, Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # bridge_client.py lies next to this file
-from bridge_client import Bridge, BridgeError, JobRunner, encode_image, engine_env, log_file  # noqa: E402
+from bridge_client import (  # noqa: E402
+    Bridge,
+    BridgeError,
+    EngineOptions,
+    JobRunner,
+    encode_image,
+    engine_env,
+    log_file,
+)
 
-PAINTER_ITERATIONS = 40  # the painter's own default steps per level (brushwork's PaintSettings.iterations)
 PAINT = "brushwork-paint"
 STYLIZE = "brushwork-stylize"
-BRUSHES = {"oilbrush": "Oil brush", "watercolor": "Watercolour", "markerpen": "Marker pen", "tape": "Tape"}
-METHODS = {
-    "wct": ("WCT", "Whitening and colouring of deep features at five levels: the closest match of the style's "
-                   "textures and colours (a few seconds)"),
-    "adain": ("AdaIN", "Matches the mean and spread of deep features: faster and gentler, keeps more of the "
-                       "image's structure"),
-    "gatys": ("Gatys", "Optimises the picture itself towards the style (Gatys et al.): the finest result, but "
-                       "minutes of work"),
-}
+OPTIONS_SNAPSHOT = os.path.join(HERE, "options.json")  # the engine's options when the plug-in was installed
+OPTIONS_TIMEOUT = 15  # seconds `brushwork options` may take before the snapshot is used instead
 PAINT_LAYER = "brushwork painting"
 STYLIZE_LAYER = "brushwork stylized"
 RW = GObject.ParamFlags.READWRITE
 PIXELS = "R'G'B'A u8"  # straight alpha, the layout the server reads and returns as RGBA8
 
 
-def _choice(values):
-    """A Gimp.Choice from {nick: label} or {nick: (label, help)}: the dialog shows labels and help."""
+def _choice(choices):
+    """A Gimp.Choice from the engine's choices: the dialog shows labels and help."""
     choice = Gimp.Choice.new()
-    for i, (nick, text) in enumerate(values.items()):
-        label, help_text = text if isinstance(text, tuple) else (text, "")
-        choice.add(nick, i, label, help_text)
+    for i, c in enumerate(choices):
+        choice.add(c.name, i, c.label, c.help)
     return choice
 
 
@@ -70,6 +70,100 @@ def _install_python() -> str | None:
             return json.load(f).get("python")
     except (OSError, ValueError):
         return None
+
+
+# ------------------------------------------------------------------------------------------ the engine's options
+# GIMP asks for the procedures' arguments when it registers them, before any job: the choices,
+# defaults, ranges, labels and help come from the engine's options document, asked of a running server,
+# else of the engine's Python (`brushwork options --json`, torch-free), else read from the snapshot
+# `brushwork plugins install` wrote.
+
+def _server_options():
+    try:
+        bridge = Bridge(None, start=False)
+        return EngineOptions(bridge.options()) if bridge.begin_connect() else None
+    except BridgeError:
+        return None
+
+
+def _cli_options(python):
+    try:
+        out = subprocess.run([python, "-m", "brushwork", "options", "--json"], stdin=subprocess.DEVNULL,
+                             capture_output=True, env=engine_env(), timeout=OPTIONS_TIMEOUT)
+        return EngineOptions.from_json(out.stdout) if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, BridgeError):
+        return None
+
+
+@functools.cache  # one document per run: the arguments and the job read the same
+def engine_options():
+    """The engine's options document (see above); BridgeError when there is none at all."""
+    python = os.environ.get("BRUSHWORK_PYTHON") or _install_python()
+    found = _server_options() or (_cli_options(python) if python else None)
+    if found is not None:
+        return found
+    try:
+        with open(OPTIONS_SNAPSHOT, "rb") as f:
+            return EngineOptions.from_json(f.read())
+    except OSError:
+        raise BridgeError(f"brushwork's options are unknown: no engine answered and {OPTIONS_SNAPSHOT} is "
+                          "missing; run `brushwork plugins install gimp` again") from None
+
+
+def argument_name(setting) -> str:
+    """A setting's GIMP argument: its name with "-" for "_" (GObject property names)."""
+    return setting.name.replace("_", "-")
+
+
+def _toggle(setting) -> bool:
+    """A count the engine picks by itself (no default, 0 allowed: refinement steps) is offered as
+    on/off: on lets the engine pick, off sends 0."""
+    return setting.type == "int" and setting.default is None and setting.min == 0
+
+
+def add_arguments(procedure, engine, section) -> None:
+    """An argument for every setting the engine marks for the editors' dialogs, in its order."""
+    for setting in engine.fields(section):
+        if not setting.editor:
+            continue
+        name, label, help_text = argument_name(setting), setting.label or setting.name, setting.help
+        if setting.type in ("choice", "choices"):
+            procedure.add_choice_argument(name, label, help_text, _choice(engine.choices(setting)),
+                                          engine.default(setting), RW)
+        elif _toggle(setting):
+            procedure.add_boolean_argument(name, label, help_text, True, RW)
+        elif setting.type == "int":
+            low = int(setting.min) + setting.min_open if setting.min is not None else -2**31 + 1
+            high = int(setting.max) - setting.max_open if setting.max is not None else 2**31 - 1
+            procedure.add_int_argument(name, label, help_text, low, high, setting.default, RW)
+        elif setting.type == "float":
+            procedure.add_double_argument(name, label, help_text, -1e9 if setting.min is None else setting.min,
+                                          1e9 if setting.max is None else setting.max, setting.default, RW)
+        elif setting.type == "bool":
+            procedure.add_boolean_argument(name, label, help_text, bool(setting.default), RW)
+        elif setting.type == "str":
+            procedure.add_string_argument(name, label, help_text, setting.default or "", RW)
+
+
+def job_params(config, engine, section) -> dict:
+    """The job's parameters from the procedure's arguments, named as the engine names its settings."""
+    params = {}
+    for setting in engine.fields(section):
+        if not setting.editor or setting.type not in ("choice", "choices", "int", "float", "bool", "str"):
+            continue
+        value = config.get_property(argument_name(setting))
+        if _toggle(setting):
+            if not value:
+                params[setting.name] = 0
+            continue
+        params[setting.name] = engine.value(setting, value)
+    return params
+
+
+def choice_label(engine, section, choices, value) -> str:
+    setting = engine.find(section, choices)
+    choice = engine.choice(setting, value) if setting is not None else None
+    return choice.label if choice is not None else str(value)
 
 
 # ------------------------------------------------------------------------------------------ the engine
@@ -465,12 +559,10 @@ def _procedure(job):
 
 
 def paint_job(procedure, image, drawables, config):
-    params = {"brush": config.get_property("brush"), "strokes": config.get_property("strokes"),
-              "seed": config.get_property("seed"), "working_size": config.get_property("working-size")}
-    params["iterations"] = config.get_property("iterations")
-    if not config.get_property("refine"):
-        params["refine_iterations"] = 0
-    title = f"brushwork: {BRUSHES[params['brush']].lower()}, {params['strokes']:,} strokes"
+    engine = engine_options()
+    params = job_params(config, engine, "paint")
+    brush = config.get_property(argument_name(engine.field_for("paint", "brushes")))
+    title = f"brushwork: {choice_label(engine, 'paint', 'brushes', brush).lower()}, {params['strokes']:,} strokes"
     _run_job(procedure, "paint", image, drawables, config, params, title,
              import_paths=config.get_property("import-paths"))
 
@@ -496,11 +588,12 @@ def _style_picture(style):
 
 
 def stylize_job(procedure, image, drawables, config):
-    method = config.get_property("method")
-    params = {"method": method, "alpha": config.get_property("alpha"),
-              "preserve_color": config.get_property("preserve-color"),
-              "style": _style_picture(config.get_property("style"))}
-    _run_job(procedure, "stylize", image, drawables, config, params, f"brushwork: {METHODS[method][0]} style")
+    engine = engine_options()
+    params = job_params(config, engine, "stylize")
+    method = config.get_property(argument_name(engine.field_for("stylize", "methods")))
+    params["style"] = _style_picture(config.get_property("style"))
+    _run_job(procedure, "stylize", image, drawables, config, params,
+             f"brushwork: {choice_label(engine, 'stylize', 'methods', method)} style")
 
 
 class Brushwork(Gimp.PlugIn):
@@ -511,37 +604,30 @@ class Brushwork(Gimp.PlugIn):
         return False
 
     def do_create_procedure(self, name):
+        try:
+            engine = engine_options()
+        except BridgeError:  # registered without the engine's arguments: running it says what is wrong
+            engine = EngineOptions({"paint": {"fields": []}, "stylize": {"fields": []}})
         if name == PAINT:
             procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, _procedure(paint_job), None)
             procedure.set_menu_label("Paint with strokes…")
             procedure.set_documentation("Paint the image with vector brush strokes",
                                         "Paints the visible image (or the active layer) inside the selection: a "
                                         "new layer group with the painting, and the strokes as paths.", name)
-            procedure.add_choice_argument("brush", "Brush", "Brush kind", _choice(BRUSHES), "oilbrush", RW)
-            procedure.add_int_argument("strokes", "Strokes", "Number of strokes", 1, 20000, 500, RW)
-            procedure.add_int_argument("seed", "Seed", "Same seed, same painting", 0, 2**31 - 1, 0, RW)
-            procedure.add_int_argument("working-size", "Working size", "Long side the painter works at (px)",
-                                       64, 4096, 512, RW)
-            procedure.add_int_argument("iterations", "Steps per level",
-                                       "Optimisation steps per level: fewer is faster and rougher (the painter's "
-                                       f"default is {PAINTER_ITERATIONS})", 1, 10000, PAINTER_ITERATIONS, RW)
-            procedure.add_boolean_argument("refine", "Refine at the end",
-                                           "Refine all strokes together at the end: closer to the image, slower",
-                                           True, RW)
+            add_arguments(procedure, engine, "paint")
             procedure.add_boolean_argument("import-paths", "Import strokes as paths",
                                            "Also add every stroke's outline as a path", True, RW)
         else:
             procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, _procedure(stylize_job), None)
             procedure.set_menu_label("Stylize…")
+            methods = engine.find("stylize", "methods")
+            names = ", ".join(c.label for c in engine.choices(methods)) if methods is not None else ""
             procedure.set_documentation("Restyle the image after a style image",
                                         "Restyles the visible image (or the active layer) inside the selection: "
-                                        "a new layer group in the style of a style image (WCT, AdaIN or Gatys).",
-                                        name)
+                                        f"a new layer group in the style of a style image ({names}).", name)
             procedure.add_file_argument("style", "Style image", "Any image GIMP opens", Gimp.FileChooserAction.OPEN,
                                         True, None, RW)
-            procedure.add_choice_argument("method", "Method", "Style transfer method", _choice(METHODS), "wct", RW)
-            procedure.add_double_argument("alpha", "Strength", "Style strength, 0..1", 0.0, 1.0, 1.0, RW)
-            procedure.add_boolean_argument("preserve-color", "Keep colours", "Keep the layer's colours", False, RW)
+            add_arguments(procedure, engine, "stylize")
         procedure.add_boolean_argument("active-layer-only", "Active layer only",
                                        "Read only the selected layer instead of the visible image (all visible "
                                        "layers merged, as the canvas shows them)", False, RW)

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bridge_client import engine_env
+from .bridge_client import BridgeError, EngineOptions, engine_env
 
 MIN_PYTHON = (3, 11)
 CPU_TORCH = ("torch", "--index-url", "https://download.pytorch.org/whl/cpu")
@@ -156,6 +156,17 @@ def check_engine(python: str) -> str | None:
         return f"brushwork is not installed for {python} ({last}); install it there with `{python} -m pip install " \
                "brushwork`, or set up the engine"
     return None
+
+
+def read_options(python: str, timeout: float = 60.0) -> EngineOptions | None:
+    """The engine's options document from `python -m brushwork options --json` (torch-free: quick, no
+    server needed); None when that engine cannot say (an older brushwork, a broken install)."""
+    try:
+        out = subprocess.run([python, "-m", "brushwork", "options", "--json"], capture_output=True, timeout=timeout,
+                             env=engine_env(), stdin=subprocess.DEVNULL, **_hidden_window())
+        return EngineOptions.from_json(out.stdout) if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, BridgeError):
+        return None
 
 
 @dataclass

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import document
-from .bridge_client import Bridge, BridgeError, JobRunner, encode_image
+from .bridge_client import Bridge, BridgeError, EngineOptions, JobRunner, encode_image, encode_png
 from .model import (
     PAINT_LAYER,
     STYLIZE_LAYER,
@@ -56,6 +56,14 @@ def use_engine(python: str) -> None:
     """Start servers with this interpreter from now on (the engine the docker set up or was shown);
     $BRUSHWORK_PYTHON still wins, as everywhere."""
     bridge().python = os.environ.get("BRUSHWORK_PYTHON") or python
+
+
+def server_options() -> EngineOptions | None:
+    """The options document of the server the bridge is connected to, with the devices its machine
+    has; None when no server is connected (none is started for this). Blocks: call it off the UI thread."""
+    if not bridge().connected:
+        return None
+    return EngineOptions(bridge().options())
 
 
 # A preview decoder: PNG bytes → BGRA8 bytes scaled to width x height, or None if unreadable. It runs in
@@ -113,7 +121,7 @@ class DocumentJob:
         try:
             # reading a large style image and base64 of a large region take a while: not on the UI thread
             if self.style_loader is not None:
-                self.runner.params = self.options.params(self.style_loader(self.options.style))
+                self.runner.params = {**self.runner.params, "style": encode_png(self.style_loader(self.options.style))}
             self.runner.image = encode_image(self.pixels, self.region.width, self.region.height, "BGRA8")
         except BridgeError as exc:
             self.runner.state, self.runner.error, self.runner.message = "failed", str(exc), str(exc)
@@ -181,21 +189,25 @@ def _prepare(doc, active_layer: bool) -> tuple[Region, bytes]:
     return region, pixels
 
 
-def start_paint(doc, options: PaintOptions) -> DocumentJob:
-    """A paint job on the selection (or the whole canvas) of `doc`, not started yet."""
+def start_paint(doc, options: PaintOptions, engine: EngineOptions, device: str = "") -> DocumentJob:
+    """A paint job on the selection (or the whole canvas) of `doc`, not started yet; its parameters
+    are named as `engine`'s options document names them, `device` ("": the engine's default) among them."""
     region, pixels = _prepare(doc, options.active_layer)
     # the strokes come as plain shapes already at the region's place (Krita mangles <use> and masks)
-    runner = JobRunner(bridge(), "paint", {}, options.params(), channels="BGRA8",
+    runner = JobRunner(bridge(), "paint", {}, options.params(engine, device), channels="BGRA8",
                        svg_flavour="flat" if options.vector_layer else None, svg_origin=(region.x, region.y))
-    return DocumentJob(doc, region, runner, job_title("paint", options), options, pixels, options.vector_layer)
+    return DocumentJob(doc, region, runner, job_title("paint", options, engine), options, pixels,
+                       options.vector_layer)
 
 
-def start_stylize(doc, options: StylizeOptions, load_style: Callable[[str], bytes]) -> DocumentJob:
+def start_stylize(doc, options: StylizeOptions, load_style: Callable[[str], bytes], engine: EngineOptions,
+                  device: str = "") -> DocumentJob:
     """A stylize job on the selection (or the whole canvas) of `doc`, not started yet. `load_style`
     turns the style image's path into PNG bytes (BridgeError when it cannot); it runs in the job's thread."""
     region, pixels = _prepare(doc, options.active_layer)
-    runner = JobRunner(bridge(), "stylize", {}, {}, channels="BGRA8")
-    return DocumentJob(doc, region, runner, job_title("stylize", options), options, pixels, style_loader=load_style)
+    runner = JobRunner(bridge(), "stylize", {}, options.params(engine, device), channels="BGRA8")
+    return DocumentJob(doc, region, runner, job_title("stylize", options, engine), options, pixels,
+                       style_loader=load_style)
 
 
 @dataclass
@@ -355,4 +367,5 @@ class JobQueue:
         self._decoder.shutdown(wait=False)
 
 
-__all__ = ["DocumentJob", "JobQueue", "Outcome", "apply_result", "bridge", "start_paint", "start_stylize"]
+__all__ = ["DocumentJob", "JobQueue", "Outcome", "apply_result", "bridge", "server_options", "start_paint",
+           "start_stylize"]

@@ -4,7 +4,6 @@ The Krita calls are in document.py, the Qt widgets in ui.py; this file is unit-t
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import statistics
@@ -13,66 +12,69 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-BRUSHES = ("oilbrush", "watercolor", "markerpen", "tape")
-METHODS = ("wct", "adain", "gatys")
+from .bridge_client import BridgeError, EngineOptions, Setting
+
 SETTINGS_GROUP = "brushwork"
 PAINT_LAYER = "brushwork painting"
 VECTOR_LAYER = "brushwork strokes"
 STYLIZE_LAYER = "brushwork stylized"
 PREVIEW_LAYER = "brushwork preview"  # becomes the painting when the job is done
 IN_PROGRESS = " (in progress)"  # a running job's group: its name is the job's title and this, until done
-BRUSH_LABELS = {"oilbrush": "oil brush", "watercolor": "watercolour", "markerpen": "marker pen", "tape": "tape"}
-METHOD_LABELS = {"wct": "WCT", "adain": "AdaIN", "gatys": "Gatys"}
-# What each style method does, in the words a user choosing between them needs.
-METHOD_HELP = {
-    "wct": "WCT: whitens and re-colours the picture's deep features at five levels; the closest match "
-           "of the style's textures and colours.",
-    "adain": "AdaIN: matches the mean and spread of the deep features; faster and gentler than WCT.",
-    "gatys": "Gatys: optimises the picture itself towards the style; the finest result, takes minutes.",
-}
-PAINTER_ITERATIONS = 40  # the painter's own default steps per level (brushwork PaintSettings.iterations)
-STYLE_SIZE = 512  # the stylizer's default long side for the style image
-GATYS_STEPS = 100  # the stylizer's default Gatys iterations
+OPTIONS_SNAPSHOT = "options.json"  # beside the plug-in: the engine's options when it was installed or built
+ENGINE_OPTIONS = "EngineOptions"  # Krita's setting holding the options document the engine last sent
 
+
+# ------------------------------------------------------------------------------------------ panels' values
+# What the engine offers (brushes, methods, devices, and every field's default, range, label and help)
+# comes from its options document (bridge_client.EngineOptions); nothing of it is copied here. The
+# panels' own choices (presets, layers, what to read) are the plug-in's.
 
 @dataclass
 class PaintOptions:
-    # the defaults are the Balanced preset
-    brush: str = "oilbrush"
-    strokes: int = 300
+    """The Paint panel's values; fresh ones are `paint_defaults(engine)`."""
+
+    brush: str = ""
+    strokes: int = 1
     seed: int = 0
-    working_size: int = 384
-    iterations: int = PAINTER_ITERATIONS  # optimisation steps per level (speed vs. finish); 0: the painter's
+    working_size: int = 0
+    iterations: int = 0  # optimisation steps per level (speed vs. finish); 0: the engine's
     vector_layer: bool = True  # also add the strokes as a vector layer (editable shapes)
     refine: bool = True  # refine all strokes together at the end: closer to the image, slower
     active_layer: bool = False  # paint the active layer alone instead of the whole visible image
 
-    def params(self) -> dict[str, Any]:
-        params = {"brush": self.brush, "strokes": self.strokes, "seed": self.seed, "working_size": self.working_size}
-        if self.iterations > 0:  # 0 (older settings): the painter's default
-            params["iterations"] = self.iterations
-        if not self.refine:
-            params["refine_iterations"] = 0
-        return params
+    def params(self, engine: EngineOptions, device: str = "") -> dict[str, Any]:
+        """The job's parameters, named as the engine's paint fields are (fields it lacks are not sent)."""
+        brushes = engine.field_for("paint", "brushes")
+        params: dict[str, Any] = {brushes.name: engine.value(brushes, self.brush)}
+        wanted = {"strokes": self.strokes, "seed": self.seed, "working_size": self.working_size,
+                  "iterations": self.iterations or None,  # 0 (older settings): the engine's
+                  "refine_iterations": None if self.refine else 0}  # the engine decides how long to refine
+        params.update({name: value for name, value in wanted.items()
+                       if value is not None and engine.field("paint", name) is not None})
+        return _with_device(params, engine, "paint", device)
 
 
 @dataclass
 class StylizeOptions:
+    """The Stylize panel's values; fresh ones are `stylize_defaults(engine)`."""
+
     style: str = ""  # path of the style image
-    method: str = "wct"
+    method: str = ""
     alpha: float = 1.0
     preserve_color: bool = False
     active_layer: bool = False
-    style_size: int = STYLE_SIZE  # long side the style image is reduced to: smaller is faster, coarser
-    steps: int = GATYS_STEPS  # Gatys only: optimisation steps
+    style_size: int = 0  # long side the style image is reduced to: smaller is faster, coarser
+    steps: int = 0  # Gatys only: optimisation steps
 
-    def params(self, style_png: bytes) -> dict[str, Any]:
-        params = {"style": {"encoding": "png", "data": base64.b64encode(style_png).decode("ascii")},
-                  "method": self.method, "alpha": self.alpha, "preserve_color": self.preserve_color,
-                  "style_size": self.style_size}
-        if self.method == "gatys":
-            params["steps"] = self.steps
-        return params
+    def params(self, engine: EngineOptions, device: str = "") -> dict[str, Any]:
+        """The job's parameters but the style image (added in the job's thread: reading it takes a while)."""
+        methods = engine.field_for("stylize", "methods")
+        params: dict[str, Any] = {methods.name: engine.value(methods, self.method)}
+        wanted = {"alpha": self.alpha, "preserve_color": self.preserve_color, "style_size": self.style_size or None,
+                  "steps": self.steps or None}  # (only Gatys takes steps; the others leave them)
+        params.update({name: value for name, value in wanted.items()
+                       if value is not None and engine.field("stylize", name) is not None})
+        return _with_device(params, engine, "stylize", device)
 
     def check(self) -> str | None:
         """Why the options cannot run (a message for the user), or None."""
@@ -83,6 +85,74 @@ class StylizeOptions:
         return None
 
 
+def empty_options() -> EngineOptions:
+    """Nothing known of the engine (no snapshot, no engine yet): no choices, no fields."""
+    return EngineOptions({"paint": {"fields": []}, "stylize": {"fields": []}})
+
+
+def _with_device(params: dict[str, Any], engine: EngineOptions, section: str, device: str) -> dict[str, Any]:
+    field_ = engine.find(section, "devices")
+    if device and field_ is not None:
+        params[field_.name] = device
+    return params
+
+
+def _setting(engine: EngineOptions, section: str, attribute: str) -> Setting | None:
+    """The engine's field behind a panel's value."""
+    if attribute in ("brush", "method"):
+        return engine.find(section, "brushes" if attribute == "brush" else "methods")
+    return engine.field(section, attribute)
+
+
+def _section(options) -> str:
+    return "paint" if isinstance(options, PaintOptions) else "stylize"
+
+
+def fit(options, engine: EngineOptions):
+    """`options` with every value the engine does not take (a brush or method it lacks, a number out of
+    its range: an older engine, hand-edited settings) replaced by the engine's default."""
+    section, changes = _section(options), {}
+    for f in fields(options):
+        setting = _setting(engine, section, f.name)
+        value = getattr(options, f.name)
+        if setting is None or not value and f.name in ("iterations", "style_size", "steps"):
+            continue  # 0: the engine's own
+        if setting.type in ("choice", "choices"):
+            ok = engine.choice(setting, value) is not None
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            ok = setting.allows(value)
+        else:
+            continue
+        if not ok:
+            changes[f.name] = engine.default(setting)
+    return replace(options, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _engine_defaults(cls: type, engine: EngineOptions):
+    options = cls()
+    section = _section(options)
+    values = {}
+    for f in fields(options):
+        setting = _setting(engine, section, f.name)
+        default = engine.default(setting) if setting is not None else None
+        if default is not None and (isinstance(default, type(getattr(options, f.name))) or (
+                isinstance(default, int) and f.type == "float")):
+            values[f.name] = default
+    return replace(options, **values)
+
+
+def paint_defaults(engine: EngineOptions) -> PaintOptions:
+    """A fresh Paint panel: the engine's defaults, with the Balanced preset's values."""
+    options = _engine_defaults(PaintOptions, engine)
+    return apply_preset(options, "Balanced", engine) if "Balanced" in presets(options, engine) else options
+
+
+def stylize_defaults(engine: EngineOptions) -> StylizeOptions:
+    """A fresh Stylize panel: the engine's defaults, with the Balanced preset's values."""
+    options = _engine_defaults(StylizeOptions, engine)
+    return apply_preset(options, "Balanced", engine) if "Balanced" in presets(options, engine) else options
+
+
 class Settings:
     """The panels' last values and the job timings, in Krita's own settings (kritarc), never in the
     plug-in folder (Krita replaces that on update). `read(group, key, default)` / `write(group, key,
@@ -91,8 +161,9 @@ class Settings:
     def __init__(self, read: Callable[[str, str, str], str], write: Callable[[str, str, str], None]) -> None:
         self._read, self._write = read, write
 
-    def load(self, cls: type):
-        defaults = cls()
+    def load(self, cls: type, defaults=None):
+        """The stored values of `cls` (a dataclass); missing or unusable ones are `defaults`' (cls())."""
+        defaults = defaults if defaults is not None else cls()
         try:
             stored = json.loads(self._read(SETTINGS_GROUP, cls.__name__, "") or "{}")
         except ValueError:
@@ -111,36 +182,81 @@ class Settings:
     def save(self, options) -> None:
         self._write(SETTINGS_GROUP, type(options).__name__, json.dumps(asdict(options)))
 
+    def load_engine_options(self) -> EngineOptions | None:
+        """The options document the engine last sent, if any (and it is readable)."""
+        try:
+            return EngineOptions.from_json(self._read(SETTINGS_GROUP, ENGINE_OPTIONS, "") or "null")
+        except BridgeError:
+            return None
+
+    def save_engine_options(self, engine: EngineOptions) -> None:
+        self._write(SETTINGS_GROUP, ENGINE_OPTIONS, json.dumps(engine.document))
+
+
+def engine_options(settings: Settings, folder: Path) -> EngineOptions | None:
+    """What the panels are built from before the engine answers: the document it last sent (kept in
+    Krita's settings), else the snapshot shipped beside the plug-in (`OPTIONS_SNAPSHOT`), else None."""
+    remembered = settings.load_engine_options()
+    if remembered is not None:
+        return remembered
+    try:
+        return EngineOptions.from_json((folder / OPTIONS_SNAPSHOT).read_bytes())
+    except (OSError, BridgeError):
+        return None
+
 
 # ------------------------------------------------------------------------------------------ presets
 
 PRESETS = ("Draft", "Balanced", "Final")
 CUSTOM = "Custom"
+ENGINE = None  # a preset's value that is the engine's default
 # Draft: a quick look (few strokes, small working size, no refinement); Final: a finished painting.
 PAINT_PRESETS: dict[str, dict[str, Any]] = {
     "Draft": {"strokes": 100, "working_size": 256, "iterations": 20, "refine": False},
-    "Balanced": {"strokes": 300, "working_size": 384, "iterations": PAINTER_ITERATIONS, "refine": True},
-    "Final": {"strokes": 1000, "working_size": 512, "iterations": PAINTER_ITERATIONS, "refine": True},
+    "Balanced": {"strokes": 300, "working_size": 384, "iterations": ENGINE, "refine": True},
+    "Final": {"strokes": 1000, "working_size": 512, "iterations": ENGINE, "refine": True},
 }
 STYLIZE_PRESETS: dict[str, dict[str, Any]] = {
     "Draft": {"method": "adain", "style_size": 256},
-    "Balanced": {"method": "wct", "style_size": STYLE_SIZE},
-    "Final": {"method": "gatys", "style_size": STYLE_SIZE, "steps": GATYS_STEPS},
+    "Balanced": {"method": "wct", "style_size": ENGINE},
+    "Final": {"method": "gatys", "style_size": ENGINE, "steps": ENGINE},
 }
 
 
-def _preset_table(options) -> dict[str, dict[str, Any]]:
-    return PAINT_PRESETS if isinstance(options, PaintOptions) else STYLIZE_PRESETS
+def presets(options, engine: EngineOptions) -> dict[str, dict[str, Any]]:
+    """The presets for this kind of options that the engine can run, their ENGINE values filled in: a
+    preset naming a method or brush the engine lacks, or a value outside a field's range, is left out."""
+    section = _section(options)
+    table = PAINT_PRESETS if section == "paint" else STYLIZE_PRESETS
+    offered = {}
+    for name, values in table.items():
+        resolved = {}
+        for key, value in values.items():
+            setting = _setting(engine, section, "refine_iterations" if key == "refine" else key)
+            if setting is None:
+                break  # the engine has no such field
+            if key == "refine":
+                resolved[key] = value
+                continue
+            if value is ENGINE:
+                value = engine.default(setting)
+            if value is None or (engine.choice(setting, value) is None if setting.type in ("choice", "choices")
+                                 else not setting.allows(value)):
+                break
+            resolved[key] = value
+        else:
+            offered[name] = resolved
+    return offered
 
 
-def apply_preset(options, name: str):
+def apply_preset(options, name: str, engine: EngineOptions):
     """`options` with the preset's values (the brush, seed, style image... stay as they are)."""
-    return replace(options, **_preset_table(options)[name])
+    return replace(options, **presets(options, engine)[name])
 
 
-def preset_of(options) -> str:
+def preset_of(options, engine: EngineOptions) -> str:
     """The preset whose values `options` has, or CUSTOM."""
-    for name, values in _preset_table(options).items():
+    for name, values in presets(options, engine).items():
         if all(getattr(options, key) == value for key, value in values.items()):
             return name
     return CUSTOM
@@ -156,6 +272,7 @@ KEEP_SAMPLES = 20  # recent jobs per kind that estimates are made from
 # dearer with more strokes and pixels (100 strokes at 256 px: 80 steps, about 8 s; 300 strokes at
 # 384 px with refinement: 66 s in all). Under load the same machine was up to 4 times slower.
 PAINT_START = 2.0  # seconds: the picture in, the result out
+ROUGH_ITERATIONS = 40  # the steps per level the rough model was timed with
 ROUGH_PAINT_SECONDS_PER_STROKE = 0.06  # at 512 px, 40 steps per level
 PIXEL_SHARE = 0.5
 ROUGH_REFINE_STEP_SECONDS = 0.4  # a refinement step of 100 strokes at 512 px
@@ -175,7 +292,7 @@ class Timings:
     stylize: list = field(default_factory=list)
 
     def add_paint(self, options: PaintOptions, seconds: float) -> None:
-        self.paint = (self.paint + [[options.strokes, options.working_size, options.iterations or PAINTER_ITERATIONS,
+        self.paint = (self.paint + [[options.strokes, options.working_size, options.iterations or ROUGH_ITERATIONS,
                                      options.refine, round(seconds, 2)]])[-KEEP_SAMPLES:]
 
     def add_stylize(self, method: str, megapixels: float, seconds: float) -> None:
@@ -197,7 +314,7 @@ def rough_paint_seconds(strokes: int, working_size: int, iterations: int, refine
     """The rough model's seconds for a paint job (see ROUGH_PAINT_SECONDS_PER_STROKE)."""
     pixels = (working_size / 512) ** 2
     seconds = PAINT_START + strokes * ROUGH_PAINT_SECONDS_PER_STROKE * (PIXEL_SHARE * pixels + 1 - PIXEL_SHARE) * (
-        iterations / PAINTER_ITERATIONS)
+        iterations / ROUGH_ITERATIONS)
     if refine:
         seconds += refine_steps(strokes) * ROUGH_REFINE_STEP_SECONDS * strokes / 100 * pixels
     return seconds
@@ -220,7 +337,7 @@ def estimate_paint(options: PaintOptions, timings: Timings) -> Estimate:
     """Seconds a paint job will take here: the rough model times how much slower or faster this
     machine was than the model on earlier jobs; on jobs with the same working size, steps and
     refinement (a preset run again) when there are any, else on all of them. No jobs yet: the model."""
-    steps = options.iterations or PAINTER_ITERATIONS
+    steps = options.iterations or ROUGH_ITERATIONS
     rough = rough_paint_seconds(options.strokes, options.working_size, steps, options.refine)
     samples = _paint_samples(timings)
     same = [s for s in samples if (s[1], s[2], s[3]) == (options.working_size, steps, options.refine)]
@@ -272,11 +389,15 @@ def estimate_text(estimate: Estimate) -> str:
 
 # ------------------------------------------------------------------------------------------ naming, regions
 
-def job_title(kind: str, options) -> str:
-    """What a job's layer group is called: the brush and stroke count, or the style method."""
+def job_title(kind: str, options, engine: EngineOptions) -> str:
+    """What a job's layer group is called: the brush (as the engine names it) and stroke count, or the
+    style method."""
+    setting = engine.find(kind, "brushes" if kind == "paint" else "methods")
+    value = options.brush if kind == "paint" else options.method
+    choice = engine.choice(setting, value) if setting is not None else None
     if kind == "paint":
-        return f"brushwork: {BRUSH_LABELS.get(options.brush, options.brush)}, {options.strokes:,} strokes"
-    return f"brushwork: {METHOD_LABELS.get(options.method, options.method)} style"
+        return f"brushwork: {choice.label.lower() if choice else value}, {options.strokes:,} strokes"
+    return f"brushwork: {choice.label if choice else value} style"
 
 
 def unique_name(name: str, taken: list[str]) -> str:
@@ -341,10 +462,17 @@ def unsupported_krita(version: str) -> str | None:
 
 @dataclass
 class EngineSettings:
-    """The engine the docker set up or was pointed at (kept in Krita's settings, so it outlives
-    plug-in updates); empty: the interpreter `brushwork plugins install` recorded, if any."""
+    """The engine the docker set up or was pointed at, and the device jobs run on (kept in Krita's
+    settings, so they outlive plug-in updates). python "": the interpreter `brushwork plugins install`
+    recorded, if any; device "": the engine's default."""
 
     python: str = ""
+    device: str = ""
+
+
+def device_setting(engine: EngineOptions) -> Setting | None:
+    """The engine's device field (paint's and stylize's offer the same devices)."""
+    return engine.find("paint", "devices") or engine.find("stylize", "devices")
 
 
 def install_info(folder: Path) -> dict[str, Any]:

@@ -38,23 +38,25 @@ from PyQt5.QtWidgets import (
 )
 
 from . import document, engine, jobs
-from .bridge_client import BridgeError
+from .bridge_client import BridgeError, Choice, EngineOptions, Setting
 from .model import (
-    BRUSH_LABELS,
     CUSTOM,
-    METHOD_HELP,
-    METHOD_LABELS,
-    PAINTER_ITERATIONS,
-    PRESETS,
     EngineSettings,
     PaintOptions,
     Settings,
     StylizeOptions,
     apply_preset,
+    device_setting,
+    empty_options,
+    engine_options,
     estimate_paint,
     estimate_stylize,
     estimate_text,
+    fit,
+    paint_defaults,
     preset_of,
+    presets,
+    stylize_defaults,
     unsupported_krita,
 )
 
@@ -106,21 +108,29 @@ def _named(widget, name: str, tip: str = ""):
     return widget
 
 
-def _spin(name: str, low: int, high: int, tip: str = "", step: int = 1) -> QSpinBox:
-    box = _named(QSpinBox(), name, tip)
-    box.setRange(low, high)
+SPIN_LIMIT = 2**31 - 1  # QSpinBox's own limit: for a field the engine gives no bound
+
+
+def _spin(name: str, step: int = 1) -> QSpinBox:
+    box = _named(QSpinBox(), name)
     box.setSingleStep(step)
     return box
 
 
-def _choices(name: str, items: dict[str, str], tips: dict[str, str] | None = None) -> QComboBox:
-    """A combo box showing labels, holding keys (itemData)."""
-    box = _named(QComboBox(), name)
-    for key, label in items.items():
-        box.addItem(label, key)
-        if tips:
-            box.setItemData(box.count() - 1, tips[key], Qt.ToolTipRole)
-    return box
+def _fill(box: QComboBox, choices: list[Choice]) -> None:
+    """A combo box showing labels (with their help as tooltips), holding names (itemData); the
+    current name stays chosen if it is still there."""
+    current = box.currentData()
+    box.blockSignals(True)
+    try:
+        box.clear()
+        for choice in choices:
+            box.addItem(choice.label, choice.name)
+            if choice.help:
+                box.setItemData(box.count() - 1, choice.help, Qt.ToolTipRole)
+        _select(box, current)
+    finally:
+        box.blockSignals(False)
 
 
 def _select(box: QComboBox, key) -> None:
@@ -129,17 +139,37 @@ def _select(box: QComboBox, key) -> None:
         box.setCurrentIndex(index)
 
 
+def _describe(widget, setting: Setting | None, label: QLabel | None = None) -> None:
+    """A widget's label, help and range from the engine's field; a field the engine lacks is disabled."""
+    widget.setEnabled(setting is not None)
+    if setting is None:
+        return
+    if label is not None:
+        label.setText(setting.label or setting.name)
+    elif isinstance(widget, QCheckBox) and setting.type == "bool":
+        widget.setText(setting.label or setting.name)
+    widget.setToolTip(setting.help)
+    if isinstance(widget, QSpinBox):
+        widget.setRange(int(setting.min) if setting.min is not None else -SPIN_LIMIT,
+                        int(setting.max) if setting.max is not None else SPIN_LIMIT)
+    elif isinstance(widget, QDoubleSpinBox):
+        widget.setRange(setting.min if setting.min is not None else -1e9,
+                        setting.max if setting.max is not None else 1e9)
+
+
 class Panel(QWidget):
     """A form of options with a preset chooser, an estimated time and a run button. Subclasses give
-    the fields, `options()` and `set_options()`; changing a field shows which preset (or Custom) the
-    values are, choosing a preset sets its values."""
+    the fields, `options()`, `fill()` and `use_engine()` (choices, labels, help and ranges from the
+    engine's options); changing a field shows which preset (or Custom) the values are, choosing a
+    preset sets its values."""
 
-    def __init__(self, prefix: str, run_text: str) -> None:
+    def __init__(self, prefix: str, run_text: str, engine: EngineOptions) -> None:
         super().__init__()
+        self.engine = engine
         self.setObjectName(f"brushwork_{prefix}_panel")
         self.form = QFormLayout(self)
-        self.preset = _choices(f"brushwork_{prefix}_preset", {name: name for name in (*PRESETS, CUSTOM)})
-        self.preset.setToolTip("Draft: a quick look. Balanced: a good result in minutes. Final: the finest, slowest.")
+        self.preset = _named(QComboBox(), f"brushwork_{prefix}_preset",
+                             "Draft: a quick look. Balanced: a good result in minutes. Final: the finest, slowest.")
         self.estimate = _named(QLabel(), f"brushwork_{prefix}_estimate")
         self.estimate.setWordWrap(True)
         self.run = _named(QPushButton(run_text), f"brushwork_{prefix}_run")
@@ -148,6 +178,17 @@ class Panel(QWidget):
         self._updating = False
         self.estimator = lambda options: ""  # set by the docker: options -> the estimate's text
         self.preset.currentIndexChanged.connect(self._preset_chosen)
+
+    def add_rows(self, rows) -> dict[QWidget, QLabel]:
+        """(label, widget) rows, label "" for a widget that says what it is; returns the rows' labels."""
+        labels = {}
+        for text, widget in rows:
+            if text:
+                labels[widget] = QLabel(text)
+                self.form.addRow(labels[widget], widget)
+            else:
+                self.form.addRow(widget)
+        return labels
 
     def finish_form(self) -> None:
         self.form.addRow(self.run)
@@ -159,11 +200,26 @@ class Panel(QWidget):
         for child in self.findChildren(QCheckBox):
             child.toggled.connect(self.changed)
 
+    def use_engine(self, engine: EngineOptions) -> None:
+        """The engine's choices, labels, help and ranges; the values stay where the engine takes them."""
+        options = self.options()
+        self.engine = engine
+        self._updating = True
+        try:
+            _fill(self.preset, [Choice(name, name) for name in (*presets(options, engine), CUSTOM)])
+            self.describe(engine)
+        finally:
+            self._updating = False
+        self.set_options(fit(options, engine))
+
+    def describe(self, engine: EngineOptions) -> None:
+        raise NotImplementedError
+
     def _preset_chosen(self) -> None:
         name = self.preset.currentData()
         if self._updating or name == CUSTOM:
             return
-        self.set_options(apply_preset(self.options(), name))
+        self.set_options(apply_preset(self.options(), name, self.engine))
 
     def changed(self) -> None:
         if self._updating:
@@ -171,7 +227,7 @@ class Panel(QWidget):
         self._updating = True
         try:
             options = self.options()
-            _select(self.preset, preset_of(options))
+            _select(self.preset, preset_of(options, self.engine))
             self.estimate.setText(self.estimator(options))
         finally:
             self._updating = False
@@ -192,78 +248,98 @@ class Panel(QWidget):
 
 
 class PaintPanel(Panel):
-    def __init__(self, options: PaintOptions) -> None:
-        super().__init__("paint", "Paint")
-        self.brush = _choices("brushwork_brush", BRUSH_LABELS)
-        self.strokes = _spin("brushwork_strokes", 1, 20000, "How many strokes the painting has.")
-        self.seed = _spin("brushwork_seed", 0, 2**31 - 1, "Same seed and image, same painting.")
-        self.working_size = _spin("brushwork_working_size", 64, 4096, "Long side, in pixels, the painter works "
-                                  "at; larger is slower and finer.", 64)
-        self.iterations = _spin("brushwork_iterations", 1, 10000, "Optimisation steps per level: fewer is faster "
-                                "and rougher (the painter's default is 40).")
-        self.refine = _named(QCheckBox("Refine all strokes together at the end"), "brushwork_refine",
-                             "Closer to the image; off is faster (a draft).")
+    def __init__(self, options: PaintOptions, engine: EngineOptions) -> None:
+        super().__init__("paint", "Paint", engine)
+        self.brush = _named(QComboBox(), "brushwork_brush")
+        self.strokes = _spin("brushwork_strokes")
+        self.seed = _spin("brushwork_seed")
+        self.working_size = _spin("brushwork_working_size", 64)
+        self.iterations = _spin("brushwork_iterations")
+        self.refine = _named(QCheckBox("Refine all strokes together at the end"), "brushwork_refine")
         self.vector = _named(QCheckBox("Also add the strokes as a vector layer"), "brushwork_vector_layer",
                              "Editable shapes above the painting.")
         self.active_layer = _named(QCheckBox("Active layer only"), "brushwork_paint_active_layer",
                                    "Paint the active layer's own pixels instead of the whole visible image.")
-        for label, field in (("Brush", self.brush), ("Strokes", self.strokes), ("Seed", self.seed),
-                             ("Working size", self.working_size), ("Steps per level", self.iterations),
-                             ("", self.refine), ("", self.vector), ("", self.active_layer)):
-            self.form.addRow(label, field) if label else self.form.addRow(field)
+        self.labels = self.add_rows((("Brush", self.brush), ("Strokes", self.strokes), ("Seed", self.seed),
+                                     ("Working size", self.working_size), ("Steps per level", self.iterations),
+                                     ("", self.refine), ("", self.vector), ("", self.active_layer)))
         self.finish_form()
+        self.use_engine(engine)
         self.set_options(options)
+
+    def describe(self, engine: EngineOptions) -> None:
+        brushes = engine.find("paint", "brushes")
+        _fill(self.brush, engine.choices(brushes) if brushes is not None else [])
+        _describe(self.brush, brushes, self.labels[self.brush])
+        for name in ("strokes", "seed", "working_size", "iterations"):
+            widget = getattr(self, name)
+            _describe(widget, engine.field("paint", name), self.labels[widget])
+        refine = engine.field("paint", "refine_iterations")
+        _describe(self.refine, refine)
+        if refine is not None:
+            self.refine.setToolTip(f"{refine.help} Off: no refinement (a draft).".strip())
 
     def fill(self, o: PaintOptions) -> None:
         _select(self.brush, o.brush)
         self.strokes.setValue(o.strokes)
         self.seed.setValue(o.seed)
         self.working_size.setValue(o.working_size)
-        self.iterations.setValue(o.iterations or PAINTER_ITERATIONS)  # 0 (older settings): the default
+        self.iterations.setValue(o.iterations)
         self.refine.setChecked(o.refine)
         self.vector.setChecked(o.vector_layer)
         self.active_layer.setChecked(o.active_layer)
 
     def options(self) -> PaintOptions:
-        return PaintOptions(self.brush.currentData(), self.strokes.value(), self.seed.value(),
+        return PaintOptions(self.brush.currentData() or "", self.strokes.value(), self.seed.value(),
                             self.working_size.value(), self.iterations.value(), self.vector.isChecked(),
                             self.refine.isChecked(), self.active_layer.isChecked())
 
 
 class StylizePanel(Panel):
-    def __init__(self, options: StylizeOptions) -> None:
-        super().__init__("stylize", "Stylize")
+    def __init__(self, options: StylizeOptions, engine: EngineOptions) -> None:
+        super().__init__("stylize", "Stylize", engine)
         row = QHBoxLayout()
         self.style = _named(QLineEdit(), "brushwork_style", "The picture whose style is applied.")
         browse = _named(QPushButton("Browse…"), "brushwork_style_browse")
         browse.clicked.connect(self._browse)
         row.addWidget(self.style)
         row.addWidget(browse)
-        self.method = _choices("brushwork_method", METHOD_LABELS, METHOD_HELP)
+        self.method = _named(QComboBox(), "brushwork_method")
         self.method_help = _named(QLabel(), "brushwork_method_help")
         self.method_help.setWordWrap(True)
-        self.alpha = _named(QDoubleSpinBox(), "brushwork_alpha", "How strongly the style is applied.")
-        self.alpha.setRange(0.0, 1.0)
+        self.alpha = _named(QDoubleSpinBox(), "brushwork_alpha")
         self.alpha.setSingleStep(0.05)
         self.preserve = _named(QCheckBox("Keep the image's colours"), "brushwork_preserve_color")
-        self.style_size = _spin("brushwork_style_size", 32, 4096, "Long side the style image is reduced to: "
-                                "smaller is faster, with coarser textures.", 64)
-        self.steps = _spin("brushwork_steps", 1, 5000, "Gatys only: optimisation steps.")
+        self.style_size = _spin("brushwork_style_size", 64)
+        self.steps = _spin("brushwork_steps")
         self.active_layer = _named(QCheckBox("Active layer only"), "brushwork_stylize_active_layer",
                                    "Stylize the active layer's own pixels instead of the whole visible image.")
-        for label, field in (("Style image", row), ("Method", self.method), ("", self.method_help),
-                             ("Strength", self.alpha), ("", self.preserve), ("Style size", self.style_size),
-                             ("Gatys steps", self.steps), ("", self.active_layer)):
-            self.form.addRow(label, field) if label else self.form.addRow(field)
+        self.form.addRow("Style image", row)
+        self.labels = self.add_rows((("Method", self.method), ("", self.method_help), ("Strength", self.alpha),
+                                     ("", self.preserve), ("Style size", self.style_size),
+                                     ("Gatys steps", self.steps), ("", self.active_layer)))
         self.finish_form()
         self.method.currentIndexChanged.connect(self._method_changed)
+        self.use_engine(engine)
         self.set_options(options)
         self._method_changed()
 
+    def describe(self, engine: EngineOptions) -> None:
+        methods = engine.find("stylize", "methods")
+        _fill(self.method, engine.choices(methods) if methods is not None else [])
+        _describe(self.method, methods, self.labels[self.method])
+        for name in ("alpha", "style_size", "steps"):
+            widget = getattr(self, name)
+            _describe(widget, engine.field("stylize", name), self.labels[widget])
+        _describe(self.preserve, engine.field("stylize", "preserve_color"))
+        self._method_changed()
+
     def _method_changed(self) -> None:
+        methods = self.engine.find("stylize", "methods")
         method = self.method.currentData()
-        self.method_help.setText(METHOD_HELP.get(method, ""))
-        self.steps.setEnabled(method == "gatys")
+        choice = self.engine.choice(methods, method) if methods is not None else None
+        self.method_help.setText(f"{choice.label}: {choice.help}" if choice and choice.help else "")
+        self.steps.setEnabled(method == "gatys" and self.engine.field("stylize", "steps") is not None)
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Style image", self.style.text(),
@@ -281,7 +357,7 @@ class StylizePanel(Panel):
         self.active_layer.setChecked(o.active_layer)
 
     def options(self) -> StylizeOptions:
-        return StylizeOptions(self.style.text().strip(), self.method.currentData(), self.alpha.value(),
+        return StylizeOptions(self.style.text().strip(), self.method.currentData() or "", self.alpha.value(),
                               self.preserve.isChecked(), self.active_layer.isChecked(), self.style_size.value(),
                               self.steps.value())
 
@@ -310,8 +386,11 @@ class BrushworkDocker(DockWidget):
         layout = QVBoxLayout(root)
 
         self.tabs = _named(QTabWidget(), "brushwork_tabs")
-        self.paint = PaintPanel(self.settings.load(PaintOptions))
-        self.stylize = StylizePanel(self.settings.load(StylizeOptions))
+        # the engine's options: those it last sent, else the snapshot shipped with the plug-in
+        known = engine_options(self.settings, Path(__file__).parent)
+        self.engine_options = known or empty_options()
+        self.paint = PaintPanel(self._load(PaintOptions, paint_defaults), self.engine_options)
+        self.stylize = StylizePanel(self._load(StylizeOptions, stylize_defaults), self.engine_options)
         self.paint.estimator = self._paint_estimate
         self.stylize.estimator = self._stylize_estimate
         self.tabs.addTab(self.paint, "Paint")
@@ -345,8 +424,13 @@ class BrushworkDocker(DockWidget):
         self.message = _named(QLabel(), "brushwork_message")
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
-        self.engine = EngineBox(self.settings)
+        self.engine = EngineBox(self.settings, self.engine_options, self.use_engine_options)
         layout.addWidget(self.engine)
+        self.tabs.setEnabled(known is not None)
+        if known is None:
+            self.say("brushwork does not know its engine yet: set it up below (or use an existing Python)")
+        self._options_from = 0  # the bridge generation whose server's options the panels show
+        self._options_pending: Future | None = None
         layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -358,6 +442,36 @@ class BrushworkDocker(DockWidget):
         self.timer.timeout.connect(self.tick)
         self.timer.start(TICK_MS)
         self.update_estimates()
+
+    def _load(self, cls, defaults):
+        return fit(self.settings.load(cls, defaults(self.engine_options)), self.engine_options)
+
+    def use_engine_options(self, options: EngineOptions) -> None:
+        """Options the engine sent: remembered for the next start, and the panels rebuilt from them."""
+        self.tabs.setEnabled(True)
+        if options.document == self.engine_options.document:
+            return
+        self.engine_options = options
+        self.settings.save_engine_options(options)
+        self.paint.use_engine(options)
+        self.stylize.use_engine(options)
+        self.engine.use_engine(options)
+
+    def _follow_server_options(self) -> None:
+        """Once per server the bridge connects to, ask it for its options (in a thread)."""
+        pending = self._options_pending
+        if pending is not None and pending.done():
+            self._options_pending = None
+            try:
+                options = pending.result()
+            except BridgeError:
+                options = None
+            if options is not None:
+                self.use_engine_options(options)
+        bridge = jobs.bridge()
+        if self._options_pending is None and bridge.connected and bridge.generation != self._options_from:
+            self._options_from = bridge.generation
+            self._options_pending = self.engine.pool.submit(jobs.server_options)
 
     # -- Krita -----------------------------------------------------------------------------------
 
@@ -403,7 +517,7 @@ class BrushworkDocker(DockWidget):
     def start_paint(self) -> None:
         options = self.paint.options()
         self.settings.save(options)
-        self._add(lambda doc: jobs.start_paint(doc, options))
+        self._add(lambda doc: jobs.start_paint(doc, options, self.engine_options, self.engine.device()))
 
     def start_stylize(self) -> None:
         options = self.stylize.options()
@@ -412,7 +526,8 @@ class BrushworkDocker(DockWidget):
             self.say(problem, error=True)
             return
         self.settings.save(options)
-        self._add(lambda doc: jobs.start_stylize(doc, options, load_style_png))
+        self._add(lambda doc: jobs.start_stylize(doc, options, load_style_png, self.engine_options,
+                                                 self.engine.device()))
 
     def cancel_selected(self) -> None:
         row = self.jobs_list.currentRow()
@@ -437,6 +552,7 @@ class BrushworkDocker(DockWidget):
         self.say(f"{entry.title}: applied again")
 
     def tick(self) -> None:
+        self._follow_server_options()
         outcomes = self.queue.tick()
         for outcome in outcomes:
             self.say(outcome.message, error=outcome.state == "failed")
@@ -466,9 +582,10 @@ class EngineBox(QGroupBox):
     data folder with PyTorch (CPU, or CUDA when an NVIDIA GPU is found: the choice is shown first)
     and brushwork (engine.py). Every check and every step runs off the UI thread; a timer shows them."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, options: EngineOptions, on_options) -> None:
         super().__init__("Engine")
         self.settings = settings
+        self.on_options = on_options  # called (on the UI thread) with the options an engine sent
         self.plugin_folder = Path(__file__).parent
         column = QVBoxLayout(self)
         self.status = _named(QLabel("Engine: checking…"), "brushwork_engine_status")
@@ -490,6 +607,14 @@ class EngineBox(QGroupBox):
         for widget in (self.status, self.plan_text, self.bar):
             column.addWidget(widget)
         column.addLayout(row)
+        devices = QFormLayout()
+        self.device_label = QLabel("Device")
+        self.devices = _named(QComboBox(), "brushwork_device")
+        devices.addRow(self.device_label, self.devices)
+        column.addLayout(devices)
+        self.use_engine(options)
+        _select(self.devices, settings.load(EngineSettings).device)
+        self.devices.currentIndexChanged.connect(self._remember)
         self.running: engine.EngineSetup | None = None
         self.checking: Future | None = None  # (python, problem) of the last check
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="brushwork-engine")
@@ -499,17 +624,41 @@ class EngineBox(QGroupBox):
         self.timer.timeout.connect(self.tick)
         self.timer.start(TICK_MS)
 
+    def use_engine(self, options: EngineOptions) -> None:
+        """The devices the engine offers (those its server's machine lacks say so), its default first chosen."""
+        setting = device_setting(options)
+        _fill(self.devices, options.choices(setting) if setting is not None else [])
+        _describe(self.devices, setting, self.device_label)
+        if setting is not None and self.devices.currentData() is None:
+            _select(self.devices, options.default(setting))
+
+    def device(self) -> str:
+        """The device jobs run on ("": the engine's default)."""
+        return self.devices.currentData() or ""
+
+    def _remember(self) -> None:
+        self.settings.save(EngineSettings(self.settings.load(EngineSettings).python, self.device()))
+
     def _plan(self) -> engine.EnginePlan:
         return engine.plan(self.plugin_folder, gpu=engine.nvidia_gpu())
 
     def _check(self, python: str) -> None:
-        self.checking = self.pool.submit(lambda: (python, engine.check_engine(python) if python else
-                                                  "no engine yet: press Set up engine"))
+        self.checking = self.pool.submit(self._checked, python)
 
-    def _use(self, python: str) -> None:
-        self.settings.save(EngineSettings(python))
+    @staticmethod
+    def _checked(python: str) -> tuple[str, str | None, EngineOptions | None]:
+        """(python, why it cannot run the engine or None, the options it offers). In a pool thread."""
+        if not python:
+            return python, "no engine yet: press Set up engine", None
+        problem = engine.check_engine(python)
+        return python, problem, engine.read_options(python) if problem is None else None
+
+    def _use(self, python: str, options: EngineOptions | None = None) -> None:
+        self.settings.save(EngineSettings(python, self.device()))
         jobs.use_engine(python)
         self.status.setText(f"Engine ready: {python}")
+        if options is not None:
+            self.on_options(options)
 
     def start_setup(self) -> None:
         if self.running is not None and not self.running.finished:
@@ -536,10 +685,10 @@ class EngineBox(QGroupBox):
 
     def tick(self) -> None:
         if self.checking is not None and self.checking.done():
-            python, problem = self.checking.result()
+            python, problem, options = self.checking.result()
             self.checking = None
             if problem is None:
-                self._use(python)
+                self._use(python, options)
             elif self.running is None:
                 self.status.setText(f"Engine: {problem}")
         if self.planning is not None and self.planning.done() and not self.plan_text.text():
@@ -560,7 +709,8 @@ class EngineBox(QGroupBox):
         self.setup.setText("Set up engine")
         self.bar.hide()
         if setup.state == "done":
-            self._use(str(setup.plan.engine_python))
+            self.status.setText("Engine: checking the new engine…")
+            self._check(str(setup.plan.engine_python))
         elif setup.state == "failed":
             self.status.setText(f"Set-up failed: {setup.message}")
         else:
