@@ -44,14 +44,13 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from brushwork.files import save_png
-    from brushwork.images import to_array, to_tensor
-    from brushwork.stylize import CD16xModels, StyleOptions, gatys, load_image, stylize
-    from brushwork.stylize.api import fit, resize
+    from brushwork.images import fit_long_side, load_rgb8, resize_tensor, to_array, to_tensor
+    from brushwork.stylize import CD16xModels, StyleOptions, gatys, stylize
     from brushwork.stylize.tiling import borders, pad_to_grid, plan, seam_energy_ratio
 
     device = device_from(args)
-    content = load_image(SHARED / "images" / "content" / args.content)
-    style = load_image(SHARED / "images" / "style" / args.style)
+    content = load_rgb8(SHARED / "images" / "content" / args.content)
+    style = load_rgb8(SHARED / "images" / "style" / args.style)
     models = CD16xModels()
     common = dict(steps=args.gatys_steps, refine_steps=args.gatys_refine_steps, work_size=512, device=str(device))
     options = StyleOptions(method=args.method, alpha=1.0, size=args.size, tile=args.tile, **common)
@@ -64,12 +63,12 @@ def child(args: argparse.Namespace) -> None:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gpu_peak_mib = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
 
-    net = models.loss_network().to(device)
-    h, w = fit(*out.shape[:2], 512)
-    small_out = resize(to_tensor(out, device), h, w)
-    small_content = resize(to_tensor(content, device), h, w)
+    net = models.loss_network(device)
+    h, w = fit_long_side(*out.shape[:2], 512)
+    small_out = resize_tensor(to_tensor(out, device), h, w)
+    small_content = resize_tensor(to_tensor(content, device), h, w)
     s = to_tensor(style, device)
-    targets = gatys.style_targets(net, [resize(s, *fit(*s.shape[-2:], 512))], [1.0])
+    targets = gatys.style_targets(net, [resize_tensor(s, *fit_long_side(*s.shape[-2:], 512))], [1.0])
     losses = gatys.measure(net, small_out, small_content, targets)
     result = {"method": args.method, "size": list(out.shape[:2]), "seconds": seconds, "cpu_seconds": cpu,
               "peak_mib": peak_mib, "gpu_peak_mib": gpu_peak_mib, "content_loss": losses.content,
@@ -80,7 +79,7 @@ def child(args: argparse.Namespace) -> None:
         rows, cols = borders(tiles)
         result["tiles"] = len(tiles)
         result["border_ratio"] = seam_energy_ratio(out, rows, cols)
-        photo = to_array(resize(to_tensor(content), *out.shape[:2]))
+        photo = to_array(resize_tensor(to_tensor(content), *out.shape[:2]))
         result["content_ratio"] = seam_energy_ratio(photo, rows, cols)
         if args.size <= args.compare_up_to:
             # The same run in one piece: the picture's own energy on these lines, and the direct test
