@@ -845,6 +845,28 @@ def test_krita_offers_what_the_engine_document_offers(krita_plugin):
     assert model.fit(dataclasses.replace(loaded, working_size=8), engine).working_size == PaintSettings().working_size
 
 
+def test_krita_offers_the_engines_other_editor_settings(krita_plugin):
+    model, bc = krita_plugin.model, krita_plugin.bridge_client
+    engine = krita_plugin.options
+    assert [s.name for s in model.extra_settings(engine, "paint")] == ["opaque"]  # no widget of its own
+    assert model.extra_settings(engine, "stylize") == []
+    # a setting a later engine adds for the editors shows up with its label, and is sent under its name
+    document = describe()
+    document["paint"]["fields"].append({"name": "grain", "type": "float", "default": 0.5, "min": 0, "max": 1,
+                                        "choices": None, "label": "Grain", "help": "paper grain", "editor": True})
+    engine = bc.EngineOptions(document)
+    assert [(s.name, s.label) for s in model.extra_settings(engine, "paint")] == [("opaque", "Opaque strokes"),
+                                                                                ("grain", "Grain")]
+    options = dataclasses.replace(model.paint_defaults(engine), extra={"opaque": True, "grain": 0.25})
+    params = options.params(engine)
+    assert (params["opaque"], params["grain"]) == (True, 0.25)
+    # values the engine does not take, or settings it no longer has, are dropped (the widgets show its default)
+    assert model.fit(dataclasses.replace(options, extra={"grain": 7.0, "gone": 1}), engine).extra == {}
+    settings, _ = _memory_settings(model)
+    settings.save(options)
+    assert settings.load(model.PaintOptions, model.paint_defaults(engine)).extra == {"opaque": True, "grain": 0.25}
+
+
 def test_krita_presets_are_checked_against_the_engine(krita_plugin):
     model, bc = krita_plugin.model, krita_plugin.bridge_client
     document = describe()
@@ -914,8 +936,8 @@ def test_the_bridge_serves_the_options_document(krita_plugin, monkeypatch):
     bc = krita_plugin.bridge_client
     bridge = bc.Bridge(None, start=False)
     calls = []
-    monkeypatch.setattr(bridge, "request", lambda method, path, *a, **k: calls.append((method, path)) or describe())
-    assert bridge.options() == describe() and calls == [("GET", "/options")]
+    monkeypatch.setattr(bridge, "request", lambda method, path, **k: calls.append((method, path, k)) or describe())
+    assert bridge.options() == describe() and calls == [("GET", "/options", {"restart": True})]
     with pytest.raises(bc.BridgeError, match="malformed"):
         bc.EngineOptions({"paint": {}})
     with pytest.raises(bc.BridgeError, match="not JSON"):

@@ -456,9 +456,9 @@ class Bridge:
     # -- jobs ------------------------------------------------------------------------------------
     # `restart=False`: see `request`.
 
-    def options(self) -> dict[str, Any]:
+    def options(self, *, restart: bool = True) -> dict[str, Any]:
         """The engine's options document (see `EngineOptions`), with the devices this machine has."""
-        return self.request("GET", "/options")
+        return self.request("GET", "/options", restart=restart)
 
     def submit(self, kind: str, image: dict[str, Any], params: dict[str, Any]) -> JobStatus:
         return JobStatus.from_json(self.request("POST", "/jobs", {"kind": kind, "image": image, "params": params}))

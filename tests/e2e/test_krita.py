@@ -22,6 +22,7 @@ from PIL import Image
 
 from brushwork import client, raster, svg
 from brushwork.plugin_install import install
+from brushwork.settings import PaintSettings, describe
 
 from conftest import psnr
 from krita_profile import HungServer, add_plugin, krita_env, need
@@ -107,8 +108,16 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
         # a fresh profile: the Balanced preset, a rough estimate saying so, steps as a number, methods explained
         fresh = result["fresh"]
         assert fresh["paint_preset"] == "Balanced" and "rough guess" in fresh["paint_estimate"]
-        assert fresh["iterations"] == 40 and fresh["iterations_text"] == "40"
+        steps = PaintSettings().iterations  # the engine's default, from its options document
+        assert fresh["iterations"] == steps and fresh["iterations_text"] == str(steps)
         assert "five levels" in fresh["method_help"]  # WCT, the default method
+        # the lists, labels and the device choice come from the engine's options document
+        document = describe()
+        assert fresh["brushes"] == [[b["name"], b["label"]] for b in document["brushes"]]
+        assert fresh["methods"] == [[m["name"], m["label"]] for m in document["methods"]]
+        assert fresh["devices"] == [[d["name"], d["label"]] for d in document["devices"]] and fresh["device"] == "auto"
+        assert fresh["opaque"] == "Opaque strokes"  # an editor setting the panel has no widget of its own for
+        assert result["saved_engine"]["device"] == "cpu"  # the device chosen is remembered
         draft = result["draft"]
         assert draft["brushwork_strokes"] == 100 and draft["brushwork_refine"] is False
         assert draft["brushwork_paint_estimate"] != fresh["paint_estimate"]
@@ -139,7 +148,8 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
         assert not after["preview_left"] and after["history"] == len(PAINTS)
         assert "measured on this machine" in after["paint_estimate"]  # the jobs timed this machine
         assert result["stylize_panel"]["brushwork_method"] == "adain"
-        assert result["stylize_panel"]["brushwork_method_help"].startswith("AdaIN: matches the mean and spread")
+        adain = next(m for m in describe()["methods"] if m["name"] == "adain")
+        assert result["stylize_panel"]["brushwork_method_help"] == f"AdaIN: {adain['help']}"
 
         # one named group per job, the painting under its strokes
         titles = [f"brushwork: {TITLES[p['brush']]}, {p['strokes']} strokes" for p in PAINTS]

@@ -60,10 +60,11 @@ def use_engine(python: str) -> None:
 
 def server_options() -> EngineOptions | None:
     """The options document of the server the bridge is connected to, with the devices its machine
-    has; None when no server is connected (none is started for this). Blocks: call it off the UI thread."""
+    has; None when no server is connected (none is started or restarted for this: the jobs do that).
+    Blocks: call it off the UI thread."""
     if not bridge().connected:
         return None
-    return EngineOptions(bridge().options())
+    return EngineOptions(bridge().options(restart=False))
 
 
 # A preview decoder: PNG bytes → BGRA8 bytes scaled to width x height, or None if unreadable. It runs in

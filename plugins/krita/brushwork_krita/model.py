@@ -41,6 +41,7 @@ class PaintOptions:
     vector_layer: bool = True  # also add the strokes as a vector layer (editable shapes)
     refine: bool = True  # refine all strokes together at the end: closer to the image, slower
     active_layer: bool = False  # paint the active layer alone instead of the whole visible image
+    extra: dict = field(default_factory=dict)  # the engine's other editor settings (see `extra_settings`)
 
     def params(self, engine: EngineOptions, device: str = "") -> dict[str, Any]:
         """The job's parameters, named as the engine's paint fields are (fields it lacks are not sent)."""
@@ -51,7 +52,7 @@ class PaintOptions:
                   "refine_iterations": None if self.refine else 0}  # the engine decides how long to refine
         params.update({name: value for name, value in wanted.items()
                        if value is not None and engine.field("paint", name) is not None})
-        return _with_device(params, engine, "paint", device)
+        return _with_device(_with_extra(params, engine, "paint", self.extra), engine, "paint", device)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class StylizeOptions:
     active_layer: bool = False
     style_size: int = 0  # long side the style image is reduced to: smaller is faster, coarser
     steps: int = 0  # Gatys only: optimisation steps
+    extra: dict = field(default_factory=dict)  # the engine's other editor settings (see `extra_settings`)
 
     def params(self, engine: EngineOptions, device: str = "") -> dict[str, Any]:
         """The job's parameters but the style image (added in the job's thread: reading it takes a while)."""
@@ -74,7 +76,7 @@ class StylizeOptions:
                   "steps": self.steps or None}  # (only Gatys takes steps; the others leave them)
         params.update({name: value for name, value in wanted.items()
                        if value is not None and engine.field("stylize", name) is not None})
-        return _with_device(params, engine, "stylize", device)
+        return _with_device(_with_extra(params, engine, "stylize", self.extra), engine, "stylize", device)
 
     def check(self) -> str | None:
         """Why the options cannot run (a message for the user), or None."""
@@ -88,6 +90,39 @@ class StylizeOptions:
 def empty_options() -> EngineOptions:
     """Nothing known of the engine (no snapshot, no engine yet): no choices, no fields."""
     return EngineOptions({"paint": {"fields": []}, "stylize": {"fields": []}})
+
+
+# The settings the panels have widgets of their own for (the brush, method and device fields are
+# found by their lists); the engine's other editor settings get plain ones (`extra_settings`).
+PANEL_SETTINGS = {"paint": ("strokes", "seed", "working_size", "iterations", "refine_iterations"),
+                  "stylize": ("alpha", "preserve_color", "style_size", "steps")}
+OWN_LISTS = ("brushes", "methods", "devices")
+
+
+def extra_settings(engine: EngineOptions, section: str) -> list[Setting]:
+    """The engine's editor settings that a panel has no widget of its own for (e.g. opaque strokes): a
+    setting the engine adds shows up in the panel without a plug-in update. Numbers the engine picks
+    by itself (no default) are left to it."""
+    return [s for s in engine.fields(section) if s.editor and s.server and s.name not in PANEL_SETTINGS[section]
+            and s.choices not in OWN_LISTS and s.type in ("bool", "int", "float", "str", "choice", "choices")
+            and (s.default is not None or s.type not in ("int", "float"))]
+
+
+def takes(engine: EngineOptions, setting: Setting, value: Any) -> bool:
+    """Whether the engine takes `value` for `setting` (its type, range or choices)."""
+    if setting.type in ("choice", "choices"):
+        return engine.choice(setting, value) is not None
+    if setting.type in ("int", "float"):
+        number = isinstance(value, int) or (setting.type == "float" and isinstance(value, float))
+        return number and not isinstance(value, bool) and setting.allows(value)
+    return isinstance(value, {"bool": bool, "str": str}.get(setting.type, type(None)))
+
+
+def _with_extra(params: dict[str, Any], engine: EngineOptions, section: str, extra: dict) -> dict[str, Any]:
+    for setting in extra_settings(engine, section):
+        if setting.name in extra:
+            params[setting.name] = engine.value(setting, extra[setting.name])
+    return params
 
 
 def _with_device(params: dict[str, Any], engine: EngineOptions, section: str, device: str) -> dict[str, Any]:
@@ -117,15 +152,11 @@ def fit(options, engine: EngineOptions):
         value = getattr(options, f.name)
         if setting is None or not value and f.name in ("iterations", "style_size", "steps"):
             continue  # 0: the engine's own
-        if setting.type in ("choice", "choices"):
-            ok = engine.choice(setting, value) is not None
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            ok = setting.allows(value)
-        else:
-            continue
-        if not ok:
+        if not takes(engine, setting, value):
             changes[f.name] = engine.default(setting)
-    return replace(options, **{k: v for k, v in changes.items() if v is not None})
+    extra = {s.name: options.extra[s.name] for s in extra_settings(engine, section)
+             if s.name in options.extra and takes(engine, s, options.extra[s.name])}
+    return replace(options, extra=extra, **{k: v for k, v in changes.items() if v is not None})
 
 
 def _engine_defaults(cls: type, engine: EngineOptions):

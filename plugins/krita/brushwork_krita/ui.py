@@ -52,6 +52,7 @@ from .model import (
     estimate_paint,
     estimate_stylize,
     estimate_text,
+    extra_settings,
     fit,
     paint_defaults,
     preset_of,
@@ -157,6 +158,80 @@ def _describe(widget, setting: Setting | None, label: QLabel | None = None) -> N
                         setting.max if setting.max is not None else 1e9)
 
 
+class ExtraSettings(QWidget):
+    """Plain widgets for the engine's editor settings a panel has no widget of its own for
+    (model.extra_settings): rebuilt whenever the engine's options change."""
+
+    def __init__(self, prefix: str, on_change) -> None:
+        super().__init__()
+        self.prefix, self.on_change = prefix, on_change
+        self.form = QFormLayout(self)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.widgets: dict[str, QWidget] = {}
+        self.engine = empty_options()
+        self.settings: list[Setting] = []
+
+    def rebuild(self, engine: EngineOptions, section: str) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.engine, self.settings, self.widgets = engine, extra_settings(engine, section), {}
+        for setting in self.settings:
+            widget = self._widget(setting)
+            _named(widget, f"brushwork_{self.prefix}_{setting.name}", setting.help)
+            self.widgets[setting.name] = widget
+            if isinstance(widget, QCheckBox):
+                self.form.addRow(widget)
+            else:
+                self.form.addRow(setting.label or setting.name, widget)
+        self.fill({})
+
+    def _widget(self, setting: Setting) -> QWidget:
+        if setting.type == "bool":
+            box = QCheckBox(setting.label or setting.name)
+            box.toggled.connect(self.on_change)
+            return box
+        if setting.type in ("int", "float"):
+            spin = QSpinBox() if setting.type == "int" else QDoubleSpinBox()
+            _describe(spin, setting)
+            spin.valueChanged.connect(self.on_change)
+            return spin
+        if setting.type == "str":
+            line = QLineEdit()
+            line.textChanged.connect(self.on_change)
+            return line
+        combo = QComboBox()
+        _fill(combo, self.engine.choices(setting))
+        combo.currentIndexChanged.connect(self.on_change)
+        return combo
+
+    def fill(self, values: dict) -> None:
+        """Show `values` (a missing one: the engine's default)."""
+        for setting in self.settings:
+            widget = self.widgets[setting.name]
+            value = values.get(setting.name, self.engine.default(setting))
+            if isinstance(widget, QCheckBox):
+                widget.setChecked(bool(value))
+            elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+                widget.setValue(value)
+            elif isinstance(widget, QLineEdit):
+                widget.setText(value or "")
+            else:
+                _select(widget, value)
+
+    def values(self) -> dict:
+        values = {}
+        for name, widget in self.widgets.items():
+            if isinstance(widget, QCheckBox):
+                values[name] = widget.isChecked()
+            elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+                values[name] = widget.value()
+            elif isinstance(widget, QLineEdit):
+                values[name] = widget.text()
+            else:
+                values[name] = widget.currentData()
+        return values
+
+
 class Panel(QWidget):
     """A form of options with a preset chooser, an estimated time and a run button. Subclasses give
     the fields, `options()`, `fill()` and `use_engine()` (choices, labels, help and ranges from the
@@ -165,7 +240,7 @@ class Panel(QWidget):
 
     def __init__(self, prefix: str, run_text: str, engine: EngineOptions) -> None:
         super().__init__()
-        self.engine = engine
+        self.engine, self.prefix = engine, prefix
         self.setObjectName(f"brushwork_{prefix}_panel")
         self.form = QFormLayout(self)
         self.preset = _named(QComboBox(), f"brushwork_{prefix}_preset",
@@ -191,6 +266,8 @@ class Panel(QWidget):
         return labels
 
     def finish_form(self) -> None:
+        self.extras = ExtraSettings(self.prefix, self.changed)
+        self.form.addRow(self.extras)
         self.form.addRow(self.run)
         for child in self.findChildren((QSpinBox, QDoubleSpinBox)):
             child.valueChanged.connect(self.changed)
@@ -208,6 +285,7 @@ class Panel(QWidget):
         try:
             _fill(self.preset, [Choice(name, name) for name in (*presets(options, engine), CUSTOM)])
             self.describe(engine)
+            self.extras.rebuild(engine, self.prefix)
         finally:
             self._updating = False
         self.set_options(fit(options, engine))
@@ -288,11 +366,12 @@ class PaintPanel(Panel):
         self.refine.setChecked(o.refine)
         self.vector.setChecked(o.vector_layer)
         self.active_layer.setChecked(o.active_layer)
+        self.extras.fill(o.extra)
 
     def options(self) -> PaintOptions:
         return PaintOptions(self.brush.currentData() or "", self.strokes.value(), self.seed.value(),
                             self.working_size.value(), self.iterations.value(), self.vector.isChecked(),
-                            self.refine.isChecked(), self.active_layer.isChecked())
+                            self.refine.isChecked(), self.active_layer.isChecked(), self.extras.values())
 
 
 class StylizePanel(Panel):
@@ -355,11 +434,12 @@ class StylizePanel(Panel):
         self.style_size.setValue(o.style_size)
         self.steps.setValue(o.steps)
         self.active_layer.setChecked(o.active_layer)
+        self.extras.fill(o.extra)
 
     def options(self) -> StylizeOptions:
         return StylizeOptions(self.style.text().strip(), self.method.currentData() or "", self.alpha.value(),
                               self.preserve.isChecked(), self.active_layer.isChecked(), self.style_size.value(),
-                              self.steps.value())
+                              self.steps.value(), self.extras.values())
 
 
 def _document():

@@ -171,6 +171,11 @@ class Driver(Extension):
         self.w(QCheckBox, "brushwork_vector_layer").setChecked(options["vector_layer"])
         self.w(QCheckBox, "brushwork_paint_active_layer").setChecked(active_layer)
 
+    def items(self, name):
+        """A combo box's (name, label) items."""
+        box = self.w(QComboBox, name)
+        return [[box.itemData(i), box.itemText(i)] for i in range(box.count())]
+
     def panel(self, names):
         values = {}
         for name in names:
@@ -253,7 +258,12 @@ class Driver(Extension):
                 "paint_estimate": self.w(QLabel, "brushwork_paint_estimate").text(),
                 "method_help": self.w(QLabel, "brushwork_method_help").text(),
                 "iterations": self.w(QSpinBox, "brushwork_iterations").value(),
-                "iterations_text": self.w(QSpinBox, "brushwork_iterations").text()}
+                "iterations_text": self.w(QSpinBox, "brushwork_iterations").text(),
+                "brushes": self.items("brushwork_brush"), "methods": self.items("brushwork_method"),
+                "devices": self.items("brushwork_device"),
+                "device": self.w(QComboBox, "brushwork_device").currentData(),
+                "opaque": self.w(QCheckBox, "brushwork_paint_opaque").text()}
+            self.choose("brushwork_device", "cpu")  # remembered, and sent with every job
             self.choose("brushwork_paint_preset", "Draft")
             self.result["draft"] = self.panel(["brushwork_strokes", "brushwork_working_size", "brushwork_refine",
                                                "brushwork_paint_estimate"])
@@ -299,6 +309,7 @@ class Driver(Extension):
         self.measure("hung_job")
         self.click("brushwork_paint_run")
         self.result["saved_paint"] = json.loads(Krita.instance().readSetting("brushwork", "PaintOptions", "{}"))
+        self.result["saved_engine"] = json.loads(Krita.instance().readSetting("brushwork", "EngineSettings", "{}"))
         # submitted to the stand-in, which now holds its status requests
         self.wait(lambda: self.queue_rows() and self.queue_rows()[0].endswith("· queued"), self.hung_cancel,
                   "hung job submitted")
