@@ -22,7 +22,7 @@ from PIL import Image
 from brushwork import raster, svg
 from brushwork.server.app import Activity, create_app
 from brushwork.server.jobs import JobManager, Limits
-from brushwork.server.worker import Picture
+from brushwork.server.worker import JobDone, Picture
 
 from conftest import SHARED_WEIGHTS
 
@@ -116,10 +116,10 @@ class EchoWorker:
     def _serve(self, child) -> None:
         while True:
             try:
-                _, job = child.recv()
+                job = child.recv()
             except (EOFError, OSError):
                 return
-            child.send(("done", job.id, b"P" * self.result_size, "<svg/>" if job.kind == "paint" else None,
+            child.send(JobDone(job.id, b"P" * self.result_size, "<svg/>" if job.kind == "paint" else None,
                         job.image.width, job.image.height))
 
     def terminate_now(self) -> None:

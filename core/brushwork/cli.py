@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import signal
 import sys
@@ -9,14 +11,16 @@ import threading
 from contextlib import contextmanager
 from importlib.resources import as_file, files as package_files
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import click
 
-from brushwork import __version__, raster
+from brushwork import __version__, raster, settings as settings_module
+from brushwork.device import DEVICES, validate_device
 from brushwork.errors import BrushworkError, Terminated
 from brushwork.files import load_strokes, refuse_collisions, save_png, save_strokes
 from brushwork.neural import PATHWAYS
+from brushwork.settings import FieldSpec, PaintSettings, StyleOptions, choice_values, specs, validate_settings
 from brushwork.strokes import BRUSHES, MAX_STROKES, StrokeList
 
 OUTPUT_SUFFIXES = (".png", ".svg", ".json")
@@ -103,36 +107,129 @@ def demo(output_dir: Path, strokes: int) -> None:
     click.echo(f"wrote {svg_path} and {png_path} ({len(painting)} strokes)")
 
 
-def _colour(value: str) -> tuple[float, float, float]:
-    from PIL import ImageColor
+# ------------------------------------------------------------------------------------------ settings as options
 
-    try:
-        r, g, b = ImageColor.getrgb(value)[:3]
-        return r / 255, g / 255, b / 255
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a colour (use a name like white or #rrggbb)") from None
+class Colour(click.ParamType):
+    """A colour name or #rrggbb -> an RGB triple in 0..1 (what the settings hold)."""
+
+    name = "colour"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):  # the default, already a triple
+            return value
+        from PIL import ImageColor
+
+        try:
+            r, g, b = ImageColor.getrgb(value)[:3]
+            return r / 255, g / 255, b / 255
+        except ValueError:
+            self.fail(f"{value!r} is not a colour (use a name like white or #rrggbb)", param, ctx)
+
+
+class CommaList(click.ParamType):
+    """`a,b,c` -> a tuple of values of `item` (str, int or float); a bad number is one error line
+    naming the option, like the settings' own checks."""
+
+    name = "list"
+
+    def __init__(self, item: type, option: str) -> None:
+        self.item, self.option = item, option
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):  # the default
+            return value
+        parts = [part.strip() for part in str(value).split(",")]
+        if self.item is str:
+            return tuple(part for part in parts if part)
+        try:
+            return tuple(self.item(part) for part in parts)
+        except ValueError:
+            raise BrushworkError(f"{self.option} {value!r}: expected comma-separated numbers, e.g. "
+                                 f"{'0.7,0.3' if self.item is float else '5,4,3,2,1'}") from None
+
+
+_SCALARS = {"int": int, "float": float, "str": str, "choice": str, "choices": str}
+
+
+def _option(f: dataclasses.Field, spec: FieldSpec) -> Callable:
+    """The click option of one settings field. Types are plain (int, float, text): ranges and choices
+    are the settings' own checks, whose one-line errors name the option."""
+    names = spec.cli_names or ("--" + f.name.replace("_", "-"),)
+    default: Any = f.default
+    extra: dict[str, Any] = {}
+    if spec.type == "bool":
+        if default:
+            names = (f"{names[0]}/--no-{names[0][2:]}",)
+        extra["is_flag"] = True
+    elif spec.type == "colour":
+        extra["type"] = Colour()
+    elif spec.many:
+        values = choice_values(spec.choices)
+        item = type(values[0]) if values else _SCALARS[spec.type]
+        extra["type"] = CommaList(item, names[0])
+    else:
+        extra["type"] = _SCALARS[spec.type]
+    values = choice_values(spec.choices)
+    if values is not None and spec.type in ("choice", "choices"):
+        extra["metavar"] = "[" + "|".join(map(str, values)) + "]" + (",..." if spec.many else "")
+    if spec.cli_default is not None:
+        default = spec.cli_default  # as the CLI spells it; the option's type turns it into the value
+    show = default is not None and not (spec.type == "bool" and not default)
+    return click.option(*names, f.name, default=default, show_default=show, help=spec.cli_help or spec.help,
+                        **extra)
+
+
+def settings_options(cls: type, *, only: tuple[str, ...] | None = None) -> Callable:
+    """Add one option per field of the settings dataclass `cls` that the CLI offers (or the fields
+    named in `only`), built from the fields' specs; the command receives them together as
+    `settings`, a dict of field name -> value. Adding a setting to `cls` adds its option."""
+    fields = [(f, spec) for f, spec in specs(cls, "cli") if only is None or f.name in only]
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def with_settings(**kwargs: Any) -> Any:
+            return command(settings={f.name: kwargs.pop(f.name) for f, _ in fields}, **kwargs)
+
+        for f, spec in reversed(fields):  # click lists options in the order the decorators are written
+            with_settings = _option(f, spec)(with_settings)
+        return with_settings
+
+    return decorate
+
+
+def device_option(help: str) -> Callable:
+    """--device for commands whose setting is not a settings dataclass (train-renderer, serve)."""
+    return click.option("--device", default="auto", show_default=True, metavar="[" + "|".join(DEVICES) + "]",
+                        help=help)
+
+
+@cli.command("options")
+@click.option("--json", "as_json", is_flag=True, help="Print the options document as JSON.")
+def options_command(as_json: bool) -> None:
+    """The paint and stylize settings (defaults, ranges, help), the brushes, methods and devices: what
+    the editor plug-ins build their dialogs from."""
+    document = settings_module.describe()
+    if as_json:
+        click.echo(json.dumps(document, indent=1))
+        return
+    for name in ("brushes", "methods", "devices"):
+        click.echo(f"{name}: {', '.join(entry['name'] for entry in document[name])}")
+    for command in ("paint", "stylize"):
+        click.echo(f"\n{command}:")
+        for field in document[command]["fields"]:
+            low, high = field["min"], field["max"]
+            bounds = f" [{low if low is not None else ''}..{high if high is not None else ''}]" \
+                if low is not None or high is not None else ""
+            click.echo(f"  {field['option']:<20} {json.dumps(field['default']):<14}{bounds}  {field['help']}")
 
 
 @cli.command()
 @click.argument("image", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Stroke SVG to write (default: the image name with .svg).")
-@click.option("--strokes", default=1000, show_default=True, type=click.IntRange(1, MAX_STROKES),
-              help="Exact number of strokes to add.")
-@click.option("--brush", default="oilbrush", show_default=True,
-              help=f"Brush kind, or several separated by commas to mix ({', '.join(BRUSHES)}).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Same seed and input give the same SVG.")
-@click.option("--min-size", type=click.FloatRange(min=0, min_open=True), help="Smallest stroke extent, output pixels.")
-@click.option("--max-size", type=click.FloatRange(min=0, min_open=True), help="Largest stroke extent, output pixels.")
-@click.option("--opaque", is_flag=True, help="Paint every stroke fully opaque.")
-@click.option("--background", default="white", show_default=True, help="Canvas colour (name or #rrggbb).")
+@settings_options(PaintSettings)
 @click.option("--resume", type=click.Path(path_type=Path),
               help="Add the strokes to this existing painting (.svg/.json).")
-@click.option("--working-size", default=512, show_default=True, type=click.IntRange(min=16),
-              help="Long side, in pixels, the optimiser works at (larger images are reduced).")
-@click.option("--iterations", type=click.IntRange(min=1), help="Optimisation steps per level (default: the painter's).")
-@click.option("--refine-iterations", type=click.IntRange(min=0),
-              help="Steps that refine all strokes together at the end; 0 skips (default: the painter's).")
 @click.option("--png", "write_png", is_flag=True, help="Also write a PNG drawn from the strokes.")
 @click.option("--png-width", type=click.IntRange(min=1), help="Width of that PNG (default: the image's).")
 @click.option("--json", "write_json", is_flag=True, help="Also write the stroke list as JSON.")
@@ -144,10 +241,9 @@ def _colour(value: str) -> tuple[float, float, float]:
               help="Optimise the strokes towards this style image too (Gram style loss).")
 @click.option("--style-weight", default=0.2, show_default=True, type=click.FloatRange(min=0),
               help="Weight of the style loss against the pixel loss.")
-def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int, min_size, max_size,
-          opaque: bool, background: str, resume: Path | None, working_size: int, iterations: int,
-          refine_iterations: int | None, write_png: bool, png_width: int | None, write_json: bool,
-          preview_every: int | None, animation: Path | None, style_image: Path | None, style_weight: float) -> None:
+def paint(image: Path, output: Path | None, settings: dict[str, Any], resume: Path | None, write_png: bool,
+          png_width: int | None, write_json: bool, preview_every: int | None, animation: Path | None,
+          style_image: Path | None, style_weight: float) -> None:
     """Paint a photo with brush strokes: writes a stroke SVG (and PNG, JSON, animation on request)."""
     import time
 
@@ -156,10 +252,9 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
     from brushwork.images import image_size, load_image
     from brushwork.painter import PaintCancelled, paint as paint_strokes
 
-    kinds = tuple(k.strip() for k in brush.split(",") if k.strip())
-    for kind in kinds:
-        if kind not in BRUSHES:
-            raise BrushworkError(f"--brush: unknown brush {kind!r}; expected one of {', '.join(BRUSHES)}")
+    chosen = PaintSettings(**settings)
+    validate_settings(chosen)  # bad settings fail before any file is read
+    strokes, working_size, background = chosen.strokes, chosen.working_size, chosen.background
     output = output or Path(image.stem + ".svg")
     if output.suffix.lower() != ".svg":
         raise BrushworkError(f"{output}: the painting is written as .svg (use --json and --png for the others)")
@@ -197,8 +292,8 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
                                  f"more than the {MAX_STROKES:,} a painting holds")
     # The painter works at --working-size, so the photo is decoded no larger than that; its canvas
     # comes from the painting it continues, here a blank one of the photo's full size.
-    picture = load_image(image, _colour(background), max_side=working_size)
-    canvas = previous if previous is not None else StrokeList(width, height, (), _colour(background))
+    picture = load_image(image, background, max_side=working_size)
+    canvas = previous if previous is not None else StrokeList(width, height, (), background)
     if max(width, height) > working_size:
         click.echo(f"{image}: {width}x{height}, painting at {working_size} px on the long side; "
                    f"the strokes are scaled to the full {width}x{height} canvas", err=True)
@@ -220,14 +315,9 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
 
         extra_loss = style_loss(load_image(style_image, max_side=STYLE_SIZE), style_weight)
     started = time.perf_counter()
-    tuning = {"iterations": iterations} if iterations else {}
-    if refine_iterations is not None:
-        tuning["refine_iterations"] = refine_iterations
     try:
-        result = paint_strokes(picture, strokes=strokes, brush=kinds, seed=seed, callback=progress,
-                               resume=canvas, min_size=min_size, max_size=max_size, opaque=opaque,
-                               background=_colour(background), working_size=working_size,
-                               extra_loss=extra_loss, **tuning)
+        result = paint_strokes(picture, brush=settings.pop("brushes"), callback=progress, resume=canvas,
+                               extra_loss=extra_loss, **settings)
         cancelled = terminated = False
     except PaintCancelled as stop:
         result, cancelled = stop.strokes, True
@@ -271,7 +361,9 @@ def paint(image: Path, output: Path | None, strokes: int, brush: str, seed: int,
               help="Stop after this long (resume later with the same command).")
 @click.option("--output", type=click.Path(path_type=Path),
               help="Where to write renderer.pt and the model card when training completes.")
-def train_renderer(kind, size, hidden, pathways, steps, batch, lr, seed, checkpoint, max_minutes, output) -> None:
+@device_option("Where training runs: auto (CUDA, else MPS, else CPU), cpu, cuda[:N] or mps.")
+def train_renderer(kind, size, hidden, pathways, steps, batch, lr, seed, checkpoint, max_minutes, output,
+                   device) -> None:
     """Train a neural stroke renderer against the exact renderer (resumable)."""
     from brushwork.neural.train import TrainConfig, card_figures, export, train
 
@@ -283,7 +375,7 @@ def train_renderer(kind, size, hidden, pathways, steps, batch, lr, seed, checkpo
                           + [("--output", output / name) for name in ("renderer.pt", "card.json", "card.md")])
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     try:
-        model, state, fidelity = train(config, checkpoint, log=click.echo,
+        model, state, fidelity = train(config, checkpoint, log=click.echo, device=validate_device(device),
                                        max_seconds=None if max_minutes is None else 60 * max_minutes)
     except (ValueError, BrushworkError) as exc:  # the messages start with the checkpoint's path
         raise BrushworkError(f"--checkpoint {exc}") from None
@@ -343,49 +435,19 @@ def animate_command(source: Path, output: Path, fps: float, duration: float, wid
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 
-def _numbers(text: str | None, option: str, kind=float) -> tuple | None:
-    if text is None:
-        return None
-    try:
-        return tuple(kind(part) for part in text.split(","))
-    except ValueError:
-        raise BrushworkError(f"{option} {text!r}: expected comma-separated numbers, e.g. "
-                             f"{'0.7,0.3' if kind is float else '5,4,3,2,1'}") from None
-
-
 @cli.command()
 @click.argument("content", type=click.Path(path_type=Path))
 @click.option("--style", "styles", required=True, multiple=True, type=click.Path(path_type=Path),
               help="Style image; repeat to interpolate between several.")
-@click.option("--style-weights", help="One weight per --style, comma-separated (e.g. 0.7,0.3); default equal.")
-@click.option("--method", default="wct", show_default=True, help="adain, wct or gatys.")
-@click.option("--alpha", default=1.0, show_default=True, type=float, help="Style strength in [0, 1].")
-@click.option("--preserve-color", is_flag=True, help="Keep the content's colours (style luminance only).")
+@settings_options(StyleOptions)
 @click.option("--mask", type=click.Path(path_type=Path), help="Image whose grey level (or alpha) says where "
               "the style applies: white = styled, black = content.")
-@click.option("--size", type=int, help="Long side of the output in pixels (default: the content's).")
-@click.option("--levels", help="adain/wct encoder levels in order (default adain 4, wct 5,4,3,2,1).")
-@click.option("--style-size", default=512, show_default=True, type=int, help="Style images' long side.")
-@click.option("--tile", default=1024, show_default=True, type=int,
-              help="Run tile by tile above this size (px); bounds memory.")
-@click.option("--margin", default=128, show_default=True, type=int,
-              help="Context around each tile at level 5 (px); less is faster but can show seams.")
-@click.option("--steps", default=100, show_default=True, type=int, help="gatys: iterations at --work-size.")
-@click.option("--work-size", default=512, show_default=True, type=int,
-              help="gatys: long side of the first optimisation; larger outputs are then refined.")
-@click.option("--refine-steps", default=20, show_default=True, type=int,
-              help="gatys: iterations at the output size when it exceeds --work-size.")
-@click.option("--optimizer", default="lbfgs", show_default=True, help="gatys: lbfgs or adam.")
-@click.option("--style-weight", default=10.0, show_default=True, type=float,
-              help="gatys: weight of the style loss against the content loss (before --alpha).")
 @click.option("--vgg", type=click.Path(path_type=Path), help="Use your own VGG-19 file (original AdaIN "
               "vgg_normalised.pth or torchvision VGG-19 state dict) instead of the default cd16x models.")
 @click.option("--decoder", type=click.Path(path_type=Path), help="AdaIN decoder.pth for --vgg (adain/wct, level 4).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Output .png, .jpg or .webp.")
-def stylize(content: Path, styles: tuple[Path, ...], style_weights: str | None, method: str, alpha: float,
-            preserve_color: bool, mask: Path | None, size: int | None, levels: str | None, style_size: int,
-            tile: int, margin: int, steps: int, work_size: int, refine_steps: int, optimizer: str,
-            style_weight: float, vgg: Path | None, decoder: Path | None, output: Path) -> None:
+def stylize(content: Path, styles: tuple[Path, ...], settings: dict[str, Any], mask: Path | None,
+            vgg: Path | None, decoder: Path | None, output: Path) -> None:
     """Restyle a photo with one or more style images (AdaIN, WCT or Gatys), at any size."""
     import io
 
@@ -394,7 +456,7 @@ def stylize(content: Path, styles: tuple[Path, ...], style_weights: str | None, 
 
     from brushwork.files import atomic_write
     from brushwork.images import image_size, load_rgb8
-    from brushwork.stylize import CD16xModels, StyleOptions, VGGModels, load_mask, stylize as run_stylize
+    from brushwork.stylize import CD16xModels, VGGModels, load_mask, stylize as run_stylize
 
     suffix = output.suffix.lower()
     if suffix not in IMAGE_FORMATS:
@@ -404,10 +466,7 @@ def stylize(content: Path, styles: tuple[Path, ...], style_weights: str | None, 
     refuse_collisions([("output", output)], [("the photo", content)] + [("--style", s) for s in styles]
                       + [(name, path) for name, path in (("--mask", mask), ("--vgg", vgg), ("--decoder", decoder))
                          if path is not None])
-    options = StyleOptions(method=method, alpha=alpha, style_weights=_numbers(style_weights, "--style-weights"),
-                           levels=_numbers(levels, "--levels", int), preserve_color=preserve_color, size=size,
-                           style_size=style_size, tile=tile, margin=margin, steps=steps, work_size=work_size,
-                           refine_steps=refine_steps, optimizer=optimizer, style_weight=style_weight)
+    options = StyleOptions(**settings)
     options.validate(len(styles))  # bad options fail before any image or model is loaded
     if mask is not None:
         image_size(mask)  # the size limit, from the header, before the mask is decoded
@@ -470,11 +529,13 @@ def weights_fetch(names: tuple[str, ...]) -> None:
               help="Seconds between progress previews of a paint job.")
 @click.option("--state-file", type=click.Path(path_type=Path),
               help="Where to write {port, token, pid} (default: the user's runtime directory).")
-def serve(port, idle_timeout, max_request_mb, preview_interval, state_file) -> None:
+@device_option("Where jobs that do not ask for a device run: auto (CUDA, else MPS, else CPU), cpu, cuda[:N] or mps.")
+def serve(port, idle_timeout, max_request_mb, preview_interval, state_file, device) -> None:
     """Run the local bridge for the Krita and GIMP plug-ins (HTTP+JSON on 127.0.0.1, token auth)."""
     from brushwork.server import ServeOptions, serve as run_server
 
-    run_server(ServeOptions(port, idle_timeout, max_request_mb, preview_interval, state_file))
+    run_server(ServeOptions(port, idle_timeout, max_request_mb, preview_interval, state_file,
+                            validate_device(device)))
 
 
 @cli.group("plugins")

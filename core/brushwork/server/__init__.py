@@ -34,6 +34,7 @@ class ServeOptions:
     max_request_mb: float = 256.0
     preview_interval: float = 2.0  # seconds between progress previews of a paint job
     state_file: Path | None = None  # default: brushwork.client.state_file()
+    device: str = "auto"  # where jobs that do not ask for a device run (`brushwork serve --device`)
 
 
 def _check_folder(folder: Path) -> None:
@@ -162,7 +163,7 @@ def serve(options: ServeOptions = ServeOptions()) -> None:
     port = sock.getsockname()[1]
     token = secrets.token_urlsafe(32)
     activity = Activity()
-    manager = JobManager(preview_interval=options.preview_interval)
+    manager = JobManager(preview_interval=options.preview_interval, default_device=options.device)
     asgi, _ = create_app(manager, token, int(options.max_request_mb * (1 << 20)), activity)
     config = uvicorn.Config(asgi, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hmac
 import io
 import json
@@ -21,20 +22,20 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from brushwork import __version__
-from brushwork.server.jobs import MB, WORKER_BYTES_PER_PIXEL, Job, JobManager, Limits, QueueFull, job_memory
+from brushwork import __version__, settings
+from brushwork.device import validate_device
+from brushwork.errors import BrushworkError
+from brushwork.server.jobs import MB, WORKER_BYTES_PER_PIXEL, Job, JobManager, JobState, Limits, QueueFull, job_memory
 from brushwork.server.worker import Picture
+from brushwork.settings import FieldSpec, PaintSettings, StyleOptions, choice_values, specs
 
 MAX_SIDE = 16384  # px per side of an uploaded picture; the pixel count is bounded by Limits.job_bytes
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 TOO_LARGE_HINT = "select a smaller region, or start the server with a larger `brushwork serve --max-request-mb`"
-
-BrushName = Literal["markerpen", "watercolor", "oilbrush", "tape"]
-
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -50,46 +51,74 @@ class ImageIn(Strict):
     channels: Literal["RGBA8", "BGRA8"] = Field("RGBA8", description="raw only: byte order of a pixel")
 
 
-class PaintParams(Strict):
-    """`brushwork.paint` settings; fields left out take the painter's defaults."""
+# ------------------------------------------------------------------------------------------ job parameters
+# Built from the settings' field specs (brushwork.settings): the same names, defaults, ranges and help
+# as the library and the CLI, for the fields the server offers.
 
-    strokes: int = Field(500, ge=1, le=20000)
-    brush: BrushName | Annotated[list[BrushName], Field(min_length=1, max_length=4)] = Field(
-        "oilbrush", description="a brush kind, or 1 to 4 kinds to mix")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    working_size: int | None = Field(None, ge=16, le=4096, description="long side the painter works at, px")
-    iterations: int | None = Field(None, ge=1, le=10000, description="optimisation steps per level")
-    refine_iterations: int | None = Field(None, ge=0, le=10000, description="steps refining all strokes at the end")
-    # allow_inf_nan=False: NaN passes no comparison, so pydantic would call it "not greater than 0"
-    min_size: float | None = Field(None, gt=0, le=1e5, allow_inf_nan=False,
-                                   description="smallest stroke extent, output px (0 < min_size <= 100000)")
-    max_size: float | None = Field(None, gt=0, le=1e5, allow_inf_nan=False,
-                                   description="largest stroke extent, output px (0 < max_size <= 100000)")
-    opaque: bool = False
+def _device(name: str) -> str:
+    try:
+        return validate_device(name)
+    except BrushworkError as exc:
+        raise ValueError(str(exc)) from None
 
 
-class StylizeParams(Strict):
-    """`brushwork.stylize` settings; the output has the input's size (and keeps its alpha)."""
+def _as_list(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
 
-    style: ImageIn
-    method: Literal["adain", "wct", "gatys"] = "wct"
-    alpha: float = Field(1.0, ge=0, le=1, allow_inf_nan=False, description="style strength, 0..1")
-    preserve_color: bool = False
-    levels: list[Annotated[int, Field(ge=1, le=5)]] | None = Field(None, min_length=1, max_length=5)
-    style_size: int | None = Field(None, ge=32, le=4096)
-    steps: int | None = Field(None, ge=0, le=5000, description="gatys: iterations")
+
+def _field(f: dataclasses.Field, spec: FieldSpec) -> tuple[Any, Any]:
+    """The pydantic annotation and Field of one settings field."""
+    values = choice_values(spec.choices)
+    one: Any
+    if spec.choices == "devices":  # cuda:N as well as the listed names
+        one = Annotated[str, AfterValidator(_device)]
+    elif values is not None:
+        one = Literal[values]  # type: ignore[valid-type]
+    else:
+        one = {"int": int, "float": float, "bool": bool, "str": str}[spec.type]
+    if spec.type in ("int", "float"):
+        bounds = {"gt" if spec.min_open else "ge": spec.min, "lt" if spec.max_open else "le": spec.max}
+        constraints: dict[str, Any] = {k: v for k, v in bounds.items() if v is not None}
+        if spec.type == "float":  # NaN passes no comparison, so pydantic would call it "not greater than 0"
+            constraints["allow_inf_nan"] = False
+        one = Annotated[one, Field(**constraints)]
+    annotation: Any = one
+    if spec.many:  # a list of values, or one value on its own (taken as a list of one)
+        annotation = Annotated[one | Annotated[list[one], Field(min_length=1, max_length=spec.max_items)],
+                               AfterValidator(_as_list)]
+    default = list(f.default) if isinstance(f.default, tuple) else f.default
+    if default is None:
+        annotation = annotation | None
+    aliases = [name[2:].replace("-", "_") for name in spec.cli_names if name[2:].replace("-", "_") != f.name]
+    return annotation, Field(default, title=spec.label, description=spec.help,
+                             validation_alias=AliasChoices(f.name, *aliases) if aliases else None)
+
+
+def params_model(name: str, cls: type, doc: str, **first: Any) -> type[BaseModel]:
+    """The request schema of a job's parameters: the fields of the settings dataclass `cls` that the
+    server offers (`first`: fields of the request itself, put before them)."""
+    fields = {f.name: _field(f, spec) for f, spec in specs(cls, "server")}
+    model = create_model(name, __base__=Strict, __doc__=doc, **first, **fields)  # type: ignore[call-overload]
+    return model
+
+
+PaintParams = params_model("PaintParams", PaintSettings, "`brushwork.paint` settings; fields left out take the "
+                           "library's defaults (`brushwork options`).")
+StylizeParams = params_model("StylizeParams", StyleOptions, "`brushwork.stylize` settings; fields left out take "
+                             "the library's defaults. The output has the input's size (and keeps its alpha).",
+                             style=(ImageIn, Field(description="the style picture")))
 
 
 class PaintJob(Strict):
     kind: Literal["paint"]
     image: ImageIn
-    params: PaintParams = PaintParams.model_validate({})  # every field at its default
+    params: PaintParams = PaintParams.model_validate({})  # type: ignore[valid-type]  # every field at its default
 
 
 class StylizeJob(Strict):
     kind: Literal["stylize"]
     image: ImageIn
-    params: StylizeParams
+    params: StylizeParams  # type: ignore[valid-type]
 
 
 JobRequest = Annotated[PaintJob | StylizeJob, Field(discriminator="kind")]
@@ -98,7 +127,7 @@ JobRequest = Annotated[PaintJob | StylizeJob, Field(discriminator="kind")]
 class JobOut(BaseModel):
     id: str
     kind: Literal["paint", "stylize"]
-    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    state: JobState
     fraction: float = Field(description="0..1")
     message: str
     error: str | None = Field(description="why a failed job failed")
@@ -305,20 +334,14 @@ def check_budget(kind: str, params: dict[str, Any], image: tuple[int, int], styl
 # ------------------------------------------------------------------------------------------ app
 
 def _field_range(name: str) -> str:
-    """'0 < min_size <= 100000': a float parameter's bounds, for messages pydantic words without them."""
-    for model in (PaintParams, StylizeParams):
-        info = model.model_fields.get(name)
-        if info is None:
-            continue
-        low = high = ""
-        for bound in info.metadata:
-            for attr, sign in (("gt", "<"), ("ge", "<=")):
-                if getattr(bound, attr, None) is not None:
-                    low = f"{getattr(bound, attr):g} {sign} "
-            for attr, sign in (("lt", "<"), ("le", "<=")):
-                if getattr(bound, attr, None) is not None:
-                    high = f" {sign} {getattr(bound, attr):g}"
-        return f"{low}{name}{high}" if low or high else ""
+    """'0 < min_size <= 100000': a number parameter's bounds (from its settings spec), for messages
+    pydantic words without them."""
+    for cls in (PaintSettings, StyleOptions):
+        for f, spec in specs(cls, "server"):
+            if f.name == name and (spec.min is not None or spec.max is not None):
+                low = f"{spec.min:g} {'<' if spec.min_open else '<='} " if spec.min is not None else ""
+                high = f" {'<' if spec.max_open else '<='} {spec.max:g}" if spec.max is not None else ""
+                return f"{low}{name}{high}"
     return ""
 
 
@@ -336,6 +359,18 @@ def validation_message(errors) -> str:
         parts.append(f"{'.'.join(loc) or 'request'}: {message}")
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
     return "; ".join(parts) + more
+
+
+def check_device(device: str, manager: JobManager) -> None:
+    """422 when the job asks for a device this machine does not have (`auto` always runs)."""
+    if device == "auto":
+        return
+    have = manager.available_devices()
+    if device == "cuda":
+        device = "cuda:0"
+    if device not in have:
+        raise HTTPException(422, f"params.device {device}: this server has no such device (it has: "
+                                 f"{', '.join(have)}); leave it out or use auto")
 
 
 def _out(job: Job, position: int) -> JobOut:
@@ -407,26 +442,30 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
         The limits are checked on the pictures' declared sizes before anything is decoded: 413 when
         the job alone is too large (select a smaller region), 429 when the queue has no room now
         (wait for a job to finish, or cancel one)."""
+        asked: Any = request.params  # PaintParams or StylizeParams: models built at import, unknown to mypy
+        # What the job asked for; the worker leaves the rest at the library's defaults (the schema's).
+        params = asked.model_dump(exclude_unset=True, exclude={"style"})
         if request.kind == "paint":
-            params = request.params.model_dump(exclude_none=True)
-            if params.get("min_size", 0) > params.get("max_size", float("inf")):
+            low, high = params.get("min_size"), params.get("max_size")
+            if low is not None and high is not None and low > high:
                 raise HTTPException(422, f"params.min_size {params['min_size']} is larger than "
                                          f"params.max_size {params['max_size']}")
-        else:
-            params = request.params.model_dump(exclude_none=True, exclude={"style"})
-            if "levels" in params:
-                if params["method"] == "gatys":
-                    raise HTTPException(422, "params.levels applies to adain and wct only")
-                params["levels"] = tuple(params["levels"])
+        elif params.get("levels") is not None:
+            if asked.method == "gatys":
+                raise HTTPException(422, "params.levels applies to adain and wct only")
+            params["levels"] = tuple(params["levels"])
+        params.setdefault("device", manager.default_device)
+        check_device(params["device"], manager)
         image_size = declared_size(request.image, "image")
         check_size("image", *image_size)
-        style_in = request.params.style if isinstance(request.params, StylizeParams) else None
+        style_in = asked.style if request.kind == "stylize" else None
         style_size = None
         if style_in is not None:
             style_size = declared_size(style_in, "params.style")
             check_size("params.style", *style_size)
         try:
-            manager.admit(check_budget(request.kind, params, image_size, style_size, limits))
+            everything = asked.model_dump(exclude={"style"})  # the method, given or not
+            manager.admit(check_budget(request.kind, everything, image_size, style_size, limits))
             image = decode_image(request.image, "image", image_size)
             style = decode_image(style_in, "params.style", style_size) if style_in and style_size else None
             job = manager.submit(request.kind, params, image, style)
@@ -434,6 +473,13 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
             # Retry-After: a small job takes seconds; a client that honours it polls gently.
             raise HTTPException(429, str(exc), headers={"Retry-After": "5"}) from None
         return _out(job, manager.position(job))
+
+    @app.get("/v1/options", responses=GUARDS)
+    def options() -> dict[str, Any]:
+        """The paint and stylize settings (names, types, defaults, ranges, labels, help, which ones the
+        editors offer), the brushes, methods and devices, and `available_devices`: the devices jobs
+        can run on here. The editor plug-ins build their dialogs from it."""
+        return {**settings.describe(), "available_devices": manager.available_devices()}
 
     @app.get("/v1/jobs", responses=GUARDS)
     def list_jobs() -> list[JobOut]:
@@ -467,7 +513,7 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
         at any moment to bound memory)."""
         job = find(job_id)
         with manager.lock:
-            if job.state != "done":
+            if job.state != JobState.DONE:
                 reason = f": {job.error}" if job.error else ""
                 raise HTTPException(409, f"job {job_id} is {job.state}{reason}")
             if job.dropped or job.png is None:

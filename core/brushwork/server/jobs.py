@@ -19,16 +19,37 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
 from typing import Any, Literal
 
-from brushwork.server.worker import Picture, WorkerJob, main as worker_main
+from brushwork.server.worker import (
+    JobDone,
+    JobFailed,
+    JobProgress,
+    Picture,
+    WorkerJob,
+    main as worker_main,
+    probe_devices,
+)
 
 MB = 1 << 20
 
 JobKind = Literal["paint", "stylize"]
-JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class JobState(StrEnum):
+    """Where a job is; str-valued, so the API's JSON says the same words."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
 
 # Peak growth of the worker's memory per pixel of the picture, by job kind (stylize: by method),
 # measured as the worker's peak RSS at 1.5, 6 and 24 MP on a CPU build and rounded up by about 20 %.
@@ -93,7 +114,7 @@ class Job:
     kind: JobKind
     # The input (pictures and parameters): dropped as soon as the worker has it or the job ends.
     spec: WorkerJob | None = field(repr=False)
-    state: JobState = "queued"
+    state: JobState = JobState.QUEUED
     fraction: float = 0.0
     message: str = "queued"
     error: str | None = None
@@ -111,7 +132,7 @@ class Job:
 
     @property
     def finished(self) -> bool:
-        return self.state in ("done", "failed", "cancelled")
+        return self.state in FINISHED
 
     @property
     def input_bytes(self) -> int:
@@ -167,10 +188,14 @@ class JobManager:
     """The jobs the server knows: queued (in order), the running one, and finished ones until they
     are forgotten (`Limits.keep_seconds`). All state is guarded by `lock`."""
 
-    def __init__(self, preview_interval: float = 2.0, limits: Limits = Limits(), *,
-                 clock: Callable[[], float] = time.monotonic, worker: Worker | None = None) -> None:
+    def __init__(self, preview_interval: float = 2.0, limits: Limits = Limits(), *, default_device: str = "auto",
+                 clock: Callable[[], float] = time.monotonic, worker: Worker | None = None,
+                 devices: Callable[[], list[str]] = probe_devices) -> None:
         self.preview_interval = preview_interval
         self.limits = limits
+        self.default_device = default_device  # for jobs that do not ask for one (`brushwork serve --device`)
+        self._probe_devices = devices
+        self._devices: list[str] | None = None
         self.clock = clock  # for keep_seconds; tests pass their own to age jobs without waiting
         self.jobs: OrderedDict[str, Job] = OrderedDict()
         self.queue: deque[Job] = deque()
@@ -190,6 +215,13 @@ class JobManager:
             self._closed = True
             self.lock.notify_all()
             self.worker.kill()
+
+    def available_devices(self) -> list[str]:
+        """The devices jobs can run on here, best first (asked once, of a Python that imports torch)."""
+        with self.lock:
+            if self._devices is None:
+                self._devices = self._probe_devices()
+            return list(self._devices)
 
     @property
     def busy(self) -> bool:
@@ -266,11 +298,11 @@ class JobManager:
         with self.lock:
             if job.finished:
                 return
-            if job.state == "queued":
+            if job.state == JobState.QUEUED:
                 self.queue.remove(job)  # identity comparison (Job has eq=False)
             elif job is self.running:
                 self.worker.terminate_now()  # stops torch mid-step; the runner thread sees the pipe close
-            self._finish(job, "cancelled", "cancelled")
+            self._finish(job, JobState.CANCELLED, "cancelled")
             job.preview = None
             self._tidy()
 
@@ -279,7 +311,7 @@ class JobManager:
         job.state, job.message, job.error = state, message, error
         job.spec = None
         job.finished_at = self.clock()
-        if state == "failed":  # one line in the server log (its stderr) that says what failed and why
+        if state == JobState.FAILED:  # one line in the server log (its stderr) that says what failed and why
             reason = " | ".join(line.strip() for line in (error or message).splitlines() if line.strip())
             print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} job {job.id} failed: {job.kind} ({job.summary}): {reason}",
                   file=sys.stderr, flush=True)
@@ -324,7 +356,7 @@ class JobManager:
                     return
                 job = self.queue.popleft()
                 self.running = job
-                job.state, job.message = "running", "starting"
+                job.state, job.message = JobState.RUNNING, "starting"
                 self.worker.ensure()
                 conn = self.worker.conn
                 assert conn is not None  # ensure() made one
@@ -342,31 +374,32 @@ class JobManager:
                 self.worker.kill()  # cancel killed: reap it and close its pipe
                 return
         try:
-            conn.send(("job", spec))
+            conn.send(spec)
             del spec
             while True:
                 message = conn.recv()
                 with self.lock:
-                    if job.state == "cancelled":
+                    if job.state == JobState.CANCELLED:
                         self.worker.kill()
                         return
-                    if message[0] == "progress":
-                        _, _, job.fraction, job.message, preview = message
-                        if preview is not None:
-                            job.preview, job.preview_serial = preview, job.preview_serial + 1
-                    elif message[0] == "done":
-                        _, _, job.png, job.svg, job.width, job.height = message
+                    if isinstance(message, JobProgress):
+                        job.fraction, job.message = message.fraction, message.message
+                        if message.preview is not None:
+                            job.preview, job.preview_serial = message.preview, job.preview_serial + 1
+                    elif isinstance(message, JobDone):
+                        job.png, job.svg = message.png, message.svg
+                        job.width, job.height = message.width, message.height
                         job.fraction = 1.0
-                        self._finish(job, "done", "done")
+                        self._finish(job, JobState.DONE, "done")
                         return
-                    elif message[0] == "error":
-                        self._finish(job, "failed", message[2], error=message[2])
+                    elif isinstance(message, JobFailed):
+                        self._finish(job, JobState.FAILED, message.message, error=message.message)
                         return
         except (EOFError, OSError, BrokenPipeError):
             with self.lock:
                 code = self.worker.kill()
-                if job.state == "cancelled" or self._closed:
+                if job.state == JobState.CANCELLED or self._closed:
                     return
                 error = (f"the worker process died (exit code {code}) while running this job; see the "
                          "server log")
-                self._finish(job, "failed", error, error=error)
+                self._finish(job, JobState.FAILED, error, error=error)

@@ -5,16 +5,16 @@ whatever torch is doing; stylize has no progress hook to stop at) and a crash in
 memory, a native fault) fails that job instead of taking the server down. The worker imports torch
 once when it starts and keeps stylize models loaded between jobs.
 
-Messages over the pipe (tuples, pickled by multiprocessing):
-    server -> worker  ("job", WorkerJob)
-    worker -> server  ("progress", job_id, fraction, message, preview_png | None)
-                      ("done", job_id, png, svg | None, width, height)
-                      ("error", job_id, message)
+Messages over the pipe (records, pickled by multiprocessing):
+    server -> worker  WorkerJob
+    worker -> server  JobProgress, then JobDone or JobFailed
 """
 
 from __future__ import annotations
 
 import io
+import json
+import subprocess
 import sys
 import time
 import traceback
@@ -40,10 +40,46 @@ class Picture:
 class WorkerJob:
     id: str
     kind: str  # paint | stylize
-    params: dict[str, Any]
+    params: dict[str, Any]  # PaintSettings / StyleOptions fields the job sets; the others take their defaults
     image: Picture
     style: Picture | None = None
     preview_interval: float = 2.0
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    job_id: str
+    fraction: float  # 0..1
+    message: str  # what the job is doing, for the user
+    preview: bytes | None = field(default=None, repr=False)  # a small PNG of the painting so far
+
+
+@dataclass(frozen=True)
+class JobDone:
+    job_id: str
+    png: bytes = field(repr=False)  # the result picture at the input's size
+    svg: str | None = field(repr=False)  # the strokes of a paint job; None for stylize
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class JobFailed:
+    job_id: str
+    message: str  # why, for the user
+
+
+WorkerMessage = JobProgress | JobDone | JobFailed
+
+
+def probe_devices() -> list[str]:
+    """The devices the worker's machine can use (`brushwork.device.available_devices`), asked of a
+    short-lived Python: the server process itself never imports torch."""
+    code = "import json; from brushwork.device import available_devices; print(json.dumps(available_devices()))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"could not list the devices: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout)
 
 
 def _png(pixels) -> bytes:
@@ -101,9 +137,11 @@ def _over_white_rgb8(rgba):
 def run_paint(job: WorkerJob, send) -> None:
     from brushwork import raster, svg
     from brushwork.painter import paint
+    from brushwork.settings import PaintSettings
 
     target = _over_white(_rgba(job.image))
     params = dict(job.params)
+    brush = params.pop("brushes", PaintSettings().brushes)
     last = [time.monotonic()]
 
     def callback(progress) -> None:
@@ -112,15 +150,15 @@ def run_paint(job: WorkerJob, send) -> None:
         if now - last[0] >= job.preview_interval:  # a preview costs a render: every few seconds only
             last[0] = now
             preview = _small_png(progress.preview())
-        send(("progress", job.id, float(progress.fraction),
-              f"painting: {progress.strokes} of {progress.total} strokes, level {progress.level} of "
-              f"{progress.levels}", preview))
+        send(JobProgress(job.id, float(progress.fraction),
+                         f"painting: {progress.strokes} of {progress.total} strokes, level {progress.level} of "
+                         f"{progress.levels}", preview))
 
-    send(("progress", job.id, 0.0, "loading the stroke renderers", None))
-    strokes = paint(target, callback=callback, **params)
-    send(("progress", job.id, 1.0, "drawing the result", None))
+    send(JobProgress(job.id, 0.0, "loading the stroke renderers"))
+    strokes = paint(target, brush=brush, callback=callback, **params)
+    send(JobProgress(job.id, 1.0, "drawing the result"))
     pixels = raster.render(strokes)
-    send(("done", job.id, _png(pixels), svg.write(strokes), strokes.width, strokes.height))
+    send(JobDone(job.id, _png(pixels), svg.write(strokes), strokes.width, strokes.height))
 
 
 class _Stylizer:
@@ -132,7 +170,8 @@ class _Stylizer:
     def run(self, job: WorkerJob, send) -> None:
         import numpy as np
 
-        from brushwork.stylize import CD16xModels, StyleOptions, stylize
+        from brushwork.settings import StyleOptions
+        from brushwork.stylize import CD16xModels, stylize
 
         params = dict(job.params)
         options = StyleOptions(**params)
@@ -141,19 +180,19 @@ class _Stylizer:
         content = _rgba(job.image)
         style = _rgba(job.style)
         if self.models is None:
-            send(("progress", job.id, 0.0, "loading the style models", None))
+            send(JobProgress(job.id, 0.0, "loading the style models"))
             self.models = CD16xModels()
-        send(("progress", job.id, 0.0, f"stylizing ({options.method})", None))
+        send(JobProgress(job.id, 0.0, f"stylizing ({options.method})"))
 
         def progress(fraction: float, stage: str) -> None:  # after every level, tile or Gatys step
-            send(("progress", job.id, float(fraction), f"stylizing: {stage}", None))
+            send(JobProgress(job.id, float(fraction), f"stylizing: {stage}"))
 
         result = stylize(_over_white_rgb8(content), [_over_white_rgb8(style)], options, models=self.models,
                          progress=progress)
         if result.shape[:2] == content.shape[:2]:
             # transparent parts of the layer stay transparent: the style changes colours, not coverage
             result = np.concatenate([result, content[..., 3:4]], axis=2)
-        send(("done", job.id, _png(result), None, result.shape[1], result.shape[0]))
+        send(JobDone(job.id, _png(result), None, result.shape[1], result.shape[0]))
 
 
 def main(conn: Connection) -> None:
@@ -164,20 +203,19 @@ def main(conn: Connection) -> None:
     stylizer = _Stylizer()
     while True:
         try:
-            message = conn.recv()
+            job: WorkerJob = conn.recv()
         except (EOFError, OSError):
             return
-        _, job = message
         try:
             if job.kind == "paint":
                 run_paint(job, conn.send)
             else:
                 stylizer.run(job, conn.send)
         except BrushworkError as exc:
-            conn.send(("error", job.id, str(exc)))
+            conn.send(JobFailed(job.id, str(exc)))
         except MemoryError:
-            conn.send(("error", job.id, "out of memory: try a smaller image, selection or working size"))
+            conn.send(JobFailed(job.id, "out of memory: try a smaller image, selection or working size"))
         except Exception as exc:  # a bug: the user sees one line, the log has the traceback
             traceback.print_exc(file=sys.stderr)
             sys.stderr.flush()
-            conn.send(("error", job.id, f"internal error ({type(exc).__name__}: {exc}); see the server log"))
+            conn.send(JobFailed(job.id, f"internal error ({type(exc).__name__}: {exc}); see the server log"))
