@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from brushwork import client
-from brushwork.client import Bridge, BridgeError, JobRunner, encode_image
+from brushwork.client import Bridge, BridgeError, EngineOptions, JobRunner, encode_image
+from brushwork.settings import describe
 
 CORE = Path(client.__file__).parent
 FAST = {"brush": "tape", "strokes": 10, "working_size": 64, "iterations": 3}  # tape: renderer committed with the code
@@ -137,6 +138,11 @@ def test_starts_a_server_and_a_second_bridge_finds_it(dirs, bridges, monkeypatch
     second.connect()
     assert (second.pid, second.port) == (first.pid, first.port)
     assert second.request("GET", "/health")["pid"] == first.pid
+    # the engine's options document, as `brushwork options --json` prints it, with this machine's devices
+    options = EngineOptions(second.options())
+    assert {k: v for k, v in options.document.items() if k != "available_devices"} == json.loads(
+        json.dumps(describe()))
+    assert "cpu" in options.available_devices and options.field_for("paint", "devices").name == "device"
 
 
 @pytest.mark.slow  # starts brushwork serve processes

@@ -131,7 +131,8 @@ def add_arguments(procedure, engine, section) -> None:
             procedure.add_choice_argument(name, label, help_text, _choice(engine.choices(setting)),
                                           engine.default(setting), RW)
         elif _toggle(setting):
-            procedure.add_boolean_argument(name, label, help_text, True, RW)
+            procedure.add_boolean_argument(name, label, f"{help_text} On: as many as the engine picks; off: none.",
+                                           True, RW)
         elif setting.type == "int":
             low = int(setting.min) + setting.min_open if setting.min is not None else -2**31 + 1
             high = int(setting.max) - setting.max_open if setting.max is not None else 2**31 - 1
