@@ -8,9 +8,13 @@ import json
 from importlib.resources import as_file, files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from brushwork.errors import BrushworkError
 from brushwork.strokes import BRUSHES
+
+if TYPE_CHECKING:
+    import torch
 
 WEIGHTS_FILE = "renderer.pt"
 CARD_FILE = "card.json"
@@ -23,9 +27,10 @@ def renderer_dir(kind: str) -> Traversable:
     return files(__name__) / kind
 
 
-def load(kind: str, path: str | Path | None = None):
+def load(kind: str, path: str | Path | None = None, device: torch.device | str = "cpu"):
     """The trained `NeuralRenderer` for `kind` (shipped, or from an explicit renderer.pt), in
-    evaluation mode. Missing or corrupt files raise a BrushworkError that says what to do."""
+    evaluation mode, on `device`. Missing or corrupt files raise a BrushworkError that says what
+    to do."""
     import torch
 
     from brushwork.neural.model import NeuralRenderer
@@ -43,7 +48,8 @@ def load(kind: str, path: str | Path | None = None):
             config = saved["config"]
             if config["kind"] != kind:
                 raise ValueError(f"it holds a {config['kind']} renderer")
-            model = NeuralRenderer(**config)
+            with torch.device(device):  # built where it runs: the weights are copied there once
+                model = NeuralRenderer(**config)
             model.load_state_dict(saved["state_dict"])
         except BrushworkError:
             raise

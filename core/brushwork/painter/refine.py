@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from brushwork.images import to_tensor
 from brushwork.painter import soft
 from brushwork.strokes import BRUSHES, Stroke, field_range
 
@@ -89,9 +90,10 @@ def refine(
     iterations: int,
     limits: RefineLimits = RefineLimits(),
     callback: Callable[[int, Callable[[], list[Stroke]]], None] | None = None,
+    device: torch.device | str = "cpu",
 ) -> list[Stroke]:
     """Optimise all `strokes` (in `target`'s pixels, painted in order over `base`; both (H, W, 3)
-    float RGB) together for `iterations` steps; returns them in the same order and kinds.
+    float RGB) together for `iterations` steps on `device`; returns them in the same order and kinds.
 
     `callback(iteration, current)` is called after every step; `current()` gives the strokes as
     they are then (a cancel raised from the callback can keep them).
@@ -99,8 +101,7 @@ def refine(
     height, width = target.shape[:2]
     if not strokes or iterations < 1:
         return list(strokes)
-    target_t = torch.from_numpy(np.ascontiguousarray(target.transpose(2, 0, 1), np.float32))
-    base_t = torch.from_numpy(np.ascontiguousarray(base.transpose(2, 0, 1), np.float32))
+    target_t, base_t = to_tensor(target, device)[0], to_tensor(base, device)[0]
     kinds = list(dict.fromkeys(s.kind for s in strokes))
     order: list[tuple[str, int]] = []
     by_kind: dict[str, list[Stroke]] = {k: [] for k in kinds}
@@ -109,9 +110,9 @@ def refine(
         by_kind[s.kind].append(s)
     resolution = max(width, height) / 512
     steps = {k: torch.tensor([STEPS[f.role] * (resolution if f.role in ("x", "y", "size") else 1)
-                              for f in BRUSHES[k].fields]) for k in kinds}
+                              for f in BRUSHES[k].fields], device=device) for k in kinds}
     # Optimised in units of each parameter's step, so one learning rate serves them all.
-    scaled = {k: (soft.params_tensor(by_kind[k]) / steps[k]).requires_grad_() for k in kinds}
+    scaled = {k: (soft.params_tensor(by_kind[k]).to(device) / steps[k]).requires_grad_() for k in kinds}
     optimiser = torch.optim.Adam(list(scaled.values()), lr=1.0)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, iterations)
 
