@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from brushwork.device import DEVICES, resolve_device
+from brushwork.errors import BrushworkError
 
 if TYPE_CHECKING:
     import torch
@@ -27,8 +28,12 @@ def add_device_option(parser: argparse.ArgumentParser) -> None:
 
 
 def device_from(args: argparse.Namespace) -> torch.device:
-    """The torch device `--device` names; one this machine lacks is a BrushworkError saying what it has."""
-    return resolve_device(args.device)
+    """The torch device `--device` names; a name brushwork does not know, or a device this machine lacks,
+    ends the benchmark with brushwork's one-line message (which says what the machine has)."""
+    try:
+        return resolve_device(args.device)
+    except BrushworkError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def describe(device: torch.device) -> str:
