@@ -19,10 +19,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from brushwork import raster, svg
+from brushwork import raster, settings, svg
 from brushwork.server.app import Activity, create_app
 from brushwork.server.jobs import JobManager, Limits
-from brushwork.server.worker import JobDone, Picture
+from brushwork.server.worker import JobDone, Picture, probe_devices
 
 from conftest import SHARED_WEIGHTS
 
@@ -419,6 +419,70 @@ def test_nan_sizes_are_named_as_such(contract):
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert "params.min_size" in detail and "finite" in detail and "0 < min_size <= 100000" in detail
+
+
+# ------------------------------------------------------------------------------------------ settings and devices
+
+def queued_params(manager: JobManager, job_id: str) -> dict:
+    return manager.get(job_id).spec.params
+
+
+def test_options_are_the_settings_document_with_this_machines_devices():
+    manager = JobManager(devices=lambda: ["cuda:0", "cpu"])
+    asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 20)
+    with TestClient(asgi, base_url="http://127.0.0.1:8123") as client:
+        assert client.get("/v1/options").status_code == 401  # token-protected like the rest
+        answer = client.get("/v1/options", headers=AUTH).json()
+    assert answer == {**json.loads(json.dumps(settings.describe())), "available_devices": ["cuda:0", "cpu"]}
+    manager.close()
+
+
+def test_the_device_probe_asks_a_python_with_torch():
+    devices = probe_devices()
+    assert devices[-1] == "cpu" and all(d == "mps" or d.startswith("cuda:") for d in devices[:-1])
+
+
+def test_fields_left_out_take_the_library_defaults_and_the_servers_device():
+    manager = JobManager(default_device="cpu", devices=lambda: ["cpu"])
+    asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 20)
+    with TestClient(asgi, base_url="http://127.0.0.1:8123", headers=AUTH) as client:
+        job = client.post("/v1/jobs", json={"kind": "paint", "image": raw_image()[0]}).json()
+        # only what was asked travels; the worker's PaintSettings() fills in the rest (its 1,000 strokes)
+        assert queued_params(manager, job["id"]) == {"device": "cpu"}
+        job = client.post("/v1/jobs", json={"kind": "paint", "image": raw_image()[0],
+                                            "params": {"brush": "tape", "strokes": 5, "device": "auto"}}).json()
+        assert queued_params(manager, job["id"]) == {"brushes": ["tape"], "strokes": 5, "device": "auto"}
+        job = client.post("/v1/jobs", json={"kind": "paint", "image": raw_image()[0],
+                                            "params": {"brushes": ["tape", "oilbrush"]}}).json()
+        assert queued_params(manager, job["id"])["brushes"] == ["tape", "oilbrush"]
+    manager.close()
+
+
+@pytest.mark.parametrize("device, status, words", [
+    ("cuda", 422, "params.device cuda:0: this server has no such device (it has: cpu)"),
+    ("cuda:1", 422, "params.device cuda:1: this server has no such device"),
+    ("mps", 422, "params.device mps: this server has no such device"),
+    ("gpu", 422, "params.device: Value error, --device 'gpu': expected one of auto, cpu, cuda"),
+    ("cpu", 202, None),
+    ("auto", 202, None),
+])
+def test_a_device_this_server_lacks_is_a_422_naming_it(device, status, words):
+    manager = JobManager(devices=lambda: ["cpu"])
+    asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 20)
+    with TestClient(asgi, base_url="http://127.0.0.1:8123", headers=AUTH) as client:
+        for kind, extra in (("paint", {}), ("stylize", {"style": raw_image()[0]})):
+            response = client.post("/v1/jobs", json={"kind": kind, "image": raw_image()[0],
+                                                     "params": {"device": device, **extra}})
+            assert response.status_code == status, response.text
+            if words:
+                assert words in response.json()["detail"]
+    manager.close()
+
+
+def test_an_unknown_method_is_a_422_not_a_fallback(contract):
+    response = contract.post("/v1/jobs", json={"kind": "stylize", "image": raw_image()[0],
+                                               "params": {"style": raw_image()[0], "method": "cnn"}})
+    assert response.status_code == 422 and "params.method" in response.json()["detail"]
 
 
 # ------------------------------------------------------------------------------------------ jobs
