@@ -324,7 +324,7 @@ def _memory_settings(model, store: dict | None = None):
 def test_settings_remember_the_last_values(krita_plugin):
     model, engine = krita_plugin.model, krita_plugin.options
     settings, store = _memory_settings(model)
-    fresh = model.paint_defaults(engine)
+    fresh = model.defaults(model.PaintOptions, engine)
     assert settings.load(model.PaintOptions, fresh) == fresh
     settings.save(model.PaintOptions(brush="markerpen", strokes=42, seed=9, working_size=256, iterations=7,
                                      vector_layer=False, refine=False, active_layer=True))
@@ -337,7 +337,7 @@ def test_settings_remember_the_last_values(krita_plugin):
     assert "iterations" not in dataclasses.replace(fresh, iterations=0).params(engine)
     assert "refine_iterations" not in fresh.params(engine)  # the painter decides how long to refine
     store[("brushwork", "StylizeOptions")] = json.dumps({"alpha": "strong", "method": "adain"})
-    loaded = settings.load(model.StylizeOptions, model.stylize_defaults(engine))
+    loaded = settings.load(model.StylizeOptions, model.defaults(model.StylizeOptions, engine))
     assert loaded.alpha == 1.0 and loaded.method == "adain"  # a bad stored value falls back to the default
     store[("brushwork", "PaintOptions")] = "{not json"
     assert settings.load(model.PaintOptions, fresh) == fresh
@@ -350,7 +350,7 @@ def test_settings_remember_the_last_values(krita_plugin):
 
 def test_presets_set_their_values_and_are_recognised(krita_plugin):
     model, engine = krita_plugin.model, krita_plugin.options
-    paint, stylize = model.paint_defaults(engine), model.stylize_defaults(engine)
+    paint, stylize = model.defaults(model.PaintOptions, engine), model.defaults(model.StylizeOptions, engine)
     assert model.preset_of(paint, engine) == "Balanced"  # a fresh panel
     assert model.preset_of(stylize, engine) == "Balanced"
     draft = model.apply_preset(dataclasses.replace(paint, brush="tape", seed=5), "Draft", engine)
@@ -369,7 +369,7 @@ def test_presets_set_their_values_and_are_recognised(krita_plugin):
 def test_estimates_come_from_this_machines_jobs(krita_plugin):
     model = krita_plugin.model
     timings = model.Timings()
-    fresh = model.paint_defaults(krita_plugin.options)
+    fresh = model.defaults(model.PaintOptions, krita_plugin.options)
     draft = model.apply_preset(fresh, "Draft", krita_plugin.options)
     final = model.apply_preset(fresh, "Final", krita_plugin.options)
     rough = model.estimate_paint(draft, timings)
@@ -450,7 +450,8 @@ def test_16_bit_and_cmyk_documents_are_read_through_a_converted_copy(krita_plugi
     jobs, document = krita_plugin.jobs, krita_plugin.document
     rgba = np.full((8, 10, 4), 200, np.uint8)
     doc = Document(rgba, model="CMYKA", depth="U16")
-    job = jobs.start_paint(doc, krita_plugin.model.paint_defaults(krita_plugin.options), krita_plugin.options)
+    model, engine = krita_plugin.model, krita_plugin.options
+    job = jobs.start_paint(doc, model.defaults(model.PaintOptions, engine), engine)
     copy, = doc.clones
     assert (copy.model, copy.depth, copy.profile) == document.EXCHANGE and copy.closed  # converted, then closed
     assert (doc.model, doc.depth) == ("CMYKA", "U16")  # the document itself is untouched
@@ -475,7 +476,7 @@ def test_active_layer_only_reads_that_layers_pixels(krita_plugin):
     layer.projection[..., 1] = 255  # B,G,R,A: green
     doc.active = layer
     engine = krita_plugin.options
-    merged = jobs.start_paint(doc, model.paint_defaults(engine), engine)
+    merged = jobs.start_paint(doc, model.defaults(model.PaintOptions, engine), engine)
     assert merged.pixels == doc.bgra[1:4, 2:6].tobytes()  # the whole visible image by default
     job = jobs.start_paint(doc, model.PaintOptions(brush="tape", active_layer=True), engine)
     assert job.pixels == layer.projection[1:4, 2:6].tobytes()
@@ -526,7 +527,7 @@ def _queue_with_job(krita_plugin, kind="paint", vector=True, options=None):
     clock = [100.0]
     queue = jobs.JobQueue(settings, decode, clock=lambda: clock[0])
     region = model.Region(4, 2, 8, 6)
-    options = options or (model.paint_defaults(krita_plugin.options) if kind == "paint" else
+    options = options or (model.defaults(model.PaintOptions, krita_plugin.options) if kind == "paint" else
                           model.StylizeOptions(method="adain"))
     runner = FakeRunner(kind)
     job = jobs.DocumentJob(doc, region, runner, "brushwork: test", options, bytes(8 * 6 * 4), vector)
@@ -708,7 +709,7 @@ def test_cancel_with_a_hung_server_never_calls_the_network_from_the_ui_thread(kr
         rgba = np.zeros((6, 8, 4), np.uint8)
         doc = krita_plugin.app.show(Document(rgba))
         queue = jobs.JobQueue(_memory_settings(model)[0], lambda *a: None)
-        job = jobs.start_paint(doc, model.paint_defaults(krita_plugin.options), krita_plugin.options)
+        job = jobs.start_paint(doc, model.defaults(model.PaintOptions, krita_plugin.options), krita_plugin.options)
         job.runner.bridge = bc.Bridge(None, start=False)  # never starts a real server in this test
         queue.add(job)
         _tick_until(queue, lambda _: any(r.startswith("GET /v1/jobs/") for r in server.requests))
@@ -828,7 +829,7 @@ def test_krita_offers_what_the_engine_document_offers(krita_plugin):
     assert [c.name for c in engine.choices(brushes)] == [*BRUSHES, "charcoal"]  # the docker's Brush list
     methods = engine.field_for("stylize", "methods")
     assert [c.label for c in engine.choices(methods)][-1] == "Sketchy"
-    options = dataclasses.replace(model.paint_defaults(engine), brush="charcoal")
+    options = dataclasses.replace(model.defaults(model.PaintOptions, engine), brush="charcoal")
     assert model.fit(options, engine) == options  # a brush the engine offers is kept
     assert options.params(engine)["brushes"] == ["charcoal"]
     assert model.job_title("paint", options, engine) == f"brushwork: charcoal, {options.strokes:,} strokes"
@@ -839,7 +840,7 @@ def test_krita_offers_what_the_engine_document_offers(krita_plugin):
     assert "tape" not in [c.name for c in engine.choices(engine.field_for("paint", "brushes"))]
     settings, store = _memory_settings(model)
     settings.save(model.PaintOptions(brush="tape", strokes=42, seed=1, working_size=256, iterations=7))
-    loaded = model.fit(settings.load(model.PaintOptions, model.paint_defaults(engine)), engine)
+    loaded = model.fit(settings.load(model.PaintOptions, model.defaults(model.PaintOptions, engine)), engine)
     assert loaded.brush == PaintSettings().brushes[0] and loaded.strokes == 42
     # numbers outside the engine's range fall back to its default too
     assert model.fit(dataclasses.replace(loaded, working_size=8), engine).working_size == PaintSettings().working_size
@@ -857,14 +858,15 @@ def test_krita_offers_the_engines_other_editor_settings(krita_plugin):
     engine = bc.EngineOptions(document)
     assert [(s.name, s.label) for s in model.extra_settings(engine, "paint")] == [("opaque", "Opaque strokes"),
                                                                                 ("grain", "Grain")]
-    options = dataclasses.replace(model.paint_defaults(engine), extra={"opaque": True, "grain": 0.25})
+    options = dataclasses.replace(model.defaults(model.PaintOptions, engine), extra={"opaque": True, "grain": 0.25})
     params = options.params(engine)
     assert (params["opaque"], params["grain"]) == (True, 0.25)
     # values the engine does not take, or settings it no longer has, are dropped (the widgets show its default)
     assert model.fit(dataclasses.replace(options, extra={"grain": 7.0, "gone": 1}), engine).extra == {}
     settings, _ = _memory_settings(model)
     settings.save(options)
-    assert settings.load(model.PaintOptions, model.paint_defaults(engine)).extra == {"opaque": True, "grain": 0.25}
+    loaded = settings.load(model.PaintOptions, model.defaults(model.PaintOptions, engine))
+    assert loaded.extra == {"opaque": True, "grain": 0.25}
 
 
 def test_krita_presets_are_checked_against_the_engine(krita_plugin):
@@ -894,8 +896,9 @@ def test_krita_job_params_use_the_documents_field_names(krita_plugin):
                       "device": "cpu"}
     real = krita_plugin.options
     server_fields = {f.name for f in real.fields("paint") if f.server}
-    assert set(model.paint_defaults(real).params(real, "cuda")) <= server_fields
-    assert set(model.stylize_defaults(real).params(real, "cpu")) <= {f.name for f in real.fields("stylize") if f.server}
+    assert set(model.defaults(model.PaintOptions, real).params(real, "cuda")) <= server_fields
+    server_fields = {f.name for f in real.fields("stylize") if f.server}
+    assert set(model.defaults(model.StylizeOptions, real).params(real, "cpu")) <= server_fields
 
 
 def test_krita_device_choice_round_trip(krita_plugin):
@@ -908,9 +911,9 @@ def test_krita_device_choice_round_trip(krita_plugin):
     setting = model.device_setting(engine)
     assert [c.name for c in engine.choices(setting)] == ["auto", "cpu", "cuda", "mps"]
     assert engine.default(setting) == "auto"
-    assert model.paint_defaults(engine).params(engine, "cpu")["device"] == "cpu"
+    assert model.defaults(model.PaintOptions, engine).params(engine, "cpu")["device"] == "cpu"
     assert model.StylizeOptions(method="wct").params(engine, "cuda")["device"] == "cuda"
-    assert "device" not in model.paint_defaults(engine).params(engine)  # none chosen: the engine's default
+    assert "device" not in model.defaults(model.PaintOptions, engine).params(engine)  # none chosen: the engine's
     # a server says what its machine has: the others are marked
     served = bc.EngineOptions({**describe(), "available_devices": ["cpu"]})
     labels = {c.name: c.label for c in served.choices(model.device_setting(served))}

@@ -31,7 +31,7 @@ ENGINE_OPTIONS = "EngineOptions"  # Krita's setting holding the options document
 
 @dataclass
 class PaintOptions:
-    """The Paint panel's values; fresh ones are `paint_defaults(engine)`."""
+    """The Paint panel's values; fresh ones are `defaults(PaintOptions, engine)`."""
 
     brush: str = ""
     strokes: int = 1
@@ -57,7 +57,7 @@ class PaintOptions:
 
 @dataclass
 class StylizeOptions:
-    """The Stylize panel's values; fresh ones are `stylize_defaults(engine)`."""
+    """The Stylize panel's values; fresh ones are `defaults(StylizeOptions, engine)`."""
 
     style: str = ""  # path of the style image
     method: str = ""
@@ -159,7 +159,9 @@ def fit(options, engine: EngineOptions):
     return replace(options, extra=extra, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _engine_defaults(cls: type, engine: EngineOptions):
+def defaults(cls: type, engine: EngineOptions):
+    """A fresh panel's values (`cls`: PaintOptions or StylizeOptions): the engine's defaults, with the
+    Balanced preset's values."""
     options = cls()
     section = _section(options)
     values = {}
@@ -169,18 +171,7 @@ def _engine_defaults(cls: type, engine: EngineOptions):
         if default is not None and (isinstance(default, type(getattr(options, f.name))) or (
                 isinstance(default, int) and f.type == "float")):
             values[f.name] = default
-    return replace(options, **values)
-
-
-def paint_defaults(engine: EngineOptions) -> PaintOptions:
-    """A fresh Paint panel: the engine's defaults, with the Balanced preset's values."""
-    options = _engine_defaults(PaintOptions, engine)
-    return apply_preset(options, "Balanced", engine) if "Balanced" in presets(options, engine) else options
-
-
-def stylize_defaults(engine: EngineOptions) -> StylizeOptions:
-    """A fresh Stylize panel: the engine's defaults, with the Balanced preset's values."""
-    options = _engine_defaults(StylizeOptions, engine)
+    options = replace(options, **values)
     return apply_preset(options, "Balanced", engine) if "Balanced" in presets(options, engine) else options
 
 
@@ -215,8 +206,9 @@ class Settings:
 
     def load_engine_options(self) -> EngineOptions | None:
         """The options document the engine last sent, if any (and it is readable)."""
+        text = self._read(SETTINGS_GROUP, ENGINE_OPTIONS, "")
         try:
-            return EngineOptions.from_json(self._read(SETTINGS_GROUP, ENGINE_OPTIONS, "") or "null")
+            return EngineOptions.from_json(text) if text else None
         except BridgeError:
             return None
 

@@ -46,6 +46,7 @@ from .model import (
     Settings,
     StylizeOptions,
     apply_preset,
+    defaults,
     device_setting,
     empty_options,
     engine_options,
@@ -54,10 +55,8 @@ from .model import (
     estimate_text,
     extra_settings,
     fit,
-    paint_defaults,
     preset_of,
     presets,
-    stylize_defaults,
     unsupported_krita,
 )
 
@@ -469,8 +468,8 @@ class BrushworkDocker(DockWidget):
         # the engine's options: those it last sent, else the snapshot shipped with the plug-in
         known = engine_options(self.settings, Path(__file__).parent)
         self.engine_options = known or empty_options()
-        self.paint = PaintPanel(self._load(PaintOptions, paint_defaults), self.engine_options)
-        self.stylize = StylizePanel(self._load(StylizeOptions, stylize_defaults), self.engine_options)
+        self.paint = PaintPanel(self._load(PaintOptions), self.engine_options)
+        self.stylize = StylizePanel(self._load(StylizeOptions), self.engine_options)
         self.paint.estimator = self._paint_estimate
         self.stylize.estimator = self._stylize_estimate
         self.tabs.addTab(self.paint, "Paint")
@@ -523,8 +522,9 @@ class BrushworkDocker(DockWidget):
         self.timer.start(TICK_MS)
         self.update_estimates()
 
-    def _load(self, cls, defaults):
-        return fit(self.settings.load(cls, defaults(self.engine_options)), self.engine_options)
+    def _load(self, cls):
+        """The panel's last values, where the engine still takes them."""
+        return fit(self.settings.load(cls, defaults(cls, self.engine_options)), self.engine_options)
 
     def use_engine_options(self, options: EngineOptions) -> None:
         """Options the engine sent: remembered for the next start, and the panels rebuilt from them."""
