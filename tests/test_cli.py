@@ -377,3 +377,24 @@ def test_a_bad_renderer_checkpoint_is_one_line_naming_it(capsys, tmp_path):
                              "--checkpoint", str(checkpoint))
         assert err.startswith(f"error: --checkpoint {checkpoint}: not a renderer checkpoint brushwork can resume"), err
         assert "weights_only" not in err
+
+
+@pytest.mark.parametrize("command", [["paint", "photo.png"], ["train-renderer", "--kind", "tape"], ["serve"],
+                                     ["stylize", "photo.png", "--style", "s.png", "-o", "o.png"]])
+def test_every_computing_command_takes_device_and_refuses_an_unknown_one(capsys, tmp_path, monkeypatch, command):
+    from brushwork.cli import cli
+
+    option = next(p for p in cli.commands[command[0]].params if p.name == "device")
+    assert option.default == "auto" and "auto|cpu|cuda|mps" in option.metavar
+    monkeypatch.chdir(tmp_path)  # nothing is written: the device is checked first
+    assert one_line_error(capsys, *command, "--device", "gpu") == \
+        "error: --device 'gpu': expected one of auto, cpu, cuda, cuda:N (a GPU index) or mps\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_paint_settings_are_checked_before_anything_is_read(capsys, tmp_path):
+    missing = str(tmp_path / "nope.png")
+    assert "--strokes 0: expected a whole number in [1, 200000]" in one_line_error(capsys, "paint", missing,
+                                                                                   "--strokes", "0")
+    assert "min-size 9.0 is larger than max-size 3.0" in one_line_error(capsys, "paint", missing, "--min-size", "9",
+                                                                         "--max-size", "3")

@@ -367,6 +367,8 @@ def train_renderer(kind, size, hidden, pathways, steps, batch, lr, seed, checkpo
     """Train a neural stroke renderer against the exact renderer (resumable)."""
     from brushwork.neural.train import TrainConfig, card_figures, export, train
 
+    validate_device(device)  # before any file is touched
+
     config = TrainConfig(kind=kind, size=size, hidden=hidden, pathways=pathways, steps=steps,
                          batch=batch, lr=lr, seed=seed)
     checkpoint = checkpoint or Path("checkpoints") / f"{kind}-{pathways}-S{size}.pt"
@@ -375,7 +377,7 @@ def train_renderer(kind, size, hidden, pathways, steps, batch, lr, seed, checkpo
                           + [("--output", output / name) for name in ("renderer.pt", "card.json", "card.md")])
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     try:
-        model, state, fidelity = train(config, checkpoint, log=click.echo, device=validate_device(device),
+        model, state, fidelity = train(config, checkpoint, log=click.echo, device=device,
                                        max_seconds=None if max_minutes is None else 60 * max_minutes)
     except (ValueError, BrushworkError) as exc:  # the messages start with the checkpoint's path
         raise BrushworkError(f"--checkpoint {exc}") from None

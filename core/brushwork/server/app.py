@@ -320,7 +320,7 @@ def check_budget(kind: str, params: dict[str, Any], image: tuple[int, int], styl
     style_pixels = style[0] * style[1] if style else 0
     need = job_memory(kind, params, pixels, style_pixels)
     if need > limits.job_bytes:
-        method = params.get("method", "wct") if kind == "stylize" else "paint"
+        method = params["method"] if kind == "stylize" else "paint"
         what = f"a {method} stylize job" if kind == "stylize" else "a paint job"
         rate = WORKER_BYTES_PER_PIXEL[method]
         most = (limits.job_bytes - (need - pixels * rate)) / rate / 1e6  # what the style leaves

@@ -99,7 +99,7 @@ def describe(params: dict[str, Any], image: Picture, style: Picture | None) -> s
 
 def job_memory(kind: str, params: dict[str, Any], pixels: int, style_pixels: int = 0) -> int:
     """Estimated peak worker memory (bytes) of a job on a picture of `pixels` pixels."""
-    method = params.get("method", "wct") if kind == "stylize" else "paint"
+    method = params["method"] if kind == "stylize" else "paint"
     return pixels * WORKER_BYTES_PER_PIXEL[method] + style_pixels * STYLE_BYTES_PER_PIXEL
 
 
