@@ -35,7 +35,7 @@ from device_clock import Stopwatch, add_device_option, describe, device_from
 
 from brushwork import renderers
 from brushwork.errors import BrushworkError
-from brushwork.images import load_image, load_rgb8
+from brushwork.images import fit_long_side, load_image, load_rgb8, resize
 from brushwork.neural.train import TrainConfig, train
 from brushwork.painter import paint
 from brushwork.stylize import CD16xModels, StyleOptions, stylize
@@ -74,6 +74,10 @@ def paint_figure(device: torch.device, quick: bool, strokes: int, size: int, tar
     shrunk = dict(iterations=3, refine_iterations=0) if quick else {}
     if quick:  # the figure's proportions, at a fortieth of the strokes and an eighth of the size
         strokes, size = strokes // 40, size // 8
+    height, width = picture.shape[:2]
+    if max(height, width) < size:  # the painter never works above the photo's size: enlarge it to the figure's
+        height, width = fit_long_side(height, width, size)
+        picture, note = resize(picture, width, height), f"{note}, enlarged to {width}x{height}"
     print(f"photo {note}; warm-up (untimed): a 20-stroke painting at 64 px", flush=True)
     paint(picture, strokes=20, working_size=64, iterations=2, device=str(device))
     with Stopwatch(device) as clock:

@@ -47,7 +47,7 @@ def main() -> None:
     print(f"{'kind':<11}{'S':>4}{'params':>8}{'PSNR fg':>9}{'alpha':>7}{'mean':>7}{'SSIM fg':>9}{'alpha':>8}"
           f"{'fwd s':>8}{'fwd+bwd s':>11}{'cpu s':>8}")
     for kind in BRUSHES:
-        model = renderers.load(kind).to(device)
+        model = renderers.load(kind, device=device)
         held_out = tuple(t.to(device) for t in validation_set(kind, model.size, args.validation))
         fidelity = evaluate(model, held_out)
         v = layout.sample(kind, args.strokes, torch.Generator().manual_seed(1)).to(device)
