@@ -1050,6 +1050,15 @@ def test_gimp_registers_the_engines_choices_defaults_and_ranges(gimp_plugin, mon
     assert "style" in stylize.arguments and "levels" not in stylize.arguments  # not an editor setting
     paint, _ = _register(gimp_plugin, _drifted(describe(), add=False, drop="tape"), monkeypatch)
     assert "tape" not in [nick for nick, *_ in paint.arguments["brushes"][3].items]
+    # a setting a later engine adds for the editors is offered; one its server does not take is not
+    document = describe()
+    document["paint"]["fields"] += [
+        {"name": "grain", "type": "float", "default": 0.5, "min": 0, "max": 1, "label": "Grain", "help": "paper",
+         "editor": True, "server": True},
+        {"name": "cli_only", "type": "bool", "default": False, "label": "CLI", "help": "", "editor": True,
+         "server": False}]
+    paint, _ = _register(gimp_plugin, document, monkeypatch)
+    assert paint.arguments["grain"] == ("double", "Grain", "paper", 0, 1, 0.5) and "cli-only" not in paint.arguments
 
 
 def test_gimp_job_params_use_the_documents_field_names(gimp_plugin, monkeypatch):

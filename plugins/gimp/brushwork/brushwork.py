@@ -72,7 +72,7 @@ def _install_python() -> str | None:
         return None
 
 
-# ------------------------------------------------------------------------------------------ the engine's options
+# ------------------------------------------------------------------------------------ the engine's options
 # GIMP asks for the procedures' arguments when it registers them, before any job: the choices,
 # defaults, ranges, labels and help come from the engine's options document, asked of a running server,
 # else of the engine's Python (`brushwork options --json`, torch-free), else read from the snapshot
@@ -121,11 +121,17 @@ def _toggle(setting) -> bool:
     return setting.type == "int" and setting.default is None and setting.min == 0
 
 
+def offered(engine, section) -> list:
+    """The settings the dialog offers: those the engine marks for the editors' dialogs and takes in a
+    job, in its order (a number without a default that is no on/off count is left to the engine)."""
+    return [s for s in engine.fields(section) if s.editor and s.server and (
+        _toggle(s) or s.type in ("choice", "choices", "bool", "str") or (s.type in ("int", "float") and
+                                                                         s.default is not None))]
+
+
 def add_arguments(procedure, engine, section) -> None:
-    """An argument for every setting the engine marks for the editors' dialogs, in its order."""
-    for setting in engine.fields(section):
-        if not setting.editor:
-            continue
+    """An argument for every setting the dialog offers, with the engine's label, help, default and range."""
+    for setting in offered(engine, section):
         name, label, help_text = argument_name(setting), setting.label or setting.name, setting.help
         if setting.type in ("choice", "choices"):
             procedure.add_choice_argument(name, label, help_text, _choice(engine.choices(setting)),
@@ -142,22 +148,19 @@ def add_arguments(procedure, engine, section) -> None:
                                           1e9 if setting.max is None else setting.max, setting.default, RW)
         elif setting.type == "bool":
             procedure.add_boolean_argument(name, label, help_text, bool(setting.default), RW)
-        elif setting.type == "str":
+        else:
             procedure.add_string_argument(name, label, help_text, setting.default or "", RW)
 
 
 def job_params(config, engine, section) -> dict:
     """The job's parameters from the procedure's arguments, named as the engine names its settings."""
     params = {}
-    for setting in engine.fields(section):
-        if not setting.editor or setting.type not in ("choice", "choices", "int", "float", "bool", "str"):
-            continue
+    for setting in offered(engine, section):
         value = config.get_property(argument_name(setting))
-        if _toggle(setting):
-            if not value:
-                params[setting.name] = 0
-            continue
-        params[setting.name] = engine.value(setting, value)
+        if not _toggle(setting):
+            params[setting.name] = engine.value(setting, value)
+        elif not value:
+            params[setting.name] = 0
     return params
 
 
