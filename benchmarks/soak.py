@@ -1,6 +1,6 @@
 """Soak test of the bridge: one `brushwork serve`, two clients, mixed traffic, for a fixed time.
 
-    python benchmarks/soak.py [--minutes 30] [--clients 2] [--kill-every 45] [--seed 0]
+    python benchmarks/soak.py [--minutes 30] [--clients 2] [--kill-every 45] [--seed 0] [--device auto]
 
 Starts a server of its own (state file and log in a temporary folder, so an editor's server is left
 alone; 127.0.0.1 only, as every brushwork server) through `brushwork.client.Bridge`, then runs
@@ -18,6 +18,7 @@ status call; the exit status is 1 when there was any unexpected failure.
 
 Stylize jobs need the cd16x weights: $BRUSHWORK_WEIGHTS, else ../shared/weights next to the
 repository when it is there, else the user cache (downloads are off during the soak).
+Every job asks for `--device` (auto: CUDA, else MPS, else CPU, as the server's worker finds them).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from device_clock import add_device_option
 
 from brushwork.client import Bridge, BridgeError, encode_image
 
@@ -128,7 +130,8 @@ class Client(threading.Thread):
 
     def paint_params(self, work: int = 4) -> dict:
         return {"brush": self.random.choice(BRUSHES), "strokes": self.random.randint(6, 20), "working_size": 64,
-                "iterations": work, "refine_iterations": 0, "seed": self.random.randint(0, 1000)}
+                "iterations": work, "refine_iterations": 0, "seed": self.random.randint(0, 1000),
+                "device": self.args.device}
 
     def submit(self, kind: str, image: dict, params: dict, *, retry: bool = True) -> str:
         """Submit; a full queue (the other client's burst) is waited out as a plug-in user would."""
@@ -181,7 +184,7 @@ class Client(threading.Thread):
     def stylize(self) -> None:
         width, height = self.random.randint(32, 96), self.random.randint(32, 96)
         params = {"style": picture(self.rng, 64, 64), "method": self.random.choice(("adain", "wct")),
-                  "alpha": round(self.random.uniform(0.3, 1.0), 2)}
+                  "alpha": round(self.random.uniform(0.3, 1.0), 2), "device": self.args.device}
         self.finish("stylize", self.submit("stylize", picture(self.rng, width, height), params), width, height)
 
     def cancel(self) -> None:
@@ -299,6 +302,7 @@ def main() -> int:
     parser.add_argument("--no-stylize", dest="stylize", action="store_false",
                         help="leave out stylize jobs (no cd16x weights here)")
     parser.add_argument("--seed", type=int, default=0)
+    add_device_option(parser)
     args = parser.parse_args()
     if not 0 < args.minutes <= 24 * 60 or not 1 <= args.clients <= 16 or args.kill_every < 0:
         parser.error("--minutes must be in (0, 1440], --clients in 1..16, --kill-every at least 0")
@@ -313,7 +317,8 @@ def main() -> int:
     owner = Bridge(sys.executable, idle_timeout=int(args.minutes * 60 + 600), start_timeout=120)
     owner.connect()
     server_pid = owner.pid
-    print(f"server pid {server_pid} on 127.0.0.1:{owner.port}; log {owner.log_path}", flush=True)
+    print(f"server pid {server_pid} on 127.0.0.1:{owner.port}; log {owner.log_path}; jobs on --device {args.device}",
+          flush=True)
 
     stop, done = threading.Event(), threading.Event()
     watchers = [threading.Thread(target=monitor, args=(server_pid, stats, done), daemon=True)]

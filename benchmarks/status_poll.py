@@ -1,12 +1,13 @@
 """Bridge status-call cost while jobs hold large pictures: what an editor plug-in pays per poll.
 
-    python benchmarks/status_poll.py [--calls 200] [--width 4000] [--height 3000]
+    python benchmarks/status_poll.py [--calls 200] [--width 4000] [--height 3000] [--device auto]
 
 Runs the bridge API in-process (FastAPI app + JobManager with its real worker process, through
 Starlette's TestClient) and queues three jobs, each holding a width x height picture: one running
 (a long paint job), one queued behind it, one cancelled. Then it times `--calls` status calls for
 each of them and `--calls / 10` job-list calls, and prints the median and maximum in ms. The
 plug-ins poll every 0.1-0.2 s, so a status call must cost well under that (target: < 10 ms).
+The paint jobs ask for `--device` (named in the header).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import statistics
 import time
 
 import numpy as np
+from device_clock import add_device_option, describe, device_from
 from fastapi.testclient import TestClient
 
 from brushwork.server.app import create_app
@@ -54,13 +56,15 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200, help="status calls per job (list calls: a tenth)")
     parser.add_argument("--width", type=int, default=4000)
     parser.add_argument("--height", type=int, default=3000)
+    add_device_option(parser)
     args = parser.parse_args()
+    print(f"paint jobs on {describe(device_from(args))}")
 
     manager = JobManager(preview_interval=60.0)
     manager.start()
     asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 30)
     image = picture(args.width, args.height)
-    body = {"kind": "paint", "image": image, "params": LONG}
+    body = {"kind": "paint", "image": image, "params": {**LONG, "device": args.device}}
     try:
         with TestClient(asgi, base_url="http://127.0.0.1:8123",
                         headers={"Authorization": f"Bearer {TOKEN}"}) as client:
