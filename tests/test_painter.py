@@ -139,12 +139,12 @@ def test_size_limits_and_opacity_are_respected():
 
 
 @pytest.mark.parametrize("bad, message", [
-    (dict(strokes=0), "strokes must be a whole number >= 1"),
+    (dict(strokes=0), r"--strokes 0: expected a whole number in \[1, 200000\]"),
     (dict(brush="crayon"), "unknown brush 'crayon'"),
     (dict(min_size=5, max_size=2), "min-size 5 is larger than max-size 2"),
-    (dict(working_size=4), "working size must be at least 16"),
-    (dict(prune=1.0), r"prune must be in \[0, 1\)"),
-    (dict(refine_iterations=-1), "refine iterations must be 0 or more"),
+    (dict(working_size=4), r"--working-size 4: expected a whole number in \[16, 4096\]"),
+    (dict(prune=1.0), r"--prune 1.0: expected a number in \[0, 1\)"),
+    (dict(refine_iterations=-1), r"--refine-iterations -1: expected a whole number in \[0, 10000\]"),
 ])
 def test_bad_settings_are_refused(bad, message):
     with pytest.raises(BrushworkError, match=message):
