@@ -428,12 +428,14 @@ def queued_params(manager: JobManager, job_id: str) -> dict:
 
 
 def test_options_are_the_settings_document_with_this_machines_devices():
-    manager = JobManager(devices=lambda: ["cuda:0", "cpu"])
+    manager = JobManager(devices=lambda: ["cuda:0", "cuda:1", "cpu"])
     asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 20)
     with TestClient(asgi, base_url="http://127.0.0.1:8123") as client:
         assert client.get("/v1/options").status_code == 401  # token-protected like the rest
         answer = client.get("/v1/options", headers=AUTH).json()
-    assert answer == {**json.loads(json.dumps(settings.describe())), "available_devices": ["cuda:0", "cpu"]}
+    # the document's own names are in the list (cuda), and the machine's GPUs one by one
+    assert answer == {**json.loads(json.dumps(settings.describe())),
+                      "available_devices": ["cuda", "cuda:0", "cuda:1", "cpu"]}
     manager.close()
 
 
@@ -459,7 +461,7 @@ def test_fields_left_out_take_the_library_defaults_and_the_servers_device():
 
 
 @pytest.mark.parametrize("device, status, words", [
-    ("cuda", 422, "params.device cuda:0: this server has no such device (it has: cpu)"),
+    ("cuda", 422, "params.device cuda: this server has no such device (it has: cpu)"),
     ("cuda:1", 422, "params.device cuda:1: this server has no such device"),
     ("mps", 422, "params.device mps: this server has no such device"),
     ("gpu", 422, "params.device: Value error, --device 'gpu': expected one of auto, cpu, cuda"),
@@ -476,6 +478,17 @@ def test_a_device_this_server_lacks_is_a_422_naming_it(device, status, words):
             assert response.status_code == status, response.text
             if words:
                 assert words in response.json()["detail"]
+    manager.close()
+
+
+def test_a_gpu_machine_takes_cuda_by_name_and_by_index():
+    manager = JobManager(devices=lambda: ["cuda:0", "cpu"])
+    asgi, _ = create_app(manager, TOKEN, max_bytes=1 << 20)
+    with TestClient(asgi, base_url="http://127.0.0.1:8123", headers=AUTH) as client:
+        codes = {device: client.post("/v1/jobs", json={"kind": "paint", "image": raw_image()[0],
+                                                       "params": {"device": device}}).status_code
+                 for device in ("cuda", "cuda:0", "cuda:1", "mps", "cpu")}
+    assert codes == {"cuda": 202, "cuda:0": 202, "cuda:1": 422, "mps": 422, "cpu": 202}
     manager.close()
 
 

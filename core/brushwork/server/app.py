@@ -366,8 +366,6 @@ def check_device(device: str, manager: JobManager) -> None:
     if device == "auto":
         return
     have = manager.available_devices()
-    if device == "cuda":
-        device = "cuda:0"
     if device not in have:
         raise HTTPException(422, f"params.device {device}: this server has no such device (it has: "
                                  f"{', '.join(have)}); leave it out or use auto")

@@ -217,10 +217,14 @@ class JobManager:
             self.worker.kill()
 
     def available_devices(self) -> list[str]:
-        """The devices jobs can run on here, best first (asked once, of a Python that imports torch)."""
+        """The device names jobs can ask for here besides auto, best first: what the machine has
+        (asked once, of a Python that imports torch), with `cuda` before the first cuda:N, so that the
+        options document's names (auto, cpu, cuda, mps) can be looked up in it."""
         with self.lock:
             if self._devices is None:
-                self._devices = self._probe_devices()
+                found = self._probe_devices()
+                self._devices = [name for device in found
+                                 for name in (["cuda"] if device == "cuda:0" else []) + [device]]
             return list(self._devices)
 
     @property
