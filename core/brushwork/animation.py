@@ -29,7 +29,7 @@ from typing import Iterator
 import svgwrite
 from PIL import Image
 
-from brushwork import raster, svg
+from brushwork import brushes, raster, svg
 from brushwork.errors import BrushworkError
 from brushwork.files import atomic_write, load_strokes, refuse_overwriting_inputs
 from brushwork.strokes import Stroke, StrokeList
@@ -152,23 +152,12 @@ def _round(x: float) -> int:
 
 def stroke_area(stroke: Stroke) -> float:
     """Roughly the area a stroke covers, in canvas pixels squared (ranks strokes by size)."""
-    if stroke.kind in ("oilbrush", "tape"):
-        return stroke["length"] * stroke["width"]
-    (x0, y0), (x1, y1), (x2, y2) = (stroke.params[0:2], stroke.params[2:4], stroke.params[4:6])
-    # A quadratic Bezier is at least its chord and at most its control polygon long.
-    length = (math.dist((x0, y0), (x2, y2)) + math.dist((x0, y0), (x1, y1)) + math.dist((x1, y1), (x2, y2))) / 2
-    if stroke.kind == "markerpen":
-        width = stroke["width"]
-        return length * width + math.pi * width * width / 4  # plus the round caps
-    mean_width = (stroke["width0"] + stroke["width1"]) / 2
-    return length * mean_width + math.pi * mean_width * mean_width / 4
+    return brushes.get(stroke.kind).area(stroke)
 
 
 def stroke_colour(stroke: Stroke) -> tuple[float, float, float]:
     """The stroke's mean colour (gradient strokes: the middle of their two ends)."""
-    if stroke.kind in ("markerpen", "tape"):
-        return stroke["r"], stroke["g"], stroke["b"]
-    return ((stroke["r0"] + stroke["r1"]) / 2, (stroke["g0"] + stroke["g1"]) / 2, (stroke["b0"] + stroke["b1"]) / 2)
+    return brushes.get(stroke.kind).colour(stroke)
 
 
 def colour_group(stroke: Stroke) -> int:

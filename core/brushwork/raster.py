@@ -8,122 +8,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable
 
 import cairocffi as cairo
 import numpy as np
 
+from brushwork import brushes
+from brushwork.brushes.paint import rgb
 from brushwork.errors import BrushworkError
-from brushwork.shapes import (
-    OIL_BODY,
-    OIL_BRISTLES,
-    bezier_points,
-    color8,
-    opacity4,
-    quad_to_cubic,
-    watercolor_outline,
-)
 from brushwork.strokes import Stroke, StrokeList
 
 MAX_OUTPUT_PIXELS = 400_000_000  # ~1.6 GB of RGBA; beyond this cairo would fail obscurely
-
-
-def _rgb(r: float, g: float, b: float) -> tuple[float, float, float]:
-    q = color8(r, g, b)
-    return q[0] / 255, q[1] / 255, q[2] / 255
-
-
-def _polygon(ctx: cairo.Context, points: Iterable[tuple[float, float]]) -> None:
-    first, *rest = points
-    ctx.move_to(*first)
-    for p in rest:
-        ctx.line_to(*p)
-    ctx.close_path()
-
-
-def _draw_markerpen(ctx: cairo.Context, s: Stroke) -> None:
-    p0, p1, p2 = bezier_points(s)
-    c1, c2 = quad_to_cubic(p0, p1, p2)
-    ctx.move_to(*p0)
-    ctx.curve_to(*c1, *c2, *p2)
-    ctx.set_line_width(s["width"])
-    ctx.set_line_cap(cairo.LINE_CAP_ROUND)
-    ctx.set_source_rgba(*_rgb(s["r"], s["g"], s["b"]), opacity4(s["opacity"]))
-    ctx.stroke()
-
-
-def watercolor_gradient_axis(s: Stroke) -> tuple[float, float, float, float] | None:
-    """Start and end of the colour gradient (the chord, at SVG precision), or None when the chord
-    is degenerate and SVG paints the end colour alone."""
-    x0, y0 = round(s["x0"], 3), round(s["y0"], 3)
-    x2, y2 = round(s["x2"], 3), round(s["y2"], 3)
-    return None if (x0, y0) == (x2, y2) else (x0, y0, x2, y2)
-
-
-def _draw_watercolor(ctx: cairo.Context, s: Stroke) -> None:
-    outline = watercolor_outline(s)
-    for cx, cy, r in outline.discs:
-        ctx.move_to(cx + r, cy)
-        ctx.arc(cx, cy, r, 0, 2 * math.pi)
-        ctx.close_path()
-    for quad in outline.quads:
-        _polygon(ctx, quad)
-    alpha = opacity4(s["opacity"])
-    c0, c1 = _rgb(s["r0"], s["g0"], s["b0"]), _rgb(s["r1"], s["g1"], s["b1"])
-    axis = watercolor_gradient_axis(s)
-    if axis is None:
-        ctx.set_source_rgba(*c1, alpha)
-    else:
-        gradient = cairo.LinearGradient(*axis)
-        gradient.add_color_stop_rgba(0, *c0, alpha)
-        gradient.add_color_stop_rgba(1, *c1, alpha)
-        ctx.set_source(gradient)
-    ctx.fill()
-
-
-def _box_transform(ctx: cairo.Context, s: Stroke) -> None:
-    ctx.translate(s["cx"], s["cy"])
-    ctx.rotate(s["angle"])
-
-
-def _draw_oilbrush(ctx: cairo.Context, s: Stroke) -> None:
-    ctx.save()
-    _box_transform(ctx, s)
-    ctx.scale(s["length"], s["width"])
-    # Body in c0, then c1 fading in along the length: the same two layers the SVG symbol draws
-    # (base fill + masked overlay), which equals a c0->c1 gradient on an opaque brush.
-    _polygon(ctx, OIL_BODY)
-    ctx.set_source_rgb(*_rgb(s["r0"], s["g0"], s["b0"]))
-    ctx.fill_preserve()
-    c1 = _rgb(s["r1"], s["g1"], s["b1"])
-    ramp = cairo.LinearGradient(-0.5, 0, 0.5, 0)
-    ramp.add_color_stop_rgba(0, *c1, 0)
-    ramp.add_color_stop_rgba(1, *c1, 1)
-    ctx.set_source(ramp)
-    ctx.fill()
-    for layer in OIL_BRISTLES:
-        for streak in layer.streaks:
-            _polygon(ctx, streak)
-        ctx.set_source_rgba(layer.grey, layer.grey, layer.grey, layer.opacity)
-        ctx.fill()
-    ctx.restore()
-
-
-def _draw_tape(ctx: cairo.Context, s: Stroke) -> None:
-    ctx.save()
-    _box_transform(ctx, s)
-    ctx.rectangle(-s["length"] / 2, -s["width"] / 2, s["length"], s["width"])
-    ctx.restore()  # the path keeps its device coordinates; the source is not transformed anyway
-    ctx.set_source_rgba(*_rgb(s["r"], s["g"], s["b"]), opacity4(s["opacity"]))
-    ctx.fill()
-
-
-_DRAW = {
-    "markerpen": _draw_markerpen,
-    "watercolor": _draw_watercolor,
-    "oilbrush": _draw_oilbrush,
-    "tape": _draw_tape,
-}
 
 
 class RasterCanvas:
@@ -152,11 +46,11 @@ class RasterCanvas:
         self.ctx = cairo.Context(self.surface)
         self.ctx.scale(self.out_width / width, self.out_height / height)
         if background is not None:
-            self.ctx.set_source_rgb(*_rgb(*background))
+            self.ctx.set_source_rgb(*rgb(*background))
             self.ctx.paint()
 
     def draw(self, stroke: Stroke) -> None:
-        _DRAW[stroke.kind](self.ctx, stroke)
+        brushes.get(stroke.kind).draw(self.ctx, stroke)
 
     def set_pixels(self, rgb: np.ndarray) -> None:
         """Replace the canvas with an opaque (H, W, 3) uint8 RGB picture of the output size (the

@@ -1,4 +1,4 @@
-"""Brush kinds, their parameter layouts and valid ranges, and the canonical stroke list.
+"""The canonical stroke list, and the valid ranges of the brush kinds' parameters.
 
 Geometry is stored in canvas pixels (floats, origin top-left, y down) together with the canvas
 width and height, so any aspect ratio is first-class. Colours are linear 0..1 floats per channel in
@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 if TYPE_CHECKING:
     import numpy as np
 
+from brushwork import brushes
+from brushwork.brushes.base import BrushKind
 from brushwork.errors import InvalidStrokeError
 
 # How far a stroke's control points may lie outside the canvas, as a fraction of its size: strokes
@@ -27,83 +29,8 @@ MAX_CANVAS_SIDE = 32768
 MAX_STROKES = 200_000
 
 
-@dataclass(frozen=True)
-class Field:
-    """One parameter of a brush kind. `role` decides its valid range (see `field_range`)."""
-
-    name: str
-    role: str  # "x" | "y" | "size" | "color" | "opacity" | "angle"
-    doc: str
-
-
-@dataclass(frozen=True)
-class BrushKind:
-    name: str
-    label: str  # what the editors' lists show
-    description: str
-    fields: tuple[Field, ...]
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields)
-
-    def index(self, name: str) -> int:
-        return self.names.index(name)
-
-
-def _fields(spec: str, role: str, doc: str) -> tuple[Field, ...]:
-    return tuple(Field(name, role, doc) for name in spec.split())
-
-
-_BEZIER = (
-    _fields("x0", "x", "start point x")
-    + _fields("y0", "y", "start point y")
-    + _fields("x1", "x", "control point x")
-    + _fields("y1", "y", "control point y")
-    + _fields("x2", "x", "end point x")
-    + _fields("y2", "y", "end point y")
-)
-_BOX = (
-    _fields("cx", "x", "centre x")
-    + _fields("cy", "y", "centre y")
-    + _fields("length", "size", "extent along the stroke direction")
-    + _fields("width", "size", "extent across the stroke direction")
-    + _fields("angle", "angle", "direction of the length axis, radians from +x towards +y")
-)
-_RGB = _fields("r g b", "color", "colour channel")
-_RGB0 = _fields("r0 g0 b0", "color", "colour at the start")
-_RGB1 = _fields("r1 g1 b1", "color", "colour at the end")
-_OPACITY = _fields("opacity", "opacity", "opacity of the whole stroke")
-
-BRUSHES: Mapping[str, BrushKind] = {
-    kind.name: kind
-    for kind in (
-        BrushKind(
-            "markerpen",
-            "Marker pen",
-            "quadratic Bezier of constant width with round caps, one colour",
-            _BEZIER + _fields("width", "size", "stroke width") + _RGB + _OPACITY,
-        ),
-        BrushKind(
-            "watercolor",
-            "Watercolour",
-            "quadratic Bezier whose width goes width0->width1 and colour c0->c1 along the stroke",
-            _BEZIER
-            + _fields("width0", "size", "stroke width at the start")
-            + _fields("width1", "size", "stroke width at the end")
-            + _RGB0
-            + _RGB1
-            + _OPACITY,
-        ),
-        BrushKind(
-            "oilbrush",
-            "Oil brush",
-            "opaque oriented brush mark with bristle texture and a c0->c1 gradient along its length",
-            _BOX + _RGB0 + _RGB1,
-        ),
-        BrushKind("tape", "Tape", "rotated rectangle of one colour", _BOX + _RGB + _OPACITY),
-    )
-}
+# Every brush kind's layout, by name, in the registry's order: `brushwork.brushes` owns the kinds.
+BRUSHES: Mapping[str, BrushKind] = {brush.kind.name: brush.kind for brush in brushes.registered()}
 
 
 def field_range(role: str, width: int, height: int) -> tuple[float, float, bool]:
@@ -141,7 +68,7 @@ class Stroke:
 
     @classmethod
     def make(cls, kind: str, **values: float) -> Stroke:
-        """Build a stroke from named parameters, e.g. `Stroke.make("tape", cx=1, ...)`."""
+        """Build a stroke from named parameters, e.g. `Stroke.make(kind, cx=1, cy=2, ...)`."""
         brush = _brush(kind)
         missing = [n for n in brush.names if n not in values]
         extra = [n for n in values if n not in brush.names]

@@ -12,13 +12,8 @@ import math
 
 import torch
 
-from brushwork.strokes import BRUSHES, Stroke
-
-# Extents as fractions of the block side: (smallest, largest). Bezier widths are stroke widths
-# (diameters); box kinds have a length along and a width across their axis.
-BEZIER_WIDTH = (0.01, 0.25)
-BOX_LENGTH = (0.05, 0.9)
-BOX_WIDTH = (0.02, 0.4)
+from brushwork import brushes
+from brushwork.strokes import Stroke
 
 
 def _span(v: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
@@ -33,17 +28,13 @@ def to_canvas(kind: str, v: torch.Tensor, size: float) -> torch.Tensor:
     """(N, d) normalised parameters -> (N, d) parameters of `brushwork.strokes` in pixels of a
     size x size block. Differentiable; colours and opacity pass through unchanged."""
     out = v.clone()
-    names = BRUSHES[kind].names
-    for i, name in enumerate(names):
-        if name[0] in "xy" and name[1:] in ("0", "1", "2") or name in ("cx", "cy"):
+    brush = brushes.get(kind)
+    for i, field in enumerate(brush.kind.fields):
+        if field.role in ("x", "y"):
             out[:, i] = v[:, i] * size
-        elif name in ("width", "width0", "width1") and kind in ("markerpen", "watercolor"):
-            out[:, i] = _span(v[:, i], BEZIER_WIDTH) * size
-        elif name == "length":
-            out[:, i] = _span(v[:, i], BOX_LENGTH) * size
-        elif name == "width":
-            out[:, i] = _span(v[:, i], BOX_WIDTH) * size
-        elif name == "angle":
+        elif field.role == "size":
+            out[:, i] = _span(v[:, i], brush.neural_extents[field.name]) * size
+        elif field.role == "angle":
             out[:, i] = (2 * v[:, i] - 1) * math.pi
     return out
 
@@ -51,32 +42,30 @@ def to_canvas(kind: str, v: torch.Tensor, size: float) -> torch.Tensor:
 def from_canvas(kind: str, p: torch.Tensor, size: float) -> torch.Tensor:
     """Inverse of `to_canvas` (values outside the normalised ranges map outside [0, 1])."""
     out = p.clone()
-    names = BRUSHES[kind].names
-    for i, name in enumerate(names):
-        if name[0] in "xy" and name[1:] in ("0", "1", "2") or name in ("cx", "cy"):
+    brush = brushes.get(kind)
+    for i, field in enumerate(brush.kind.fields):
+        if field.role in ("x", "y"):
             out[:, i] = p[:, i] / size
-        elif name in ("width", "width0", "width1") and kind in ("markerpen", "watercolor"):
-            out[:, i] = _unspan(p[:, i] / size, BEZIER_WIDTH)
-        elif name == "length":
-            out[:, i] = _unspan(p[:, i] / size, BOX_LENGTH)
-        elif name == "width":
-            out[:, i] = _unspan(p[:, i] / size, BOX_WIDTH)
-        elif name == "angle":
+        elif field.role == "size":
+            out[:, i] = _unspan(p[:, i] / size, brush.neural_extents[field.name])
+        elif field.role == "angle":
             out[:, i] = (p[:, i] / math.pi + 1) / 2
     return out
 
 
-def size_bounds(kind: str, low_px: float | None, high_px: float | None,
-                size: float) -> tuple[torch.Tensor, torch.Tensor]:
+def size_bounds(kind: str, low_px: float | None, high_px: float | None, size: float,
+                device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-parameter (low, high) normalised bounds that keep every extent of a stroke between
-    low_px and high_px pixels of a size x size block; other parameters keep [0, 1]."""
-    count = len(BRUSHES[kind].fields)
+    low_px and high_px pixels of a size x size block; other parameters keep [0, 1]. On `device`
+    (default: torch's)."""
+    fields = brushes.get(kind).kind.fields
+    count = len(fields)
     px = torch.tensor([[low_px if low_px is not None else -1e9] * count,
-                       [high_px if high_px is not None else 1e9] * count], dtype=torch.float64)
+                       [high_px if high_px is not None else 1e9] * count], dtype=torch.float64, device=device)
     bounds = from_canvas(kind, px, size)
-    extent = [f.role == "size" for f in BRUSHES[kind].fields]
-    low = torch.where(torch.tensor(extent), bounds[0].clamp(0, 1), torch.zeros(count, dtype=torch.float64))
-    high = torch.where(torch.tensor(extent), bounds[1].clamp(0, 1), torch.ones(count, dtype=torch.float64))
+    extent = torch.tensor([f.role == "size" for f in fields], device=px.device)
+    low = torch.where(extent, bounds[0].clamp(0, 1), torch.zeros_like(bounds[0]))
+    high = torch.where(extent, bounds[1].clamp(0, 1), torch.ones_like(bounds[1]))
     return low.float(), torch.maximum(low, high).float()
 
 
@@ -87,5 +76,6 @@ def to_strokes(kind: str, v: torch.Tensor, size: float) -> list[Stroke]:
 
 
 def sample(kind: str, count: int, generator: torch.Generator) -> torch.Tensor:
-    """Uniform random normalised parameters, (count, d) float32: the training distribution."""
-    return torch.rand(count, len(BRUSHES[kind].fields), generator=generator)
+    """Uniform random normalised parameters, (count, d) float32 on the generator's device: the
+    training distribution."""
+    return torch.rand(count, len(brushes.get(kind).kind.fields), generator=generator, device=generator.device)

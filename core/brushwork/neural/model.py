@@ -14,11 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from brushwork import brushes
 from brushwork.errors import BrushworkError
-from brushwork.neural import PATHWAYS, geometry, layout
-from brushwork.strokes import BRUSHES
-
-BOX_KINDS = ("oilbrush", "tape")
+from brushwork.neural import PATHWAYS, layout
 
 
 def _mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
@@ -32,23 +30,19 @@ def _mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
 class NeuralRenderer(nn.Module):
     def __init__(self, kind: str, size: int = 64, hidden: int = 32, pathways: str = "dual") -> None:
         super().__init__()
-        if kind not in BRUSHES:
-            raise BrushworkError(f"unknown brush kind {kind!r}; expected one of {', '.join(BRUSHES)}")
+        if kind not in brushes.names():
+            raise BrushworkError(f"unknown brush kind {kind!r}; expected one of {', '.join(brushes.names())}")
         if pathways not in PATHWAYS:
             raise BrushworkError(f"unknown pathways {pathways!r}; expected one of {', '.join(PATHWAYS)}")
         self.kind, self.size, self.hidden, self.pathways = kind, size, hidden, pathways
-        names = BRUSHES[kind].names
+        self.brush = brushes.get(kind)
+        names = self.brush.kind.names
         self.parameter_count = len(names)
         first, last = ("r0", "r1") if "r0" in names else ("r", "r")
         self._colour0 = names.index(first)
         self._colour1 = names.index(last)
         self._opacity = names.index("opacity") if "opacity" in names else None
-        if kind in BOX_KINDS:
-            features = geometry.BOX_FEATURES
-        else:
-            self._widths = (names.index("width0"), names.index("width1")) if kind == "watercolor" else (
-                names.index("width"), names.index("width"))
-            features = geometry.BEZIER_FEATURES
+        features = self.brush.neural_feature_count
         if pathways == "shading-only":
             # One generator that sees everything (SNP's single-pathway ablation).
             self.joint = _mlp(features + 7, hidden, 4)
@@ -61,9 +55,7 @@ class NeuralRenderer(nn.Module):
         return {"kind": self.kind, "size": self.size, "hidden": self.hidden, "pathways": self.pathways}
 
     def features(self, canvas: torch.Tensor) -> torch.Tensor:
-        if self.kind in BOX_KINDS:
-            return geometry.box_features(canvas, self.size)
-        return geometry.bezier_features(canvas, self.size, *self._widths)
+        return self.brush.neural_features(canvas, self.size)
 
     def forward(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """v: (N, d) normalised parameters (`layout`) -> premultiplied foreground (N, 3, S, S)

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from pytorch_msssim import ssim
 
-from brushwork import raster
+from brushwork import brushes, raster
+from brushwork.device import resolve_device
 from brushwork.errors import BrushworkError
 from brushwork.files import atomic_write
 from brushwork.neural import layout
@@ -66,17 +67,20 @@ class TrainState:
 
 
 def draw_targets(kind: str, v: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ground truth for normalised parameters: (N, 3, S, S) premultiplied colour, (N, 1, S, S) alpha."""
+    """Ground truth for normalised parameters: (N, 3, S, S) premultiplied colour, (N, 1, S, S) alpha,
+    on v's device (cairo draws them on the CPU)."""
     patches = [raster.render_patch(s, size) for s in layout.to_strokes(kind, v, size)]
     foreground = np.stack([p.premultiplied for p in patches]).transpose(0, 3, 1, 2)
     alpha = np.stack([p.alpha for p in patches])[:, None]
-    return torch.from_numpy(foreground), torch.from_numpy(alpha)
+    return torch.from_numpy(foreground).to(v.device), torch.from_numpy(alpha).to(v.device)
 
 
-def validation_set(kind: str, size: int, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The fixed held-out strokes (same for every run of a kind, never trained on)."""
-    generator = torch.Generator().manual_seed(VALIDATION_SEED + len(kind))
-    v = layout.sample(kind, count, generator)
+def validation_set(kind: str, size: int, count: int,
+                   device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The fixed held-out strokes (same for every run of a kind and device, never trained on), on `device`
+    (default: the CPU)."""
+    generator = torch.Generator(device="cpu").manual_seed(VALIDATION_SEED + len(kind))
+    v = layout.sample(kind, count, generator).to(device or "cpu")
     return (v, *draw_targets(kind, v, size))
 
 
@@ -159,13 +163,16 @@ def train(
     *,
     max_seconds: float | None = None,
     log: Callable[[str], None] = print,
+    device: str = "auto",
 ) -> tuple[NeuralRenderer, TrainState, Fidelity]:
-    """Train (or resume from `checkpoint`) until config.steps or max_seconds; returns the model,
-    the training state and its held-out fidelity."""
+    """Train (or resume from `checkpoint`) on `device` (a `brushwork.device` name) until config.steps
+    or max_seconds; returns the model (on that device), the training state and its held-out fidelity.
+    The training strokes come from a CPU generator, so a run draws the same strokes on any device."""
+    where = resolve_device(device)
     torch.manual_seed(config.seed)
-    model = NeuralRenderer(config.kind, config.size, config.hidden, config.pathways)
+    model = NeuralRenderer(config.kind, config.size, config.hidden, config.pathways).to(where)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator(device="cpu").manual_seed(config.seed)
     state = TrainState()
     if checkpoint.exists():
         saved = _load_checkpoint(checkpoint)
@@ -183,13 +190,13 @@ def train(
             raise _not_a_checkpoint(checkpoint, exc) from None
         log(f"resumed {config.kind} at step {state.step}")
     factor = _schedule(config)
-    validation = validation_set(config.kind, config.size, config.validation)
+    validation = validation_set(config.kind, config.size, config.validation, where)
     started = time.perf_counter()
     session_start = state.seconds
     while state.step < config.steps:
         for group in optimiser.param_groups:
             group["lr"] = config.lr * factor(state.step)
-        v = layout.sample(config.kind, config.batch, generator)
+        v = layout.sample(config.kind, config.batch, generator).to(where)
         foreground, alpha = draw_targets(config.kind, v, config.size)
         predicted_fg, predicted_alpha = model(v)
         loss = torch.mean((predicted_fg - foreground) ** 2) + torch.mean((predicted_alpha - alpha) ** 2)
@@ -212,12 +219,16 @@ def train(
     return model, state, evaluate(model, validation)
 
 
-def environment() -> dict:
+def environment(device: torch.device | None = None) -> dict:
+    """Where a renderer was trained: torch, threads, machine, Python and the device (with the GPU's
+    name on CUDA)."""
+    device = device or torch.device("cpu")
     return {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "python": platform.python_version(),
+        "device": f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type,
     }
 
 
@@ -231,7 +242,7 @@ def card_figures(model: NeuralRenderer, config: TrainConfig, state: TrainState, 
         "validation_strokes": config.validation,
         **{k: round(v, 4) for k, v in asdict(fidelity).items()},
         "psnr": round(fidelity.psnr, 4),
-        "environment": environment(),
+        "environment": environment(next(model.parameters()).device),
         "history": state.history,  # held-out figures along the way: how the step count was chosen
     }
 
@@ -240,7 +251,8 @@ def export(model: NeuralRenderer, figures: dict, directory: Path, command: str, 
     """Write the shipped files of one kind: renderer.pt (config + weights), card.json, card.md."""
     directory.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    torch.save({"config": model.config(), "state_dict": model.state_dict()}, buffer)
+    weights = {name: tensor.cpu() for name, tensor in model.state_dict().items()}  # loadable anywhere
+    torch.save({"config": model.config(), "state_dict": weights}, buffer)
     atomic_write(directory / "renderer.pt", buffer.getvalue())
     figures = {**figures, "command": command}
     atomic_write(directory / "card.json", (json.dumps(figures, indent=1) + "\n").encode())
@@ -248,11 +260,10 @@ def export(model: NeuralRenderer, figures: dict, directory: Path, command: str, 
 
 
 def _card_markdown(f: dict, notes: str) -> str:
-    if f["kind"] in ("oilbrush", "tape"):
-        coordinates = "position in the stroke frame with a positional encoding"
-    else:
-        coordinates = "signed distance to the swept-disc edge, nearest curve parameter, position along the chord"
+    coordinates = brushes.get(f["kind"]).neural_coordinates
     env = f["environment"]
+    trained_on = (f"{env['machine']} ({env.get('device', 'cpu')}), {env['threads']} CPU threads, "
+                  f"torch {env['torch']}")
     return f"""# Neural renderer: {f['kind']}
 
 Dual-pathway renderer (after Stylized Neural Painting): a rasterization generator (shape
@@ -267,7 +278,7 @@ and per-pixel MLPs ({f['hidden']} hidden units, 2 hidden layers, SiLU) decode th
 | output size S | {f['size']} x {f['size']} |
 | parameters | {f['parameters']:,} |
 | training steps | {f['steps']:,} (batch {f['batch']}) |
-| training time | {f['train_seconds']:.0f} s on {env['machine']}, {env['threads']} CPU threads, torch {env['torch']} |
+| training time | {f['train_seconds']:.0f} s on {trained_on} |
 | held-out strokes | {f['validation_strokes']} (fixed seed) |
 | PSNR foreground / alpha / mean | {f['psnr_foreground']:.2f} / {f['psnr_alpha']:.2f} / {f['psnr']:.2f} dB |
 | SSIM foreground / alpha | {f['ssim_foreground']:.4f} / {f['ssim_alpha']:.4f} |

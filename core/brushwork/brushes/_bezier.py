@@ -1,0 +1,76 @@
+"""What the brush kinds drawn along a quadratic Bezier (x0 y0 x1 y1 x2 y2, then a width at each
+end) have in common: bounds, area, silhouette, neural-renderer features and their normalised widths."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Mapping
+
+from brushwork.brushes._geometry import bezier_length, swept_outline, swept_polygon
+from brushwork.brushes.base import Box, BrushKind, fields
+from brushwork.brushes.paint import mean_colour
+
+if TYPE_CHECKING:
+    import torch
+
+    from brushwork.strokes import Stroke
+
+BEZIER_FIELDS = (
+    fields("x0", "x", "start point x")
+    + fields("y0", "y", "start point y")
+    + fields("x1", "x", "control point x")
+    + fields("y1", "y", "control point y")
+    + fields("x2", "x", "end point x")
+    + fields("y2", "y", "end point y")
+)
+# Stroke widths (diameters) the neural renderer spans, as fractions of its block side.
+BEZIER_WIDTH = (0.01, 0.25)
+
+
+class BezierBrush:
+    """Shared part of a Bezier brush. `width_fields` names its width at the start and at the end
+    (the same field for a constant width)."""
+
+    kind: BrushKind
+    width_fields: tuple[str, str]
+    neural_width: tuple[float, float] = BEZIER_WIDTH
+    neural_coordinates = "signed distance to the swept-disc edge, nearest curve parameter, position along the chord"
+
+    @property
+    def neural_extents(self) -> Mapping[str, tuple[float, float]]:
+        return {name: self.neural_width for name in self.width_fields}
+
+    @property
+    def neural_feature_count(self) -> int:
+        from brushwork.neural.geometry import BEZIER_FEATURES
+
+        return BEZIER_FEATURES
+
+    def neural_features(self, canvas: torch.Tensor, size: int) -> torch.Tensor:
+        from brushwork.neural.geometry import bezier_features
+
+        return bezier_features(canvas, size, *(self.kind.index(name) for name in self.width_fields))
+
+    def widths(self, stroke: Stroke) -> tuple[float, float]:
+        return stroke[self.width_fields[0]], stroke[self.width_fields[1]]
+
+    def bounds(self, stroke: Stroke) -> Box:
+        # A quadratic Bezier lies in the hull of its control points.
+        x0, y0, x1, y1, x2, y2 = stroke.params[:6]
+        reach = 0.5 * max(self.widths(stroke))
+        return min(x0, x1, x2) - reach, min(y0, y1, y2) - reach, max(x0, x1, x2) + reach, max(y0, y1, y2) + reach
+
+    def area(self, stroke: Stroke) -> float:
+        start, end = self.widths(stroke)
+        mean_width = (start + end) / 2
+        return bezier_length(stroke.params) * mean_width + math.pi * mean_width * mean_width / 4  # round ends
+
+    def colour(self, stroke: Stroke) -> tuple[float, float, float]:
+        return mean_colour(stroke, self.kind.names)
+
+    def svg_definitions(self, dwg: Any) -> None:
+        """Nothing shared: each stroke's element is complete."""
+
+    def outline(self, stroke: Stroke) -> Any:
+        start, end = self.widths(stroke)
+        return swept_polygon(swept_outline(stroke.params, start / 2, end / 2))

@@ -1,0 +1,96 @@
+"""Pieces of the differentiable drawing that several brush kinds share (torch; imported only by the
+kinds' `soft_draw`, so importing the brushes stays torch-free).
+
+Strokes are drawn from a closed-form signed distance to their outline, in pixels: the antialiased
+coverage is clamp(0.5 + distance, 0, 1), as a box-filtered edge. Every tensor made here is on the
+device of the parameters it is made from.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+
+MAX_SEGMENTS = 8  # of the polyline that finds a pixel's nearest point on a quadratic Bezier
+
+
+def coverage(distance: torch.Tensor) -> torch.Tensor:
+    return (distance + 0.5).clamp(0, 1)
+
+
+def local_frame(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel centres in a box stroke's frame (along, across), pixels. p: (N, d) cx cy length width angle ..."""
+    cx, cy, angle = p[:, 0, None, None], p[:, 1, None, None], p[:, 4, None, None]
+    dx, dy = xs - cx, ys - cy
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    return dx * cos + dy * sin, -dx * sin + dy * cos
+
+
+def curve_distance(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distance (N, h, w) from every pixel centre to the stroke's quadratic Bezier, and the curve
+    parameter t of the nearest point.
+
+    The nearest point is found on a polyline through points of the curve, without autograd (K
+    chords lie within |p0 - 2 p1 + p2| / 4K^2 of the curve: K is chosen for a quarter pixel); the
+    distance is then measured to the curve's point at that t, with autograd. By the envelope
+    theorem that is the true gradient of the distance to the curve (the nearest t moves, but the
+    distance is stationary in t there), at a fraction of the memory and arithmetic.
+    """
+    nearest = _nearest_on_polyline(p, xs, ys)
+    t, s = nearest.t, 1 - nearest.t
+    x = s * s * p[:, 0, None, None] + 2 * s * t * p[:, 2, None, None] + t * t * p[:, 4, None, None]
+    y = s * s * p[:, 1, None, None] + 2 * s * t * p[:, 3, None, None] + t * t * p[:, 5, None, None]
+    return ((xs - x) ** 2 + (ys - y) ** 2 + 1e-6).sqrt(), nearest.t
+
+
+def curve_distance_and_arc(p: torch.Tensor, xs: torch.Tensor,
+                           ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`curve_distance`, and (without autograd) how far along the curve the nearest point is, in
+    pixels of arc length (N, h, w), and the curve's length (N, 1, 1): where dashes fall."""
+    nearest = _nearest_on_polyline(p, xs, ys, with_arc=True)
+    t, s = nearest.t, 1 - nearest.t
+    x = s * s * p[:, 0, None, None] + 2 * s * t * p[:, 2, None, None] + t * t * p[:, 4, None, None]
+    y = s * s * p[:, 1, None, None] + 2 * s * t * p[:, 3, None, None] + t * t * p[:, 5, None, None]
+    assert nearest.arc is not None and nearest.length is not None
+    return ((xs - x) ** 2 + (ys - y) ** 2 + 1e-6).sqrt(), nearest.arc, nearest.length
+
+
+class _Nearest(NamedTuple):
+    t: torch.Tensor  # (N, h, w) curve parameter of the nearest point
+    arc: torch.Tensor | None  # (N, h, w) arc length to it along the polyline, pixels
+    length: torch.Tensor | None  # (N, 1, 1) the polyline's length
+
+
+@torch.no_grad()
+def _nearest_on_polyline(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, with_arc: bool = False) -> _Nearest:
+    bend = torch.hypot(p[:, 0] - 2 * p[:, 2] + p[:, 4], p[:, 1] - 2 * p[:, 3] + p[:, 5]).max()
+    segments = int(min(MAX_SEGMENTS, max(1, math.ceil(math.sqrt(float(bend))))))
+    t = torch.linspace(0, 1, segments + 1, device=p.device)
+    s = 1 - t
+    bx = s * s * p[:, 0, None] + 2 * s * t * p[:, 2, None] + t * t * p[:, 4, None]  # (N, K)
+    by = s * s * p[:, 1, None] + 2 * s * t * p[:, 3, None] + t * t * p[:, 5, None]
+    # Segments along the last axis, where argmin is fast: (N, 1, 1, K-1) against (N, h, w, 1).
+    ax, ay = bx[:, None, None, :-1], by[:, None, None, :-1]
+    ex, ey = bx[:, None, None, 1:] - ax, by[:, None, None, 1:] - ay
+    rx, ry = xs[..., None] - ax, ys[..., None] - ay
+    along = ((rx * ex + ry * ey) / (ex * ex + ey * ey).clamp_min(1e-6)).clamp(0, 1)
+    squared = (rx - along * ex) ** 2 + (ry - along * ey) ** 2
+    k = squared.argmin(dim=-1, keepdim=True)
+    fraction = along.gather(-1, k)
+    t = ((k + fraction) / segments)[..., 0]
+    if not with_arc:
+        return _Nearest(t, None, None)
+    chords = torch.hypot(ex, ey)  # (N, 1, 1, K-1)
+    before = torch.cumsum(chords, dim=-1) - chords
+    arc = before.expand_as(along).gather(-1, k) + fraction * chords.expand_as(along).gather(-1, k)
+    return _Nearest(t, arc[..., 0], chords.sum(-1))
+
+
+def chord_position(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    """(N, 1, h, w) where each pixel lies along the chord p0 -> p2, 0..1 (cairo's and SVG's linear
+    gradient along the chord, padded beyond its ends)."""
+    cx, cy = p[:, 4, None, None] - p[:, 0, None, None], p[:, 5, None, None] - p[:, 1, None, None]
+    s = ((xs - p[:, 0, None, None]) * cx + (ys - p[:, 1, None, None]) * cy) / (cx * cx + cy * cy).clamp_min(1e-6)
+    return s.clamp(0, 1)[:, None]

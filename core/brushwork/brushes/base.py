@@ -1,0 +1,95 @@
+"""What a brush kind is: its parameter layout (`BrushKind`) and everything drawn or measured from
+it (the `Brush` protocol). One module per kind implements the protocol; `brushwork.brushes` lists
+them. Torch-free: the differentiable and neural parts import torch when they are called."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
+
+if TYPE_CHECKING:
+    import torch
+
+    from brushwork.strokes import Stroke
+
+Point = tuple[float, float]
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in canvas pixels
+
+
+@dataclass(frozen=True)
+class Field:
+    """One parameter of a brush kind. `role` decides its valid range (see `strokes.field_range`)."""
+
+    name: str
+    role: str  # "x" | "y" | "size" | "color" | "opacity" | "angle"
+    doc: str
+
+
+@dataclass(frozen=True)
+class BrushKind:
+    name: str
+    label: str  # what the editors' lists show
+    description: str
+    fields: tuple[Field, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+
+def fields(spec: str, role: str, doc: str) -> tuple[Field, ...]:
+    """Fields of one role and meaning, e.g. fields("r g b", "color", "colour channel")."""
+    return tuple(Field(name, role, doc) for name in spec.split())
+
+
+class Brush(Protocol):
+    """Everything about one brush kind. Parameters are the kind's fields in order, in canvas pixels."""
+
+    kind: BrushKind
+    neural_coordinates: str  # what the neural renderer's features are, in words (its model card says it)
+
+    @property
+    def neural_extents(self) -> Mapping[str, tuple[float, float]]:
+        """Normalised ranges of the neural renderer's extents, as fractions of its block side, per
+        size field: what `neural.layout` maps [0, 1] onto."""
+
+    @property
+    def neural_feature_count(self) -> int:
+        """Channels of `neural_features`."""
+
+    def draw(self, ctx: Any, stroke: Stroke) -> None:
+        """Draw the stroke on a cairo context, exactly as its SVG element describes it."""
+
+    def svg_definitions(self, dwg: Any) -> None:
+        """Add what every stroke of this kind refers to (symbols, masks) to an svgwrite drawing's
+        defs; called once per document that holds the kind."""
+
+    def svg_element(self, dwg: Any, stroke: Stroke, index: int) -> Any:
+        """The stroke's SVG element (svgwrite), the `index`-th of its document."""
+
+    def flat_element(self, dwg: Any, stroke: Stroke, index: int) -> Any:
+        """The same drawing with plain paths and gradients only, in canvas coordinates (no symbol,
+        use, mask or transform), for editors' vector layers."""
+
+    def outline(self, stroke: Stroke) -> Any:
+        """The stroke's silhouette as one shapely geometry, in canvas pixels."""
+
+    def soft_draw(self, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Differentiable drawing of N strokes (p: (N, d) parameters) at pixel centres xs, ys
+        (N, h, w): premultiplied colour (N, 3, h, w) and alpha (N, h, w)."""
+
+    def neural_features(self, canvas: torch.Tensor, size: int) -> torch.Tensor:
+        """(N, d) parameters in pixels of an S x S block -> (N, S, S, neural_feature_count)
+        per-pixel coordinates relative to the stroke (see `neural.geometry`)."""
+
+    def bounds(self, stroke: Stroke) -> Box:
+        """A box that holds every mark of the stroke (not clipped to the canvas)."""
+
+    def area(self, stroke: Stroke) -> float:
+        """Roughly the area the stroke covers, in canvas pixels squared (ranks strokes by size)."""
+
+    def colour(self, stroke: Stroke) -> tuple[float, float, float]:
+        """The stroke's mean colour."""
