@@ -8,8 +8,9 @@
 # bundled photo; the style models from ../shared/weights when it is there, else the user's weights cache
 # (`brushwork weights fetch cd16x` fills it), with BRUSHWORK_OFFLINE=1 so a missing file is a table row
 # saying so, not a download. Each figure's own output (its warm-up, progress) is printed as it runs; then
-# one table: figure | target | measured | device name. --quick (or GPU_SH_QUICK=1) shrinks every figure
-# so the whole run takes seconds on a CPU: a check that the script works, not a measurement.
+# one table: figure | target | measured | device name; the exit status is 1 if a figure failed or ran over
+# its limit. --quick (or GPU_SH_QUICK=1) shrinks every figure so the whole run takes seconds on a CPU: a
+# check that the script works, not a measurement.
 # What each figure runs: benchmarks/gpu_figures.py --help.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
         --device) device="${2:?--device needs a value: auto, cpu, cuda, cuda:N or mps}"; shift 2 ;;
         --device=*) device="${1#--device=}"; shift ;;
         --quick) quick=1; shift ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "gpu.sh: unknown argument $1 (expected --device NAME, --quick)" >&2; exit 2 ;;
     esac
 done
@@ -40,21 +41,25 @@ if [ "$quick" != 0 ]; then
     flags+=(--quick)
 fi
 
+tab=$'\t'
 rows=()
+status_all=0  # 1 when a figure failed or ran over its limit (a missed target is a figure, not a failure)
 started=$SECONDS
 for entry in "${figures[@]}"; do
     read -r name limit <<<"$entry"
     echo "== $name (at most $limit s)"
+    # shown as it runs (on stderr), kept for its result line; pipefail: the status is timeout's or python's
     output=$(timeout -k 5 "$limit" "$python" benchmarks/gpu_figures.py "$name" "${flags[@]}" 2>&1 | tee /dev/stderr)
-    status=${PIPESTATUS[0]}
-    row=$(grep -a '^FIGURE	' <<<"$output" | tail -n 1 | cut -f 2-)
+    status=$?
+    row=$(grep -a "^FIGURE$tab" <<<"$output" | tail -n 1 | cut -f 2-)
     if [ -z "$row" ]; then
         if [ "$status" = 124 ] || [ "$status" = 137 ]; then
             why="stopped: over its $limit s limit"
         else
             why="failed (exit $status): $(grep -av '^ *$' <<<"$output" | tail -n 1)"
         fi
-        row="$name	-	$why	-"
+        row="$name$tab-$tab$why$tab-"
+        status_all=1
     fi
     rows+=("$row")
 done
@@ -62,7 +67,7 @@ done
 echo
 echo "GPU figures ($((SECONDS - started)) s in all; --device $device$([ "$quick" != 0 ] && echo ', quick: not measurements'))"
 {
-    echo "figure	target	measured	device name"
+    printf 'figure\ttarget\tmeasured\tdevice name\n'
     printf '%s\n' "${rows[@]}"
 } | awk -F '\t' '
     { for (i = 1; i <= 4; i++) { cell[NR, i] = $i; if (length($i) > width[i]) width[i] = length($i) } }
@@ -78,3 +83,4 @@ echo "GPU figures ($((SECONDS - started)) s in all; --device $device$([ "$quick"
             }
         }
     }'
+exit $status_all
