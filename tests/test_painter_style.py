@@ -47,3 +47,24 @@ def test_painting_with_a_style_moves_the_strokes_towards_it(style_image):
         return measure(blocks(drawn), torch.ones(16, 1, 32, 32)).item()
 
     assert distance(styled) < distance(plain)
+
+
+def test_style_loss_makes_its_tensors_on_the_canvas_device(style_image, weights_dir):
+    """With meta as torch's default device, a tensor made without a device would fail to mix with the
+    real canvas (see test_stylize_device)."""
+    from brushwork.stylize import CD16xModels
+
+    starry = load_image(style_image("starry_night.jpg"), max_side=128)
+    canvas = torch.from_numpy(np.ascontiguousarray(blocks(starry).numpy()))
+    expected = style_loss(starry, weight=1.0, device="cpu")(canvas, torch.ones(16, 1, 32, 32)).item()
+    previous = torch.get_default_device()
+    torch.set_default_device("meta")
+    try:
+        models = CD16xModels(directory=weights_dir, download=False)
+        loss = style_loss(starry, weight=1.0, models=models, device="cpu")
+        value = loss(canvas.requires_grad_(True), torch.ones(16, 1, 32, 32, device="cpu"))
+        value.backward()
+    finally:
+        torch.set_default_device(previous)
+    assert value.item() == pytest.approx(expected) and canvas.grad is not None
+    assert models.loss_network("cpu") is models.loss_network(torch.device("cpu"))  # built once
