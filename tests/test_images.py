@@ -116,3 +116,86 @@ def test_orientation_is_applied_to_reduced_pictures(tmp_path):
 def test_small_pictures_are_not_enlarged(tmp_path):
     Image.new("RGB", (30, 20), "red").save(tmp_path / "small.png")
     assert load_image(tmp_path / "small.png", max_side=512).shape == (20, 30, 3)
+
+
+# ------------------------------------------------------------------------------------ compositing
+
+def test_composite_over_is_straight_alpha_over_the_background(monkeypatch):
+    rgba = np.array([[[255, 0, 0, 255], [255, 0, 0, 0], [0, 0, 255, 51], [200, 100, 0, 128]]], np.uint8)
+    paper = (0.2, 0.4, 0.6)
+    out = images.composite_over(rgba, paper)
+    alpha = rgba[..., 3:] / 255
+    np.testing.assert_allclose(out, rgba[..., :3] / 255 * alpha + np.array(paper) * (1 - alpha), atol=1e-6)
+    assert out.dtype == np.float32 and out.shape == (1, 4, 3)
+    np.testing.assert_array_equal(out[0, 1], np.float32(paper))  # fully transparent: the paper itself
+    rgb8 = images.composite_over(rgba, dtype=np.uint8)  # over white, rounded
+    assert rgb8.dtype == np.uint8
+    np.testing.assert_array_equal(rgb8, np.round(images.composite_over(rgba) * 255))
+    # in bands of rows: the same pixels whatever the band height
+    tall = np.random.default_rng(0).integers(0, 256, (37, 5, 4), dtype=np.uint8)
+    whole = images.composite_over(tall, paper)
+    monkeypatch.setattr(images, "BAND_ROWS", 4)
+    np.testing.assert_array_equal(images.composite_over(tall, paper), whole)
+
+
+def test_composite_over_refuses_other_arrays():
+    for array in (np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 4), np.float32), np.zeros((4, 4), np.uint8)):
+        with pytest.raises(BrushworkError, match=r"composite_over: expected \(H, W, 4\) uint8 RGBA"):
+            images.composite_over(array)
+
+
+def test_transparent_files_are_composited_once_for_both_conventions(tmp_path):
+    rgba = np.random.default_rng(2).integers(0, 256, (20, 30, 4), dtype=np.uint8)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "see-through.png")
+    np.testing.assert_array_equal(load_image(tmp_path / "see-through.png", (0.1, 0.5, 0.9)),
+                                  images.composite_over(rgba, (0.1, 0.5, 0.9)))
+    np.testing.assert_array_equal(load_rgb8(tmp_path / "see-through.png"), images.composite_over(rgba, dtype=np.uint8))
+
+
+# ------------------------------------------------------------------------------------------ masks
+
+def test_masks_are_their_alpha_else_their_grey_the_right_way_up(tmp_path):
+    grey = np.tile(np.arange(0, 250, 10, dtype=np.uint8), (4, 1))  # 4 x 25, dark on the left
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    np.testing.assert_allclose(images.load_mask(tmp_path / "grey.png"), grey / 255, atol=1e-7)
+    rgba = np.zeros((4, 25, 4), np.uint8)
+    rgba[..., 3] = grey
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "alpha.png")
+    np.testing.assert_allclose(images.load_mask(tmp_path / "alpha.png"), grey / 255, atol=1e-7)
+    exif = Image.Exif()
+    exif[0x0112] = 3  # stored upside down
+    Image.fromarray(grey).save(tmp_path / "turned.jpg", exif=exif, quality=100)
+    turned = images.load_mask(tmp_path / "turned.jpg")
+    assert turned.shape == (4, 25) and turned[:, 0].mean() > turned[:, -1].mean() + 0.5  # dark now on the right
+    with pytest.raises(BrushworkError, match="nowhere.png: no such file"):
+        images.load_mask(tmp_path / "nowhere.png")
+
+
+# ---------------------------------------------------------------------------------------- resizing
+
+def test_fit_long_side():
+    assert images.fit_long_side(53, 75, 101) == (71, 101)
+    assert images.fit_long_side(200, 100, 50) == (50, 25)
+    assert images.fit_long_side(1, 1000, 10) == (1, 10)
+
+
+def test_resize_tensor_averages_when_shrinking_and_stays_on_its_device():
+    import torch
+
+    checks = torch.zeros(1, 3, 64, 64, device="cpu")
+    checks[..., ::2, ::2] = checks[..., 1::2, 1::2] = 1  # one-pixel checkerboard
+    small = images.resize_tensor(checks, 16, 16)
+    assert small.shape == (1, 3, 16, 16) and small.device == checks.device
+    assert torch.allclose(small, torch.full_like(small, 0.5), atol=0.02)  # grey, not aliased to black or white
+    assert images.resize_tensor(checks, 64, 64) is checks
+    mask = torch.tensor([[[[0.0, 1.0]]]], device="cpu")
+    wide = images.resize_tensor(mask, 1, 8, mode="bilinear")
+    assert wide.min() >= 0 and wide.max() <= 1 and torch.all(wide[..., 1:] >= wide[..., :-1])
+
+
+def test_tensors_and_arrays_round_trip():
+    rgb8 = np.random.default_rng(3).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    tensor = images.to_tensor(rgb8, "cpu")
+    assert tensor.shape == (1, 3, 5, 7) and tensor.dtype.is_floating_point
+    np.testing.assert_array_equal(images.to_array(tensor), rgb8)
+    np.testing.assert_allclose(images.to_array(tensor, np.float32), rgb8 / 255, atol=1e-6)
