@@ -8,8 +8,8 @@ from PIL import Image
 
 from brushwork import weights
 from brushwork.errors import BrushworkError
-from brushwork.stylize import CD16xModels, StyleOptions, VGGModels, gatys, stylize
 from brushwork.images import fit_long_side, to_array, to_tensor
+from brushwork.stylize import CD16xModels, StyleOptions, VGGModels, gatys, stylize
 from brushwork.stylize.tiling import borders, plan, seam_energy_ratio
 
 from conftest import content_photo, psnr
