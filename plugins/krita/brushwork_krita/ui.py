@@ -254,11 +254,12 @@ class Panel(QWidget):
         self.preset.currentIndexChanged.connect(self._preset_chosen)
 
     def add_rows(self, rows) -> dict[QWidget, QLabel]:
-        """(label, widget) rows, label "" for a widget that says what it is; returns the rows' labels."""
+        """(labelled, widget) rows; a labelled row's label is the engine's (see `describe`), the others'
+        widgets say what they are. Returns the labels."""
         labels = {}
-        for text, widget in rows:
-            if text:
-                labels[widget] = QLabel(text)
+        for labelled, widget in rows:
+            if labelled:
+                labels[widget] = QLabel()
                 self.form.addRow(labels[widget], widget)
             else:
                 self.form.addRow(widget)
@@ -337,9 +338,9 @@ class PaintPanel(Panel):
                              "Editable shapes above the painting.")
         self.active_layer = _named(QCheckBox("Active layer only"), "brushwork_paint_active_layer",
                                    "Paint the active layer's own pixels instead of the whole visible image.")
-        self.labels = self.add_rows((("Brush", self.brush), ("Strokes", self.strokes), ("Seed", self.seed),
-                                     ("Working size", self.working_size), ("Steps per level", self.iterations),
-                                     ("", self.refine), ("", self.vector), ("", self.active_layer)))
+        self.labels = self.add_rows(((True, self.brush), (True, self.strokes), (True, self.seed),
+                                     (True, self.working_size), (True, self.iterations), (False, self.refine),
+                                     (False, self.vector), (False, self.active_layer)))
         self.finish_form()
         self.use_engine(engine)
         self.set_options(options)
@@ -387,15 +388,15 @@ class StylizePanel(Panel):
         self.method_help.setWordWrap(True)
         self.alpha = _named(QDoubleSpinBox(), "brushwork_alpha")
         self.alpha.setSingleStep(0.05)
-        self.preserve = _named(QCheckBox("Keep the image's colours"), "brushwork_preserve_color")
+        self.preserve = _named(QCheckBox(), "brushwork_preserve_color")  # its label: the engine's
         self.style_size = _spin("brushwork_style_size", 64)
         self.steps = _spin("brushwork_steps")
         self.active_layer = _named(QCheckBox("Active layer only"), "brushwork_stylize_active_layer",
                                    "Stylize the active layer's own pixels instead of the whole visible image.")
         self.form.addRow("Style image", row)
-        self.labels = self.add_rows((("Method", self.method), ("", self.method_help), ("Strength", self.alpha),
-                                     ("", self.preserve), ("Style size", self.style_size),
-                                     ("Gatys steps", self.steps), ("", self.active_layer)))
+        self.labels = self.add_rows(((True, self.method), (False, self.method_help), (True, self.alpha),
+                                     (False, self.preserve), (True, self.style_size), (True, self.steps),
+                                     (False, self.active_layer)))
         self.finish_form()
         self.method.currentIndexChanged.connect(self._method_changed)
         self.use_engine(engine)
@@ -688,7 +689,7 @@ class EngineBox(QGroupBox):
             column.addWidget(widget)
         column.addLayout(row)
         devices = QFormLayout()
-        self.device_label = QLabel("Device")
+        self.device_label = QLabel()  # the engine names it (use_engine)
         self.devices = _named(QComboBox(), "brushwork_device")
         devices.addRow(self.device_label, self.devices)
         column.addLayout(devices)
