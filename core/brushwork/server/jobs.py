@@ -196,6 +196,7 @@ class JobManager:
         self.default_device = default_device  # for jobs that do not ask for one (`brushwork serve --device`)
         self._probe_devices = devices
         self._devices: list[str] | None = None
+        self._devices_lock = threading.Lock()
         self.clock = clock  # for keep_seconds; tests pass their own to age jobs without waiting
         self.jobs: OrderedDict[str, Job] = OrderedDict()
         self.queue: deque[Job] = deque()
@@ -209,6 +210,8 @@ class JobManager:
         with self.lock:
             self.worker.ensure()  # warm: the worker imports torch while nobody waits for it yet
         self._thread.start()
+        # the devices too, for the editors' first GET /v1/options
+        threading.Thread(target=self.available_devices, name="brushwork-devices", daemon=True).start()
 
     def close(self) -> None:
         with self.lock:
@@ -220,7 +223,7 @@ class JobManager:
         """The device names jobs can ask for here besides auto, best first: what the machine has
         (asked once, of a Python that imports torch), with `cuda` before the first cuda:N, so that the
         options document's names (auto, cpu, cuda, mps) can be looked up in it."""
-        with self.lock:
+        with self._devices_lock:  # not `lock`: the probe takes seconds, status calls must not wait on it
             if self._devices is None:
                 found = self._probe_devices()
                 self._devices = [name for device in found
