@@ -941,6 +941,11 @@ def test_the_bridge_serves_the_options_document(krita_plugin, monkeypatch):
     calls = []
     monkeypatch.setattr(bridge, "request", lambda method, path, **k: calls.append((method, path, k)) or describe())
     assert bridge.options() == describe() and calls == [("GET", "/options", {"restart": True})]
+    # choices given as numbers are offered by their text and sent as the numbers
+    levels = bc.Setting("levels", "choices", [4], choices=[1, 2, 3, 4, 5])
+    engine = bc.EngineOptions(describe())
+    assert [c.name for c in engine.choices(levels)] == ["1", "2", "3", "4", "5"] and engine.default(levels) == "4"
+    assert engine.value(levels, "3") == [3] and engine.choice(levels, 5).label == "5"
     with pytest.raises(bc.BridgeError, match="malformed"):
         bc.EngineOptions({"paint": {}})
     with pytest.raises(bc.BridgeError, match="not JSON"):

@@ -585,21 +585,25 @@ class EngineOptions:
                      Choice(c.name, f"{c.label} (not on this machine)", c.help) for c in found]
         return list(found)
 
-    def choice(self, setting: Setting, name: str) -> Choice | None:
-        return next((c for c in self.choices(setting) if c.name == name), None)
+    def choice(self, setting: Setting, name: Any) -> Choice | None:
+        return next((c for c in self.choices(setting) if c.name == str(name)), None)
 
     def default(self, setting: Setting) -> Any:
-        """The field's default; for a choice, one of its values (the first of a list of several)."""
+        """The field's default; for a choice, the name of one of its values (the first of a list of
+        several; the engine's first value when its default is none of them)."""
         value = setting.default
         if setting.type == "choices":
             value = value[0] if isinstance(value, list) and value else None
         if setting.type in ("choice", "choices"):
             names = [c.name for c in self.choices(setting)]
-            return value if value in names else (names[0] if names else None)
+            return str(value) if str(value) in names else (names[0] if names else None)
         return value
 
     def value(self, setting: Setting, value: Any) -> Any:
-        """A value as the job parameter wants it: a field of type "choices" takes a list."""
+        """A value as the job parameter wants it: a choice's own value for its name (choices given as
+        numbers are named by their text), in a list for a field of type "choices"."""
+        if isinstance(setting.choices, list):
+            value = next((v for v in setting.choices if str(v) == str(value)), value)
         return [value] if setting.type == "choices" and not isinstance(value, list) else value
 
 
