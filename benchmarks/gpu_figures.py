@@ -52,6 +52,21 @@ class Result:
     measured: str
 
 
+class ProgressLog:
+    """Prints how far a timed run has got every `every` seconds, so that a run stopped at its time limit
+    still says where it was. Costs one clock read per call (the painter calls it after every step)."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every, self.started = every, time.perf_counter()
+        self.next = self.started + every
+
+    def __call__(self, fraction: float, what: str) -> None:
+        now = time.perf_counter()
+        if now >= self.next:
+            self.next = now + self.every
+            print(f"  {now - self.started:6.1f} s: {100 * fraction:3.0f} % ({what})", flush=True)
+
+
 def photo(folder: str, name: str) -> tuple[Path, str]:
     """A shared photo, else the bundled one; with a note naming which."""
     shared = SHARED_IMAGES / folder / name
@@ -80,8 +95,10 @@ def paint_figure(device: torch.device, quick: bool, strokes: int, size: int, tar
         picture, note = resize(picture, width, height), f"{note}, enlarged to {width}x{height}"
     print(f"photo {note}; warm-up (untimed): a 20-stroke painting at 64 px", flush=True)
     paint(picture, strokes=20, working_size=64, iterations=2, device=str(device))
+    log = ProgressLog()
     with Stopwatch(device) as clock:
-        paint(picture, strokes=strokes, working_size=size, device=str(device), **shrunk)
+        paint(picture, strokes=strokes, working_size=size, device=str(device),
+              callback=lambda p: log(p.fraction, f"{p.strokes:,} of {p.total:,} strokes, level {p.level}"), **shrunk)
     figure = f"paint {strokes:,} strokes at {size:,} px" + (" (3 iterations)" if quick else "")
     return Result(figure, target_text(target, quick), verdict(clock.seconds, None if quick else target))
 
@@ -100,7 +117,7 @@ def style_figure(device: torch.device, quick: bool, method: str, size: int, targ
     stylize(content, [style], warm, models=models)
     timed = StyleOptions(method=method, size=size, device=str(device), **shrunk)
     with Stopwatch(device) as clock:
-        stylize(content, [style], timed, models=models)
+        stylize(content, [style], timed, models=models, progress=ProgressLog())
     figure = f"5-level WCT at {size:,} px" if method == "wct" else f"Gatys at {size:,} px"
     figure += f" ({timed.steps} steps)" if quick and method == "gatys" else ""
     return Result(figure, target_text(target, quick), verdict(clock.seconds, None if quick else target))
