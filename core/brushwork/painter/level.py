@@ -103,7 +103,7 @@ def _initial_parameters(kind: str, centres: torch.Tensor, colours: torch.Tensor,
     n, device = centres.shape[0], centres.device
 
     def uniform(*shape: int) -> torch.Tensor:
-        return torch.rand(*shape, generator=generator).to(device)
+        return torch.rand(*shape, generator=generator, device=generator.device).to(device)
 
     names = BRUSHES[kind].names
     v = torch.zeros(n, len(names), device=device)
@@ -163,8 +163,7 @@ def start_strokes(blocks: Blocks, level: Level, shares: dict[str, int], generato
         colours = flat[torch.arange(len(idx), device=idx.device), :, idx]
         v = _initial_parameters(kind, c, colours, size, generator)
         strokes.params[kind] = v.reshape(len(level.blocks), len(slots), -1).requires_grad_()
-        low, high = layout.size_bounds(kind, min_size, max_size, size)
-        strokes.bounds[kind] = (low.to(v.device), high.to(v.device))
+        strokes.bounds[kind] = layout.size_bounds(kind, min_size, max_size, size, device=v.device)
     return strokes
 
 

@@ -112,7 +112,7 @@ def refine(
     steps = {k: torch.tensor([STEPS[f.role] * (resolution if f.role in ("x", "y", "size") else 1)
                               for f in BRUSHES[k].fields], device=device) for k in kinds}
     # Optimised in units of each parameter's step, so one learning rate serves them all.
-    scaled = {k: (soft.params_tensor(by_kind[k]).to(device) / steps[k]).requires_grad_() for k in kinds}
+    scaled = {k: (soft.params_tensor(by_kind[k], device) / steps[k]).requires_grad_() for k in kinds}
     optimiser = torch.optim.Adam(list(scaled.values()), lr=1.0)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, iterations)
 
