@@ -82,8 +82,7 @@ class FieldSpec:
     layers: tuple[Layer, ...] = ("cli", "server")  # where it is offered; () = the library's own tuning
     cli_names: tuple[str, ...] = ()  # the CLI option's spellings when not (only) `--` + name with `-`
     cli_help: str | None = None  # the CLI's help when it must say more (e.g. how to spell a list)
-    # what the CLI's --help shows as the default where the value itself reads badly (a colour triple)
-    cli_default: str | None = None
+    cli_default: str | None = None  # the default as the CLI spells it, where the value reads badly (a colour)
 
     def option(self, name: str) -> str:
         """The CLI option that sets this field: what messages call it."""
@@ -125,7 +124,7 @@ class PaintSettings:
                            editor=True)
     brushes: tuple[str, ...] = setting(
         ("oilbrush",), "Brushes", "Brush kinds to paint with; several are mixed.", "choices", choices="brushes",
-        many=True, max_items=len(BRUSHES), editor=True, cli_names=("--brush", "--brushes"), cli_default="oilbrush",
+        many=True, max_items=len(BRUSHES), editor=True, cli_names=("--brush", "--brushes"),
         cli_help=f"Brush kind, or several separated by commas to mix ({', '.join(BRUSHES)}).")
     seed: int = setting(0, "Seed", "Same seed and input give the same SVG.", "int", min=0, max=MAX_SEED, editor=True)
     working_size: int = setting(512, "Working size", "Long side, in pixels, the optimiser works at (larger images "
@@ -243,9 +242,9 @@ def validate_settings(s: PaintSettings) -> None:
 class StyleOptions:
     """Everything that shapes a stylization besides the images themselves."""
 
-    method: str = setting("wct", "Method", "How the style is carried over: " + "; ".join(
-        f"{m.name}: {m.help[0].lower()}{m.help[1:-1]}" for m in METHOD_CHOICES) + ".", "choice",
-        choices="methods", editor=True, cli_help=f"{', '.join(METHODS[:-1])} or {METHODS[-1]}.")
+    method: str = setting("wct", "Method", f"How the style is carried over: {', '.join(METHODS[:-1])} or "
+                          f"{METHODS[-1]} (the methods' help says how they differ).", "choice", choices="methods",
+                          editor=True)
     alpha: float = setting(1.0, "Strength", "Style strength: 0 = the content (its reconstruction), 1 = full style.",
                            "float", min=0, max=1, editor=True, cli_help="Style strength in [0, 1].")
     style_weights: tuple[float, ...] | None = setting(
