@@ -154,8 +154,9 @@ _SCALARS = {"int": int, "float": float, "str": str, "choice": str, "choices": st
 def _option(f: dataclasses.Field, spec: FieldSpec) -> Callable:
     """The click option of one settings field. Types are plain (int, float, text): ranges and choices
     are the settings' own checks, whose one-line errors name the option."""
-    names = spec.cli_names or ("--" + f.name.replace("_", "-"),)
+    names = spec.cli_names or (spec.option(f.name),)
     default: Any = f.default
+    values = choice_values(spec.choices)
     extra: dict[str, Any] = {}
     if spec.type == "bool":
         if default:
@@ -164,13 +165,10 @@ def _option(f: dataclasses.Field, spec: FieldSpec) -> Callable:
     elif spec.type == "colour":
         extra["type"] = Colour()
     elif spec.many:
-        values = choice_values(spec.choices)
-        item = type(values[0]) if values else _SCALARS[spec.type]
-        extra["type"] = CommaList(item, names[0])
+        extra["type"] = CommaList(type(values[0]) if values else _SCALARS[spec.type], names[0])
     else:
         extra["type"] = _SCALARS[spec.type]
-    values = choice_values(spec.choices)
-    if values is not None and spec.type in ("choice", "choices"):
+    if values is not None:
         extra["metavar"] = "[" + "|".join(map(str, values)) + "]" + (",..." if spec.many else "")
     if spec.cli_default is not None:
         default = spec.cli_default  # as the CLI spells it; the option's type turns it into the value
@@ -179,11 +177,11 @@ def _option(f: dataclasses.Field, spec: FieldSpec) -> Callable:
                         **extra)
 
 
-def settings_options(cls: type, *, only: tuple[str, ...] | None = None) -> Callable:
-    """Add one option per field of the settings dataclass `cls` that the CLI offers (or the fields
-    named in `only`), built from the fields' specs; the command receives them together as
-    `settings`, a dict of field name -> value. Adding a setting to `cls` adds its option."""
-    fields = [(f, spec) for f, spec in specs(cls, "cli") if only is None or f.name in only]
+def settings_options(cls: type) -> Callable:
+    """Add one option per field of the settings dataclass `cls` that the CLI offers, built from the
+    fields' specs; the command receives them together as `settings`, a dict of field name -> value.
+    Adding a setting to `cls` adds its option."""
+    fields = specs(cls, "cli")
 
     def decorate(command: Callable) -> Callable:
         @functools.wraps(command)

@@ -125,7 +125,7 @@ class PaintSettings:
     brushes: tuple[str, ...] = setting(
         ("oilbrush",), "Brushes", "Brush kinds to paint with; several are mixed.", "choices", choices="brushes",
         many=True, max_items=len(BRUSHES), editor=True, cli_names=("--brush", "--brushes"),
-        cli_help=f"Brush kind, or several separated by commas to mix ({', '.join(BRUSHES)}).")
+        cli_help="Brush kind, or several separated by commas to mix.")
     seed: int = setting(0, "Seed", "Same seed and input give the same SVG.", "int", min=0, max=MAX_SEED, editor=True)
     working_size: int = setting(512, "Working size", "Long side, in pixels, the optimiser works at (larger images "
                                 "are reduced).", "int", min=16, max=4096, editor=True)
