@@ -74,6 +74,9 @@ def _field(f: dataclasses.Field, spec: FieldSpec) -> tuple[Any, Any]:
         one = Annotated[str, AfterValidator(_device)]
     elif values is not None:
         one = Literal[values]  # type: ignore[valid-type]
+    elif spec.type == "colour":  # an RGB triple in 0..1
+        one = Annotated[list[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]],
+                        Field(min_length=3, max_length=3)]
     else:
         one = {"int": int, "float": float, "bool": bool, "str": str}[spec.type]
     if spec.type in ("int", "float"):
@@ -89,6 +92,7 @@ def _field(f: dataclasses.Field, spec: FieldSpec) -> tuple[Any, Any]:
     default = list(f.default) if isinstance(f.default, tuple) else f.default
     if default is None:
         annotation = annotation | None
+    # The CLI's other spellings are taken too: `brush`, as the plug-ins have always sent it.
     aliases = [name[2:].replace("-", "_") for name in spec.cli_names if name[2:].replace("-", "_") != f.name]
     return annotation, Field(default, title=spec.label, description=spec.help,
                              validation_alias=AliasChoices(f.name, *aliases) if aliases else None)
@@ -98,8 +102,7 @@ def params_model(name: str, cls: type, doc: str, **first: Any) -> type[BaseModel
     """The request schema of a job's parameters: the fields of the settings dataclass `cls` that the
     server offers (`first`: fields of the request itself, put before them)."""
     fields = {f.name: _field(f, spec) for f, spec in specs(cls, "server")}
-    model = create_model(name, __base__=Strict, __doc__=doc, **first, **fields)  # type: ignore[call-overload]
-    return model
+    return create_model(name, __base__=Strict, __doc__=doc, **first, **fields)  # type: ignore[call-overload]
 
 
 PaintParams = params_model("PaintParams", PaintSettings, "`brushwork.paint` settings; fields left out take the "
