@@ -71,3 +71,19 @@ def test_models_are_built_once_per_device(models):
     assert models.loss_network("cpu") is models.encoder(5, "cpu")
     assert next(models.decoder(2, "cpu").parameters()).device == torch.device("cpu")
 
+
+
+def test_float32_statistics_as_on_mps(models, starry, monkeypatch):
+    """MPS has no float64, so statistics there are float32 (`device.statistics_dtype`): that path, run on
+    the CPU, gives nearly the float64 pictures."""
+    from brushwork.stylize import gatys, transforms
+
+    content = photo("chicago.jpg", 96, 72)
+    options = {method: StyleOptions(method=method, steps=3, device="cpu") for method in ("wct", "adain", "gatys")}
+    precise = {method: stylize(content, [starry], o, models=models) for method, o in options.items()}
+    monkeypatch.setattr(transforms, "statistics_dtype", lambda device: torch.float32)
+    monkeypatch.setattr(gatys, "statistics_dtype", lambda device: torch.float32)
+    assert transforms.FeatureStats(4).outer.dtype == torch.float32
+    for method, o in options.items():
+        single = stylize(content, [starry], o, models=models)
+        assert np.abs(single.astype(int) - precise[method]).mean() < 1.0, method

@@ -179,7 +179,10 @@ def _reduced(image: Image.Image, max_side: int | None) -> Image.Image:
     return image
 
 
-def image_to_rgb(image: Image.Image, background=(1.0, 1.0, 1.0), name: str = "image") -> np.ndarray:
+def image_to_rgb(image: Image.Image, background: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                 name: str = "image") -> np.ndarray:
+    """A decoded Pillow image of any mode as (H, W, 3) float32 RGB in 0..1, transparency over
+    `background`; `name` (the file) is what errors name."""
     if image.width == 0 or image.height == 0:
         raise BrushworkError(f"{name}: the image is empty ({image.width}x{image.height})")
     if image.mode in _SIXTEEN_BIT + ("I", "F"):  # 16/32-bit grey

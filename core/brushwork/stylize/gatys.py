@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from brushwork.device import statistics_dtype
 from brushwork.images import fit_long_side, resize_tensor
 from brushwork.losses import gram, gram_count, gram_loss, gram_sum
 from brushwork.stylize.job import Job
@@ -29,6 +30,12 @@ STYLE_TAPS = ("1", "2", "3", "4", "5")
 CONTENT_TAP = "4"
 SCALES = {tap: 2 ** (int(tap) - 1) for tap in STYLE_TAPS}
 LBFGS_MEMORY = 1 << 30  # bytes of L-BFGS history at most
+
+
+def _precise(tensor: torch.Tensor) -> torch.Tensor:
+    """`tensor` in the statistics dtype of its device: Gram matrices and loss sums are summed in float64
+    (float32 on MPS, which has no float64)."""
+    return tensor.to(statistics_dtype(tensor.device))
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,7 @@ def style_targets(net: Net, styles: Sequence[torch.Tensor], style_weights: Seque
         for w, style in zip(style_weights, styles, strict=True):
             feats = net(style, STYLE_TAPS)
             for tap in STYLE_TAPS:
-                targets[tap] = targets.get(tap, 0) + w * gram(feats[tap]).double()
+                targets[tap] = targets.get(tap, 0) + w * _precise(gram(feats[tap]))
     return targets
 
 
@@ -52,9 +59,9 @@ def measure(net: Net, output: torch.Tensor, content: torch.Tensor, targets: dict
     """Content and style losses of an output image (same size as content), untiled."""
     with torch.no_grad():
         out = net(output, STYLE_TAPS)
-        ref = net(content, (CONTENT_TAP,))[CONTENT_TAP].double()
-        content_loss = float(((out[CONTENT_TAP].double() - ref) ** 2).sum() / (ref**2).sum())
-        style_loss = sum(float(gram_loss(gram(out[t]).double(), targets[t])) for t in STYLE_TAPS)
+        ref = _precise(net(content, (CONTENT_TAP,))[CONTENT_TAP])
+        content_loss = float(((_precise(out[CONTENT_TAP]) - ref) ** 2).sum() / (ref**2).sum())
+        style_loss = sum(float(gram_loss(_precise(gram(out[t])), targets[t])) for t in STYLE_TAPS)
     return Losses(content_loss, style_loss)
 
 
@@ -67,7 +74,7 @@ class _Objective:
         with torch.no_grad():
             self.content_feats = [tile.core_of_window(net(tile.window(content), (CONTENT_TAP,))[CONTENT_TAP],
                                                       SCALES[CONTENT_TAP]) for tile in tiles]
-        self.content_norm = sum(float((f.double() ** 2).sum()) for f in self.content_feats)
+        self.content_norm = sum(float((_precise(f) ** 2).sum()) for f in self.content_feats)
 
     def _taps(self) -> tuple[str, ...]:
         return STYLE_TAPS if self.style_weight > 0 else (CONTENT_TAP,)
@@ -78,7 +85,7 @@ class _Objective:
         loss = ((feats[CONTENT_TAP] - self.content_feats[0]) ** 2).sum() / self.content_norm
         if self.style_weight > 0:
             for t in STYLE_TAPS:
-                loss = loss + self.style_weight * gram_loss(gram(feats[t]).double(), self.targets[t])
+                loss = loss + self.style_weight * gram_loss(_precise(gram(feats[t])), self.targets[t])
         x.grad = None
         loss.backward()
         return float(loss.detach())
@@ -96,7 +103,7 @@ class _Objective:
                     feats = self.net(tile.window(x), taps)
                     for t in STYLE_TAPS:
                         f = tile.core_of_window(feats[t], SCALES[t])
-                        grams[t] += gram_sum(f.double())
+                        grams[t] += gram_sum(_precise(f))
                         counts[t] += gram_count(f)
         # d(style loss)/dG per tap (of `gram_loss`: 2 (G − T) / ‖T‖², per unnormalised Gram entry also
         # / count), held fixed while pass 2 pushes it through each window's features.

@@ -24,7 +24,7 @@ from brushwork.errors import BrushworkError
 ADAIN_EPS = 1e-5  # added to variances (as in Huang & Belongie's AdaIN) so flat features do not divide by 0
 
 
-def flatten(feat: torch.Tensor) -> torch.Tensor:
+def _flatten(feat: torch.Tensor) -> torch.Tensor:
     """(1, C, H, W) or (C, H, W) → (C, H*W)."""
     if feat.ndim == 4:
         if feat.shape[0] != 1:
@@ -58,7 +58,7 @@ class FeatureStats:
 
     def add(self, feat: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         """Accumulate features (optionally weighted per location by `mask`, shaped like feat's H×W)."""
-        f = flatten(feat).to(self.total.dtype)
+        f = _flatten(feat).to(self.total.dtype)
         if mask is None:
             self.weight += f.shape[1]
             self.total += f.sum(dim=1)
@@ -102,7 +102,7 @@ class AffineMap:
 
     def apply(self, feat: torch.Tensor) -> torch.Tensor:
         shape = feat.shape
-        flat = flatten(feat)
+        flat = _flatten(feat)
         out = torch.addmm(self.bias.view(-1, 1).to(flat.dtype), self.matrix.to(flat.dtype), flat)
         return out.reshape(shape)
 
