@@ -8,8 +8,10 @@ from brushwork.errors import BrushworkError
 from brushwork.images import load_image, resize
 from brushwork.losses import mass_map, pixel_l1, sinkhorn_divergence
 from brushwork.painter import PaintCancelled, paint
+from brushwork.painter.optimise import Painter, paint_array
 from brushwork.painter.plan import plan_levels
 from brushwork.renderers import load
+from brushwork.settings import PaintSettings
 from brushwork.strokes import BRUSHES, StrokeList
 
 FAST = dict(working_size=64, iterations=4)
@@ -48,7 +50,7 @@ def test_mixed_brushes_and_output_canvas_of_a_large_picture():
     big = np.asarray(Image.fromarray((two_tone() * 255).astype(np.uint8)).resize((720, 480)), np.float32) / 255
     painting = paint(big, strokes=9, brush=["oilbrush", "markerpen", "tape"], **FAST)
     assert (painting.width, painting.height) == (720, 480)
-    assert painting.counts() == {"markerpen": 3, "watercolor": 0, "oilbrush": 3, "tape": 3}
+    assert painting.counts() == {**dict.fromkeys(BRUSHES, 0), "markerpen": 3, "oilbrush": 3, "tape": 3}
 
 
 def test_same_seed_same_svg_other_seed_other_svg():
@@ -75,6 +77,33 @@ def test_cancel_keeps_what_was_painted():
     partial = cancelled.value.strokes  # the first level's strokes, as optimised so far
     assert 0 < len(partial) < 40 and isinstance(partial, StrokeList)
     assert calls == sorted(calls) and 0 < calls[-1] < 1
+    assert not isinstance(cancelled.value.__context__, KeyboardInterrupt)  # the CLI tells the two apart
+
+
+@pytest.mark.parametrize("after", [2, 30])  # in the first level; in the refinement
+def test_ctrl_c_keeps_what_was_painted_and_says_it_was_an_interrupt(after):
+    calls = []
+
+    def interrupted(progress):
+        calls.append(progress)
+        if len(calls) == after:
+            raise KeyboardInterrupt  # where Ctrl-C (or the CLI's SIGTERM) lands: anywhere in the loop
+
+    with pytest.raises(PaintCancelled) as cancelled:
+        paint(two_tone(), strokes=12, callback=interrupted, **FAST)
+    assert 0 < len(cancelled.value.strokes) == calls[-1].strokes <= 12
+    assert isinstance(cancelled.value.__context__, KeyboardInterrupt)
+
+
+def test_the_painting_is_its_stages_in_turn_with_an_extra_pass_for_the_pruned_budget():
+    settings = PaintSettings(strokes=14, brushes=("oilbrush", "tape"), seed=2, prune=0.9, **FAST)
+    painter = Painter(two_tone(), settings)
+    painter.paint_passes()
+    assert len(painter.state.painted) == 14
+    assert painter.state.passes == len(painter.job.passes) + 1  # strong pruning: one more pass
+    painter.refine()
+    painter.refit_colours()
+    assert svg.write(painter.finished(painter.state.painted)) == svg.write(paint_array(two_tone(), settings))
 
 
 def test_cancel_while_refining_keeps_every_stroke_as_refined_so_far():

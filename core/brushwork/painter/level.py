@@ -163,7 +163,9 @@ def start_strokes(blocks: Blocks, level: Level, shares: dict[str, int], generato
         colours = flat[torch.arange(len(idx), device=idx.device), :, idx]
         v = _initial_parameters(kind, c, colours, size, generator)
         strokes.params[kind] = v.reshape(len(level.blocks), len(slots), -1).requires_grad_()
-        strokes.bounds[kind] = layout.size_bounds(kind, min_size, max_size, size, device=v.device)
+        # Worked out in float64 on the CPU (MPS has no float64), used in float32 on the device.
+        low, high = layout.size_bounds(kind, min_size, max_size, size, device="cpu")
+        strokes.bounds[kind] = (low.to(v.device), high.to(v.device))
     return strokes
 
 
@@ -203,7 +205,8 @@ def _block_strokes(strokes: LevelStrokes, size: int) -> dict[str, list[list[Stro
     out = {}
     for kind, v in strokes.params.items():
         k = v.shape[1]
-        flat = layout.to_strokes(kind, v.reshape(-1, v.shape[-1]), size)
+        # Read back on the CPU, where `to_strokes` works in float64 (MPS has none).
+        flat = layout.to_strokes(kind, v.detach().reshape(-1, v.shape[-1]).cpu(), size)
         out[kind] = [flat[b * k:(b + 1) * k] for b in range(v.shape[0])]
     return out
 

@@ -53,7 +53,7 @@ def _draw_all(params: dict[str, torch.Tensor], order: list[tuple[str, int]], wid
     """Every stroke drawn in its own window, strokes with windows of one padded size in one batch."""
     drawings, where, windows = [], {}, {}
     for kind, p in params.items():
-        rows = p.detach().double().tolist()
+        rows = p.detach().cpu().double().tolist()  # float64 on the CPU: MPS has none
         buckets: dict[tuple[int, int], list[int]] = {}
         for i, row in enumerate(rows):
             window = soft.window(Stroke(kind, tuple(row)), width, height, WINDOW_MARGIN)
@@ -118,7 +118,7 @@ def refine(
 
     def current() -> list[Stroke]:
         with torch.no_grad():
-            values = {k: (scaled[k] * steps[k]).double().tolist() for k in kinds}
+            values = {k: (scaled[k] * steps[k]).cpu().double().tolist() for k in kinds}
         return [Stroke(k, tuple(values[k][i])) for k, i in order]
 
     for iteration in range(iterations):
