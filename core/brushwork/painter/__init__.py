@@ -32,7 +32,8 @@ def paint(
     `callback(progress)` is called after every optimisation step; returning False cancels, which
     raises PaintCancelled carrying the strokes painted so far (Ctrl-C does the same). `resume`
     continues an existing painting. Other keywords are `PaintSettings` fields (working_size,
-    iterations, ot_weight, min_size, max_size, opaque, background, exact_forward, ...).
+    iterations, ot_weight, min_size, max_size, opaque, background, exact_forward, ..., and device:
+    "auto", "cpu", "cuda[:N]" or "mps"; the same seed gives the same strokes on one device).
     """
     brushes = (brush,) if isinstance(brush, str) else tuple(brush)
     options = PaintSettings(strokes=strokes, brushes=brushes, seed=seed, **settings)

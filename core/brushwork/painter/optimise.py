@@ -122,7 +122,6 @@ class Painter:
         out_w, out_h = (resume.width, resume.height) if resume else (width0, height0)
         factor = min(1.0, settings.working_size / max(width0, height0))
         work_w, work_h = max(1, round(width0 * factor)), max(1, round(height0 * factor))
-        torch.manual_seed(settings.seed)
         generator = torch.Generator().manual_seed(settings.seed)
         models = {kind: renderers.load(kind, device=device).requires_grad_(False)
                   for kind in dict.fromkeys(settings.brushes)}
