@@ -30,7 +30,7 @@ from brushwork.painter.refine import RefineLimits, default_iterations, refine
 from brushwork.settings import PaintSettings, validate_settings
 from brushwork.strokes import Stroke, StrokeList, field_range
 
-__all__ = ["ExtraLoss", "PaintCancelled", "Painter", "Progress", "paint_array"]
+__all__ = ["ExtraLoss", "PaintCancelled", "PaintJob", "PaintState", "Painter", "Progress", "paint_array"]
 
 # Progress counts stroke-steps of the optimiser; a refinement step costs this many level steps per
 # stroke (about 0.5 at 1,000 strokes and 1.4 at 200, timed on tubingen.jpg).
@@ -63,7 +63,7 @@ class _Cancelled(Exception):
 
 
 @dataclass(frozen=True)
-class _Job:
+class PaintJob:
     """What one painting works from, fixed at set-up; pictures and strokes in working pixels
     unless said otherwise."""
 
@@ -93,7 +93,7 @@ class _Job:
 
 
 @dataclass
-class _State:
+class PaintState:
     """What changes while painting. `painted` is replaced, never changed in place, so a list
     handed out (`so_far`, a preview) stays as it was."""
 
@@ -102,7 +102,7 @@ class _State:
     placed: dict[str, int]  # new strokes per kind so far (the kinds of a mix keep even shares)
     painted: list[Stroke] = field(default_factory=list)  # new strokes drawn for good, working pixels
     passes: int = 0  # the plan's passes, plus one when pruned budget gets an extra pass
-    work_done: float = 0.0  # in the units of `_Job.work_total`
+    work_done: float = 0.0  # in the units of `PaintJob.work_total`
     # The new strokes to keep if the painting stops now (working pixels).
     so_far: Callable[[], list[Stroke]] = lambda: []
 
@@ -140,7 +140,7 @@ class Painter:
         refining = 0 if extra_loss is not None else (
             default_iterations(settings.strokes) if settings.refine_iterations is None else settings.refine_iterations)
         self.callback = callback
-        self.job = _Job(
+        self.job = PaintJob(
             settings=settings,
             device=device,
             working=resize(target, work_w, work_h),
@@ -157,7 +157,7 @@ class Painter:
                         + REFINE_STEP_COST * settings.strokes * refining),
             extra_loss=extra_loss,
         )
-        self.state = _State(frozen, generator, dict.fromkeys(settings.brushes, 0), passes=len(passes))
+        self.state = PaintState(frozen, generator, dict.fromkeys(settings.brushes, 0), passes=len(passes))
 
     def run(self) -> StrokeList:
         """Every stage in turn: the painting's stroke list (output pixels). A cancel from the
