@@ -1,11 +1,12 @@
 """The parameter-free front of the rasterization pathway: per-pixel coordinates of each pixel
 relative to the stroke, computed differentiably from the shape parameters alone.
 
-Box strokes (oilbrush, tape) get the pixel's position in the stroke's own frame; Bezier strokes
-(markerpen, watercolor) get the signed distance to the swept-disc edge and where along the curve
-the nearest point lies. A small learned decoder turns these into mask and shading. Giving the
-network coordinates it would otherwise have to discover is what makes it learn in minutes on a
-CPU (measured against a fully connected + pixel-shuffle generator, see the model cards).
+Box strokes (a mark placed by centre, length, width and angle) get the pixel's position in the
+stroke's own frame; Bezier strokes get the signed distance to the swept-disc edge and where along
+the curve the nearest point lies; each brush kind says which (`Brush.neural_features`). A small
+learned decoder turns these into mask and shading. Giving the network coordinates it would
+otherwise have to discover is what makes it learn in minutes on a CPU (measured against a fully
+connected + pixel-shuffle generator, see the model cards).
 
 All inputs are canvas parameters in pixels of an S x S block (`layout.to_canvas`); outputs are
 channels-last (N, S, S, F) float tensors.
@@ -21,7 +22,7 @@ import torch
 # of an edge, and tanh keeps a (small) gradient further out for the optimiser.
 EDGE = 3.0
 # Frequencies (in multiples of pi) of the positional encoding of the stroke frame; across the
-# stroke they go higher because the oil brush's bristle streaks are narrow.
+# stroke they go higher because bristle streaks are narrow.
 ALONG_FREQUENCIES = (1, 2, 4, 8)
 ACROSS_FREQUENCIES = (1, 2, 4, 8, 16, 32)
 COARSE_SAMPLES = 17
