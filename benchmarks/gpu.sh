@@ -39,6 +39,7 @@ figures=("paint-1k 50" "paint-4k 110" "wct-4096 50" "gatys-512 50" "train 170")
 flags=(--device "$device")
 if [ "$quick" != 0 ]; then
     flags+=(--quick)
+    figures=("${figures[@]/% */ 120}")  # tiny figures, but on a CPU that may be busy: 120 s each
 fi
 
 tab=$'\t'

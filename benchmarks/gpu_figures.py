@@ -87,8 +87,8 @@ def paint_figure(device: torch.device, quick: bool, strokes: int, size: int, tar
     path, note = photo("content", "tubingen.jpg")
     picture = load_image(path)
     shrunk = dict(iterations=3, refine_iterations=0) if quick else {}
-    if quick:  # the figure's proportions, at a fortieth of the strokes and an eighth of the size
-        strokes, size = strokes // 40, size // 8
+    if quick:  # the figure's proportions, at an eightieth of the strokes and an eighth of the size
+        strokes, size = strokes // 80, size // 8
     height, width = picture.shape[:2]
     if max(height, width) < size:  # the painter never works above the photo's size: enlarge it to the figure's
         height, width = fit_long_side(height, width, size)
