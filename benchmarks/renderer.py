@@ -43,7 +43,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = device_from(args)
-    print(f"torch {torch.__version__}, device {describe(device)}")
+    print(f"torch {torch.__version__}, device {describe(device)}; times: medians of {args.repeats} runs after one "
+          "untimed warm-up run")
     print(f"{'kind':<11}{'S':>4}{'params':>8}{'PSNR fg':>9}{'alpha':>7}{'mean':>7}{'SSIM fg':>9}{'alpha':>8}"
           f"{'fwd s':>8}{'fwd+bwd s':>11}{'cpu s':>8}")
     for kind in BRUSHES:
