@@ -87,3 +87,13 @@ def test_float32_statistics_as_on_mps(models, starry, monkeypatch):
     for method, o in options.items():
         single = stylize(content, [starry], o, models=models)
         assert np.abs(single.astype(int) - precise[method]).mean() < 1.0, method
+
+
+def test_gatys_runs_inside_a_callers_inference_mode(models, starry):
+    """Gatys back-propagates; a caller's inference mode (as around the feed-forward methods) must not
+    stop it."""
+    content = photo("coffee.png", 48, 32)
+    options = StyleOptions(method="gatys", steps=2, device="cpu")
+    expected = stylize(content, [starry], options, models=models)
+    with torch.inference_mode():
+        np.testing.assert_array_equal(stylize(content, [starry], options, models=models), expected)

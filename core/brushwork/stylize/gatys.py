@@ -177,6 +177,12 @@ def optimise(net: Net, init: torch.Tensor, content: torch.Tensor, targets: dict[
 def run(job: Job) -> torch.Tensor:
     """The Gatys method: optimise at the working size, then (for larger outputs) refine at the output
     size, tiled. The mask is applied by the caller, to the result."""
+    # It back-propagates, so it leaves a caller's inference mode (whose tensors could take no gradient).
+    with torch.inference_mode(False):
+        return _stages(job)
+
+
+def _stages(job: Job) -> torch.Tensor:
     opts = job.options
     net = job.models.loss_network(job.device)
     assert opts.style_weights is not None  # validate() fills them in
