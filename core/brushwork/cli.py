@@ -311,7 +311,7 @@ def paint(image: Path, output: Path | None, settings: dict[str, Any], resume: Pa
     if style_image is not None:
         from brushwork.painter.style import STYLE_SIZE, style_loss
 
-        extra_loss = style_loss(load_image(style_image, max_side=STYLE_SIZE), style_weight)
+        extra_loss = style_loss(load_image(style_image, max_side=STYLE_SIZE), style_weight, device=chosen.device)
     started = time.perf_counter()
     try:
         result = paint_strokes(picture, brush=settings.pop("brushes"), callback=progress, resume=canvas,
@@ -455,8 +455,8 @@ def stylize(content: Path, styles: tuple[Path, ...], settings: dict[str, Any], m
     from tqdm import tqdm
 
     from brushwork.files import atomic_write
-    from brushwork.images import image_size, load_rgb8
-    from brushwork.stylize import CD16xModels, VGGModels, load_mask, stylize as run_stylize
+    from brushwork.images import image_size, load_mask, load_rgb8
+    from brushwork.stylize import CD16xModels, VGGModels, stylize as run_stylize
 
     suffix = output.suffix.lower()
     if suffix not in IMAGE_FORMATS:

@@ -106,40 +106,13 @@ def _rgba(picture: Picture):
     return np.frombuffer(picture.rgba, np.uint8).reshape(picture.height, picture.width, 4)
 
 
-BAND_ROWS = 256  # rows converted at a time: the float temporaries stay a few MB whatever the picture's size
-
-
-def _over_white(rgba):
-    """Straight-alpha RGBA8 -> float RGB in 0..1 over white paper (what transparency looks like).
-
-    Converted in bands of rows: done on the whole picture at once, the temporaries made this the
-    worker's peak (about 44 bytes per pixel, 1 GB for 24 MP); now it is the 12 of the result."""
-    import numpy as np
-
-    out = np.empty(rgba.shape[:2] + (3,), np.float32)
-    for top in range(0, rgba.shape[0], BAND_ROWS):
-        band = rgba[top:top + BAND_ROWS]
-        alpha = band[..., 3:4].astype(np.float32) / 255
-        out[top:top + BAND_ROWS] = band[..., :3].astype(np.float32) / 255 * alpha + (1 - alpha)
-    return out
-
-
-def _over_white_rgb8(rgba):
-    """`_over_white` rounded to RGB8 (what the stylizer takes), in bands for the same reason."""
-    import numpy as np
-
-    out = np.empty(rgba.shape[:2] + (3,), np.uint8)
-    for top in range(0, rgba.shape[0], BAND_ROWS):
-        out[top:top + BAND_ROWS] = np.round(_over_white(rgba[top:top + BAND_ROWS]) * 255)
-    return out
-
-
 def run_paint(job: WorkerJob, send) -> None:
     from brushwork import raster, svg
+    from brushwork.images import composite_over
     from brushwork.painter import paint
     from brushwork.settings import PaintSettings
 
-    target = _over_white(_rgba(job.image))
+    target = composite_over(_rgba(job.image))
     params = dict(job.params)
     brush = params.pop("brushes", PaintSettings().brushes)
     last = [time.monotonic()]
@@ -170,6 +143,7 @@ class _Stylizer:
     def run(self, job: WorkerJob, send) -> None:
         import numpy as np
 
+        from brushwork.images import composite_over
         from brushwork.settings import StyleOptions
         from brushwork.stylize import CD16xModels, stylize
 
@@ -187,8 +161,8 @@ class _Stylizer:
         def progress(fraction: float, stage: str) -> None:  # after every level, tile or Gatys step
             send(JobProgress(job.id, float(fraction), f"stylizing: {stage}"))
 
-        result = stylize(_over_white_rgb8(content), [_over_white_rgb8(style)], options, models=self.models,
-                         progress=progress)
+        result = stylize(composite_over(content, dtype=np.uint8), [composite_over(style, dtype=np.uint8)], options,
+                         models=self.models, progress=progress)
         if result.shape[:2] == content.shape[:2]:
             # transparent parts of the layer stay transparent: the style changes colours, not coverage
             result = np.concatenate([result, content[..., 3:4]], axis=2)

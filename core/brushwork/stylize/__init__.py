@@ -8,9 +8,8 @@ on any device (`StyleOptions.device`).
 Methods are registered by name in `stylize.methods`.
 """
 
-from brushwork.images import load_mask  # for the CLI's import of it; brushwork.images is its home
 from brushwork.settings import METHODS, StyleOptions
 from brushwork.stylize.api import stylize
 from brushwork.stylize.models import CD16xModels, Models, VGGModels
 
-__all__ = ["CD16xModels", "METHODS", "Models", "StyleOptions", "VGGModels", "load_mask", "stylize"]
+__all__ = ["CD16xModels", "METHODS", "Models", "StyleOptions", "VGGModels", "stylize"]
