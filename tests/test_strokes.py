@@ -13,8 +13,8 @@ def tape(**changes):
     return Stroke.make("tape", **values)
 
 
-def test_four_kinds_with_documented_layouts():
-    assert list(BRUSHES) == ["markerpen", "watercolor", "oilbrush", "tape"]
+def test_five_kinds_with_documented_layouts():
+    assert list(BRUSHES) == ["markerpen", "watercolor", "oilbrush", "tape", "pencil"]
     assert BRUSHES["markerpen"].names == ("x0", "y0", "x1", "y1", "x2", "y2", "width", "r", "g", "b", "opacity")
     assert BRUSHES["watercolor"].names[6:8] == ("width0", "width1")
     assert "opacity" not in BRUSHES["oilbrush"].names  # oil paint is opaque
@@ -26,7 +26,7 @@ def test_named_access_and_counts():
     s = tape()
     assert s["angle"] == 0.5 and s.as_dict()["length"] == 30
     painting = StrokeList(100, 60, [s, s, random_stroke("oilbrush", 100, 60, np.random.default_rng(0))])
-    assert painting.counts() == {"markerpen": 0, "watercolor": 0, "oilbrush": 1, "tape": 2}
+    assert painting.counts() == {"markerpen": 0, "watercolor": 0, "oilbrush": 1, "tape": 2, "pencil": 0}
     assert len(painting) == 3
 
 

@@ -6,7 +6,7 @@ neural renderer in renderers/<name>/. Torch-free to import.
 
 from __future__ import annotations
 
-from brushwork.brushes import markerpen, oilbrush, tape, watercolor
+from brushwork.brushes import markerpen, oilbrush, pencil, tape, watercolor
 from brushwork.brushes.base import Brush, BrushKind, Field
 from brushwork.errors import BrushworkError
 
@@ -16,6 +16,7 @@ _KINDS: tuple[Brush, ...] = (
     watercolor.BRUSH,
     oilbrush.BRUSH,
     tape.BRUSH,
+    pencil.BRUSH,
 )
 _BY_NAME: dict[str, Brush] = {brush.kind.name: brush for brush in _KINDS}
 DEFAULT = oilbrush.BRUSH.kind.name  # what paints when no brush is asked for

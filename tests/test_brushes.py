@@ -1,0 +1,164 @@
+"""The brush registry and the seam it promises: every kind is one module in brushwork.brushes, and
+everything else asks the registry. Each kind's drawings agree with one another (raster, SVG, flat
+SVG, bounds), whatever kind it is, so a new kind is checked by these tests without editing them."""
+
+import ast
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import cairosvg
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import brushwork
+from brushwork import brushes, raster, svg
+from brushwork.errors import BrushworkError
+from brushwork.neural import layout
+from brushwork.neural.model import NeuralRenderer
+from brushwork.painter import paint, soft
+from brushwork.strokes import BRUSHES, Stroke, StrokeList, random_stroke
+
+from conftest import psnr
+
+PACKAGE = Path(brushwork.__file__).parent
+KINDS = list(brushes.names())
+
+
+def kind_list(kind: str, count: int = 30, width: int = 160, height: int = 120, seed: int = 0,
+              background=(0.95, 0.93, 0.9)) -> StrokeList:
+    rng = np.random.default_rng(seed)
+    side = max(width, height)
+    return StrokeList(width, height, tuple(random_stroke(kind, width, height, rng, min_size=0.03 * side,
+                                                         max_size=0.3 * side) for _ in range(count)), background)
+
+
+def test_registry_lists_every_kind_once_in_a_stable_order():
+    assert KINDS == ["markerpen", "watercolor", "oilbrush", "tape", "pencil"]
+    assert [b.kind.name for b in brushes.registered()] == KINDS
+    assert list(BRUSHES) == KINDS and all(BRUSHES[n] is brushes.get(n).kind for n in KINDS)
+    assert brushes.DEFAULT in KINDS
+    for brush in brushes.registered():
+        assert brush.kind.label and brush.kind.description and all(f.doc for f in brush.kind.fields)
+        # each kind's module is named after it
+        assert sys.modules[type(brush).__module__].__name__ == f"brushwork.brushes.{brush.kind.name}"
+
+
+def test_an_unknown_brush_is_refused_with_the_known_ones():
+    with pytest.raises(BrushworkError, match=r"unknown brush 'crayon'; expected one of markerpen, .*pencil"):
+        brushes.get("crayon")
+
+
+def test_brushes_strokes_and_settings_import_without_torch():
+    code = ("import sys, brushwork.settings, brushwork.strokes, brushwork.brushes; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# The default brush is configuration, not dispatch: these modules name it until they read
+# `brushes.DEFAULT` (settings' and the painter's default, the CLI's demo painting).
+DEFAULT_BRUSH_MENTIONS = {("settings.py", "oilbrush"), ("cli.py", "oilbrush"), ("painter/__init__.py", "oilbrush")}
+
+
+def test_no_module_outside_brushes_names_a_brush_kind():
+    mentions = set()
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative.startswith("brushes/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                mentions |= {(relative, kind) for kind in KINDS if re.search(rf"\b{kind}\b", node.value)}
+            if isinstance(node, ast.ImportFrom) and node.module in {f"brushwork.brushes.{kind}" for kind in KINDS}:
+                mentions.add((relative, node.module))  # a kind's module is reached through the registry
+    assert mentions <= DEFAULT_BRUSH_MENTIONS, sorted(mentions - DEFAULT_BRUSH_MENTIONS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cairosvg_draws_each_kinds_svg_like_raster(kind):
+    painting = kind_list(kind)
+    png = cairosvg.svg2png(bytestring=svg.write(painting).encode())
+    assert psnr(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), raster.render(painting)) >= 40
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kinds_flat_svg_draws_what_raster_draws(kind):
+    painting = kind_list(kind, seed=1)
+    png = cairosvg.svg2png(bytestring=svg.write_flat(painting).encode())
+    assert psnr(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), raster.render(painting)) >= 35
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kinds_svg_reads_back_exactly(kind):
+    painting = kind_list(kind, seed=2, background=None)
+    assert svg.read(svg.write(painting)) == painting
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bounds_hold_every_drawn_pixel_and_area_ranks_sizes(kind):
+    rng = np.random.default_rng(4)
+    brush = brushes.get(kind)
+    for _ in range(15):
+        stroke = random_stroke(kind, 120, 90, rng, min_size=4, max_size=40)
+        alpha = raster.render_patch(stroke, 120, 90).alpha
+        ys, xs = np.nonzero(alpha > 0)
+        x0, y0, x1, y1 = brush.bounds(stroke)
+        assert x0 - 1 <= xs.min() and xs.max() <= x1 + 1 and y0 - 1 <= ys.min() and ys.max() <= y1 + 1
+        assert brush.area(stroke.transformed(2.0)) == pytest.approx(4 * brush.area(stroke))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_soft_drawing_and_neural_renderer_keep_to_their_inputs_device(kind):
+    """With meta as torch's default device, any tensor made without its input's device would be
+    meta and fail when it meets the CPU inputs."""
+    rng = np.random.default_rng(5)
+    strokes = [random_stroke(kind, 64, 48, rng) for _ in range(3)]
+    params = soft.params_tensor(strokes, device="cpu")
+    windows = [soft.window(s, 64, 48) or soft.Window(0, 0, 4, 4) for s in strokes]
+    model = NeuralRenderer(kind, 16, 8)
+    v = layout.sample(kind, 4, torch.Generator().manual_seed(0))
+    with torch.device("meta"):
+        premultiplied, alpha = soft.draw(kind, params, windows)
+        foreground, mask = model(v)
+        low, high = layout.size_bounds(kind, 2.0, 10.0, 32, device="cpu")
+    for t in (premultiplied, alpha, foreground, mask, low, high):
+        assert t.device.type == "cpu" and torch.isfinite(t).all()
+
+
+# --- the pencil ---------------------------------------------------------------------------------
+
+
+def pencil(**changes) -> Stroke:
+    values = dict(x0=10, y0=50, x1=60, y1=10, x2=110, y2=45, width0=6, width1=10, r=0.2, g=0.2, b=0.25, opacity=1.0)
+    values.update(changes)
+    return Stroke.make("pencil", **values)
+
+
+def test_the_pencil_line_has_grain_and_keeps_it_when_scaled():
+    stroke = pencil()
+    alpha = raster.render_patch(stroke, 120, 60).alpha
+    inside = brushes.get("pencil").outline(stroke).buffer(-1.5)  # well inside the line's silhouette
+    from shapely import Point
+
+    centres = [(x, y) for y in range(60) for x in range(120) if inside.contains(Point(x + 0.5, y + 0.5))]
+    values = np.array([alpha[y, x] for x, y in centres])
+    # paper shows through: breaks in the strands and lighter strands, not one flat fill
+    assert len(values) > 200 and (values < 0.6).mean() > 0.1 and (values > 0.9).mean() > 0.15
+    twice = raster.render_patch(stroke.transformed(2.0), 240, 120).alpha
+    assert abs(twice.mean() - alpha.mean()) < 0.1 * alpha.mean()  # the grain scales with the stroke
+
+
+def test_the_pencil_paints_exports_and_animates(tmp_path):
+    photo = np.zeros((48, 64, 3))
+    photo[:, :32] = (0.9, 0.85, 0.8)
+    photo[:, 32:] = (0.2, 0.25, 0.3)
+    painting = paint(photo, strokes=12, brush="pencil", seed=1, working_size=64, iterations=5,
+                               refine_iterations=2)
+    assert painting.counts()["pencil"] == 12 == len(painting)
+    assert svg.read(svg.write(painting)) == painting
+    clip = brushwork.animate(painting, tmp_path / "pencil.gif", fps=10, duration=1)
+    assert clip.strokes == 12 and (tmp_path / "pencil.gif").stat().st_size > 0
