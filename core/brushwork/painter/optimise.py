@@ -169,8 +169,7 @@ class Painter:
             self.refine()
             self.refit_colours()
         except (_Cancelled, KeyboardInterrupt):
-            with torch.no_grad():
-                raise PaintCancelled(self.finished(self.state.so_far())) from None
+            raise PaintCancelled(self.finished(self.state.so_far())) from None
         return self.finished(self.state.painted)
 
     def paint_passes(self) -> None:
@@ -206,8 +205,7 @@ class Painter:
             self._report(shown, index + 1)
 
         optimise_level(strokes, blocks, job.models, settings, job.paper, job.extra_loss, step)
-        with torch.no_grad():
-            new = to_working(strokes, level)
+        new = to_working(strokes, level)
         state.so_far = lambda: before + new
         pruned = 0
         if prune:
@@ -275,13 +273,8 @@ class Painter:
         if self.callback is None:
             return
         so_far = self.state.so_far
-
-        def preview() -> np.ndarray:
-            with torch.no_grad():
-                return self._preview(so_far())
-
         report = Progress(self.state.work_done / self.job.work_total, strokes, self.job.total_strokes, level,
-                          self.state.passes, preview)
+                          self.state.passes, lambda: self._preview(so_far()))
         if self.callback(report) is False:
             raise _Cancelled
 
