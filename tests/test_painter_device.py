@@ -14,6 +14,7 @@ import torch
 from brushwork import svg
 from brushwork.errors import BrushworkError
 from brushwork.painter import PaintCancelled, paint
+from brushwork.renderers import load
 from brushwork.strokes import BRUSHES
 
 # Small, but every stage runs: two levels of passes, pruning, refinement and the colour refit.
@@ -45,6 +46,11 @@ def test_a_tensor_without_a_device_fails_under_the_meta_default(meta_by_default)
     assert made_plainly.device.type == "meta"
     with pytest.raises((RuntimeError, NotImplementedError)):
         made_plainly + torch.zeros(3, device="cpu")  # what the painter would hit
+
+
+def test_a_renderer_is_built_on_the_device_it_is_loaded_for(meta_by_default):
+    model = load("tape", device="cpu")
+    assert {t.device.type for t in [*model.parameters(), *model.buffers()]} == {"cpu"}
 
 
 @pytest.mark.parametrize("brush", [*BRUSHES, ("oilbrush", "markerpen", "tape", "watercolor")],
