@@ -32,12 +32,12 @@ TARGET_SECONDS = 30.0
 
 
 def painting(count: int, width: int, height: int, seed: int = 0) -> StrokeList:
-    """Painting-like sizes: 1 %..12 % of the canvas side, the four kinds in turn."""
+    """Painting-like sizes: 1 %..12 % of the canvas side, every brush kind in turn."""
     rng = np.random.default_rng(seed)
     kinds = list(BRUSHES)
     side = max(width, height)
     return StrokeList(width, height, [
-        random_stroke(kinds[i % 4], width, height, rng, min_size=0.01 * side, max_size=0.12 * side)
+        random_stroke(kinds[i % len(kinds)], width, height, rng, min_size=0.01 * side, max_size=0.12 * side)
         for i in range(count)
     ], (0.96, 0.94, 0.9))
 

@@ -1,4 +1,4 @@
-"""Exact-renderer speed: 1,000 mixed strokes (all four kinds) drawn at 1024 x 1024.
+"""Exact-renderer speed: 1,000 mixed strokes (every brush kind in turn) drawn at 1024 x 1024.
 
     python benchmarks/render.py [--strokes 1000] [--size 1024] [--repeats 7] [--device auto|cpu|cuda|mps]
 
@@ -39,7 +39,7 @@ def main() -> None:
     kinds = list(BRUSHES)
     # Painting-like sizes: 1 % .. 12 % of the canvas side (a 1,000-stroke painting's range).
     strokes = [
-        random_stroke(kinds[i % 4], args.size, args.size, rng,
+        random_stroke(kinds[i % len(kinds)], args.size, args.size, rng,
                       min_size=0.01 * args.size, max_size=0.12 * args.size)
         for i in range(args.strokes)
     ]

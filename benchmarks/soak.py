@@ -4,8 +4,8 @@
 
 Starts a server of its own (state file and log in a temporary folder, so an editor's server is left
 alone; 127.0.0.1 only, as every brushwork server) through `brushwork.client.Bridge`, then runs
-`--clients` client threads, each with its own Bridge, doing at random: small paint jobs (all four
-brushes) and stylize jobs (adain, wct) fetched as raw pixels and SVG, jobs cancelled while queued or
+`--clients` client threads, each with its own Bridge, doing at random: small paint jobs (every
+brush kind) and stylize jobs (adain, wct) fetched as raw pixels and SVG, jobs cancelled while queued or
 running, bursts of submissions past the queue's limit (429s, then cancelled), and jobs abandoned
 without fetching their result. A third thread SIGKILLs the server's worker process every
 `--kill-every` seconds (on average), as a crash or the out-of-memory killer would.
@@ -39,8 +39,8 @@ import numpy as np
 from device_clock import add_device_option
 
 from brushwork.client import Bridge, BridgeError, encode_image
+from brushwork.strokes import BRUSHES  # the registry's kinds (torch-free)
 
-BRUSHES = ("tape", "markerpen", "watercolor", "oilbrush")
 SHARED_WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "weights"
 KILLED = "the worker process died"  # how a job killed with its worker fails (server/jobs.py)
 
@@ -129,7 +129,7 @@ class Client(threading.Thread):
     # -- actions ---------------------------------------------------------------------------------
 
     def paint_params(self, work: int = 4) -> dict:
-        return {"brush": self.random.choice(BRUSHES), "strokes": self.random.randint(6, 20), "working_size": 64,
+        return {"brush": self.random.choice(list(BRUSHES)), "strokes": self.random.randint(6, 20), "working_size": 64,
                 "iterations": work, "refine_iterations": 0, "seed": self.random.randint(0, 1000),
                 "device": self.args.device}
 
