@@ -129,6 +129,23 @@ def test_soft_drawing_and_neural_renderer_keep_to_their_inputs_device(kind):
         assert t.device.type == "cpu" and torch.isfinite(t).all()
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("shape", ["point", "hairpin"])
+def test_soft_drawing_of_degenerate_strokes_has_finite_gradients(kind, shape):
+    """Optimisers reach strokes whose points coincide or fold back on themselves; one NaN gradient
+    would spoil every stroke of the painting."""
+    stroke = random_stroke(kind, 40, 30, np.random.default_rng(6), min_size=6, max_size=12)
+    values = stroke.as_dict()
+    for axis, centre in (("x", 20.0), ("y", 15.0)):
+        names = [f.name for f in stroke.brush.fields if f.role == axis]
+        for i, name in enumerate(names):
+            values[name] = centre + (5.0 * (i == 1) if shape == "hairpin" else 0.0)  # out to the control and back
+    params = soft.params_tensor([Stroke.make(kind, **values)]).requires_grad_()
+    premultiplied, alpha = soft.draw(kind, params, [soft.Window(0, 0, 40, 30)])
+    (premultiplied.sum() + alpha.sum()).backward()
+    assert torch.isfinite(premultiplied).all() and torch.isfinite(params.grad).all()
+
+
 # --- the pencil ---------------------------------------------------------------------------------
 
 

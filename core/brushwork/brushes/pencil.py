@@ -170,7 +170,9 @@ class Pencil(BezierBrush):
 
         from brushwork.brushes import _soft
 
-        tensors = Arithmetic(torch.hypot, torch.where, torch.clamp_min)
+        # hypot's gradient at (0, 0) is 0/0, and where() passes it on (times 0: still NaN) for the
+        # fallback branch of a degenerate normal; this one's is 0 there.
+        tensors = Arithmetic(lambda x, y: (x * x + y * y + 1e-24).sqrt(), torch.where, torch.clamp_min)
         width0, width1 = p[:, 6], p[:, 7]
         thickness = (STRAND_THICKNESS * torch.maximum(width0, width1))[:, None, None]
         opacity = p[:, 11, None, None]
