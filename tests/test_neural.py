@@ -8,7 +8,7 @@ from brushwork import raster, renderers
 from brushwork.errors import BrushworkError
 from brushwork.neural import geometry, layout
 from brushwork.neural.model import NeuralRenderer
-from brushwork.neural.train import TrainConfig, draw_targets, psnr, train
+from brushwork.neural.train import TrainConfig, card_figures, draw_targets, export, psnr, train
 from brushwork.strokes import BRUSHES, StrokeList
 
 KINDS = list(BRUSHES)
@@ -74,6 +74,21 @@ def test_training_resumes_exactly_where_it_stopped(tmp_path):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="another configuration"):
         train(TrainConfig(**{**config.__dict__, "hidden": 9}), tmp_path / "resumed.pt", log=lambda _: None)
+
+
+def test_training_runs_on_the_device_asked_and_exports_weights_loadable_anywhere(tmp_path):
+    config = TrainConfig(kind="pencil", size=16, hidden=8, steps=2, batch=4, validation=8, eval_every=2)
+    with torch.device("meta"):  # a tensor made without the training device would be meta
+        model, state, fidelity = train(config, tmp_path / "c.pt", log=lambda _: None, device="cpu")
+    assert state.step == 2 and math.isfinite(fidelity.psnr)
+    figures = card_figures(model, config, state, fidelity)
+    assert figures["environment"]["device"] == "cpu"
+    export(model, figures, tmp_path / "pencil", "brushwork train-renderer --kind pencil --steps 2")
+    saved = torch.load(tmp_path / "pencil" / "renderer.pt", weights_only=True)
+    assert all(t.device.type == "cpu" for t in saved["state_dict"].values())
+    assert "(cpu)" in (tmp_path / "pencil" / "card.md").read_text()
+    with pytest.raises(BrushworkError, match="--device cuda:7"):
+        train(config, tmp_path / "d.pt", log=lambda _: None, device="cuda:7")
 
 
 def test_training_reduces_the_error(tmp_path):

@@ -95,12 +95,13 @@ def evaluate(model: NeuralRenderer, validation, batch: int = 256) -> Fidelity:
     predicted = [model(v[i:i + batch]) for i in range(0, len(v), batch)]
     fg = torch.cat([p[0] for p in predicted])
     al = torch.cat([p[1] for p in predicted])
-    return Fidelity(
-        psnr_foreground=psnr(fg, foreground),
-        psnr_alpha=psnr(al, alpha),
-        ssim_foreground=float(ssim(fg, foreground, data_range=1.0, win_size=7)),
-        ssim_alpha=float(ssim(al, alpha, data_range=1.0, win_size=7)),
-    )
+    with torch.device(fg.device):  # pytorch_msssim makes its Gaussian window on torch's default device
+        return Fidelity(
+            psnr_foreground=psnr(fg, foreground),
+            psnr_alpha=psnr(al, alpha),
+            ssim_foreground=float(ssim(fg, foreground, data_range=1.0, win_size=7)),
+            ssim_alpha=float(ssim(al, alpha, data_range=1.0, win_size=7)),
+        )
 
 
 def _schedule(config: TrainConfig) -> Callable[[int], float]:
@@ -170,7 +171,9 @@ def train(
     The training strokes come from a CPU generator, so a run draws the same strokes on any device."""
     where = resolve_device(device)
     torch.manual_seed(config.seed)
-    model = NeuralRenderer(config.kind, config.size, config.hidden, config.pathways).to(where)
+    with torch.device("cpu"):  # initialised from the CPU's generator (the same weights on any device), then moved
+        model = NeuralRenderer(config.kind, config.size, config.hidden, config.pathways)
+    model.to(where)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     generator = torch.Generator(device="cpu").manual_seed(config.seed)
     state = TrainState()
