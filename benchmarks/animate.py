@@ -22,11 +22,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from device_clock import add_device_option, describe, device_from
 
 from brushwork import raster
 from brushwork.animation import FORMATS, Timeline, animate
 from brushwork.strokes import BRUSHES, StrokeList, random_stroke
+
+from device_clock import add_device_option, describe, device_from
 
 TARGET_SECONDS = 30.0
 

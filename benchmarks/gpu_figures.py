@@ -31,7 +31,6 @@ from importlib.resources import files
 from pathlib import Path
 
 import torch
-from device_clock import Stopwatch, add_device_option, describe, device_from
 
 from brushwork import renderers
 from brushwork.errors import BrushworkError
@@ -39,6 +38,8 @@ from brushwork.images import fit_long_side, load_image, load_rgb8, resize
 from brushwork.neural.train import TrainConfig, train
 from brushwork.painter import paint
 from brushwork.stylize import CD16xModels, StyleOptions, stylize
+
+from device_clock import Stopwatch, add_device_option, describe, device_from
 
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
 BUNDLED_PHOTO = Path(str(files("brushwork") / "data" / "chelsea.jpg"))

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from device_clock import Stopwatch, add_device_option, describe, device_from
 from pytorch_msssim import ssim
 
 from brushwork import raster
 from brushwork.images import load_image, resize
 from brushwork.painter import paint
+
+from device_clock import Stopwatch, add_device_option, describe, device_from
 
 IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images" / "content"
 

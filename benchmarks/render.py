@@ -12,10 +12,11 @@ import statistics
 import time
 
 import numpy as np
-from device_clock import add_device_option, describe, device_from
 
 from brushwork import raster
 from brushwork.strokes import BRUSHES, StrokeList, random_stroke
+
+from device_clock import add_device_option, describe, device_from
 
 
 def timed(strokes: StrokeList, repeats: int) -> list[float]:

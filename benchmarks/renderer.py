@@ -13,12 +13,13 @@ import argparse
 import statistics
 
 import torch
-from device_clock import Stopwatch, add_device_option, describe, device_from
 
 from brushwork import renderers
 from brushwork.neural import layout
 from brushwork.neural.train import evaluate, validation_set
 from brushwork.strokes import BRUSHES
+
+from device_clock import Stopwatch, add_device_option, describe, device_from
 
 
 def median_times(fn, repeats: int, device: torch.device) -> tuple[float, float]:

@@ -36,10 +36,11 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from device_clock import add_device_option
 
 from brushwork.client import Bridge, BridgeError, encode_image
 from brushwork.strokes import BRUSHES  # the registry's kinds (torch-free)
+
+from device_clock import add_device_option
 
 SHARED_WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "weights"
 KILLED = "the worker process died"  # how a job killed with its worker fails (server/jobs.py)

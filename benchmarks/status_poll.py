@@ -18,11 +18,12 @@ import statistics
 import time
 
 import numpy as np
-from device_clock import add_device_option, describe, device_from
 from fastapi.testclient import TestClient
 
 from brushwork.server.app import create_app
 from brushwork.server.jobs import JobManager
+
+from device_clock import add_device_option, describe, device_from
 
 TOKEN = "benchmark-token"
 # Minutes of work on a tiny working size: the job stays "running" while the calls are timed.

@@ -17,10 +17,10 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from device_clock import add_device_option, describe, device_from
 
 from brushwork.images import load_image, resize, to_tensor
 
+from device_clock import add_device_option, describe, device_from
 from paint import IMAGES  # the photos benchmarks/paint.py paints
 
 

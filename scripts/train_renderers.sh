@@ -9,6 +9,7 @@ train --kind tape --steps 1500 --output renderers/tape
 train --kind markerpen --steps 1500 --output renderers/markerpen
 train --kind watercolor --steps 800 --output renderers/watercolor
 train --kind oilbrush --steps 800 --output renderers/oilbrush
+train --kind pencil --steps 1000 --output renderers/pencil
 # SNP's ablation on the oil brush, every variant trained the same short way: the fused dual
 # pathway against each pathway alone (figures for the card, not shipped).
 for pathways in dual shading-only rasterization-only; do

@@ -39,11 +39,11 @@ def drawn(strokes, width: int, height: int, background=(1.0, 1.0, 1.0)) -> np.nd
 
 def random_list(seed: int, count: int = 40, width: int = 320, height: int = 200,
                 background=(0.95, 0.93, 0.9)) -> StrokeList:
-    """A painting-like list mixing all four kinds (sizes 3 %..30 % of the canvas)."""
+    """A painting-like list mixing every kind (sizes 3 %..30 % of the canvas)."""
     rng = np.random.default_rng(seed)
     side = max(width, height)
     kinds = list(BRUSHES)
-    strokes = [random_stroke(kinds[rng.integers(4)], width, height, rng,
+    strokes = [random_stroke(kinds[rng.integers(len(kinds))], width, height, rng,
                              min_size=0.03 * side, max_size=0.3 * side) for _ in range(count)]
     return StrokeList(width, height, tuple(strokes), background)
 

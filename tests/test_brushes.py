@@ -59,11 +59,6 @@ def test_brushes_strokes_and_settings_import_without_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-# The default brush is configuration, not dispatch: these modules name it until they read
-# `brushes.DEFAULT` (settings' and the painter's default, the CLI's demo painting).
-DEFAULT_BRUSH_MENTIONS = {("settings.py", "oilbrush"), ("cli.py", "oilbrush"), ("painter/__init__.py", "oilbrush")}
-
-
 def test_no_module_outside_brushes_names_a_brush_kind():
     mentions = set()
     for path in PACKAGE.rglob("*.py"):
@@ -75,7 +70,7 @@ def test_no_module_outside_brushes_names_a_brush_kind():
                 mentions |= {(relative, kind) for kind in KINDS if re.search(rf"\b{kind}\b", node.value)}
             if isinstance(node, ast.ImportFrom) and node.module in {f"brushwork.brushes.{kind}" for kind in KINDS}:
                 mentions.add((relative, node.module))  # a kind's module is reached through the registry
-    assert mentions <= DEFAULT_BRUSH_MENTIONS, sorted(mentions - DEFAULT_BRUSH_MENTIONS)
+    assert not mentions, sorted(mentions)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from brushwork import raster
-from brushwork.painter.colours import bounding_box, colour_groups, refit_colours, with_colours
+from brushwork.brushes import pixel_box
+from brushwork.painter.colours import colour_groups, refit_colours, with_colours
 from brushwork.strokes import BRUSHES, Stroke, random_stroke
 
 from conftest import drawn
@@ -73,7 +74,7 @@ def test_bounding_box_holds_the_whole_stroke():
     for kind in BRUSHES:
         for _ in range(10):
             stroke = random_stroke(kind, WIDTH, HEIGHT, rng)
-            x0, y0, x1, y1 = bounding_box(stroke, WIDTH, HEIGHT)
+            x0, y0, x1, y1 = pixel_box(stroke, WIDTH, HEIGHT)
             canvas = raster.RasterCanvas(WIDTH, HEIGHT)
             canvas.draw(stroke)
             alpha = canvas.premultiplied()[..., 3]

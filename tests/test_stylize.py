@@ -172,7 +172,7 @@ def test_options_are_validated(models, starry):
     for options, message in ((StyleOptions(alpha=1.5), r"--alpha 1.5: expected a number in \[0, 1\]"),
                              (StyleOptions(method="cnn"), "--method 'cnn': expected one of adain, wct, gatys"),
                              (StyleOptions(levels=(6,)), "--levels 6: expected levels from 1 to 5"),
-                             (StyleOptions(method="gatys", levels=(4,)), "--levels applies to adain and wct"),
+                             (StyleOptions(method="gatys", levels=(4,)), "--levels applies to adain, wct; gatys "),
                              (StyleOptions(size=8), r"--size 8: expected a whole number in \[16, 32768\]"),
                              (StyleOptions(optimizer="sgd"), "--optimizer 'sgd'")):
         with pytest.raises(BrushworkError, match=message):
@@ -217,7 +217,7 @@ def test_cli_end_to_end(capsys, tmp_path, weights_env, style_image):
     (["--alpha", "2"], r"error: --alpha 2.0: expected a number in \[0, 1\]"),
     (["--style-weights", "0.7,x"], "error: --style-weights '0.7,x': expected comma-separated numbers"),
     (["--style-weights", "0.5,0.5"], "error: --style-weights has 2 value"),
-    (["--method", "gatys", "--levels", "4"], "error: --levels applies to adain and wct"),
+    (["--method", "gatys", "--levels", "4"], "error: --levels applies to adain, wct; gatys "),
     (["--decoder", "d.pth"], "error: --decoder needs --vgg"),
     (["--mask", "nope.png"], "error: nope.png: no such file"),
 ])

@@ -47,9 +47,9 @@ def test_a_new_method_is_one_function_and_one_registration(monkeypatch):
         return 1 - job.content
 
     monkeypatch.setattr(methods, "REGISTRY", {**methods.REGISTRY, "invert": invert})
-    # the settings offer the name (and, as for every method but gatys today, its default levels)
-    monkeypatch.setattr(settings, "METHODS", (*settings.METHODS, "invert"))
-    monkeypatch.setattr(settings, "DEFAULT_LEVELS", {**settings.DEFAULT_LEVELS, "invert": (1,)})
+    # the settings offer it: one record (its name, words and default levels)
+    monkeypatch.setattr(settings, "METHOD_CHOICES",
+                        (*settings.METHOD_CHOICES, settings.MethodChoice("invert", "Invert", "Inverts.", levels=(1,))))
     content = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
     mask = np.zeros((4, 6), np.float32)
     mask[:, 3:] = 1

@@ -53,7 +53,7 @@ def test_one_element_per_stroke_in_paint_order_and_shared_oil_symbol():
     elements = [e for e in root.iter() if e.get("data-brush")]
     assert [e.get("data-brush") for e in elements] == [s.kind for s in painting.strokes]
     tags = {e.get("data-brush"): e.tag.rsplit("}", 1)[-1] for e in elements}
-    assert tags == {"markerpen": "path", "watercolor": "path", "oilbrush": "use", "tape": "rect"}
+    assert tags == {"markerpen": "path", "watercolor": "path", "oilbrush": "use", "tape": "rect", "pencil": "g"}
     assert len([e for e in root.iter() if e.tag.endswith("symbol")]) == 1
 
 
@@ -150,10 +150,15 @@ def test_outline_paths_trace_each_stroke_within_a_pixel(kind):
     assert not root.findall(".//{*}rect")  # no paper: only strokes become paths
     x, y = ORIGIN
     for stroke, path in zip(strokes, paths, strict=True):
-        single = ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d"><path d="%s" fill="#000"/></svg>'
-                  % (x + painting.width, y + painting.height, path.get("d")))
+        single = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{x + painting.width}" '
+                  f'height="{y + painting.height}"><path d="{path.get("d")}" fill="#000"/></svg>')
         filled = _cairosvg_pixels(single)[y:y + painting.height, x:x + painting.width, 3]
-        exact = raster.render(painting.with_strokes([stroke]), transparent=True)[..., 3] >= 128
-        # where the path is clearly filled or clearly empty, it agrees with the exact stroke up to 1 px
-        assert not ((filled >= 192) & ~ndimage.binary_dilation(exact)).any(), stroke
-        assert not ((filled <= 64) & ndimage.binary_erosion(exact)).any(), stroke
+        alpha = raster.render(painting.with_strokes([stroke]), transparent=True)[..., 3]
+        # Where the path is clearly filled the stroke has paint, and where the stroke is strongly
+        # painted the path is filled, up to 1 px. A pencil's silhouette spans its grain's breaks
+        # (a few px between dashes): the closing fills those inside it, a few pixels of those on its
+        # edge are allowed.
+        painted = ndimage.binary_fill_holes((alpha > 0) | ndimage.binary_closing(alpha > 0, iterations=2))
+        outside = ((filled >= 192) & ~ndimage.binary_dilation(painted)).sum()
+        assert outside <= (0.02 * (filled >= 192).sum() if kind == "pencil" else 0), stroke
+        assert not ((filled <= 64) & ndimage.binary_erosion(alpha >= 128)).any(), stroke

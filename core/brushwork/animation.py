@@ -20,11 +20,11 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from importlib.resources import files as package_files
 from pathlib import Path
-from typing import Iterator
 
 import svgwrite
 from PIL import Image

@@ -8,14 +8,15 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import as_file, files as package_files
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import click
 
-from brushwork import __version__, raster, settings as settings_module
+from brushwork import __version__, brushes, raster, settings as settings_module
 from brushwork.device import DEVICES, validate_device
 from brushwork.errors import BrushworkError, Terminated
 from brushwork.files import load_strokes, refuse_collisions, save_png, save_strokes
@@ -80,9 +81,8 @@ def info(source: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(facts))
         return
-    bg = "transparent" if strokes.background is None else "#%02x%02x%02x" % tuple(
-        round(c * 255) for c in strokes.background
-    )
+    bg = "transparent" if strokes.background is None else "#" + "".join(
+        f"{round(c * 255):02x}" for c in strokes.background)
     click.echo(f"canvas     {strokes.width} x {strokes.height} px, background {bg}")
     click.echo(f"strokes    {len(strokes)}")
     for kind, count in counts.items():
@@ -99,8 +99,9 @@ def demo(output_dir: Path, strokes: int) -> None:
     svg_path, png_path = output_dir / "painting.svg", output_dir / "painting.png"
     with as_file(package_files("brushwork") / "data" / "chelsea.jpg") as photo:
         refuse_collisions([("output", svg_path), ("output", png_path)], [("the bundled photo", photo)])
-        click.echo(f"painting the bundled photo with {strokes} oil-brush strokes ...")
-        painting = paint_strokes(photo, strokes=strokes, brush="oilbrush")
+        click.echo(f"painting the bundled photo with {strokes} {brushes.get(brushes.DEFAULT).kind.label.lower()} "
+                   "strokes ...")
+        painting = paint_strokes(photo, strokes=strokes)
     output_dir.mkdir(parents=True, exist_ok=True)
     save_strokes(painting, svg_path)
     save_png(raster.render(painting, width=2 * painting.width), png_path)

@@ -18,11 +18,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from brushwork import __version__
+from brushwork.brushes import DEFAULT as DEFAULT_BRUSH
 from brushwork.device import DEVICES, validate_device
 from brushwork.errors import BrushworkError
 from brushwork.strokes import BRUSHES, MAX_STROKES
 
-DEFAULT_LEVELS = {"adain": (4,), "wct": (5, 4, 3, 2, 1)}
 OPTIMIZERS = ("lbfgs", "adam")
 MAX_STYLIZE_SIDE = 32768  # px, long side of a stylized output (it runs tile by tile)
 ALIGN = 16  # px: the deepest (level-5) encoder pools four times, so sizes are multiples of 2^4
@@ -38,16 +38,33 @@ class Choice:
     help: str
 
 
-# The stylize methods, in the words a user choosing between them needs.
+@dataclass(frozen=True)
+class MethodChoice(Choice):
+    """A stylize method: `levels` are the encoder levels it transforms by default, coarse to fine
+    (None: it does not work level by level, and --levels does not apply)."""
+
+    levels: tuple[int, ...] | None = None
+
+
+# The stylize methods (each registered in `stylize.methods`), in the words a user choosing needs.
 METHOD_CHOICES = (
-    Choice("adain", "AdaIN", "Matches the mean and spread of the deep features: faster and gentler than WCT, "
-                             "keeps more of the picture's structure."),
-    Choice("wct", "WCT", "Whitens and re-colours the picture's deep features at five levels: the closest match "
-                         "of the style's textures and colours (a few seconds)."),
-    Choice("gatys", "Gatys", "Optimises the picture itself towards the style (Gatys et al.): the finest result, "
-                             "but minutes of work."),
+    MethodChoice("adain", "AdaIN", "Matches the mean and spread of the deep features: faster and gentler than WCT, "
+                                   "keeps more of the picture's structure.", levels=(4,)),
+    MethodChoice("wct", "WCT", "Whitens and re-colours the picture's deep features at five levels: the closest "
+                               "match of the style's textures and colours (a few seconds).", levels=(5, 4, 3, 2, 1)),
+    MethodChoice("gatys", "Gatys", "Optimises the picture itself towards the style (Gatys et al.): the finest "
+                                   "result, but minutes of work."),
 )
 METHODS = tuple(method.name for method in METHOD_CHOICES)
+
+
+def method_choice(name: str) -> MethodChoice:
+    """The method called `name`; any other name is an error listing the choices."""
+    for method in METHOD_CHOICES:
+        if method.name == name:
+            return method
+    raise BrushworkError(f"--method {name!r}: expected one of {', '.join(m.name for m in METHOD_CHOICES)}")
+
 
 DEVICE_CHOICES = (
     Choice("auto", "Automatic (GPU if there is one)", "CUDA if there is a GPU, else Apple's Metal (MPS), else the "
@@ -111,7 +128,8 @@ def _spec(cls: type, name: str) -> FieldSpec:
 def choice_values(choices: str | tuple[Any, ...] | None) -> tuple[Any, ...] | None:
     """The values a field may take: a named list (brushes, methods, devices) or the spec's own."""
     if isinstance(choices, str):
-        return {"brushes": tuple(BRUSHES), "methods": METHODS, "devices": DEVICES}[choices]
+        methods = tuple(method.name for method in METHOD_CHOICES)
+        return {"brushes": tuple(BRUSHES), "methods": methods, "devices": DEVICES}[choices]
     return choices
 
 
@@ -123,13 +141,13 @@ class PaintSettings:
     strokes: int = setting(1000, "Strokes", "Exact number of strokes to add.", "int", min=1, max=MAX_STROKES,
                            editor=True)
     brushes: tuple[str, ...] = setting(
-        ("oilbrush",), "Brushes", "Brush kinds to paint with; several are mixed.", "choices", choices="brushes",
+        (DEFAULT_BRUSH,), "Brush", "Brush kinds to paint with; several are mixed.", "choices", choices="brushes",
         many=True, max_items=len(BRUSHES), editor=True, cli_names=("--brush", "--brushes"),
         cli_help="Brush kind, or several separated by commas to mix.")
     seed: int = setting(0, "Seed", "Same seed and input give the same SVG.", "int", min=0, max=MAX_SEED, editor=True)
     working_size: int = setting(512, "Working size", "Long side, in pixels, the optimiser works at (larger images "
                                 "are reduced).", "int", min=16, max=4096, editor=True)
-    iterations: int = setting(40, "Iterations", "Optimisation steps per level: more is closer to the image, "
+    iterations: int = setting(40, "Steps per level", "Optimisation steps per level: more is closer to the image, "
                               "slower.", "int", min=1, max=10000, editor=True)
     learning_rate: float = setting(0.02, "Learning rate", "Adam's step size for the stroke parameters.", "float",
                                    min=0, min_open=True, layers=())
@@ -164,7 +182,7 @@ class PaintSettings:
     # After the levels, all new strokes are optimised together on the whole canvas for this many
     # steps (`refine`); 0 skips it, None picks `refine.default_iterations` for the budget.
     refine_iterations: int | None = setting(
-        None, "Refine iterations", "Steps that refine all strokes together at the end; 0 skips (default: "
+        None, "Refine at the end", "Steps that refine all strokes together at the end; 0 skips (default: "
         "picked for the stroke budget).", "int", min=0, max=10000, editor=True)
     device: str = setting("auto", "Device", _DEVICE_HELP, "choice", choices="devices", editor=True)
 
@@ -280,16 +298,16 @@ class StyleOptions:
                                   "--alpha).")
     device: str = setting("auto", "Device", _DEVICE_HELP, "choice", choices="devices", editor=True)
 
-    def validate(self, style_count: int) -> "StyleOptions":
+    def validate(self, style_count: int) -> StyleOptions:
         """Check ranges (errors name the parameter) and return options with defaults filled in."""
-        if self.method not in METHODS:
-            raise BrushworkError(f"--method {self.method!r}: expected one of {', '.join(METHODS)}")
+        method = method_choice(self.method)
         levels = self.levels
-        if self.method == "gatys":
+        if method.levels is None:
             if levels is not None:
-                raise BrushworkError("--levels applies to adain and wct; gatys uses relu1_1..relu5_1")
+                level_based = ", ".join(m.name for m in METHOD_CHOICES if m.levels is not None)
+                raise BrushworkError(f"--levels applies to {level_based}; {method.name} does not work level by level")
         else:
-            levels = tuple(levels) if levels is not None else DEFAULT_LEVELS[self.method]
+            levels = tuple(levels) if levels is not None else method.levels
             allowed = choice_values(_spec(StyleOptions, "levels").choices) or ()
             if not levels or any(level not in allowed for level in levels):
                 raise BrushworkError(f"--levels {','.join(map(str, levels))}: expected levels from {min(allowed)} "

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
@@ -212,7 +213,7 @@ def random_stroke(
     kind: str,
     width: int,
     height: int,
-    rng: "np.random.Generator",
+    rng: np.random.Generator,
     *,
     min_size: float | None = None,
     max_size: float | None = None,

@@ -6,9 +6,15 @@ neural renderer in renderers/<name>/. Torch-free to import.
 
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING
+
 from brushwork.brushes import markerpen, oilbrush, pencil, tape, watercolor
 from brushwork.brushes.base import Brush, BrushKind, Field
 from brushwork.errors import BrushworkError
+
+if TYPE_CHECKING:
+    from brushwork.strokes import Stroke
 
 # The order every list of brushes follows (CLI help, editors' menus, stroke counts).
 _KINDS: tuple[Brush, ...] = (
@@ -21,7 +27,7 @@ _KINDS: tuple[Brush, ...] = (
 _BY_NAME: dict[str, Brush] = {brush.kind.name: brush for brush in _KINDS}
 DEFAULT = oilbrush.BRUSH.kind.name  # what paints when no brush is asked for
 
-__all__ = ["DEFAULT", "Brush", "BrushKind", "Field", "get", "names", "registered"]
+__all__ = ["DEFAULT", "Brush", "BrushKind", "Field", "get", "names", "pixel_box", "registered"]
 
 
 def registered() -> tuple[Brush, ...]:
@@ -39,3 +45,11 @@ def get(name: str) -> Brush:
         return _BY_NAME[name]
     except (KeyError, TypeError):
         raise BrushworkError(f"unknown brush {name!r}; expected one of {', '.join(_BY_NAME)}") from None
+
+
+def pixel_box(stroke: Stroke, width: int, height: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the whole pixels that hold every mark of the stroke, one more on each side
+    for antialiasing, clipped to a width x height canvas (empty when x1 <= x0 or y1 <= y0)."""
+    left, top, right, bottom = get(stroke.kind).bounds(stroke)
+    return (max(0, math.floor(left) - 1), max(0, math.floor(top) - 1),
+            min(width, math.ceil(right) + 1), min(height, math.ceil(bottom) + 1))

@@ -4,7 +4,8 @@ end) have in common: bounds, area, silhouette, neural-renderer features and thei
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from brushwork.brushes._geometry import bezier_length, swept_outline, swept_polygon
 from brushwork.brushes.base import Box, BrushKind, fields

@@ -4,7 +4,8 @@ have in common: placement, bounds, area, silhouette, neural-renderer features an
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from brushwork.brushes._geometry import box_points
 from brushwork.brushes.base import Box, BrushKind, Point, fields

@@ -7,9 +7,10 @@ the SVG agree by construction. Torch-free.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from brushwork.brushes.base import Point
 

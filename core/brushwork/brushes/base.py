@@ -4,8 +4,10 @@ them. Torch-free: the differentiable and neural parts import torch when they are
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import torch
@@ -32,12 +34,20 @@ class BrushKind:
     description: str
     fields: tuple[Field, ...]
 
-    @property
+    # Cached: `Stroke["cx"]` asks for an index hundreds of thousands of times in a painting.
+    @cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
+    @cached_property
+    def _indices(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names)}
+
     def index(self, name: str) -> int:
-        return self.names.index(name)
+        try:
+            return self._indices[name]
+        except KeyError:
+            raise ValueError(f"{self.name} has no parameter {name!r}") from None
 
 
 def fields(spec: str, role: str, doc: str) -> tuple[Field, ...]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from brushwork.brushes._box import BOX_FIELDS, BoxBrush
 from brushwork.brushes._geometry import hash01

@@ -6,7 +6,8 @@ same values, so the PNG and the SVG agree. Torch-free; cairo and svgwrite object
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from brushwork.brushes.base import Point
 
@@ -29,12 +30,13 @@ def rgb(r: float, g: float, b: float) -> tuple[float, float, float]:
 
 def hex_colour(r: float, g: float, b: float) -> str:
     """A colour for SVG: #rrggbb."""
-    return "#%02x%02x%02x" % color8(r, g, b)
+    red, green, blue = color8(r, g, b)
+    return f"#{red:02x}{green:02x}{blue:02x}"
 
 
 def grey_hex(grey: float) -> str:
     level = round(grey * 255)
-    return "#%02x%02x%02x" % (level, level, level)
+    return f"#{level:02x}{level:02x}{level:02x}"
 
 
 def num(v: float) -> str:

@@ -10,11 +10,12 @@ thickness, so a scaled stroke keeps its grain. The jitter is a fixed hash, not a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from brushwork.brushes._bezier import BEZIER_FIELDS, BezierBrush
-from brushwork.brushes._geometry import bezier_points, hash01, quad_to_cubic
+from brushwork.brushes._geometry import bezier_length, bezier_points, hash01, quad_to_cubic
 from brushwork.brushes.base import BrushKind, Point, fields
 from brushwork.brushes.paint import hex_colour, num, opacity4, quad_d, rgb
 
@@ -162,6 +163,21 @@ class Pencil(BezierBrush):
         return group
 
     flat_element = svg_element  # already plain paths in canvas coordinates
+
+    def outline(self, s: Stroke) -> Any:
+        """Where the strands lie: each strand swept with its butt ends (the silhouette of the marks,
+        the grain's breaks included; not the round-capped sweep of the other Bezier brushes)."""
+        from shapely import LineString, unary_union
+
+        parts = []
+        for strand in self._strands(s):
+            (x0, y0), (x1, y1), (x2, y2) = strand.points
+            steps = max(8, math.ceil(bezier_length((x0, y0, x1, y1, x2, y2)) / 2))  # a point every ~2 px
+            ts = [i / steps for i in range(steps + 1)]
+            line = LineString([((1 - t) ** 2 * x0 + 2 * (1 - t) * t * x1 + t * t * x2,
+                                (1 - t) ** 2 * y0 + 2 * (1 - t) * t * y1 + t * t * y2) for t in ts])
+            parts.append(line.buffer(strand.width / 2, cap_style="flat"))
+        return unary_union(parts)
 
     def soft_draw(self, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The strands drawn one over another as the exact renderer does; each strand's outline

@@ -15,7 +15,6 @@ against what the user will see.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
-from brushwork import raster
+from brushwork import brushes, raster
 from brushwork.strokes import BRUSHES, Stroke
 
 # Pulls each colour toward its current value with the weight of this many pixels, so a stroke
@@ -45,21 +44,6 @@ def with_colours(stroke: Stroke, colours: Sequence[Sequence[float]]) -> Stroke:
         for index, value in zip(group, colour, strict=True):
             params[index] = float(value)
     return Stroke(stroke.kind, tuple(params))
-
-
-def bounding_box(stroke: Stroke, width: int, height: int) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) pixels that hold every mark of the stroke, clipped to the canvas."""
-    p = dict(zip(stroke.brush.names, stroke.params, strict=True))
-    if "cx" in p:
-        reach = 0.5 * math.hypot(p["length"], p["width"])
-        xs, ys = (p["cx"] - reach, p["cx"] + reach), (p["cy"] - reach, p["cy"] + reach)
-    else:  # a quadratic Bézier lies in the hull of its control points
-        reach = 0.5 * max(v for name, v in p.items() if name.startswith("width"))
-        xs = (min(p["x0"], p["x1"], p["x2"]) - reach, max(p["x0"], p["x1"], p["x2"]) + reach)
-        ys = (min(p["y0"], p["y1"], p["y2"]) - reach, max(p["y0"], p["y1"], p["y2"]) + reach)
-    # One pixel more on each side for antialiasing.
-    return (max(0, math.floor(xs[0]) - 1), max(0, math.floor(ys[0]) - 1),
-            min(width, math.ceil(xs[1]) + 1), min(height, math.ceil(ys[1]) + 1))
 
 
 def draw_alone(stroke: Stroke, box: tuple[int, int, int, int]) -> raster.StrokePatch:
@@ -85,7 +69,7 @@ def _linear_system(strokes: Sequence[Stroke], base: np.ndarray) -> _System:
     columns: list[tuple[int, int]] = []
     for index in range(len(strokes) - 1, -1, -1):  # top to bottom
         stroke = strokes[index]
-        box = bounding_box(stroke, width, height)
+        box = brushes.pixel_box(stroke, width, height)
         x0, y0, x1, y1 = box
         if x1 <= x0 or y1 <= y0:
             continue

@@ -13,8 +13,8 @@ from; the seeded generator stays on the CPU so a seed gives the same strokes on 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch

@@ -12,8 +12,8 @@ Every tensor lives on the device the settings name; models move there once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 import torch

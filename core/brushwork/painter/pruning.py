@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from brushwork.painter.colours import bounding_box, draw_alone
+from brushwork import brushes
+from brushwork.painter.colours import draw_alone
 from brushwork.strokes import Stroke
 
 
@@ -27,7 +28,7 @@ def removal_gains(strokes: Sequence[Stroke], target: np.ndarray, below: np.ndarr
     canvas = below.astype(np.float32).copy()
     boxes, layers, alphas = [], [], []
     for stroke in strokes:  # bottom to top: what each stroke covers, and what it lays down
-        x0, y0, x1, y1 = box = bounding_box(stroke, width, height)
+        x0, y0, x1, y1 = box = brushes.pixel_box(stroke, width, height)
         under = canvas[y0:y1, x0:x1]
         if x1 > x0 and y1 > y0:
             patch = draw_alone(stroke, box)

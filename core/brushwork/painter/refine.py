@@ -11,8 +11,8 @@ stroke covers better, or turn along an edge.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch

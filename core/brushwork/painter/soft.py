@@ -11,7 +11,6 @@ places those drawings in windows of the canvas and composites them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -44,10 +43,7 @@ def draw(kind: str, params: torch.Tensor, windows: list[Window]) -> tuple[torch.
 def window(stroke: Stroke, width: int, height: int, margin: int = 2) -> Window | None:
     """The stroke's bounding box on a width x height canvas, plus `margin` pixels, or None when it
     misses the canvas."""
-    left, top, right, bottom = brushes.get(stroke.kind).bounds(stroke)
-    # One pixel more on each side for antialiasing, then the margin, clipped to the canvas.
-    x0, y0 = max(0, math.floor(left) - 1), max(0, math.floor(top) - 1)
-    x1, y1 = min(width, math.ceil(right) + 1), min(height, math.ceil(bottom) + 1)
+    x0, y0, x1, y1 = brushes.pixel_box(stroke, width, height)
     x0, y0, x1, y1 = max(0, x0 - margin), max(0, y0 - margin), min(width, x1 + margin), min(height, y1 + margin)
     if x1 <= x0 or y1 <= y0:
         return None

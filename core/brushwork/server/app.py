@@ -30,7 +30,7 @@ from brushwork.device import validate_device
 from brushwork.errors import BrushworkError
 from brushwork.server.jobs import MB, WORKER_BYTES_PER_PIXEL, Job, JobManager, JobState, Limits, QueueFull, job_memory
 from brushwork.server.worker import Picture
-from brushwork.settings import FieldSpec, PaintSettings, StyleOptions, choice_values, specs
+from brushwork.settings import FieldSpec, PaintSettings, StyleOptions, choice_values, method_choice, specs
 
 MAX_SIDE = 16384  # px per side of an uploaded picture; the pixel count is bounded by Limits.job_bytes
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -452,8 +452,9 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
                 raise HTTPException(422, f"params.min_size {params['min_size']} is larger than "
                                          f"params.max_size {params['max_size']}")
         elif params.get("levels") is not None:
-            if asked.method == "gatys":
-                raise HTTPException(422, "params.levels applies to adain and wct only")
+            if method_choice(asked.method).levels is None:
+                raise HTTPException(422, f"params.levels does not apply to {asked.method} (it does not work level "
+                                         "by level)")
             params["levels"] = tuple(params["levels"])
         params.setdefault("device", manager.default_device)
         check_device(params["device"], manager)
