@@ -148,3 +148,18 @@ def style_image(tmp_path_factory):
         return path
 
     return generated
+
+
+@pytest.fixture
+def meta_default():
+    """torch's default device is `meta` for the test, restored afterwards: a tensor made without its
+    input's device becomes a meta tensor and fails where it meets a real one, so device bugs show on
+    a CPU-only machine."""
+    import torch
+
+    previous = torch.get_default_device()
+    torch.set_default_device("meta")
+    try:
+        yield
+    finally:
+        torch.set_default_device(previous)

@@ -12,17 +12,6 @@ def features(seed: int, batch: int = 1, channels: int = 6, h: int = 10, w: int =
     return torch.relu(torch.randn(batch, channels, h, w, generator=g, dtype=torch.float64, device="cpu") + 0.3)
 
 
-@pytest.fixture
-def meta_default():
-    """Tensors made without a device are meta tensors (see test_stylize_device)."""
-    previous = torch.get_default_device()
-    torch.set_default_device("meta")
-    try:
-        yield
-    finally:
-        torch.set_default_device(previous)
-
-
 def test_gram_is_the_mean_outer_product_per_channel_and_location():
     feat = features(1, batch=2)
     for b in range(2):

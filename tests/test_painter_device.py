@@ -30,39 +30,28 @@ def photo(width=80, height=56) -> np.ndarray:
     return image
 
 
-@pytest.fixture
-def meta_by_default():
-    """torch's default device is `meta` for the test, restored afterwards."""
-    previous = torch.get_default_device()
-    torch.set_default_device("meta")
-    try:
-        yield
-    finally:
-        torch.set_default_device(previous)
-
-
-def test_a_tensor_without_a_device_fails_under_the_meta_default(meta_by_default):
+def test_a_tensor_without_a_device_fails_under_the_meta_default(meta_default):
     made_plainly = torch.zeros(3)
     assert made_plainly.device.type == "meta"
     with pytest.raises((RuntimeError, NotImplementedError)):
         made_plainly + torch.zeros(3, device="cpu")  # what the painter would hit
 
 
-def test_a_renderer_is_built_on_the_device_it_is_loaded_for(meta_by_default):
+def test_a_renderer_is_built_on_the_device_it_is_loaded_for(meta_default):
     model = load("tape", device="cpu")
     assert {t.device.type for t in [*model.parameters(), *model.buffers()]} == {"cpu"}
 
 
 @pytest.mark.parametrize("brush", [*BRUSHES, ("oilbrush", "markerpen", "tape", "watercolor")],
                          ids=lambda b: b if isinstance(b, str) else "mix")
-def test_every_tensor_follows_the_settings_device(brush, meta_by_default):
+def test_every_tensor_follows_the_settings_device(brush, meta_default):
     on_cpu = paint(photo(), brush=brush, device="cpu", **SMALL)
     torch.set_default_device("cpu")
     plain = paint(photo(), brush=brush, device="cpu", **SMALL)
     assert svg.write(on_cpu) == svg.write(plain)
 
 
-def test_the_other_paths_follow_the_settings_device_too(meta_by_default):
+def test_the_other_paths_follow_the_settings_device_too(meta_default):
     """Resuming, size limits, opaque strokes, the exact forward pass, an extra loss, previews and a cancel."""
     first = paint(photo(), brush="tape", device="cpu", **{**SMALL, "strokes": 6})
 

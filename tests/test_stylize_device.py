@@ -25,17 +25,6 @@ def starry(style_image):
     return small_style(style_image("starry_night.jpg"))
 
 
-@pytest.fixture
-def meta_default():
-    """Tensors made without a device are meta tensors for the test's length."""
-    previous = torch.get_default_device()
-    torch.set_default_device("meta")
-    try:
-        yield
-    finally:
-        torch.set_default_device(previous)
-
-
 def run_twice(content, styles, options, mask, models, request) -> tuple[np.ndarray, np.ndarray]:
     """(the picture with torch's usual default device, the picture with meta as the default)."""
     plain = stylize(content, styles, options, mask=mask, models=models)
