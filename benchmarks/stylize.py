@@ -21,22 +21,56 @@ tiled output, the untiled output and the content photo. Up to --compare-up-to it
 the tiled output is from the untiled one (mean and max, 0-255); above it only the raw ratios.
 --device picks where the tensors live (the header names it, with the GPU's name on CUDA); the clock is
 read after the device has finished, and on CUDA the row ends with the GPU's peak allocated memory.
+
+--grid measures the defaults instead (issue #16's targets): every method of brushwork.settings.METHODS
+(or --methods) at its defaults, changed by --set METHOD.FIELD=VALUE (e.g. --set wct.alpha=0.6, repeatable),
+over --grid-contents x --grid-styles (3 x 6 photos) at 512 px, in one process (models loaded once, one
+untimed 256 px warm-up per method). It prints a row per pair, then the medians per method: content loss,
+style loss (the measures above) and seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from device_clock import Stopwatch, add_device_option, describe, device_from
 
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from brushwork.stylize import CD16xModels
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+QUALITY_SIDE = 512  # px: every output is measured at this long side
+GRID_CONTENTS = "tubingen.jpg,chicago.jpg,astronaut.png"
+GRID_STYLES = "composition_vii.jpg,contrast_of_forms.jpg,starry_night.jpg,the_scream.jpg,udnie.jpg,wave.jpg"
+
+
+def quality(models: CD16xModels, device: torch.device, out: np.ndarray, content: np.ndarray,
+            style: np.ndarray) -> tuple[float, float]:
+    """Content and style loss of `out` at QUALITY_SIDE px (the module docstring defines them)."""
+    from brushwork.images import fit_long_side, resize_tensor, to_tensor
+    from brushwork.stylize import gatys
+
+    net = models.loss_network(device)
+    h, w = fit_long_side(*out.shape[:2], QUALITY_SIDE)
+    small_out = resize_tensor(to_tensor(out, device), h, w)
+    small_content = resize_tensor(to_tensor(content, device), h, w)
+    s = to_tensor(style, device)
+    targets = gatys.style_targets(net, [resize_tensor(s, *fit_long_side(*s.shape[-2:], QUALITY_SIDE))], [1.0])
+    losses = gatys.measure(net, small_out, small_content, targets)
+    return losses.content, losses.style
 
 
 def child(args: argparse.Namespace) -> None:
@@ -44,8 +78,8 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from brushwork.files import save_png
-    from brushwork.images import fit_long_side, load_rgb8, resize_tensor, to_array, to_tensor
-    from brushwork.stylize import CD16xModels, StyleOptions, gatys, stylize
+    from brushwork.images import load_rgb8, resize_tensor, to_array, to_tensor
+    from brushwork.stylize import CD16xModels, StyleOptions, stylize
     from brushwork.stylize.tiling import borders, pad_to_grid, plan, seam_energy_ratio
 
     device = device_from(args)
@@ -63,16 +97,10 @@ def child(args: argparse.Namespace) -> None:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gpu_peak_mib = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
 
-    net = models.loss_network(device)
-    h, w = fit_long_side(*out.shape[:2], 512)
-    small_out = resize_tensor(to_tensor(out, device), h, w)
-    small_content = resize_tensor(to_tensor(content, device), h, w)
-    s = to_tensor(style, device)
-    targets = gatys.style_targets(net, [resize_tensor(s, *fit_long_side(*s.shape[-2:], 512))], [1.0])
-    losses = gatys.measure(net, small_out, small_content, targets)
+    content_loss, style_loss = quality(models, device, out, content, style)
     result = {"method": args.method, "size": list(out.shape[:2]), "seconds": seconds, "cpu_seconds": cpu,
-              "peak_mib": peak_mib, "gpu_peak_mib": gpu_peak_mib, "content_loss": losses.content,
-              "style_loss": losses.style}
+              "peak_mib": peak_mib, "gpu_peak_mib": gpu_peak_mib, "content_loss": content_loss,
+              "style_loss": style_loss}
     padded = pad_to_grid(torch.zeros(1, 1, *out.shape[:2]))[0].shape[-2:]
     tiles = plan(*padded, args.tile, 0)
     if len(tiles) > 1:
@@ -94,9 +122,79 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
+def parse_overrides(pairs: list[str], methods: list[str]) -> dict[str, dict[str, Any]]:
+    """--set METHOD.FIELD=VALUE strings as {method: {field: value}}, each value read as its StyleOptions
+    field's type (a list comma-separated); a wrong method, field or value ends the benchmark naming it."""
+    from brushwork.settings import METHODS, SPEC, StyleOptions
+
+    fields = {f.name: f.metadata[SPEC] for f in dataclasses.fields(StyleOptions)}
+    read = {"int": int, "float": float, "choices": int,
+            "bool": lambda text: {"1": True, "true": True, "0": False, "false": False}[text.lower()]}
+    overrides: dict[str, dict[str, Any]] = {method: {} for method in methods}
+    for pair in pairs:
+        key, _, text = pair.partition("=")
+        method, _, name = key.partition(".")
+        if method not in METHODS or name not in fields or name in ("method", "size", "device") or not text:
+            raise SystemExit(f"--set {pair!r}: expected METHOD.FIELD=VALUE with METHOD one of {', '.join(METHODS)} "
+                             f"and FIELD a StyleOptions field other than method, size and device")
+        spec = fields[name]
+        convert = read.get(spec.type, str)
+        try:
+            value = tuple(map(convert, text.split(","))) if spec.many else convert(text)
+        except (KeyError, ValueError):
+            raise SystemExit(f"--set {pair!r}: {text!r} is not a {spec.type} value") from None
+        overrides.setdefault(method, {})[name] = value
+    return overrides
+
+
+def grid(args: argparse.Namespace) -> None:
+    """Every method at its defaults (with the --set overrides) over contents x styles at 512 px: a row per
+    pair, then the medians per method."""
+    from brushwork.images import load_rgb8
+    from brushwork.settings import METHODS
+    from brushwork.stylize import CD16xModels, StyleOptions, stylize
+
+    device = device_from(args)
+    methods = args.methods.split(",") if args.methods else list(METHODS)
+    overrides = parse_overrides(args.set, methods)
+    contents = {name: load_rgb8(SHARED / "images" / "content" / name) for name in args.grid_contents.split(",")}
+    styles = {name: load_rgb8(SHARED / "images" / "style" / name) for name in args.grid_styles.split(",")}
+    models = CD16xModels()
+    print(f"grid: {len(contents)} contents x {len(styles)} styles at {QUALITY_SIDE} px; device {describe(device)}; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; one untimed 256 px warm-up per method")
+    print(f"{'method':<10}{'content':<16}{'style':<22}{'time s':>8}{'content':>9}{'style':>8}")
+    medians: list[tuple[str, str, float, float, float]] = []
+    for method in methods:
+        changes = overrides[method]
+        options = StyleOptions(method=method, size=QUALITY_SIDE, device=str(device), **changes)
+        described = ", ".join(f"{name}={value}" for name, value in changes.items()) or "defaults"
+        try:
+            stylize(next(iter(contents.values())), [next(iter(styles.values()))], replace(options, size=256),
+                    models=models)  # warm-up
+        except Exception as exc:  # a method that cannot run here (missing weights) is reported, not fatal
+            print(f"{method:<10}failed: {type(exc).__name__}: {exc}", flush=True)
+            continue
+        rows = []
+        for content_name, content in contents.items():
+            for style_name, style in styles.items():
+                with Stopwatch(device) as clock:
+                    out = stylize(content, [style], options, models=models)
+                content_loss, style_loss = quality(models, device, out, content, style)
+                rows.append((clock.seconds, content_loss, style_loss))
+                print(f"{method:<10}{content_name:<16}{style_name:<22}{clock.seconds:>8.2f}{content_loss:>9.3f}"
+                      f"{style_loss:>8.3f}", flush=True)
+        seconds, content_losses, style_losses = zip(*rows, strict=True)
+        medians.append((method, described, statistics.median(content_losses), statistics.median(style_losses),
+                        statistics.median(seconds)))
+    print(f"\nmedians over {len(contents) * len(styles)} pairs (load average {os.getloadavg()[0]:.1f})")
+    print(f"{'method':<10}{'content':>9}{'style':>8}{'time s':>8}  settings")
+    for method, described, content_loss, style_loss, seconds in medians:
+        print(f"{method:<10}{content_loss:>9.3f}{style_loss:>8.3f}{seconds:>8.2f}  {described}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", default="adain,wct,gatys")
+    parser.add_argument("--methods", help="comma-separated (default adain,wct,gatys; with --grid all methods)")
     parser.add_argument("--sizes", default="512,1024,2048,4096")
     parser.add_argument("--content", default="tubingen.jpg", help="file in ../shared/images/content")
     parser.add_argument("--style", default="starry_night.jpg", help="file in ../shared/images/style")
@@ -107,6 +205,12 @@ def main() -> None:
     parser.add_argument("--compare-up-to", type=int, default=4096,
                         help="also run tiled sizes up to this one untiled and print the difference")
     parser.add_argument("--save", help="folder for the outputs (PNG)")
+    parser.add_argument("--grid", action="store_true",
+                        help="each method at its defaults over --grid-contents x --grid-styles at 512 px: medians")
+    parser.add_argument("--set", action="append", default=[], metavar="METHOD.FIELD=VALUE",
+                        help="with --grid: change one of a method's defaults (e.g. wct.alpha=0.6); repeatable")
+    parser.add_argument("--grid-contents", default=GRID_CONTENTS, help="files in ../shared/images/content")
+    parser.add_argument("--grid-styles", default=GRID_STYLES, help="files in ../shared/images/style")
     add_device_option(parser)
     parser.add_argument("--method", help=argparse.SUPPRESS)  # set in the per-run child process
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -115,6 +219,10 @@ def main() -> None:
     if args.method:
         child(args)
         return
+    if args.grid:
+        grid(args)
+        return
+    args.methods = args.methods or "adain,wct,gatys"
     if args.save:
         Path(args.save).mkdir(parents=True, exist_ok=True)
     print(f"content {args.content}, style {args.style}, tile {args.tile} px, gatys {args.gatys_steps} steps at "
