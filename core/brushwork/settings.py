@@ -54,6 +54,8 @@ METHOD_CHOICES = (
                                "match of the style's textures and colours (a few seconds).", levels=(5, 4, 3, 2, 1)),
     MethodChoice("gatys", "Gatys", "Optimises the picture itself towards the style (Gatys et al.): the finest "
                                    "result, but minutes of work."),
+    MethodChoice("microast", "MicroAST", "A small network trained to predict how a style reshapes the picture "
+                                         "(MicroAST): the fastest, works on very large pictures."),
 )
 METHODS = tuple(method.name for method in METHOD_CHOICES)
 

@@ -82,7 +82,7 @@ _CD16X = [
      "17fd0f81622f01366eb21cb4d40140ee38cf988ed6eaf266629709c397a8b485"),
 ]
 
-REGISTRY: dict[str, WeightFile] = {
+_CD16X_FILES = {
     f"cd16x/{key}": WeightFile(
         name=f"cd16x/{key}",
         path=f"cd16x/{key}.pth",
@@ -94,6 +94,33 @@ REGISTRY: dict[str, WeightFile] = {
     )
     for key, upstream, size, digest in _CD16X
 }
+
+_MICROAST_COMMIT = "d2796c7dbf01dbc29ed35b11675d87fcc640f969"
+_MICROAST_URL = f"https://github.com/EndyWon/MicroAST/raw/{_MICROAST_COMMIT}/models/"
+MICROAST_LICENCE = (
+    "MIT (c) 2022 Zhizhong Wang; MicroAST: Towards Super-Fast Ultra-Resolution Arbitrary Style Transfer, "
+    "Wang et al., AAAI 2023"
+)
+# (network, bytes, sha256) — from shared/weights/SOURCES.md; upstream names them <network>_iter_160000.pth.tar.
+_MICROAST = [
+    ("content_encoder", 634983, "c8d895c0eec52507c157e102fab217c37f0c399ef3e168ef8b0b2677714660a4"),
+    ("style_encoder", 634983, "94f6b3fa386828692c20809a0af8bd0eba9c04e90a7d8842086976e4d223c5af"),
+    ("modulator", 12158, "8588055baf7d5ad8398d595d5518c6f030e3ff8dbb6007a7c1779776e11da28b"),
+    ("decoder", 619135, "32e04a46b953fd9f94ec9e20f351511305a5260e000c18f9aef6570d5f1e23d9"),
+]
+_MICROAST_FILES = {
+    f"microast/{network}": WeightFile(
+        name=f"microast/{network}",
+        path=f"microast/{network}_iter_160000.pth.tar",
+        url=f"{_MICROAST_URL}{network}_iter_160000.pth.tar",
+        sha256=digest,
+        size=size,
+        licence=MICROAST_LICENCE,
+        description=f"MicroAST {network.replace('_', ' ')}",
+    )
+    for network, size, digest in _MICROAST
+}
+REGISTRY: dict[str, WeightFile] = {**_CD16X_FILES, **_MICROAST_FILES}
 
 
 def lookup(name: str) -> WeightFile:
