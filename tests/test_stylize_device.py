@@ -43,6 +43,9 @@ CASES = {
     "gatys, tiled, two stages": StyleOptions(method="gatys", steps=2, refine_steps=2, work_size=64, tile=64,
                                              margin=16, size=112, device="cpu"),
     "gatys, adam": StyleOptions(method="gatys", steps=2, optimizer="adam", device="cpu"),
+    "microast": StyleOptions(method="microast", device="cpu"),
+    "microast, tiled, colour kept": StyleOptions(method="microast", tile=64, preserve_color=True, alpha=0.7,
+                                                 device="cpu"),
 }
 
 

@@ -144,7 +144,9 @@ class Networks:
         """The registered files (`microast/*`), or those in `directory` laid out like the registry;
         each must hold exactly its network's parameters."""
         built: dict[str, nn.Module] = {}
-        for name, network in zip(NETWORKS, (Encoder(), Encoder(), Modulator(), Decoder()), strict=True):
+        with torch.device(device):  # parameters are made on the device, whatever torch's default device
+            empty = (Encoder(), Encoder(), Modulator(), Decoder())
+        for name, network in zip(NETWORKS, empty, strict=True):
             entry = weights.lookup(f"microast/{name}")
             explicit = Path(directory) / entry.path if directory is not None else None
             path = weights.resolve(entry.name, explicit=explicit, download=download)
@@ -153,7 +155,7 @@ class Networks:
             except RuntimeError as exc:  # missing/unexpected keys or shape mismatches
                 detail = " ".join(str(exc).split())
                 raise WeightsError(f"{path}: not a MicroAST {name.replace('_', ' ')} file ({detail[:300]})") from None
-            built[name] = network.to(device).requires_grad_(False).eval()
+            built[name] = network.requires_grad_(False).eval()
         return cls(**built)  # type: ignore[arg-type]  # the four names are the fields
 
 
