@@ -57,13 +57,15 @@ def served_entry(server, data: bytes, registered: bytes | None = None) -> weight
 def test_registry_matches_the_published_checksums(weights_dir):
     if SHARED_WEIGHTS.is_dir():  # the checksums published with the project's copy
         sums = dict(reversed(line.split()) for line in (SHARED_WEIGHTS / "SHA256SUMS").read_text().splitlines()
-                    if line.startswith(tuple("0123456789abcdef")) and "cd16x/" in line)
+                    if line.startswith(tuple("0123456789abcdef")) and line.split()[1].startswith(("cd16x/",
+                                                                                                "microast/")))
     else:  # a plain clone: the files as downloaded from their upstream URLs
         sums = {e.path: weights.sha256_of(weights_dir / e.path) for e in weights.REGISTRY.values()}
     assert {e.path: e.sha256 for e in weights.REGISTRY.values()} == sums
     for entry in weights.REGISTRY.values():
         assert (weights_dir / entry.path).stat().st_size == entry.size
-        assert entry.url.startswith("https://github.com/MingSun-Tse/Collaborative-Distillation/raw/")
+        upstream = {"cd16x": "MingSun-Tse/Collaborative-Distillation", "microast": "EndyWon/MicroAST"}[entry.group]
+        assert entry.url.startswith(f"https://github.com/{upstream}/raw/")
         assert "MIT" in entry.licence and "Wang" in entry.licence
 
 
@@ -109,7 +111,10 @@ def test_unknown_name():
     with pytest.raises(WeightsError, match="unknown weights 'cd16x/9SE'"):
         weights.lookup("cd16x/9SE")
     assert [e.name for e in weights.select(["cd16x/2SD", "cd16x"])][:2] == ["cd16x/2SD", "cd16x/1SE"]
-    assert len(weights.select([])) == len(weights.REGISTRY) == 10
+    assert len(weights.select([])) == len(weights.REGISTRY) == 14  # 10 cd16x + 4 microast
+    assert [e.name for e in weights.select(["microast"])] == [f"microast/{n}" for n in
+                                                              ("content_encoder", "style_encoder", "modulator",
+                                                               "decoder")]
 
 
 def test_download_verifies_and_caches(isolated, server, capsys):
@@ -152,7 +157,7 @@ def test_cli_list_and_fetch(isolated, monkeypatch, capsys, weights_dir):
     monkeypatch.setenv(weights.ENV_OFFLINE, "1")  # everything is present: fetch must not download
     code, out, _ = run(capsys, "weights", "list")
     assert code == 0 and "Collaborative Distillation" in out and "MIT" in out
-    assert out.count(str(weights_dir)) == 10
+    assert out.count(str(weights_dir)) == len(weights.REGISTRY) and "MicroAST" in out
     code, out, _ = run(capsys, "weights", "fetch", "cd16x")
     assert code == 0 and len(out.splitlines()) == 10 and str(weights_dir / "cd16x" / "5SD.pth") in out
     code, _, err = run(capsys, "weights", "fetch", "vgg")
@@ -161,4 +166,4 @@ def test_cli_list_and_fetch(isolated, monkeypatch, capsys, weights_dir):
 
 def test_cli_list_shows_missing(isolated, capsys):
     code, out, _ = run(capsys, "weights", "list")
-    assert code == 0 and out.count("not downloaded") == 10
+    assert code == 0 and out.count("not downloaded") == len(weights.REGISTRY)
