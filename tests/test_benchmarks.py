@@ -71,3 +71,49 @@ def test_gpu_sh_quick_runs_every_figure_on_the_cpu(weights_dir):
     # each figure's own output (warm-up, progress) is shown as it runs
     assert all(f"== {name}" in done.stdout for name in GPU_FIGURES)
     assert done.stderr.count("warm-up (untimed)") == len(GPU_FIGURES)
+
+
+def _stylize_benchmark(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.delitem(sys.modules, "device_clock", raising=False)
+    return runpy.run_path(str(BENCHMARKS / "stylize.py"))
+
+
+def test_grid_overrides_are_read_as_their_fields_types(monkeypatch):
+    parse_overrides = _stylize_benchmark(monkeypatch)["parse_overrides"]
+    overrides = parse_overrides(["wct.alpha=0.6", "gatys.steps=30", "gatys.optimizer=adam", "wct.levels=5,4",
+                                 "wct.preserve_color=true"], ["wct", "gatys", "adain"])
+    assert overrides == {"wct": {"alpha": 0.6, "levels": (5, 4), "preserve_color": True},
+                         "gatys": {"steps": 30, "optimizer": "adam"}, "adain": {}}
+    assert isinstance(overrides["gatys"]["steps"], int)
+
+
+@pytest.mark.parametrize("pair, problem", [("wct.strength=0.6", "expected METHOD.FIELD=VALUE"),
+                                           ("oil.alpha=0.6", "expected METHOD.FIELD=VALUE"),
+                                           ("wct.size=256", "other than method, size and device"),
+                                           ("gatys.steps=many", "'many' is not a int value")])
+def test_a_wrong_grid_override_is_refused_naming_it(monkeypatch, pair, problem):
+    parse_overrides = _stylize_benchmark(monkeypatch)["parse_overrides"]
+    with pytest.raises(SystemExit) as exit_info:
+        parse_overrides([pair], ["wct"])
+    assert f"--set {pair!r}" in str(exit_info.value) and problem in str(exit_info.value)
+
+
+def test_the_grid_prints_a_row_per_pair_and_the_medians(weights_dir):
+    # one content x two styles, AdaIN only (the fastest): the table's shape, not its figures
+    env = {**os.environ, "BRUSHWORK_WEIGHTS": str(weights_dir)}
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "stylize.py"), "--grid", "--methods", "adain",
+                           "--set", "adain.alpha=0.5", "--grid-contents", "tubingen.jpg",
+                           "--grid-styles", "wave.jpg,udnie.jpg", "--device", "cpu"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    pairs = [line.split() for line in lines if line.startswith("adain") and ".jpg" in line]
+    assert [row[:3] for row in pairs] == [["adain", "tubingen.jpg", "wave.jpg"], ["adain", "tubingen.jpg", "udnie.jpg"]]
+    medians = lines[lines.index(next(line for line in lines if line.startswith("medians over 2 pairs"))):]
+    assert medians[1].split() == ["method", "content", "style", "time", "s", "settings"]
+    row = medians[2].split()
+    assert row[0] == "adain" and row[-1] == "alpha=0.5"
+    # the medians of two pairs are their means
+    for column in (1, 2):
+        assert float(row[column]) == pytest.approx(sum(float(pair[column + 3]) for pair in pairs) / 2, abs=1e-3)
