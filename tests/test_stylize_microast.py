@@ -6,12 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from brushwork import weights
 from brushwork.images import to_array, to_tensor
 from brushwork.stylize import CD16xModels, StyleOptions, stylize
-from brushwork.stylize.microast import NETWORKS, Networks, read_styles, transform
+from brushwork.stylize.microast import NETWORKS, Networks, halved_kernel, read_styles, transform
 from brushwork.stylize.transforms import preserve_color
 from brushwork.weights import WeightsError
 
@@ -166,3 +167,16 @@ def test_preserve_color_keeps_the_contents_colours(models, starry):
                    models=models)
     expected = to_array(preserve_color(to_tensor(styled), to_tensor(content)))
     assert np.abs(kept.astype(int) - expected).max() <= 1
+
+
+def test_halved_kernel_gives_the_same_convolution():
+    """The decoder's last conv runs on 2x2 pixel blocks: the same result as the plain convolution."""
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 5, 22, 30, generator=generator)
+    for kernel in (3, 9):
+        weight = torch.randn(3, 5, kernel, kernel, generator=generator)
+        blocks = F.pixel_shuffle(F.conv2d(F.pixel_unshuffle(image, 2), halved_kernel(weight)), 2)
+        expected = F.conv2d(image, weight)
+        # the block form yields the whole (even) grid: the plain convolution's valid part is its top-left
+        torch.testing.assert_close(blocks[..., :expected.shape[-2], :expected.shape[-1]], expected, atol=1e-4,
+                                   rtol=1e-4)

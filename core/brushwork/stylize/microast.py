@@ -43,15 +43,42 @@ NETWORKS = ("content_encoder", "style_encoder", "modulator", "decoder")
 
 
 class PaddedConv(nn.Module):
-    """A reflection-padded convolution (upstream's `ConvLayer`: its parameters are `conv_layer.*`)."""
+    """A reflection-padded convolution (upstream's `ConvLayer`: its parameters are `conv_layer.*`).
 
-    def __init__(self, channels_in: int, channels_out: int, kernel: int, stride: int = 1, groups: int = 1):
+    With `by_halves` (stride 1, one group, odd kernel) it runs as the same convolution on 2x2 pixel
+    blocks (`halved_kernel`): the decoder's last 9x9 conv to 3 channels takes 154 ms instead of 267 ms at
+    1024x688 on 2 CPU cores, oneDNN being slow with so few output channels."""
+
+    def __init__(self, channels_in: int, channels_out: int, kernel: int, stride: int = 1, groups: int = 1,
+                 by_halves: bool = False):
         super().__init__()
         self.pad = kernel // 2
+        self.by_halves = by_halves
         self.conv_layer = nn.Conv2d(channels_in, channels_out, kernel, stride, groups=groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv_layer(F.pad(x, (self.pad,) * 4, mode="reflect"))
+        padded = F.pad(x, (self.pad,) * 4, mode="reflect")
+        if not self.by_halves:
+            return self.conv_layer(padded)
+        weight = halved_kernel(self.conv_layer.weight)
+        bias = self.conv_layer.bias.repeat_interleave(4) if self.conv_layer.bias is not None else None
+        return F.pixel_shuffle(F.conv2d(F.pixel_unshuffle(padded, 2), weight, bias), 2)
+
+
+def halved_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """An odd k×k kernel (O, C, k, k) as the kernel (4O, 4C, (k+1)/2, (k+1)/2) that gives the same
+    convolution between `pixel_unshuffle(·, 2)`d input and `pixel_shuffle(·, 2)`d output (even sizes).
+
+    Output pixel 2i+a (a ∈ {0, 1}) reads input pixel 2(i+d)+u, i.e. kernel tap 2d + u − a (taps outside
+    0..k−1 are zero)."""
+    out_channels, in_channels, kernel = weight.shape[:3]
+    half = (kernel + 1) // 2
+    steps = torch.arange(2, device=weight.device)
+    # tap + 1 (into the kernel zero-padded by one) by [a, u, d]
+    taps = 2 * torch.arange(half, device=weight.device).view(1, 1, half) + steps.view(1, 2, 1) - steps.view(2, 1, 1) + 1
+    gathered = F.pad(weight, (1, 1, 1, 1))[:, :, taps[:, :, :, None, None, None], taps[None, None, None]]
+    # (o, c, a, u, dy, b, v, dx) → (o a b, c u v, dy, dx), the channel orders of pixel_shuffle/unshuffle
+    return gathered.permute(0, 2, 5, 1, 3, 6, 4, 7).reshape(out_channels * 4, in_channels * 4, half, half)
 
 
 class Residual(nn.Module):
@@ -74,11 +101,11 @@ class Residual(nn.Module):
 def _encoder_head() -> nn.Sequential:
     # Depthwise stride-2 convs halve the resolution twice; indices match upstream's keys (ReLUs between).
     return nn.Sequential(
-        PaddedConv(3, 16, 9), nn.ReLU(),
-        PaddedConv(16, 32, 3, stride=2, groups=16), nn.ReLU(),
-        PaddedConv(32, 32, 1), nn.ReLU(),
-        PaddedConv(32, 64, 3, stride=2, groups=32), nn.ReLU(),
-        PaddedConv(64, 64, 1), nn.ReLU(),
+        PaddedConv(3, 16, 9), nn.ReLU(inplace=True),
+        PaddedConv(16, 32, 3, stride=2, groups=16), nn.ReLU(inplace=True),
+        PaddedConv(32, 32, 1), nn.ReLU(inplace=True),
+        PaddedConv(32, 64, 3, stride=2, groups=32), nn.ReLU(inplace=True),
+        PaddedConv(64, 64, 1), nn.ReLU(inplace=True),
         Residual(),
     )
 
@@ -121,12 +148,12 @@ class Decoder(nn.Module):
         self.dec2 = Residual()
         self.dec3 = nn.Sequential(
             nn.Upsample(scale_factor=2, mode="bilinear"),
-            PaddedConv(64, 32, 3, groups=32), nn.ReLU(),
-            PaddedConv(32, 32, 1), nn.ReLU(),
+            PaddedConv(64, 32, 3, groups=32), nn.ReLU(inplace=True),
+            PaddedConv(32, 32, 1), nn.ReLU(inplace=True),
             nn.Upsample(scale_factor=2, mode="bilinear"),
-            PaddedConv(32, 16, 3, groups=16), nn.ReLU(),
-            PaddedConv(16, 16, 1), nn.ReLU(),
-            PaddedConv(16, 3, 9),
+            PaddedConv(32, 16, 3, groups=16), nn.ReLU(inplace=True),
+            PaddedConv(16, 16, 1), nn.ReLU(inplace=True),
+            PaddedConv(16, 3, 9, by_halves=True),
         )
 
 
@@ -155,6 +182,8 @@ class Networks:
             except RuntimeError as exc:  # missing/unexpected keys or shape mismatches
                 detail = " ".join(str(exc).split())
                 raise WeightsError(f"{path}: not a MicroAST {name.replace('_', ' ')} file ({detail[:300]})") from None
+            # oneDNN's CPU convolutions run faster on channels-last tensors (as in `models.Net`)
+            network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             built[name] = network.requires_grad_(False).eval()
         return cls(**built)  # type: ignore[arg-type]  # the four names are the fields
 
@@ -205,6 +234,7 @@ def run(job: Job) -> torch.Tensor:
     height, width = job.content.shape[-2:]
     content, _ = pad_to_grid(job.content)
     mask = F.avg_pool2d(pad_to_grid(job.mask)[0], SCALE) if job.mask is not None else None
+    content = content.contiguous(memory_format=torch.channels_last)
     tiles = plan(content.shape[-2], content.shape[-1], opts.tile, CONTEXT)
     with torch.inference_mode():
         style = read_styles(nets, job.styles, opts.style_weights)
@@ -217,7 +247,8 @@ def run(job: Job) -> torch.Tensor:
 
 def encode(encoder: Encoder, image: torch.Tensor, tiles: list[Tile], report: Callable[[float], None]) -> torch.Tensor:
     """enc2 features of the whole image, tile by tile (each from its window, keeping the core)."""
-    features = image.new_empty(1, 64, image.shape[-2] // SCALE, image.shape[-1] // SCALE)
+    features = image.new_empty(1, 64, image.shape[-2] // SCALE, image.shape[-1] // SCALE).contiguous(
+        memory_format=torch.channels_last)
     for i, tile in enumerate(tiles):
         core = tile.core_of_window(encoder(tile.window(image))[1], SCALE)
         features[..., tile.y0 // SCALE:tile.y1 // SCALE, tile.x0 // SCALE:tile.x1 // SCALE] = core
