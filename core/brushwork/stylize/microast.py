@@ -57,7 +57,7 @@ class PaddedConv(nn.Module):
         self.conv_layer = nn.Conv2d(channels_in, channels_out, kernel, stride, groups=groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        padded = F.pad(x, (self.pad,) * 4, mode="reflect")
+        padded = F.pad(x, (self.pad,) * 4, mode="reflect") if self.pad else x  # F.pad copies even by 0
         if not self.by_halves:
             return self.conv_layer(padded)
         weight = halved_kernel(self.conv_layer.weight)
