@@ -199,6 +199,7 @@ class Style:
 
 
 def read_styles(nets: Networks, styles: Sequence[torch.Tensor], style_weights: Sequence[float]) -> Style:
+    """Each style's feature statistics, and the modulation of all of them blended by `style_weights`."""
     first, second, modulations = [], [], []
     for style in styles:
         feat1, feat2 = nets.style_encoder(style)
