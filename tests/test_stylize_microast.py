@@ -111,6 +111,23 @@ def test_the_registry_offline_message_names_the_file(tmp_path):
         Networks.load("cpu", download=False)
 
 
+def test_the_networks_are_loaded_once_per_models_and_device(weights_dir, starry, monkeypatch):
+    """A server worker keeps one Models between jobs: the second job reuses the loaded networks."""
+    loads = []
+    real = Networks.load
+
+    def counting(*args, **kwargs):
+        loads.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(Networks, "load", counting)
+    kept = CD16xModels(weights_dir)
+    content = photo("chicago.jpg", 64, 48)
+    for _ in range(2):
+        stylize(content, [starry], StyleOptions(method="microast", device="cpu"), models=kept)
+    assert len(loads) == 1
+
+
 def test_tiled_equals_untiled(models, starry):
     """Statistics of the whole image reach every tile (the quarter-resolution middle runs whole): tiles of
     64 px give the untiled picture."""

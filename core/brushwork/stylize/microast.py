@@ -30,7 +30,7 @@ from torch import nn
 from brushwork import weights
 from brushwork.stylize.adain import adain_map
 from brushwork.stylize.job import Job
-from brushwork.stylize.models import CD16xModels, DeviceLike, read_state_dict
+from brushwork.stylize.models import CD16xModels, DeviceLike, Models, read_state_dict
 from brushwork.stylize.tiling import Tile, pad_to_grid, plan
 from brushwork.stylize.transforms import FeatureStats
 from brushwork.weights import WeightsError
@@ -231,7 +231,11 @@ def run(job: Job) -> torch.Tensor:
     assert opts.style_weights is not None  # validate() fills them in
     directory = job.models.directory if isinstance(job.models, CD16xModels) else None
     download = job.models.download if isinstance(job.models, CD16xModels) else True
-    nets = Networks.load(job.device, directory, download)
+
+    def load(device: torch.device) -> Networks:
+        return Networks.load(device, directory, download)
+
+    nets = job.models.kept("microast", job.device, load) if isinstance(job.models, Models) else load(job.device)
     height, width = job.content.shape[-2:]
     content, _ = pad_to_grid(job.content)
     mask = F.avg_pool2d(pad_to_grid(job.mask)[0], SCALE) if job.mask is not None else None

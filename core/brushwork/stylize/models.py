@@ -28,7 +28,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, TypeVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -273,17 +273,22 @@ class Net(nn.Module):
         return x
 
 
+_Built = TypeVar("_Built")
+
+
 class Models(ABC):
     """Encoder/decoder pairs by level, and the loss network (relu1_1..relu5_1 taps), each on the device
-    asked for: built there on first use and kept (per network and device)."""
+    asked for: built there on first use and kept (per network and device), as are other methods'
+    networks (`kept`)."""
 
     name = "models"
 
     def __init__(self) -> None:
-        self._nets: dict[tuple[str, torch.device], Net] = {}
+        self._nets: dict[tuple[str, torch.device], Any] = {}
 
-    def _on(self, key: str, device: DeviceLike, build: Callable[[torch.device], Net]) -> Net:
-        """The network `key` on `device`, built there by `build(device)` the first time."""
+    def kept(self, key: str, device: DeviceLike, build: Callable[[torch.device], _Built]) -> _Built:
+        """The networks `key` on `device`, built there by `build(device)` the first time and kept with
+        these models (a server worker reuses them from job to job)."""
         slot = (key, device_key(device))
         if slot not in self._nets:
             self._nets[slot] = build(slot[1])
@@ -328,7 +333,7 @@ class CD16xModels(Models):
             check_keys(path, state, _param_keys(ops), CD16X.ignored, what)
             return Net(ops, state, padding="reflect", source=str(path), device=device)
 
-        return self._on(key, device, build)
+        return self.kept(key, device, build)
 
     def levels(self) -> tuple[int, ...]:
         return (1, 2, 3, 4, 5)
@@ -371,7 +376,7 @@ class VGGModels(Models):
         return (4,) if self._decoder_state is not None else ()
 
     def encoder(self, level: int, device: DeviceLike = "cpu") -> Net:
-        return self._on(f"encoder{level}", device, lambda device: Net(
+        return self.kept(f"encoder{level}", device, lambda device: Net(
             self.layout.encoder_ops(level), self._state, padding=self.layout.padding, ceil_pool=self.layout.ceil_pool,
             normalize=self.layout.normalize, source=str(self.vgg_path), device=device))
 
@@ -380,7 +385,7 @@ class VGGModels(Models):
         if state is None or level != 4:
             raise WeightsError(f"no decoder for level {level}: with --vgg, adain and wct need --decoder (the AdaIN "
                                "decoder.pth, level 4); gatys needs none")
-        return self._on("decoder4", device, lambda device: Net(
+        return self.kept("decoder4", device, lambda device: Net(
             ADAIN_DECODER_OPS, state, padding="reflect", source=str(self.decoder_path), device=device))
 
     def loss_network(self, device: DeviceLike = "cpu") -> Net:
