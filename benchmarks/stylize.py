@@ -26,7 +26,7 @@ read after the device has finished, and on CUDA the row ends with the GPU's peak
 (or --methods) at its defaults, changed by --set METHOD.FIELD=VALUE (e.g. --set wct.alpha=0.6, repeatable),
 over --grid-contents x --grid-styles (3 x 6 photos) at 512 px, in one process (models loaded once, one
 untimed 256 px warm-up per method). It prints a row per pair, then the medians per method: content loss,
-style loss (the measures above) and seconds.
+style loss (the measures above), wall and CPU seconds.
 """
 
 from __future__ import annotations
@@ -162,8 +162,8 @@ def grid(args: argparse.Namespace) -> None:
     models = CD16xModels()
     print(f"grid: {len(contents)} contents x {len(styles)} styles at {QUALITY_SIDE} px; device {describe(device)}; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; one untimed 256 px warm-up per method")
-    print(f"{'method':<10}{'content':<16}{'style':<22}{'time s':>8}{'content':>9}{'style':>8}")
-    medians: list[tuple[str, str, float, float, float]] = []
+    print(f"{'method':<10}{'content':<16}{'style':<22}{'time s':>8}{'cpu s':>8}{'content':>9}{'style':>8}")
+    medians: list[tuple[str, str, float, float, float, float]] = []
     for method in methods:
         changes = overrides[method]
         options = StyleOptions(method=method, size=QUALITY_SIDE, device=str(device), **changes)
@@ -180,16 +180,16 @@ def grid(args: argparse.Namespace) -> None:
                 with Stopwatch(device) as clock:
                     out = stylize(content, [style], options, models=models)
                 content_loss, style_loss = quality(models, device, out, content, style)
-                rows.append((clock.seconds, content_loss, style_loss))
-                print(f"{method:<10}{content_name:<16}{style_name:<22}{clock.seconds:>8.2f}{content_loss:>9.3f}"
-                      f"{style_loss:>8.3f}", flush=True)
-        seconds, content_losses, style_losses = zip(*rows, strict=True)
+                rows.append((clock.seconds, clock.cpu_seconds, content_loss, style_loss))
+                print(f"{method:<10}{content_name:<16}{style_name:<22}{clock.seconds:>8.2f}{clock.cpu_seconds:>8.2f}"
+                      f"{content_loss:>9.3f}{style_loss:>8.3f}", flush=True)
+        seconds, cpu_seconds, content_losses, style_losses = zip(*rows, strict=True)
         medians.append((method, described, statistics.median(content_losses), statistics.median(style_losses),
-                        statistics.median(seconds)))
+                        statistics.median(seconds), statistics.median(cpu_seconds)))
     print(f"\nmedians over {len(contents) * len(styles)} pairs (load average {os.getloadavg()[0]:.1f})")
-    print(f"{'method':<10}{'content':>9}{'style':>8}{'time s':>8}  settings")
-    for method, described, content_loss, style_loss, seconds in medians:
-        print(f"{method:<10}{content_loss:>9.3f}{style_loss:>8.3f}{seconds:>8.2f}  {described}")
+    print(f"{'method':<10}{'content':>9}{'style':>8}{'time s':>8}{'cpu s':>8}  settings")
+    for method, described, content_loss, style_loss, seconds, cpu_seconds in medians:
+        print(f"{method:<10}{content_loss:>9.3f}{style_loss:>8.3f}{seconds:>8.2f}{cpu_seconds:>8.2f}  {described}")
 
 
 def main() -> None:

@@ -111,9 +111,9 @@ def test_the_grid_prints_a_row_per_pair_and_the_medians(weights_dir):
     pairs = [line.split() for line in lines if line.startswith("adain") and ".jpg" in line]
     assert [row[:3] for row in pairs] == [["adain", "tubingen.jpg", "wave.jpg"], ["adain", "tubingen.jpg", "udnie.jpg"]]
     medians = lines[lines.index(next(line for line in lines if line.startswith("medians over 2 pairs"))):]
-    assert medians[1].split() == ["method", "content", "style", "time", "s", "settings"]
+    assert medians[1].split() == ["method", "content", "style", "time", "s", "cpu", "s", "settings"]
     row = medians[2].split()
     assert row[0] == "adain" and row[-1] == "alpha=0.5"
     # the medians of two pairs are their means
     for column in (1, 2):
-        assert float(row[column]) == pytest.approx(sum(float(pair[column + 3]) for pair in pairs) / 2, abs=1e-3)
+        assert float(row[column]) == pytest.approx(sum(float(pair[column + 4]) for pair in pairs) / 2, abs=1e-3)
