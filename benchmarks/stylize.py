@@ -199,9 +199,10 @@ def main() -> None:
     parser.add_argument("--content", default="tubingen.jpg", help="file in ../shared/images/content")
     parser.add_argument("--style", default="starry_night.jpg", help="file in ../shared/images/style")
     parser.add_argument("--tile", type=int, default=1024)
-    parser.add_argument("--gatys-steps", type=int, default=50, help="L-BFGS iterations at 512 px")
+    parser.add_argument("--gatys-steps", type=int, default=50,
+                        help="Gatys iterations at 512 px (with the settings' optimiser)")
     parser.add_argument("--gatys-refine-steps", type=int, default=3,
-                        help="L-BFGS iterations at the output size when it is larger than 512 px")
+                        help="Gatys iterations at the output size when it is larger than 512 px")
     parser.add_argument("--compare-up-to", type=int, default=4096,
                         help="also run tiled sizes up to this one untiled and print the difference")
     parser.add_argument("--save", help="folder for the outputs (PNG)")

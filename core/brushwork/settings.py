@@ -285,14 +285,17 @@ class StyleOptions:
                         max=MAX_STYLIZE_SIDE, layers=("cli",))
     margin: int = setting(128, "Tile margin", "Context around each tile at level 5 (px); less is faster but can "
                           "show seams.", "int", min=0, max=1024, layers=("cli",))
-    steps: int = setting(100, "Steps", "gatys: iterations at the working size.", "int", min=0, max=100000,
+    # gatys: Adam for 50 steps at 512 px meets the 30 s / style 0.05 goal on 2 CPU cores (median style loss
+    # 0.020, content 0.265 over 18 content x style pairs, 12 s each); L-BFGS (100 steps: 63 s) stalls on
+    # some pairs at style 0.10-0.20 (`benchmarks/stylize.py --grid --methods gatys`).
+    steps: int = setting(50, "Steps", "gatys: iterations at the working size.", "int", min=0, max=100000,
                          editor=True, cli_help="gatys: iterations at --work-size.")
     work_size: int = setting(512, "Work size", "gatys: long side of the first optimisation; larger outputs are "
                              "then refined.", "int", min=32, max=8192, layers=("cli",))
     refine_steps: int = setting(20, "Refine steps", "gatys: iterations at the output size when it exceeds the work "
                                 "size.", "int", min=0, max=100000, layers=("cli",),
                                 cli_help="gatys: iterations at the output size when it exceeds --work-size.")
-    optimizer: str = setting("lbfgs", "Optimizer", "gatys: lbfgs or adam.", "choice", choices=OPTIMIZERS,
+    optimizer: str = setting("adam", "Optimizer", "gatys: lbfgs or adam.", "choice", choices=OPTIMIZERS,
                              layers=("cli",))
     style_weight: float = setting(10.0, "Style weight", "gatys: weight of the style loss against the content loss "
                                   "(before the strength).", "float", min=0, min_open=True, layers=("cli",),

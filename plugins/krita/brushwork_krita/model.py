@@ -300,8 +300,9 @@ ROUGH_PAINT_SECONDS_PER_STROKE = 0.06  # at 512 px, 40 steps per level
 PIXEL_SHARE = 0.5
 ROUGH_REFINE_STEP_SECONDS = 0.4  # a refinement step of 100 strokes at 512 px
 # Seconds per megapixel of the region, per method (timed the same way: 0.26 MP took 0.4 s with AdaIN,
-# 1.2 s with WCT, 35 s with Gatys), plus a start (the style's features).
-ROUGH_STYLIZE_SECONDS_PER_MP = {"adain": 2.0, "wct": 5.0, "gatys": 150.0}
+# 1.2 s with WCT, 12 s with Gatys's default 50 Adam steps, 0.2 s with MicroAST), plus a start (the style's
+# features). A method not listed (a newer engine's) is estimated as the slowest until it has been timed here.
+ROUGH_STYLIZE_SECONDS_PER_MP = {"adain": 2.0, "wct": 5.0, "gatys": 50.0, "microast": 1.0}
 STYLIZE_START = 1.0
 
 
