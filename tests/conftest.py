@@ -163,3 +163,28 @@ def meta_default():
         yield
     finally:
         torch.set_default_device(previous)
+
+
+def small_style(path) -> np.ndarray:
+    """A style painting shrunk to 192 px (long side) so that each stylize test runs in about a second."""
+    image = Image.open(path).convert("RGB")
+    image.thumbnail((192, 192), Image.LANCZOS)
+    return np.asarray(image)
+
+
+@pytest.fixture(scope="session")
+def models(weights_dir):
+    """The default style-transfer networks (cd16x), from the test weights, never downloaded."""
+    from brushwork.stylize import CD16xModels
+
+    return CD16xModels(directory=weights_dir, download=False)
+
+
+@pytest.fixture(scope="session")
+def starry(style_image):
+    return small_style(style_image("starry_night.jpg"))
+
+
+@pytest.fixture(scope="session")
+def wave(style_image):
+    return small_style(style_image("wave.jpg"))

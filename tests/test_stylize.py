@@ -11,7 +11,7 @@ from PIL import Image
 from brushwork import weights
 from brushwork.errors import BrushworkError
 from brushwork.images import fit_long_side, to_array, to_tensor
-from brushwork.stylize import CD16xModels, StyleOptions, VGGModels, gatys, stylize
+from brushwork.stylize import StyleOptions, VGGModels, gatys, stylize
 from brushwork.stylize.tiling import borders, plan, seam_energy_ratio
 
 from conftest import content_photo, psnr
@@ -31,30 +31,8 @@ def weights_env(no_downloads, weights_dir, monkeypatch):
     monkeypatch.setenv(weights.ENV_DIR, str(weights_dir))
 
 
-@pytest.fixture(scope="module")
-def models(weights_dir):
-    return CD16xModels(directory=weights_dir, download=False)
-
-
 def photo(name: str, width: int, height: int) -> np.ndarray:
     return np.asarray(Image.open(content_photo(name)).convert("RGB").resize((width, height), Image.LANCZOS))
-
-
-def small_style(path) -> np.ndarray:
-    """A style painting shrunk to 192 px (long side) so that each test runs in about a second."""
-    image = Image.open(path).convert("RGB")
-    image.thumbnail((192, 192), Image.LANCZOS)
-    return np.asarray(image)
-
-
-@pytest.fixture(scope="module")
-def starry(style_image):
-    return small_style(style_image("starry_night.jpg"))
-
-
-@pytest.fixture(scope="module")
-def wave(style_image):
-    return small_style(style_image("wave.jpg"))
 
 
 def test_alpha_zero_gives_the_contents_reconstruction(models, starry):

@@ -12,17 +12,13 @@ import torch
 
 from brushwork.stylize import CD16xModels, StyleOptions, stylize
 
-from test_stylize import photo, small_style
+from test_stylize import photo
 
 
 @pytest.fixture(scope="module")
 def models(weights_dir):
+    """This module's own (not conftest's shared ones): its networks are first built under the meta default."""
     return CD16xModels(directory=weights_dir, download=False)
-
-
-@pytest.fixture(scope="module")
-def starry(style_image):
-    return small_style(style_image("starry_night.jpg"))
 
 
 def run_twice(content, styles, options, mask, models, request) -> tuple[np.ndarray, np.ndarray]:

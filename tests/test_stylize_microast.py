@@ -17,7 +17,7 @@ from brushwork.stylize.transforms import preserve_color
 from brushwork.weights import WeightsError
 
 from conftest import BUNDLED_PHOTO
-from test_stylize import photo, small_style
+from test_stylize import photo
 
 DATA = Path(__file__).parent / "data"
 
@@ -31,23 +31,8 @@ def no_downloads(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def models(weights_dir):
-    return CD16xModels(directory=weights_dir, download=False)
-
-
-@pytest.fixture(scope="module")
 def nets(weights_dir):
     return Networks.load("cpu", weights_dir, download=False)
-
-
-@pytest.fixture(scope="module")
-def starry(style_image):
-    return small_style(style_image("starry_night.jpg"))
-
-
-@pytest.fixture(scope="module")
-def wave(style_image):
-    return small_style(style_image("wave.jpg"))
 
 
 def bundled(width: int, height: int) -> np.ndarray:
