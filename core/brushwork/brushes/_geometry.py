@@ -60,6 +60,12 @@ def _hull(points: list[Point]) -> list[Point]:
     return lower[:-1] + upper[:-1]  # counter-clockwise in y-up == positive shoelace in y-down
 
 
+def bezier_point(p0: Point, p1: Point, p2: Point, t: float) -> Point:
+    """The point at parameter t (0..1) of the quadratic Bezier p0, p1, p2."""
+    u = 1 - t
+    return (u * u * p0[0] + 2 * u * t * p1[0] + t * t * p2[0], u * u * p0[1] + 2 * u * t * p1[1] + t * t * p2[1])
+
+
 def swept_outline(params: Sequence[float], r0: float, r1: float) -> SweptOutline:
     """A Bezier stroke's curve swept by a disc whose radius runs r0 -> r1 (constant for r0 = r1)."""
     p0, p1, p2 = bezier_points(params)
@@ -70,8 +76,7 @@ def swept_outline(params: Sequence[float], r0: float, r1: float) -> SweptOutline
     for i in range(n):
         t = i / (n - 1)
         u = 1 - t
-        x = u * u * p0[0] + 2 * u * t * p1[0] + t * t * p2[0]
-        y = u * u * p0[1] + 2 * u * t * p1[1] + t * t * p2[1]
+        x, y = bezier_point(p0, p1, p2, t)
         dx = 2 * u * (p1[0] - p0[0]) + 2 * t * (p2[0] - p1[0])
         dy = 2 * u * (p1[1] - p0[1]) + 2 * t * (p2[1] - p1[1])
         norm = math.hypot(dx, dy)

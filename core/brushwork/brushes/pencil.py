@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from brushwork.brushes._bezier import BEZIER_FIELDS, BezierBrush
-from brushwork.brushes._geometry import bezier_length, bezier_points, hash01, quad_to_cubic
+from brushwork.brushes._geometry import bezier_length, bezier_point, bezier_points, hash01, quad_to_cubic
 from brushwork.brushes.base import BrushKind, Point, fields
 from brushwork.brushes.paint import hex_colour, num, opacity4, quad_d, rgb
 
@@ -171,11 +171,9 @@ class Pencil(BezierBrush):
 
         parts = []
         for strand in self._strands(s):
-            (x0, y0), (x1, y1), (x2, y2) = strand.points
-            steps = max(8, math.ceil(bezier_length((x0, y0, x1, y1, x2, y2)) / 2))  # a point every ~2 px
-            ts = [i / steps for i in range(steps + 1)]
-            line = LineString([((1 - t) ** 2 * x0 + 2 * (1 - t) * t * x1 + t * t * x2,
-                                (1 - t) ** 2 * y0 + 2 * (1 - t) * t * y1 + t * t * y2) for t in ts])
+            p0, p1, p2 = strand.points
+            steps = max(8, math.ceil(bezier_length((*p0, *p1, *p2)) / 2))  # a point every ~2 px
+            line = LineString([bezier_point(p0, p1, p2, i / steps) for i in range(steps + 1)])
             parts.append(line.buffer(strand.width / 2, cap_style="flat"))
         return unary_union(parts)
 
