@@ -27,6 +27,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -104,6 +105,11 @@ TORCHVISION = Layout(
 # The AdaIN decoder (relu4_1 features → RGB), naoto0804/pytorch-AdaIN net.decoder.
 ADAIN_DECODER_OPS: list[Op] = [Conv("1"), UP, Conv("5"), Conv("8"), Conv("11"), Conv("14"), UP, Conv("18"),
                                Conv("21"), UP, Conv("25"), Conv("28", relu=False)]
+
+
+# The shipped decoder trained for AdaIN on the cd16x level-4 encoder (package data, with its model card).
+ADAIN_DECODER_LEVEL = 4
+ADAIN_DECODER_FILE = "data/adain_decoder4.pth"
 
 
 def cd16x_decoder_ops(level: int) -> list[Op]:
@@ -237,6 +243,12 @@ class Net(nn.Module):
         else:
             self.mean = self.std = None
 
+    def keyed_state(self) -> dict[str, torch.Tensor]:
+        """The weights under the keys of the file layout they were built from (`conv41.weight`, ...)."""
+        keys = [op.key for op in self.ops if isinstance(op, Conv)]
+        return {f"{key}.{name}": tensor for key, conv in zip(keys, self.convs, strict=True)
+                for name, tensor in conv.state_dict().items()}
+
     @property
     def taps(self) -> list[str]:
         return [op.tap for op in self.ops if isinstance(op, Conv) and op.tap]
@@ -306,6 +318,11 @@ class Models(ABC):
     def decoder(self, level: int, device: DeviceLike = "cpu") -> Net:
         """relu<level>_1 features → image."""
 
+    def adain_decoder(self, level: int, device: DeviceLike = "cpu") -> Net:
+        """relu<level>_1 features after AdaIN → image: a decoder trained for AdaIN where the family has one,
+        else the reconstruction decoder."""
+        return self.decoder(level, device)
+
     @abstractmethod
     def loss_network(self, device: DeviceLike = "cpu") -> Net:
         """An encoder with taps "1".."5" (relu1_1..relu5_1)."""
@@ -322,14 +339,15 @@ class CD16xModels(Models):
         self.directory = Path(directory) if directory is not None else None
         self.download = download
 
-    def _state(self, key: str) -> tuple[Path, dict[str, torch.Tensor]]:
+    def load(self, key: str) -> tuple[Path, dict[str, torch.Tensor]]:
+        """The file of network `key` (e.g. "4SD") and its tensors."""
         explicit = self.directory / f"cd16x/{key}.pth" if self.directory is not None else None
         path = weights.resolve(f"cd16x/{key}", explicit=explicit, download=self.download)
         return path, read_state_dict(path)
 
     def _net(self, key: str, ops: list[Op], what: str, device: DeviceLike) -> Net:
         def build(device: torch.device) -> Net:
-            path, state = self._state(key)
+            path, state = self.load(key)
             check_keys(path, state, _param_keys(ops), CD16X.ignored, what)
             return Net(ops, state, padding="reflect", source=str(path), device=device)
 
@@ -343,6 +361,21 @@ class CD16xModels(Models):
 
     def decoder(self, level: int, device: DeviceLike = "cpu") -> Net:
         return self._net(f"{level}SD", cd16x_decoder_ops(level), f"cd16x level-{level} decoder", device)
+
+    def adain_decoder(self, level: int, device: DeviceLike = "cpu") -> Net:
+        # The level-4 decoder trained with AdaIN's objective ships with brushwork (stylize/train_decoder.py);
+        # the other levels decode AdaIN features with the reconstruction decoders.
+        if level != ADAIN_DECODER_LEVEL:
+            return self.decoder(level, device)
+
+        def build(device: torch.device) -> Net:
+            path = Path(str(resources.files("brushwork") / ADAIN_DECODER_FILE))
+            state = read_state_dict(path)
+            ops = cd16x_decoder_ops(level)
+            check_keys(path, state, _param_keys(ops), CD16X.ignored, "AdaIN level-4 decoder")
+            return Net(ops, state, padding="reflect", source=str(path), device=device)
+
+        return self.kept("adain4", device, build)
 
     def loss_network(self, device: DeviceLike = "cpu") -> Net:
         return self.encoder(5, device)
