@@ -7,15 +7,11 @@ their input's device.
 
 from __future__ import annotations
 
-import functools
 import math
-from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-
-if TYPE_CHECKING:
-    from geomloss import SamplesLoss
 
 
 def pixel_l1(canvas: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -37,19 +33,26 @@ def mass_map(image: torch.Tensor, grid: int, background: torch.Tensor | None = N
     return cells / cells.sum(dim=1, keepdim=True)
 
 
-def grid_points(grid: int, batch: int, device=None) -> torch.Tensor:
-    """Cell centres of a grid x grid map in the unit square, (batch, N, 2)."""
-    centres = (torch.arange(grid, dtype=torch.float32, device=device) + 0.5) / grid
-    y, x = torch.meshgrid(centres, centres, indexing="ij")
-    points = torch.stack([x.flatten(), y.flatten()], dim=1)
-    return points[None].expand(batch, -1, -1).contiguous()
+def epsilon_schedule(diameter: float, blur: float, scaling: float) -> list[float]:
+    """Temperatures of the annealed Sinkhorn loop for the squared-distance cost (GeomLoss's
+    schedule for p = 2): from diameter² down by scaling² per iteration, ending at blur²."""
+    steps = np.arange(2 * np.log(diameter), 2 * np.log(blur), 2 * np.log(scaling))
+    return [diameter**2, *(float(np.exp(e)) for e in steps), blur**2]
 
 
-@functools.lru_cache(maxsize=8)
-def _sinkhorn(blur: float, scaling: float) -> SamplesLoss:
-    from geomloss import SamplesLoss  # here: the stylizer uses this module's Gram loss without geomloss
+def _softmin_along_last(h: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """(..., A, G) log-values h, (G, G) log-kernel -> (..., A, G): out[..., a, i] =
+    logsumexp_j (h[..., a, j] + kernel[i, j]), transposed so the next call sums the other axis."""
+    return (h[..., :, None, :] + kernel).logsumexp(-1).transpose(-1, -2)
 
-    return SamplesLoss("sinkhorn", p=2, blur=blur, scaling=scaling, debias=True, backend="tensorized")
+
+def _grid_softmin(eps: float, kernel_cost: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """The soft C-transform -eps log sum_j exp(h_j - C_ij / eps) on a G x G grid, h (..., G, G).
+
+    The cost |p_i - p_j|² / 2 between cell centres is a sum of a cost along x and one along y,
+    so the sum over the G² cells splits into a sum along each axis: 2 G³ terms instead of G⁴."""
+    kernel = -kernel_cost / eps
+    return -eps * _softmin_along_last(_softmin_along_last(h, kernel), kernel)
 
 
 def sinkhorn_divergence(a: torch.Tensor, b: torch.Tensor, blur: float = 0.1, scaling: float = 0.5) -> torch.Tensor:
@@ -58,10 +61,33 @@ def sinkhorn_divergence(a: torch.Tensor, b: torch.Tensor, blur: float = 0.1, sca
     Zero when a == b, growing with the distance mass has to travel, so its gradient moves paint
     towards where the target has it even where they do not overlap and a pixel loss is flat.
     `blur` is the length scale (fraction of the map side) below which mass is not told apart.
+
+    GeomLoss's symmetric, annealed log-domain Sinkhorn (SamplesLoss("sinkhorn", p=2, debias=True),
+    the same value and gradient), written for the painter's small maps: the four transport problems
+    (a->b, b->a, a->a, b->b) of every map of the batch are solved in one batched tensor per
+    iteration, each soft C-transform split along the grid's two axes. As in GeomLoss, the loop runs
+    without autograd and the gradient is the final dual potentials (the envelope theorem).
     """
-    grid = math.isqrt(a.shape[1])
-    points = grid_points(grid, a.shape[0], a.device)
-    return _sinkhorn(blur, scaling)(a, points, b, points)
+    batch, cells = a.shape
+    grid = math.isqrt(cells)
+    centres = (torch.arange(grid, dtype=a.dtype, device=a.device) + 0.5) / grid
+    axis_cost = (centres[:, None] - centres[None, :]) ** 2 / 2
+    # Diameter of the point cloud, the loop's first length scale (a single cell: any scale will do).
+    diameter = max(math.sqrt(2) * (grid - 1) / grid, blur)
+    schedule = epsilon_schedule(diameter, blur, scaling)
+    with torch.no_grad():
+        a_log, b_log = (torch.where(m > 0, m.log(), -100000.0).reshape(batch, grid, grid) for m in (a, b))
+        # Problems in the order f_ba (on a, from b), g_ab (on b, from a), f_aa, g_bb; each one's
+        # update reads the log-weights of the measure it comes from and the potential `partner`.
+        weights = torch.stack([b_log, a_log, a_log, b_log])
+        partner = [1, 0, 2, 3]
+        potentials = _grid_softmin(schedule[0], axis_cost, weights)
+        for eps in schedule:
+            update = _grid_softmin(eps, axis_cost, weights + potentials[partner] / eps)
+            potentials = 0.5 * (potentials + update)
+        eps = schedule[-1]
+        f_ba, g_ab, f_aa, g_bb = _grid_softmin(eps, axis_cost, weights + potentials[partner] / eps).flatten(2)
+    return (a * (f_ba - f_aa)).sum(1) + (b * (g_ab - g_bb)).sum(1)
 
 
 def gram_sum(features: torch.Tensor) -> torch.Tensor:
