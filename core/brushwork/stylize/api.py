@@ -13,7 +13,7 @@ from brushwork.errors import BrushworkError
 from brushwork.images import fit_long_side, resize_tensor, to_array, to_tensor
 from brushwork.settings import StyleOptions
 from brushwork.stylize import methods
-from brushwork.stylize.job import Job, Progress
+from brushwork.stylize.job import Job, Progress, Statistics
 from brushwork.stylize.models import CD16xModels, Models
 from brushwork.stylize.tiling import MIN_SIDE, pad_to_grid
 from brushwork.stylize.transforms import preserve_color
@@ -21,7 +21,7 @@ from brushwork.stylize.transforms import preserve_color
 
 def stylize(content: np.ndarray, styles: Sequence[np.ndarray], options: StyleOptions | None = None,
             mask: np.ndarray | None = None, models: Models | None = None,
-            progress: Progress | None = None) -> np.ndarray:
+            progress: Progress | None = None, statistics: Statistics | None = None) -> np.ndarray:
     """Stylize `content` ((H, W, 3) uint8 RGB) with one or more style images; returns (H', W', 3) uint8.
 
     The output has the content's size, or `options.size` on its long side. `mask` ((h, w) float in [0, 1],
@@ -29,7 +29,8 @@ def stylize(content: np.ndarray, styles: Sequence[np.ndarray], options: StyleOpt
     Everything runs on `options.device` (auto: CUDA, else MPS, else CPU); `models` keeps its networks
     there between calls. `progress(fraction, stage)` is called after every level, tile and Gatys step with
     the fraction done (0..1, never decreasing); an exception it raises stops the run there (how callers
-    cancel).
+    cancel). `statistics` says where the feed-forward methods' whole-image statistics come from (default:
+    this image's own; `video.styling.ClipStatistics` shares them across the frames of a clip).
     """
     opts = (options or StyleOptions()).validate(len(styles))
     run = methods.method(opts.method)
@@ -46,7 +47,7 @@ def stylize(content: np.ndarray, styles: Sequence[np.ndarray], options: StyleOpt
         style_ts.append(pad_to_grid(s)[0] if min(s.shape[-2:]) < MIN_SIDE else s)
     mask_t = _mask_tensor(mask, height, width, device)
     result = run(Job(content_t, style_ts, mask_t, opts, models or CD16xModels(), device,
-                     progress or (lambda fraction, stage: None)))
+                     progress or (lambda fraction, stage: None), statistics or Statistics()))
     with torch.inference_mode():
         if opts.preserve_color:
             result = preserve_color(result, content_t)

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from brushwork.settings import StyleOptions
 from brushwork.stylize.models import Models
+from brushwork.stylize.transforms import FeatureStats
 
 Progress = Callable[[float, str], None]  # (fraction done in 0..1, never decreasing; stage) — may raise to stop
+
+
+class Statistics:
+    """Where a feed-forward method's whole-image statistics come from, level by level: by default each
+    image's own. A caller stylizing related images (the frames of a clip) passes one that keeps state
+    across them (`video.styling.ClipStatistics`: the styles read once, the content smoothed over time)."""
+
+    def content(self, level: int, stats: FeatureStats) -> FeatureStats:
+        """The content statistics the map of `level` is built from, given this image's own."""
+        return stats
+
+    def styles(self, level: int, read: Callable[[], list[FeatureStats]]) -> list[FeatureStats]:
+        """The styles' statistics at `level`; `read()` computes them from the style images."""
+        return read()
 
 
 @dataclass(frozen=True)
@@ -26,3 +41,5 @@ class Job:
     models: Models
     device: torch.device
     progress: Progress
+    statistics: Statistics = field(default_factory=Statistics)
+
