@@ -1070,11 +1070,14 @@ def test_gimp_job_params_use_the_documents_field_names(gimp_plugin, monkeypatch)
     engine = gimp_plugin.EngineOptions(describe())
     paint, stylize = _register(gimp_plugin, describe(), monkeypatch)
     values = {"brushes": "tape", "strokes": 14, "seed": 1, "working-size": 64, "iterations": 5,
-              "refine-iterations": False, "opaque": False, "device": "cpu"}
-    assert set(values) == {name for name in paint.arguments if name not in ("import-paths", "active-layer-only")}
+              "refine-iterations": False, "opaque": False, "device": "cpu", "style-mode": "texture",
+              "style-weight": 2.0, "preserve-color": True}
+    assert set(values) == {name for name in paint.arguments
+                           if name not in ("import-paths", "active-layer-only", "style")}
     params = gimp_plugin.job_params(Config(values), engine, "paint")
     assert params == {"brushes": ["tape"], "strokes": 14, "seed": 1, "working_size": 64, "iterations": 5,
-                      "refine_iterations": 0, "opaque": False, "device": "cpu"}
+                      "refine_iterations": 0, "opaque": False, "device": "cpu", "style_mode": "texture",
+                      "style_weight": 2.0, "preserve_color": True}
     assert "refine_iterations" not in gimp_plugin.job_params(Config({**values, "refine-iterations": True}),
                                                                engine, "paint")  # the engine decides
     values = {"method": "adain", "alpha": 0.5, "preserve-color": True, "style-size": 256, "steps": 10,
@@ -1097,4 +1100,4 @@ def test_gimp_asks_the_engine_python_then_falls_back_to_the_snapshot(gimp_plugin
     with pytest.raises(gimp_plugin.BridgeError, match="plugins install gimp"):
         gimp_plugin.engine_options()
     paint = gimp_plugin.Brushwork().do_create_procedure(gimp_plugin.PAINT)  # still registered: running it explains
-    assert set(paint.arguments) == {"import-paths", "active-layer-only"}
+    assert set(paint.arguments) == {"style", "import-paths", "active-layer-only"}

@@ -178,11 +178,12 @@ def _option(f: dataclasses.Field, spec: FieldSpec) -> Callable:
                         **extra)
 
 
-def settings_options(cls: type) -> Callable:
-    """Add one option per field of the settings dataclass `cls` that the CLI offers, built from the
-    fields' specs; the command receives them together as `settings`, a dict of field name -> value.
-    Adding a setting to `cls` adds its option."""
-    fields = specs(cls, "cli")
+def settings_options(cls: type, only: tuple[str, ...] | None = None) -> Callable:
+    """Add one option per field of the settings dataclass `cls` that the CLI offers (`only`: of these
+    fields), built from the fields' specs; the command receives them together as `settings`, a dict of
+    field name -> value. Adding a setting to `cls` adds its option."""
+    fields = [(f, spec) for f, spec in specs(cls, "cli") if only is None or f.name in only]
+
 
     def decorate(command: Callable) -> Callable:
         @functools.wraps(command)
@@ -236,13 +237,13 @@ def options_command(as_json: bool) -> None:
               help="Write <output>.preview.png every K optimisation steps.")
 @click.option("--animate", "animation", type=click.Path(path_type=Path),
               help="Also write a stroke-by-stroke animation (.mp4, .gif, .webp, .svg, .html).")
-@click.option("--style", "style_image", type=click.Path(path_type=Path),
-              help="Optimise the strokes towards this style image too (Gram style loss).")
-@click.option("--style-weight", default=0.2, show_default=True, type=click.FloatRange(min=0),
-              help="Weight of the style loss against the pixel loss.")
+@click.option("--style", "styles", multiple=True, type=click.Path(path_type=Path),
+              help="Paint in the style of this image (as --style-mode says); repeat to mix several.")
+@click.option("--mask", type=click.Path(path_type=Path), help="With --style: image whose grey level (or alpha) "
+              "says where the style applies: white = styled, black = the plain painting.")
 def paint(image: Path, output: Path | None, settings: dict[str, Any], resume: Path | None, write_png: bool,
           png_width: int | None, write_json: bool, preview_every: int | None, animation: Path | None,
-          style_image: Path | None, style_weight: float) -> None:
+          styles: tuple[Path, ...], mask: Path | None) -> None:
     """Paint a photo with brush strokes: writes a stroke SVG (and PNG, JSON, animation on request)."""
     import time
 
@@ -266,8 +267,8 @@ def paint(image: Path, output: Path | None, settings: dict[str, Any], resume: Pa
         + [(f"--{suffix[1:]} output", output.with_suffix(suffix)) for suffix, wanted in extras.items() if wanted]
         + ([("--preview-every output", preview_path)] if preview_every else [])
         + ([("--animate", animation)] if animation else []),
-        [("the photo", image)] + ([("--style", style_image)] if style_image else [])
-        + ([("--resume", resume)] if resume else []),
+        [("the photo", image)] + [("--style", style) for style in styles]
+        + ([("--mask", mask)] if mask else []) + ([("--resume", resume)] if resume else []),
     )
     if animation is not None:
         from brushwork.animation import FORMATS
@@ -308,15 +309,16 @@ def paint(image: Path, output: Path | None, settings: dict[str, Any], resume: Pa
         if preview_every and steps % preview_every == 0:
             save_png(report.preview(), preview_path)
 
-    extra_loss = None
-    if style_image is not None:
-        from brushwork.painter.style import STYLE_SIZE, style_loss
+    # Every style image is read now, so a bad one fails (naming it) before any painting.
+    from brushwork.images import load_mask
+    from brushwork.painter.restyle import STYLE_SIDE
 
-        extra_loss = style_loss(load_image(style_image, max_side=STYLE_SIZE), style_weight, device=chosen.device)
+    style_pictures = [load_image(style, max_side=STYLE_SIDE) for style in styles]
+    mask_picture = load_mask(mask) if mask is not None else None
     started = time.perf_counter()
     try:
         result = paint_strokes(picture, brush=settings.pop("brushes"), callback=progress, resume=canvas,
-                               extra_loss=extra_loss, **settings)
+                               styles=style_pictures, mask=mask_picture, **settings)
         cancelled = terminated = False
     except PaintCancelled as stop:
         result, cancelled = stop.strokes, True
@@ -342,6 +344,67 @@ def paint(image: Path, output: Path | None, settings: dict[str, Any], resume: Pa
                    f"so far in {written}", err=True)
         sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
     click.echo(f"wrote {written} ({len(result)} strokes, {time.perf_counter() - started:.0f} s)")
+
+
+# The paint settings that say how a finished painting is restyled (`brushwork restyle`).
+RESTYLE_SETTINGS = ("style_mode", "style_weight", "style_steps", "style_weights", "preserve_color", "working_size",
+                    "device")
+
+
+@cli.command()
+@click.argument("painting", type=click.Path(path_type=Path))
+@click.option("--photo", required=True, type=click.Path(path_type=Path),
+              help="The photo the painting was painted from: the restyled strokes stay close to it.")
+@click.option("--style", "styles", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Style image; repeat to mix several (--style-weights).")
+@settings_options(PaintSettings, only=RESTYLE_SETTINGS)
+@click.option("--mask", type=click.Path(path_type=Path), help="Image whose grey level (or alpha) says where the "
+              "strokes change: white = restyled, black = kept.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Restyled stroke file (.svg or .json), or a .png drawn from it.")
+def restyle(painting: Path, photo: Path, styles: tuple[Path, ...], settings: dict[str, Any], mask: Path | None,
+            output: Path) -> None:
+    """Restyle an existing painting (.svg/.json): its strokes take on the style images' colours (colour
+    mode: only the colours change, the geometry is kept exactly) or also their textures (texture mode)."""
+    import time
+
+    from tqdm import tqdm
+
+    from brushwork.images import image_size, load_image, load_mask
+    from brushwork.painter.restyle import RESTYLE_MODES, STYLE_SIDE, RestyleSettings, restyle as restyle_strokes
+    from brushwork.painter.style import StyleGoal
+    from brushwork.settings import validate_settings, validate_style_weights
+
+    chosen = PaintSettings(**settings)
+    validate_settings(chosen)
+    if chosen.style_mode not in RESTYLE_MODES:
+        raise BrushworkError(f"--style-mode {chosen.style_mode}: a finished painting is restyled in "
+                             f"{' or '.join(RESTYLE_MODES)} mode (stylize-first repaints: use paint --style)")
+    weights = validate_style_weights(chosen.style_weights, len(styles))
+    if output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise BrushworkError(f"{output}: unknown output type {output.suffix or '(none)'!r}; expected .svg, .json "
+                             "or .png")
+    refuse_collisions([("output", output)], [("the painting", painting), ("--photo", photo)]
+                      + [("--style", style) for style in styles] + ([("--mask", mask)] if mask else []))
+    strokes = load_strokes(painting)
+    width, height = image_size(photo)
+    # within rounding: a painting at the working size has its sides rounded to whole pixels
+    if abs(strokes.width / strokes.height - width / height) > 0.01 + 1 / min(strokes.width, strokes.height):
+        raise BrushworkError(f"--photo {photo}: {width}x{height} does not have the aspect ratio of the painting "
+                             f"{painting} ({strokes.width}x{strokes.height})")
+    picture = load_image(photo, max_side=chosen.working_size)
+    goal = StyleGoal(tuple(load_image(style, max_side=STYLE_SIDE) for style in styles), weights,
+                     chosen.style_weight, chosen.preserve_color)
+    how = RestyleSettings(chosen.style_mode, chosen.style_weight, chosen.style_steps, chosen.working_size,
+                          chosen.device)
+    started = time.perf_counter()
+    with tqdm(total=1000, unit="‰", desc="restyling", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
+              disable=None) as bar:
+        result = restyle_strokes(strokes, picture, goal, how, mask=load_mask(mask) if mask else None,
+                                 callback=lambda fraction: bar.update(round(fraction * 1000) - bar.n))
+    _write_output(result, output, None, None, False)
+    click.echo(f"wrote {output} ({len(result)} strokes, {chosen.style_mode} mode, "
+               f"{time.perf_counter() - started:.1f} s)")
 
 
 @cli.command("train-renderer")

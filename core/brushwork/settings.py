@@ -24,6 +24,7 @@ from brushwork.errors import BrushworkError
 from brushwork.strokes import BRUSHES, MAX_STROKES
 
 OPTIMIZERS = ("lbfgs", "adam")
+STYLE_MODES = ("colour", "texture", "stylize-first")  # how a painting takes on a style image (PaintSettings)
 MAX_STYLIZE_SIDE = 32768  # px, long side of a stylized output (it runs tile by tile)
 ALIGN = 16  # px: the deepest (level-5) encoder pools four times, so sizes are multiples of 2^4
 MAX_SEED = 2**31 - 1
@@ -187,6 +188,26 @@ class PaintSettings:
         None, "Refine at the end", "Steps that refine all strokes together at the end; 0 skips (default: "
         "picked for the stroke budget).", "int", min=0, max=10000, editor=True)
     device: str = setting("auto", "Device", _DEVICE_HELP, "choice", choices="devices", editor=True)
+    # With a style image (`painter.restyle`): the photo is painted first and the finished strokes are then
+    # optimised towards the style (colour, texture), or the photo is stylized first and the result painted.
+    style_mode: str = setting(
+        "colour", "Style mode", "With a style image: colour (restyle the finished strokes' colours), texture "
+        "(their colours, shapes and opacity) or stylize-first (stylize the photo, then paint it).", "choice",
+        choices=STYLE_MODES, editor=True)
+    style_weight: float = setting(1.0, "Style weight", "Weight of the style loss against the pixel loss when the "
+                                  "strokes are restyled (colour and texture modes).", "float", min=0, max=1000,
+                                  editor=True)
+    style_steps: int = setting(100, "Style steps", "Steps that restyle the finished strokes (colour and texture "
+                               "modes).", "int", min=0, max=10000)
+    style_weights: tuple[float, ...] | None = setting(
+        None, "Style weights", "One weight per style image, to interpolate between them; default equal.", "float",
+        min=0, many=True, layers=("cli",),
+        cli_help="One weight per --style, comma-separated (e.g. 0.7,0.3); default equal.")
+    preserve_color: bool = setting(False, "Preserve colours", "Keep the photo's colours: the style's luminance "
+                                   "patterns only.", "bool", editor=True)
+    style_method: str = setting("wct", "Stylize method", "stylize-first: how the photo is stylized (the stylize "
+                                "command's methods).", "choice", choices="methods")
+
 
 
 def _number(value: float | None) -> str:

@@ -106,7 +106,9 @@ def params_model(name: str, cls: type, doc: str, **first: Any) -> type[BaseModel
 
 
 PaintParams = params_model("PaintParams", PaintSettings, "`brushwork.paint` settings; fields left out take the "
-                           "library's defaults (`brushwork options`).")
+                           "library's defaults (`brushwork options`).",
+                           style=(ImageIn | None, Field(None, description="a style picture: the painting takes on "
+                                                        "its style as `style_mode` says")))
 StylizeParams = params_model("StylizeParams", StyleOptions, "`brushwork.stylize` settings; fields left out take "
                              "the library's defaults. The output has the input's size (and keeps its alpha).",
                              style=(ImageIn, Field(description="the style picture")))
@@ -460,7 +462,7 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
         check_device(params["device"], manager)
         image_size = declared_size(request.image, "image")
         check_size("image", *image_size)
-        style_in = asked.style if request.kind == "stylize" else None
+        style_in = asked.style  # a paint job's is optional
         style_size = None
         if style_in is not None:
             style_size = declared_size(style_in, "params.style")

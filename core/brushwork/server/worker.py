@@ -128,7 +128,8 @@ def run_paint(job: WorkerJob, send) -> None:
                          f"{progress.levels}", preview))
 
     send(JobProgress(job.id, 0.0, "loading the stroke renderers"))
-    strokes = paint(target, brush=brush, callback=callback, **params)
+    styles = [composite_over(_rgba(job.style))] if job.style is not None else []
+    strokes = paint(target, brush=brush, callback=callback, styles=styles, **params)
     send(JobProgress(job.id, 1.0, "drawing the result"))
     pixels = raster.render(strokes)
     send(JobDone(job.id, _png(pixels), svg.write(strokes), strokes.width, strokes.height))

@@ -567,6 +567,9 @@ def paint_job(procedure, image, drawables, config):
     params = job_params(config, engine, "paint")
     brush = config.get_property(argument_name(engine.field_for("paint", "brushes")))
     title = f"brushwork: {choice_label(engine, 'paint', 'brushes', brush).lower()}, {params['strokes']:,} strokes"
+    style = config.get_property("style")
+    if style is not None and style.get_path() is not None:  # optional: the painting takes on its style
+        params["style"] = _style_picture(style)
     _run_job(procedure, "paint", image, drawables, config, params, title,
              import_paths=config.get_property("import-paths"))
 
@@ -618,6 +621,9 @@ class Brushwork(Gimp.PlugIn):
             procedure.set_documentation("Paint the image with vector brush strokes",
                                         "Paints the visible image (or the active layer) inside the selection: a "
                                         "new layer group with the painting, and the strokes as paths.", name)
+            procedure.add_file_argument("style", "Style image (optional)", "A picture whose style the painting "
+                                        "takes on, as the style mode says; none: a plain painting",
+                                        Gimp.FileChooserAction.OPEN, True, None, RW)
             add_arguments(procedure, engine, "paint")
             procedure.add_boolean_argument("import-paths", "Import strokes as paths",
                                            "Also add every stroke's outline as a path", True, RW)

@@ -84,7 +84,7 @@ class DocumentJob:
     options: PaintOptions | StylizeOptions
     pixels: bytes = field(repr=False)  # the region's BGRA8 pixels; encoded for the server in the job's thread
     vector_layer: bool = False
-    style_loader: Callable[[str], bytes] | None = None  # stylize: reads the style image (in the job's thread)
+    style_loader: Callable[[str], bytes] | None = None  # reads the style image (in the job's thread)
     cancelled: bool = False  # Cancel was pressed: the job is gone from the queue whatever the server does
     created: float = field(default_factory=time.monotonic)
     running_since: float | None = None  # when the server started on it (what estimates are measured from)
@@ -190,15 +190,17 @@ def _prepare(doc, active_layer: bool) -> tuple[Region, bytes]:
     return region, pixels
 
 
-def start_paint(doc, options: PaintOptions, engine: EngineOptions, device: str = "") -> DocumentJob:
+def start_paint(doc, options: PaintOptions, engine: EngineOptions, device: str = "",
+                load_style: Callable[[str], bytes] | None = None) -> DocumentJob:
     """A paint job on the selection (or the whole canvas) of `doc`, not started yet; its parameters
-    are named as `engine`'s options document names them, `device` ("": the engine's default) among them."""
+    are named as `engine`'s options document names them, `device` ("": the engine's default) among them.
+    With a style image (`options.style`), `load_style` turns its path into PNG bytes in the job's thread."""
     region, pixels = _prepare(doc, options.active_layer)
     # the strokes come as plain shapes already at the region's place (Krita mangles <use> and masks)
     runner = JobRunner(bridge(), "paint", {}, options.params(engine, device), channels="BGRA8",
                        svg_flavour="flat" if options.vector_layer else None, svg_origin=(region.x, region.y))
     return DocumentJob(doc, region, runner, job_title("paint", options, engine), options, pixels,
-                       options.vector_layer)
+                       options.vector_layer, style_loader=load_style if options.style else None)
 
 
 def start_stylize(doc, options: StylizeOptions, load_style: Callable[[str], bytes], engine: EngineOptions,

@@ -43,16 +43,31 @@ class PaintOptions:
     active_layer: bool = False  # paint the active layer alone instead of the whole visible image
     extra: dict = field(default_factory=dict)  # the engine's other editor settings (see `extra_settings`)
 
+    style: str = ""  # path of a style image the painting takes on ("": none)
+    style_mode: str = ""  # how it does (the engine's choices)
+    style_weight: float = 0.0
+    preserve_color: bool = False
+
     def params(self, engine: EngineOptions, device: str = "") -> dict[str, Any]:
-        """The job's parameters, named as the engine's paint fields are (fields it lacks are not sent)."""
+        """The job's parameters but the style image (added in the job's thread: reading it takes a while),
+        named as the engine's paint fields are (fields it lacks are not sent)."""
         brushes = engine.field_for("paint", "brushes")
         params: dict[str, Any] = {brushes.name: engine.value(brushes, self.brush)}
         wanted = {"strokes": self.strokes, "seed": self.seed, "working_size": self.working_size,
                   "iterations": self.iterations or None,  # 0 (older settings): the engine's
                   "refine_iterations": None if self.refine else 0}  # the engine decides how long to refine
+        if self.style:  # the style settings only with a style image
+            wanted.update({"style_mode": self.style_mode or None, "style_weight": self.style_weight,
+                           "preserve_color": self.preserve_color})
         params.update({name: value for name, value in wanted.items()
                        if value is not None and engine.field("paint", name) is not None})
         return _with_device(_with_extra(params, engine, "paint", self.extra), engine, "paint", device)
+
+    def check(self) -> str | None:
+        """Why the options cannot run (a message for the user), or None."""
+        if self.style and not Path(self.style).is_file():
+            return f"the style image {self.style} does not exist"
+        return None
 
 
 @dataclass
@@ -94,7 +109,8 @@ def empty_options() -> EngineOptions:
 
 # The settings the panels have widgets of their own for (the brush, method and device fields are
 # found by their lists); the engine's other editor settings get plain ones (`extra_settings`).
-PANEL_SETTINGS = {"paint": ("strokes", "seed", "working_size", "iterations", "refine_iterations"),
+PANEL_SETTINGS = {"paint": ("strokes", "seed", "working_size", "iterations", "refine_iterations", "style_mode",
+                            "style_weight", "preserve_color"),
                   "stylize": ("alpha", "preserve_color", "style_size", "steps")}
 OWN_LISTS = ("brushes", "methods", "devices")
 

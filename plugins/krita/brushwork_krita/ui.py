@@ -231,6 +231,14 @@ class ExtraSettings(QWidget):
         return values
 
 
+def _browse_style(parent: QWidget, field: QLineEdit) -> None:
+    """A file dialog for a style image; the chosen path goes into `field`."""
+    path, _ = QFileDialog.getOpenFileName(parent, "Style image", field.text(),
+                                          "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)")
+    if path:
+        field.setText(path)
+
+
 class Panel(QWidget):
     """A form of options with a preset chooser, an estimated time and a run button. Subclasses give
     the fields, `options()`, `fill()` and `use_engine()` (choices, labels, help and ranges from the
@@ -338,9 +346,25 @@ class PaintPanel(Panel):
                              "Editable shapes above the painting.")
         self.active_layer = _named(QCheckBox("Active layer only"), "brushwork_paint_active_layer",
                                    "Paint the active layer's own pixels instead of the whole visible image.")
+        # An optional style image: the painting takes on its style as the style mode says.
+        row = QHBoxLayout()
+        self.style = _named(QLineEdit(), "brushwork_paint_style",
+                            "Optional: a picture whose style the painting takes on (empty: none).")
+        browse = _named(QPushButton("Browse…"), "brushwork_paint_style_browse")
+        browse.clicked.connect(lambda: _browse_style(self, self.style))
+        row.addWidget(self.style)
+        row.addWidget(browse)
+        self.style_mode = _named(QComboBox(), "brushwork_style_mode")
+        self.style_weight = _named(QDoubleSpinBox(), "brushwork_style_weight")
+        self.style_weight.setSingleStep(0.25)
+        self.preserve = _named(QCheckBox(), "brushwork_paint_preserve_color")  # its label: the engine's
         self.labels = self.add_rows(((True, self.brush), (True, self.strokes), (True, self.seed),
                                      (True, self.working_size), (True, self.iterations), (False, self.refine),
                                      (False, self.vector), (False, self.active_layer)))
+        self.form.addRow("Style image", row)
+        self.labels.update(self.add_rows(((True, self.style_mode), (True, self.style_weight),
+                                          (False, self.preserve))))
+        self.style.textChanged.connect(self._style_changed)
         self.finish_form()
         self.use_engine(engine)
         self.set_options(options)
@@ -356,6 +380,19 @@ class PaintPanel(Panel):
         _describe(self.refine, refine)
         if refine is not None:
             self.refine.setToolTip(f"{refine.help} Off: no refinement (a draft).".strip())
+        mode = engine.field("paint", "style_mode")
+        _fill(self.style_mode, engine.choices(mode) if mode is not None else [])
+        _describe(self.style_mode, mode, self.labels[self.style_mode])
+        _describe(self.style_weight, engine.field("paint", "style_weight"), self.labels[self.style_weight])
+        _describe(self.preserve, engine.field("paint", "preserve_color"))
+        self._style_changed()
+
+    def _style_changed(self) -> None:
+        """The style settings apply with a style image only (and where the engine has them)."""
+        chosen = bool(self.style.text().strip())
+        for name, widget in (("style_mode", self.style_mode), ("style_weight", self.style_weight),
+                             ("preserve_color", self.preserve)):
+            widget.setEnabled(chosen and self.engine.field("paint", name) is not None)
 
     def fill(self, o: PaintOptions) -> None:
         _select(self.brush, o.brush)
@@ -367,11 +404,17 @@ class PaintPanel(Panel):
         self.vector.setChecked(o.vector_layer)
         self.active_layer.setChecked(o.active_layer)
         self.extras.fill(o.extra)
+        self.style.setText(o.style)
+        _select(self.style_mode, o.style_mode)
+        self.style_weight.setValue(o.style_weight)
+        self.preserve.setChecked(o.preserve_color)
 
     def options(self) -> PaintOptions:
         return PaintOptions(self.brush.currentData() or "", self.strokes.value(), self.seed.value(),
                             self.working_size.value(), self.iterations.value(), self.vector.isChecked(),
-                            self.refine.isChecked(), self.active_layer.isChecked(), self.extras.values())
+                            self.refine.isChecked(), self.active_layer.isChecked(), self.extras.values(),
+                            self.style.text().strip(), self.style_mode.currentData() or "",
+                            self.style_weight.value(), self.preserve.isChecked())
 
 
 class StylizePanel(Panel):
@@ -421,10 +464,7 @@ class StylizePanel(Panel):
         self.steps.setEnabled(method == "gatys" and self.engine.field("stylize", "steps") is not None)
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Style image", self.style.text(),
-                                              "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)")
-        if path:
-            self.style.setText(path)
+        _browse_style(self, self.style)
 
     def fill(self, o: StylizeOptions) -> None:
         self.style.setText(o.style)
@@ -597,8 +637,13 @@ class BrushworkDocker(DockWidget):
 
     def start_paint(self) -> None:
         options = self.paint.options()
+        problem = options.check()
+        if problem:
+            self.say(problem, error=True)
+            return
         self.settings.save(options)
-        self._add(lambda doc: jobs.start_paint(doc, options, self.engine_options, self.engine.device()))
+        self._add(lambda doc: jobs.start_paint(doc, options, self.engine_options, self.engine.device(),
+                                               load_style_png))
 
     def start_stylize(self) -> None:
         options = self.stylize.options()

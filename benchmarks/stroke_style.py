@@ -1,0 +1,157 @@
+"""Stroke-space style transfer (issue #20): content loss, style loss and off-palette strokes per style mode.
+
+    BRUSHWORK_WEIGHTS=../shared/weights nice python benchmarks/stroke_style.py [--pairs 3] [--strokes 600]
+        [--working-size 512] [--modes plain,colour,texture,stylize-first] [--set colour.style_weight=2]
+        [--contents tubingen.jpg,...] [--styles starry_night.jpg,...] [--cache DIR] [--save DIR] [--device cpu]
+
+Pairs are taken from --contents x --styles (3 x 6 photos of ../shared/images, the stylize benchmark's grid)
+along diagonals, so that the first --pairs of them cover the contents and styles evenly; each content is
+painted once (--strokes, seed 0; kept in --cache and reused), then per pair and mode:
+  plain          the painting itself (no style)
+  colour         the painting restyled, colours only (`brushwork restyle --style-mode colour`)
+  texture        the painting restyled, colours, shapes and opacity
+  stylize-first  the photo stylized (--style-method, default the stylize default), then painted
+each at the library's defaults (`PaintSettings`), changed by --set MODE.FIELD=VALUE (a PaintSettings field).
+Measures, on the painting drawn at the photo's size: content loss and style loss exactly as
+benchmarks/stylize.py's `quality()` (relu4_1 content, relu1_1..relu5_1 Gram style, at 512 px), and the
+share of strokes whose mean colour is farther than ΔE 20 (CIELAB) from every colour of a 16-colour k-means
+palette of the photo and of the style image (`brushwork.palette`). Seconds are the style phase's (the
+restyle, or stylize + paint for stylize-first), wall and CPU; a row per pair and mode, then the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+from pathlib import Path
+
+from stylize import GRID_CONTENTS, GRID_STYLES, SHARED, quality
+
+from device_clock import Stopwatch, add_device_option, describe, device_from
+
+MODES = ("plain", "colour", "texture", "stylize-first")
+OFF_PALETTE_DE = 20.0  # CIELAB ΔE: farther than this from every palette colour is "off the palette"
+PALETTE_COLOURS = 16
+
+
+def diagonal_pairs(contents: list[str], styles: list[str]) -> list[tuple[str, str]]:
+    """Every (content, style) pair, ordered along diagonals: the first len(contents) pairs use distinct
+    contents and distinct styles, and so on."""
+    return [(contents[c], styles[(c + k) % len(styles)]) for k in range(len(styles)) for c in range(len(contents))]
+
+
+def parse_sets(pairs: list[str]) -> dict[str, dict[str, object]]:
+    """--set MODE.FIELD=VALUE as {mode: {field: value}}, read as the PaintSettings field's type."""
+    from brushwork.settings import SPEC, PaintSettings
+
+    fields = {f.name: f.metadata[SPEC] for f in dataclasses.fields(PaintSettings)}
+    read = {"int": int, "float": float, "bool": lambda t: t.lower() in ("1", "true"), "choice": str}
+    out: dict[str, dict[str, object]] = {mode: {} for mode in MODES}
+    for pair in pairs:
+        key, _, text = pair.partition("=")
+        mode, _, name = key.partition(".")
+        if mode not in MODES or name not in fields or not text:
+            raise SystemExit(f"--set {pair!r}: expected MODE.FIELD=VALUE, MODE one of {', '.join(MODES)}, FIELD a "
+                             "PaintSettings field")
+        spec = fields[name]
+        convert = read.get(spec.type, str)
+        out[mode][name] = tuple(map(float, text.split(","))) if spec.many else convert(text)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=18, help="how many content x style pairs (default all 18)")
+    parser.add_argument("--strokes", type=int, default=600)
+    parser.add_argument("--working-size", type=int, default=512, help="the painter's and restyler's long side")
+    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
+    parser.add_argument("--set", action="append", default=[], metavar="MODE.FIELD=VALUE",
+                        help="change a PaintSettings default for one mode (e.g. colour.style_weight=2); repeatable")
+    parser.add_argument("--contents", default=GRID_CONTENTS, help="files in ../shared/images/content")
+    parser.add_argument("--styles", default=GRID_STYLES, help="files in ../shared/images/style")
+    parser.add_argument("--cache", default="/tmp/brushwork-stroke-style", help="folder for the plain paintings")
+    parser.add_argument("--save", help="folder for the paintings (SVG) of every pair and mode")
+    add_device_option(parser)
+    args = parser.parse_args()
+    os.environ.setdefault("BRUSHWORK_WEIGHTS", str(SHARED / "weights"))
+    run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from brushwork import raster
+    from brushwork.files import load_strokes, save_strokes
+    from brushwork.images import load_image, load_rgb8
+    from brushwork.painter import paint
+    from brushwork.painter.restyle import STYLE_SIDE, RestyleSettings, restyle, stroke_colour
+    from brushwork.painter.style import StyleGoal
+    from brushwork.palette import off_palette, palette
+    from brushwork.settings import PaintSettings
+    from brushwork.stylize import CD16xModels
+
+    device = device_from(args)
+    modes = args.modes.split(",")
+    if any(mode not in MODES for mode in modes):
+        raise SystemExit(f"--modes {args.modes}: expected some of {', '.join(MODES)}")
+    changes = parse_sets(args.set)
+    pairs = diagonal_pairs(args.contents.split(","), args.styles.split(","))[:args.pairs]
+    models = CD16xModels()
+    base = dict(strokes=args.strokes, working_size=args.working_size, seed=0, device=str(device))
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    save = Path(args.save) if args.save else None
+    if save is not None:
+        save.mkdir(parents=True, exist_ok=True)
+    print(f"{len(pairs)} pairs, {args.strokes} strokes at {args.working_size} px, modes {', '.join(modes)}; device "
+          f"{describe(device)}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    for mode in modes:
+        shown = {**PaintSettings().__dict__, **changes[mode]}
+        if mode in ("colour", "texture"):
+            print(f"  {mode}: style_weight {shown['style_weight']}, style_steps {shown['style_steps']}, "
+                  f"preserve_color {shown['preserve_color']}")
+        elif mode == "stylize-first":
+            print(f"  {mode}: style_method {shown['style_method']}")
+    print(f"{'content':<15}{'style':<22}{'mode':<15}{'content':>8}{'style':>8}{'off %':>7}{'time s':>8}{'cpu s':>8}")
+    rows: dict[str, list[tuple[float, float, float, float, float]]] = {mode: [] for mode in modes}
+    for content_name, style_name in pairs:
+        photo8 = load_rgb8(SHARED / "images" / "content" / content_name)
+        style8 = load_rgb8(SHARED / "images" / "style" / style_name)
+        photo = load_image(SHARED / "images" / "content" / content_name, max_side=args.working_size)
+        style = load_image(SHARED / "images" / "style" / style_name, max_side=STYLE_SIDE)
+        colours = np.concatenate([palette(photo8, PALETTE_COLOURS), palette(style8, PALETTE_COLOURS)])
+        cached = cache / f"{Path(content_name).stem}-{args.strokes}-{args.working_size}.svg"
+        if not cached.exists():
+            save_strokes(paint(photo, **base), cached)
+        plain = load_strokes(cached)
+        for mode in modes:
+            chosen = PaintSettings(**{**base, "style_mode": mode if mode != "plain" else "colour", **changes[mode]})
+            with Stopwatch(device) as clock:
+                if mode == "plain":
+                    painting = plain
+                elif mode == "stylize-first":
+                    painting = paint(photo, styles=[style], **dataclasses.asdict(chosen))
+                else:
+                    goal = StyleGoal((style,), (1.0,), chosen.style_weight, chosen.preserve_color, models)
+                    painting = restyle(plain, photo, goal, RestyleSettings(
+                        mode, chosen.style_weight, chosen.style_steps, chosen.working_size, str(device)))
+            drawn = raster.render(painting, width=photo8.shape[1])
+            content_loss, style_loss = quality(models, device, drawn, photo8, style8)
+            strokes = np.array([stroke_colour(stroke) for stroke in painting.strokes])
+            off = 100 * float(off_palette(strokes, colours, OFF_PALETTE_DE).mean())
+            rows[mode].append((content_loss, style_loss, off, clock.seconds, clock.cpu_seconds))
+            print(f"{content_name:<15}{style_name:<22}{mode:<15}{content_loss:>8.3f}{style_loss:>8.3f}{off:>7.1f}"
+                  f"{clock.seconds:>8.1f}{clock.cpu_seconds:>8.1f}", flush=True)
+            if save is not None:
+                save_strokes(painting, save / f"{Path(content_name).stem}-{Path(style_name).stem}-{mode}.svg")
+    print(f"\nmedians over {len(pairs)} pairs (load average {os.getloadavg()[0]:.1f})")
+    print(f"{'mode':<15}{'content':>8}{'style':>8}{'off %':>7}{'time s':>8}{'cpu s':>8}")
+    for mode, measured in rows.items():
+        medians = [statistics.median(column) for column in zip(*measured, strict=True)]
+        print(f"{mode:<15}{medians[0]:>8.3f}{medians[1]:>8.3f}{medians[2]:>7.1f}{medians[3]:>8.1f}{medians[4]:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()

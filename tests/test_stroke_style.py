@@ -1,0 +1,172 @@
+"""Stroke-space style transfer: restyling a finished painting's strokes (colour and texture modes),
+painting in a style (the three modes), and the palette measure of off-palette strokes."""
+
+import numpy as np
+import pytest
+import torch
+
+from brushwork import raster, svg
+from brushwork.errors import BrushworkError
+from brushwork.images import load_image
+from brushwork.painter import paint
+from brushwork.painter.colours import colour_groups
+from brushwork.painter.restyle import RestyleSettings, restyle, stroke_colour
+from brushwork.painter.style import StyleGoal
+from brushwork.palette import distance_to_palette, off_palette, palette, rgb_to_lab
+
+from conftest import content_photo, random_list
+
+SIZE = 64  # px: every canvas here is tiny, so each test takes a second or two
+
+
+@pytest.fixture(autouse=True)
+def weights_env(monkeypatch, weights_dir):
+    monkeypatch.setenv("BRUSHWORK_WEIGHTS", str(weights_dir))
+    monkeypatch.setenv("BRUSHWORK_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return load_image(content_photo("chelsea.png"), max_side=SIZE)
+
+
+@pytest.fixture(scope="module")
+def painting(photo):
+    height, width = photo.shape[:2]
+    return random_list(3, count=60, width=width, height=height)
+
+
+def goal(style: np.ndarray, models, weight: float = 1.0, **options) -> StyleGoal:
+    return StyleGoal((style.astype(np.float32) / 255,), (1.0,), weight, models=models, **options)
+
+
+def losses(painting, photo, style_goal: StyleGoal) -> tuple[float, float]:
+    """(pixel L1 to the photo, style loss) of the painting drawn at the photo's size."""
+    drawn = raster.render(painting).astype(np.float32) / 255
+    canvas = torch.from_numpy(drawn.transpose(2, 0, 1).copy())[None]
+    target = torch.from_numpy(photo.transpose(2, 0, 1).copy())[None]
+    with torch.no_grad():
+        total = style_goal.loss(target, torch.device("cpu"))(canvas).item()
+    content = (canvas - target).abs().mean().item()
+    return content, (total - content) / style_goal.weight
+
+
+def test_colour_mode_changes_colours_only(painting, photo, starry, models):
+    styled = restyle(painting, photo, goal(starry, models), RestyleSettings("colour", steps=5, device="cpu"))
+    assert (styled.width, styled.height, styled.background) == (painting.width, painting.height, painting.background)
+    changed = 0
+    for before, after in zip(painting.strokes, styled.strokes, strict=True):
+        colour = {i for group in colour_groups(before.kind) for i in group}
+        assert after.kind == before.kind
+        assert all(a == b for i, (a, b) in enumerate(zip(after.params, before.params, strict=True))
+                   if i not in colour)  # exactly: geometry and opacity are never touched
+        changed += after.params != before.params
+    assert changed > len(painting) // 2
+
+
+@pytest.mark.parametrize("mode", ["colour", "texture"])
+def test_style_loss_falls_and_content_stays_bounded(mode, painting, photo, starry, models):
+    style_goal = goal(starry, models)
+    content0, style0 = losses(painting, photo, style_goal)
+    styled = restyle(painting, photo, style_goal, RestyleSettings(mode, steps=12, device="cpu"))
+    content1, style1 = losses(styled, photo, style_goal)
+    assert style1 < 0.9 * style0
+    assert content1 < content0 + 0.1  # the picture stays readable: L1 on 0..1 pixels
+
+
+def test_masked_strokes_keep_their_colours(painting, photo, starry, models):
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[:, : photo.shape[1] // 2] = 1  # restyle the left half only
+    styled = restyle(painting, photo, goal(starry, models), RestyleSettings("colour", steps=5, device="cpu"),
+                     mask=mask)
+    from brushwork import brushes
+
+    for before, after in zip(painting.strokes, styled.strokes, strict=True):
+        x0, _, _, _ = brushes.pixel_box(before, painting.width, painting.height)
+        if x0 >= photo.shape[1] // 2 + 2:  # wholly in the black half (its box starts right of the edge)
+            assert after == before
+
+
+def test_preserve_color_compares_luminance(photo, starry, models):
+    """With preserve_color the style loss cannot tell a picture from its grey version."""
+    style_goal = goal(starry, models, preserve_color=True)
+    target = torch.from_numpy(photo.transpose(2, 0, 1).copy())[None]
+    grey = target.mean(1, keepdim=True).expand(-1, 3, -1, -1)
+    y = 0.299 * target[:, :1] + 0.587 * target[:, 1:2] + 0.114 * target[:, 2:]
+    loss = style_goal.loss(target, torch.device("cpu"))
+    with torch.no_grad():
+        colour_style = loss(target).item()
+        luma_style = loss(y.expand(-1, 3, -1, -1)).item() - (y.expand(-1, 3, -1, -1) - target).abs().mean().item()
+    assert colour_style == pytest.approx(luma_style, rel=1e-4)
+    assert grey.shape == target.shape
+
+
+@pytest.mark.parametrize("mode", ["colour", "stylize-first"])
+def test_same_seed_same_svg(mode, photo, starry):
+    settings = dict(strokes=12, working_size=SIZE, iterations=4, refine_iterations=2, seed=5, style_mode=mode,
+                    style_steps=3, style_method="wct", device="cpu")
+    style = starry.astype(np.float32) / 255
+    first = svg.write(paint(photo, styles=[style], **settings))
+    assert svg.write(paint(photo, styles=[style], **settings)) == first
+
+
+def test_several_styles_and_weights(photo, starry, wave, models):
+    settings = dict(strokes=8, working_size=SIZE, iterations=3, refine_iterations=0, seed=1, style_steps=3,
+                    device="cpu")
+    styles = [starry.astype(np.float32) / 255, wave.astype(np.float32) / 255]
+    both = paint(photo, styles=styles, style_weights=(0.5, 0.5), **settings)
+    assert len(both) == 8
+    with pytest.raises(BrushworkError, match="--style-weights has 1 value"):
+        paint(photo, styles=styles, style_weights=(1.0,), **settings)
+
+
+def test_missing_or_unreadable_style_image_names_the_file(photo, tmp_path):
+    missing = tmp_path / "nowhere.jpg"
+    with pytest.raises(BrushworkError, match="nowhere.jpg"):
+        paint(photo, styles=[missing], strokes=2, working_size=SIZE, device="cpu")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    with pytest.raises(BrushworkError, match="broken.png"):
+        paint(photo, styles=[broken], strokes=2, working_size=SIZE, device="cpu")
+
+
+def test_restyle_refuses_stylize_first(painting, photo, starry, models):
+    with pytest.raises(BrushworkError, match="--style-mode 'stylize-first'"):
+        restyle(painting, photo, goal(starry, models), RestyleSettings("stylize-first"))
+
+
+# ------------------------------------------------------------------------------------------ palette
+
+def test_lab_of_known_colours():
+    lab = rgb_to_lab(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
+    assert lab[0] == pytest.approx([100, 0, 0], abs=0.01)
+    assert lab[1] == pytest.approx([0, 0, 0], abs=0.01)
+    assert lab[2] == pytest.approx([53.24, 80.09, 67.20], abs=0.05)  # sRGB red, D65
+
+
+def test_off_palette_on_a_synthetic_picture():
+    """A picture of four flat colours: its palette holds them; colours near one are on the palette,
+    a colour far from all four is off it."""
+    colours = np.array([[0.9, 0.1, 0.1], [0.1, 0.6, 0.2], [0.1, 0.2, 0.8], [0.95, 0.95, 0.9]])
+    picture = np.repeat(colours, 64 * 16, axis=0).reshape(64, 64, 3)
+    centres = palette(picture, colours=16, seed=0)
+    assert len(centres) == 4
+    assert distance_to_palette(rgb_to_lab(colours), centres).max() < 0.5
+    near = colours + 0.02
+    far = np.array([[0.9, 0.2, 0.9], [0.1, 0.1, 0.1]])  # magenta and near-black: in no cluster
+    assert not off_palette(near, centres).any()
+    assert off_palette(far, centres).all()
+
+
+def test_palette_is_the_same_for_the_same_seed():
+    rng = np.random.default_rng(0)
+    picture = rng.random((80, 80, 3))
+    assert np.array_equal(palette(picture, seed=3), palette(picture, seed=3))
+    assert len(palette(picture)) == 16
+
+
+def test_stroke_colour_is_the_mean_of_its_colour_groups(painting):
+    for stroke in painting.strokes:
+        groups = colour_groups(stroke.kind)
+        expected = np.mean([[stroke.params[i] for i in group] for group in groups], axis=0)
+        assert stroke_colour(stroke) == pytest.approx(tuple(expected))
