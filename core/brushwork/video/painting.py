@@ -5,10 +5,11 @@ painting's strokes, the same budget, and adapts them in `settings.frame_steps` s
 
 1. the strokes follow the camera: the frame's shift against the previous one (phase correlation)
    moves every stroke by it;
-2. re-seeding: the strokes that now remove the least error (`painter.pruning.removal_gains`, the
-   painter's own pruning test: less than `settings.prune` times the median stroke's) are where the
-   picture changed; up to `settings.reseed` of the budget is dropped and started afresh at the
-   error peaks of the finest level, through the neural renderer, like a painter's pass;
+2. re-seeding: up to `settings.reseed` of the budget is dropped, first the strokes over places where
+   the painting's error grew since the frame before (the picture changed there), then those that
+   remove the least error (the painter's own pruning test, `painter.pruning`), and as many strokes
+   are started afresh at the error peaks of the finest level, through the neural renderer, like a
+   painter's pass;
 3. all strokes are refined together on the whole frame (`painter.refine`), then their colours
    refitted (`painter.colours`).
 
@@ -24,8 +25,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+from scipy import ndimage
 
-from brushwork import raster, renderers
+from brushwork import brushes, raster, renderers
 from brushwork.device import resolve_device
 from brushwork.images import resize
 from brushwork.painter.colours import refit_colours
@@ -38,6 +40,11 @@ from brushwork.settings import PaintSettings, validate_settings
 from brushwork.strokes import Stroke, StrokeList
 
 __all__ = ["FrameReport", "WarmPainter", "camera_shift", "paint_frames"]
+
+# A stroke is re-seeded first where the painting's mean absolute error (0..1, over ERROR_WINDOW pixels)
+# grew by more than this since the frame before: about 10 grey levels, well above a camera's noise.
+GROWTH = 0.04
+ERROR_WINDOW = 9
 
 
 @dataclass(frozen=True)
@@ -103,14 +110,17 @@ class WarmPainter:
         background = previous.background if previous.background is not None else settings.background
         paper = np.broadcast_to(np.asarray(background, np.float32), working.shape).copy()
 
-        shift = (0.0, 0.0)
-        if self.last is not None and self.last.shape == working.shape:
-            shift = camera_shift(self.last, working)
+        shift, error_before = (0.0, 0.0), None
+        before, self.last = self.last, working
+        if before is not None and before.shape == working.shape:
+            shift = camera_shift(before, working)
+            # How well the painting fitted the frame before, moved with the camera like the strokes.
+            error_before = ndimage.shift(_error(_drawn(strokes, paper), before), (shift[1], shift[0]), order=1,
+                                         mode="nearest")
             if shift != (0.0, 0.0):
                 strokes = [s.transformed(1.0, *shift) for s in strokes]
-        self.last = working
 
-        strokes, reseeded = self._reseed(strokes, working, paper, seed, to_work)
+        strokes, reseeded = self._reseed(strokes, working, paper, seed, to_work, error_before)
         limits = RefineLimits(
             min_size=settings.min_size * to_work if settings.min_size is not None else 1.0,
             max_size=settings.max_size * to_work if settings.max_size is not None else None,
@@ -122,29 +132,34 @@ class WarmPainter:
         fitted = tuple(_fit(s.transformed(1 / to_work), out_w, out_h) for s in strokes)
         return StrokeList(out_w, out_h, fitted, previous.background), FrameReport(reseeded, shift)
 
-    def _reseed(self, strokes: list[Stroke], working: np.ndarray, paper: np.ndarray, seed: int, to_work: float
-                ) -> tuple[list[Stroke], int]:
-        """Drop the strokes that fit the frame least (at most `reseed` of them, and only those the
-        painter's pruning would drop) and paint as many new ones over the rest at the finest level."""
+    def _reseed(self, strokes: list[Stroke], working: np.ndarray, paper: np.ndarray, seed: int, to_work: float,
+                error_before: np.ndarray | None) -> tuple[list[Stroke], int]:
+        """Drop the strokes that fit the frame least, at most `reseed` of them, and paint as many new ones
+        over the rest at the finest level. First go the strokes over places where the painting's error grew
+        by more than GROWTH since the frame before (`error_before`: its error map, moved with the camera),
+        most first; then those the painter's pruning would drop (removing less error than `prune` times the
+        median stroke's)."""
         settings = self.settings
         limit = math.floor(settings.reseed * len(strokes))
         if limit == 0 or not strokes:
             return strokes, 0
+        work_h, work_w = working.shape[:2]
+        order: list[int] = []
+        if error_before is not None:
+            growth = _box_means(_error(_drawn(strokes, paper), working) - error_before,
+                                [brushes.pixel_box(s, work_w, work_h) for s in strokes])
+            grown = np.flatnonzero(growth > GROWTH)
+            order += grown[np.argsort(-growth[grown], kind="stable")].tolist()
         gains = removal_gains(strokes, working, paper)
         useless = np.flatnonzero(gains <= settings.prune * np.median(gains))
-        dropped = set(useless[np.argsort(gains[useless], kind="stable")][:limit].tolist())
+        order += [i for i in useless[np.argsort(gains[useless], kind="stable")].tolist() if i not in order]
+        dropped = set(order[:limit])
         if not dropped:
             return strokes, 0
         kept = [s for i, s in enumerate(strokes) if i not in dropped]
-
-        work_h, work_w = working.shape[:2]
         block = next(iter(self.models.values())).size
         level = plan_levels(work_w, work_h, settings.strokes, block)[-1]  # the finest the budget paints at
-        r, g, b = (float(c) for c in paper[0, 0])
-        canvas = raster.RasterCanvas(work_w, work_h, background=(r, g, b))
-        for stroke in kept:
-            canvas.draw(stroke)
-        under = canvas.to_rgb().astype(np.float32) / 255
+        under = _drawn(kept, paper)
         paper_t = torch.tensor(paper[0, 0], dtype=torch.float32, device=self.device).reshape(1, 3, 1, 1)
         blocks = cut_blocks(level, working, under, paper_t)
         placed = {kind: sum(s.kind == kind for s in kept) for kind in settings.brushes}
@@ -156,6 +171,33 @@ class WarmPainter:
         optimise_level(new, blocks, self.models, replace(settings, iterations=settings.frame_steps), paper_t,
                        None, lambda: None)
         return kept + to_working(new, level), len(dropped)
+
+
+def _drawn(strokes: list[Stroke], paper: np.ndarray) -> np.ndarray:
+    """The strokes drawn by the exact renderer over `paper` ((H, W, 3) float, one colour): float RGB."""
+    height, width = paper.shape[:2]
+    r, g, b = (float(c) for c in paper[0, 0])
+    canvas = raster.RasterCanvas(width, height, background=(r, g, b))
+    for stroke in strokes:
+        canvas.draw(stroke)
+    return canvas.to_rgb().astype(np.float32) / 255
+
+
+def _error(painting: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """(H, W) mean absolute error, averaged over ERROR_WINDOW pixels (a stroke's worth, not noise)."""
+    return ndimage.uniform_filter(np.abs(painting - frame).mean(axis=2), ERROR_WINDOW, mode="nearest")
+
+
+def _box_means(values: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """The mean of `values` ((H, W)) inside each (x0, y0, x1, y1) box (0 for an empty one), by an
+    integral image."""
+    integral = np.pad(values, ((1, 0), (1, 0))).cumsum(axis=0).cumsum(axis=1)
+    means = np.zeros(len(boxes))
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        if x1 > x0 and y1 > y0:
+            total = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
+            means[i] = total / ((x1 - x0) * (y1 - y0))
+    return means
 
 
 def camera_shift(before: np.ndarray, after: np.ndarray, limit: float = 0.25) -> tuple[float, float]:
