@@ -299,18 +299,18 @@ def sigterm_guard():
 def test_sigterm_during_paint_keeps_the_strokes_like_ctrl_c(capsys, tmp_path, monkeypatch, sigterm_guard):
     import signal
 
-    import brushwork.cli
+    import brushwork.batch.tasks
 
     photo = tmp_path / "photo.png"
     Image.fromarray(np.tile(np.linspace(0, 255, 60, dtype=np.uint8)[None, :, None], (40, 1, 3))).save(photo)
-    original = brushwork.cli.save_png
+    original = brushwork.batch.tasks.save_png
 
     def preview_then_terminated(pixels, path):
         original(pixels, path)
         if path.name.endswith(".preview.png"):
             os.kill(os.getpid(), signal.SIGTERM)  # as `kill` or a service manager would
 
-    monkeypatch.setattr(brushwork.cli, "save_png", preview_then_terminated)
+    monkeypatch.setattr(brushwork.batch.tasks, "save_png", preview_then_terminated)
     out = tmp_path / "painting.svg"
     code, _, err = run(capsys, "paint", str(photo), "-o", str(out), "--strokes", "6", "--working-size", "48",
                        "--iterations", "3", "--preview-every", "2", "--json")

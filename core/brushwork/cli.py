@@ -22,7 +22,7 @@ from brushwork.errors import BrushworkError, Terminated
 from brushwork.files import load_strokes, refuse_collisions, save_png, save_strokes
 from brushwork.neural import PATHWAYS
 from brushwork.settings import FieldSpec, PaintSettings, StyleOptions, choice_values, specs, validate_settings
-from brushwork.strokes import BRUSHES, MAX_STROKES, StrokeList
+from brushwork.strokes import BRUSHES
 
 OUTPUT_SUFFIXES = (".png", ".svg", ".json")
 
@@ -178,12 +178,11 @@ def _option(f: dataclasses.Field, spec: FieldSpec) -> Callable:
                         **extra)
 
 
-def settings_options(cls: type, only: tuple[str, ...] | None = None) -> Callable:
-    """Add one option per field of the settings dataclass `cls` that the CLI offers (`only`: of these
-    fields), built from the fields' specs; the command receives them together as `settings`, a dict of
-    field name -> value. Adding a setting to `cls` adds its option."""
-    fields = [(f, spec) for f, spec in specs(cls, "cli") if only is None or f.name in only]
-
+def settings_options(cls: type) -> Callable:
+    """Add one option per field of the settings dataclass `cls` that the CLI offers, built from the
+    fields' specs; the command receives them together as `settings`, a dict of field name -> value.
+    Adding a setting to `cls` adds its option."""
+    fields = specs(cls, "cli")
 
     def decorate(command: Callable) -> Callable:
         @functools.wraps(command)
@@ -230,181 +229,43 @@ def options_command(as_json: bool) -> None:
 @settings_options(PaintSettings)
 @click.option("--resume", type=click.Path(path_type=Path),
               help="Add the strokes to this existing painting (.svg/.json).")
-@click.option("--png", "write_png", is_flag=True, help="Also write a PNG drawn from the strokes.")
+@click.option("--png", "png", is_flag=True, help="Also write a PNG drawn from the strokes.")
 @click.option("--png-width", type=click.IntRange(min=1), help="Width of that PNG (default: the image's).")
-@click.option("--json", "write_json", is_flag=True, help="Also write the stroke list as JSON.")
+@click.option("--json", "json", is_flag=True, help="Also write the stroke list as JSON.")
 @click.option("--preview-every", type=click.IntRange(min=1), metavar="K",
               help="Write <output>.preview.png every K optimisation steps.")
 @click.option("--animate", "animation", type=click.Path(path_type=Path),
               help="Also write a stroke-by-stroke animation (.mp4, .gif, .webp, .svg, .html).")
-@click.option("--style", "styles", multiple=True, type=click.Path(path_type=Path),
-              help="Paint in the style of this image (as --style-mode says); repeat to mix several.")
-@click.option("--mask", type=click.Path(path_type=Path), help="With --style: image whose grey level (or alpha) "
-              "says where the style applies: white = styled, black = the plain painting.")
-def paint(image: Path, output: Path | None, settings: dict[str, Any], resume: Path | None, write_png: bool,
-          png_width: int | None, write_json: bool, preview_every: int | None, animation: Path | None,
-          styles: tuple[Path, ...], mask: Path | None) -> None:
+@click.option("--style", "style_image", type=click.Path(path_type=Path),
+              help="Optimise the strokes towards this style image too (Gram style loss).")
+@click.option("--style-weight", default=0.2, show_default=True, type=click.FloatRange(min=0),
+              help="Weight of the style loss against the pixel loss.")
+def paint(image: Path, output: Path | None, settings: dict[str, Any], **options: Any) -> None:
     """Paint a photo with brush strokes: writes a stroke SVG (and PNG, JSON, animation on request)."""
-    import time
-
     from tqdm import tqdm
 
-    from brushwork.images import image_size, load_image
-    from brushwork.painter import PaintCancelled, paint as paint_strokes
+    from brushwork.batch import PaintTask
 
-    chosen = PaintSettings(**settings)
-    validate_settings(chosen)  # bad settings fail before any file is read
-    strokes, working_size, background = chosen.strokes, chosen.working_size, chosen.background
-    output = output or Path(image.stem + ".svg")
-    if output.suffix.lower() != ".svg":
-        raise BrushworkError(f"{output}: the painting is written as .svg (use --json and --png for the others)")
-    extras = {".png": write_png, ".json": write_json}
-    outputs = [output] + [output.with_suffix(suffix) for suffix, wanted in extras.items() if wanted]
-    preview_path = output.with_suffix(".preview.png")
-    # Every file this run writes, against every file it reads and each other, before any work.
-    refuse_collisions(
-        [("output", output)]
-        + [(f"--{suffix[1:]} output", output.with_suffix(suffix)) for suffix, wanted in extras.items() if wanted]
-        + ([("--preview-every output", preview_path)] if preview_every else [])
-        + ([("--animate", animation)] if animation else []),
-        [("the photo", image)] + [("--style", style) for style in styles]
-        + ([("--mask", mask)] if mask else []) + ([("--resume", resume)] if resume else []),
-    )
-    if animation is not None:
-        from brushwork.animation import FORMATS
-
-        kind = animation.suffix.lower()
-        if kind not in FORMATS:
-            raise BrushworkError(f"--animate {animation}: unknown animation type {kind or '(none)'!r}; "
-                                 f"expected {', '.join(FORMATS)}")
-    for path in [output] + ([animation] if animation else []):
-        if not path.parent.is_dir():  # found now, not after minutes of painting
-            raise BrushworkError(f"cannot write {path}: no folder {path.parent}")
-    width, height = image_size(image)  # from the header: refuses pictures over the size limit unread
-    previous = None
-    if resume is not None:
-        previous = load_strokes(resume)
-        if abs(previous.width / previous.height - width / height) > 0.01:
-            raise BrushworkError(f"--resume {resume}: its canvas {previous.width}x{previous.height} does not "
-                                 f"have the aspect ratio of {image} ({width}x{height})")
-        if len(previous) + strokes > MAX_STROKES:
-            raise BrushworkError(f"--resume {resume}: its {len(previous):,} strokes and --strokes {strokes:,} make "
-                                 f"more than the {MAX_STROKES:,} a painting holds")
-    # The painter works at --working-size, so the photo is decoded no larger than that; its canvas
-    # comes from the painting it continues, here a blank one of the photo's full size.
-    picture = load_image(image, background, max_side=working_size)
-    canvas = previous if previous is not None else StrokeList(width, height, (), background)
-    if max(width, height) > working_size:
-        click.echo(f"{image}: {width}x{height}, painting at {working_size} px on the long side; "
-                   f"the strokes are scaled to the full {width}x{height} canvas", err=True)
+    # The options (--resume, --png, --style ...) are named as PaintTask's fields: `batch paint` takes them too.
+    task = PaintTask(image, output or Path(image.stem + ".svg"), PaintSettings(**settings), **options)
+    task.check()  # bad settings and colliding files fail before any file is read
     bar = tqdm(total=1000, unit="‰", desc="painting", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
                disable=None)
-    steps = 0
 
     def progress(report) -> None:
-        nonlocal steps
-        steps += 1
         bar.update(round(report.fraction * 1000) - bar.n)
         bar.set_postfix_str(f"{report.strokes}/{report.total} strokes, level {report.level}/{report.levels}")
-        if preview_every and steps % preview_every == 0:
-            save_png(report.preview(), preview_path)
 
-    # Every style image is read now, so a bad one fails (naming it) before any painting.
-    from brushwork.images import load_mask
-    from brushwork.painter.restyle import STYLE_SIDE
-
-    style_pictures = [load_image(style, max_side=STYLE_SIDE) for style in styles]
-    mask_picture = load_mask(mask) if mask is not None else None
-    started = time.perf_counter()
     try:
-        result = paint_strokes(picture, brush=settings.pop("brushes"), callback=progress, resume=canvas,
-                               styles=style_pictures, mask=mask_picture, **settings)
-        cancelled = terminated = False
-    except PaintCancelled as stop:
-        result, cancelled = stop.strokes, True
-        # The painter turns Ctrl-C (and SIGTERM, see main) into PaintCancelled raised while handling it.
-        terminated = isinstance(stop.__context__, Terminated)
+        result = task.run(progress, log=lambda line: bar.write(line, file=sys.stderr))
     finally:
         bar.close()
-    if previous is not None and previous.background is None:
-        # The painter paints over paper (--background); the painting it continues stays transparent.
-        result = StrokeList(result.width, result.height, result.strokes, None)
-    save_strokes(result, output)
-    if write_json:
-        save_strokes(result, output.with_suffix(".json"))
-    if write_png:
-        save_png(raster.render(result, width=png_width), output.with_suffix(".png"))
-    if animation is not None and not cancelled:
-        from brushwork.animation import animate
-
-        animate(result, animation)
-    written = ", ".join(str(p) for p in outputs + ([animation] if animation and not cancelled else []))
-    if cancelled:
-        click.echo(f"{'terminated' if terminated else 'cancelled'}: kept the {len(result)} strokes painted "
-                   f"so far in {written}", err=True)
-        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
-    click.echo(f"wrote {written} ({len(result)} strokes, {time.perf_counter() - started:.0f} s)")
-
-
-# The paint settings that say how a finished painting is restyled (`brushwork restyle`).
-RESTYLE_SETTINGS = ("style_mode", "style_weight", "style_steps", "style_weights", "preserve_color", "working_size",
-                    "device")
-
-
-@cli.command()
-@click.argument("painting", type=click.Path(path_type=Path))
-@click.option("--photo", required=True, type=click.Path(path_type=Path),
-              help="The photo the painting was painted from: the restyled strokes stay close to it.")
-@click.option("--style", "styles", required=True, multiple=True, type=click.Path(path_type=Path),
-              help="Style image; repeat to mix several (--style-weights).")
-@settings_options(PaintSettings, only=RESTYLE_SETTINGS)
-@click.option("--mask", type=click.Path(path_type=Path), help="Image whose grey level (or alpha) says where the "
-              "strokes change: white = restyled, black = kept.")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="Restyled stroke file (.svg or .json), or a .png drawn from it.")
-def restyle(painting: Path, photo: Path, styles: tuple[Path, ...], settings: dict[str, Any], mask: Path | None,
-            output: Path) -> None:
-    """Restyle an existing painting (.svg/.json): its strokes take on the style images' colours (colour
-    mode: only the colours change, the geometry is kept exactly) or also their textures (texture mode)."""
-    import time
-
-    from tqdm import tqdm
-
-    from brushwork.images import image_size, load_image, load_mask
-    from brushwork.painter.restyle import RESTYLE_MODES, STYLE_SIDE, RestyleSettings, restyle as restyle_strokes
-    from brushwork.painter.style import StyleGoal
-    from brushwork.settings import validate_settings, validate_style_weights
-
-    chosen = PaintSettings(**settings)
-    validate_settings(chosen)
-    if chosen.style_mode not in RESTYLE_MODES:
-        raise BrushworkError(f"--style-mode {chosen.style_mode}: a finished painting is restyled in "
-                             f"{' or '.join(RESTYLE_MODES)} mode (stylize-first repaints: use paint --style)")
-    weights = validate_style_weights(chosen.style_weights, len(styles))
-    if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise BrushworkError(f"{output}: unknown output type {output.suffix or '(none)'!r}; expected .svg, .json "
-                             "or .png")
-    refuse_collisions([("output", output)], [("the painting", painting), ("--photo", photo)]
-                      + [("--style", style) for style in styles] + ([("--mask", mask)] if mask else []))
-    strokes = load_strokes(painting)
-    width, height = image_size(photo)
-    # within rounding: a painting at the working size has its sides rounded to whole pixels
-    if abs(strokes.width / strokes.height - width / height) > 0.01 + 1 / min(strokes.width, strokes.height):
-        raise BrushworkError(f"--photo {photo}: {width}x{height} does not have the aspect ratio of the painting "
-                             f"{painting} ({strokes.width}x{strokes.height})")
-    picture = load_image(photo, max_side=chosen.working_size)
-    goal = StyleGoal(tuple(load_image(style, max_side=STYLE_SIDE) for style in styles), weights,
-                     chosen.style_weight, chosen.preserve_color)
-    how = RestyleSettings(chosen.style_mode, chosen.style_weight, chosen.style_steps, chosen.working_size,
-                          chosen.device)
-    started = time.perf_counter()
-    with tqdm(total=1000, unit="‰", desc="restyling", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
-              disable=None) as bar:
-        result = restyle_strokes(strokes, picture, goal, how, mask=load_mask(mask) if mask else None,
-                                 callback=lambda fraction: bar.update(round(fraction * 1000) - bar.n))
-    _write_output(result, output, None, None, False)
-    click.echo(f"wrote {output} ({len(result)} strokes, {chosen.style_mode} mode, "
-               f"{time.perf_counter() - started:.1f} s)")
+    written = ", ".join(str(p) for p in result.written)
+    if result.cancelled:
+        click.echo(f"{'terminated' if result.terminated else 'cancelled'}: kept the {len(result.strokes)} strokes "
+                   f"painted so far in {written}", err=True)
+        sys.exit(EXIT_TERMINATED if result.terminated else EXIT_INTERRUPTED)
+    click.echo(f"wrote {written} ({len(result.strokes)} strokes, {result.seconds:.0f} s)")
 
 
 @cli.command("train-renderer")
@@ -496,9 +357,6 @@ def animate_command(source: Path, output: Path, fps: float, duration: float, wid
                f"{clip.frames} frames, {clip.seconds:.2f} s)")
 
 
-IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
-
-
 @cli.command()
 @click.argument("content", type=click.Path(path_type=Path))
 @click.option("--style", "styles", required=True, multiple=True, type=click.Path(path_type=Path),
@@ -513,42 +371,20 @@ IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"
 def stylize(content: Path, styles: tuple[Path, ...], settings: dict[str, Any], mask: Path | None,
             vgg: Path | None, decoder: Path | None, output: Path) -> None:
     """Restyle a photo with one or more style images (AdaIN, WCT or Gatys), at any size."""
-    import io
-
-    from PIL import Image
     from tqdm import tqdm
 
-    from brushwork.files import atomic_write
-    from brushwork.images import image_size, load_mask, load_rgb8
-    from brushwork.stylize import CD16xModels, VGGModels, stylize as run_stylize
+    from brushwork.batch import StyleTask
 
-    suffix = output.suffix.lower()
-    if suffix not in IMAGE_FORMATS:
-        raise BrushworkError(f"{output}: unknown output type {suffix or '(none)'!r}; expected .png, .jpg or .webp")
-    if decoder is not None and vgg is None:
-        raise BrushworkError("--decoder needs --vgg (the vgg_normalised encoder it was trained with)")
-    refuse_collisions([("output", output)], [("the photo", content)] + [("--style", s) for s in styles]
-                      + [(name, path) for name, path in (("--mask", mask), ("--vgg", vgg), ("--decoder", decoder))
-                         if path is not None])
-    options = StyleOptions(**settings)
-    options.validate(len(styles))  # bad options fail before any image or model is loaded
-    if mask is not None:
-        image_size(mask)  # the size limit, from the header, before the mask is decoded
-    models = VGGModels(vgg, decoder) if vgg is not None else CD16xModels()
+    task = StyleTask(content, styles, output, StyleOptions(**settings), mask=mask, vgg=vgg, decoder=decoder)
+    task.check()  # bad options and colliding files fail before any image or model is loaded
     # A progress bar on a terminal only (disable=None); scripts and pipes get just the result line.
     with tqdm(total=1.0, disable=None, leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}") as bar:
         def progress(fraction: float, stage: str) -> None:
             bar.set_description_str(stage, refresh=False)
             bar.update(fraction - bar.n)
 
-        # Decoded no larger than used: the content at --size (when smaller), the styles at --style-size.
-        result = run_stylize(load_rgb8(content, max_side=options.size),
-                             [load_rgb8(s, max_side=options.style_size) for s in styles], options,
-                             mask=load_mask(mask) if mask else None, models=models, progress=progress)
-    buffer = io.BytesIO()
-    Image.fromarray(result).save(buffer, format=IMAGE_FORMATS[suffix], **({"quality": 95} if suffix != ".png" else {}))
-    atomic_write(output, buffer.getvalue())
-    click.echo(f"wrote {output} ({result.shape[1]}x{result.shape[0]}, {options.method})")
+        result = task.run(progress)
+    click.echo(f"wrote {output} ({result.size[0]}x{result.size[1]}, {task.options.method})")
 
 
 @cli.group("weights")
@@ -628,6 +464,115 @@ def plugins_uninstall(editor: str, dest: Path | None) -> None:
 
     for line in plugin_install.uninstall(editor, dest):
         click.echo(line)
+
+
+# ------------------------------------------------------------------------------------------ batch
+
+@cli.group("batch")
+def batch_group() -> None:
+    """Paint or stylize many pictures (files, folders, globs) into one folder, on this machine or a Ray cluster."""
+
+
+# Options of `paint` and `stylize` that are about one picture's own files: a batch names its outputs
+# after each input and takes no per-picture painting to resume, preview or mask.
+_PER_PICTURE = {"output", "resume", "preview_every", "animation", "mask"}
+
+
+def _single_options(command: click.Command, settings_cls: type) -> list[click.Parameter]:
+    """`command`'s options beside its settings and the per-picture ones: what a batch takes from it (the
+    same option objects, so `batch paint` offers whatever `paint` offers)."""
+    fields = {f.name for f, _ in specs(settings_cls, "cli")}
+    return [p for p in command.params if isinstance(p, click.Option) and p.name not in fields | _PER_PICTURE]
+
+
+def _batch_options(command: Callable) -> Callable:
+    for option in reversed([
+        click.argument("inputs", nargs=-1, required=True),
+        click.option("-o", "--output-dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+                     help="Folder for the outputs, named after the inputs (made if missing)."),
+        click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
+                     help="Worker processes on this machine (each gets cores / jobs torch threads)."),
+        click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "ray"]),
+                     help="local: this machine; ray: tasks on a Ray cluster (pip install 'brushwork[ray]')."),
+        click.option("--address", metavar="HOST:PORT",
+                     help="The Ray cluster's head (default: $RAY_ADDRESS, else Ray started on this machine)."),
+        click.option("--force", is_flag=True, help="Redo items whose outputs are already complete."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _run_batch(items: list, verb: str, jobs: int, executor: str, address: str | None, force: bool,
+               device: str) -> None:
+    """Run the items under one progress bar (with ETA), report failures as they happen, sum up; exit
+    status 1 when any item failed."""
+    from tqdm import tqdm
+
+    from brushwork.batch import run_batch
+
+    counts = {"skipped": 0, "failed": 0}
+    with tqdm(total=len(items), unit="item", desc=verb, disable=None, dynamic_ncols=True) as bar:
+        def on_outcome(outcome) -> None:
+            if outcome.status == "skipped":
+                bar.total -= 1  # complete from an earlier run: not work, so not in the rate and the ETA
+            else:
+                bar.update(1)
+            if outcome.status == "failed":
+                bar.write(f"failed: {outcome.source}: {outcome.message}", file=sys.stderr)
+            if outcome.status in counts:
+                counts[outcome.status] += 1
+                bar.set_postfix(counts, refresh=False)
+            bar.refresh()
+
+        summary = run_batch(items, executor=executor, jobs=jobs, address=address, force=force, device=device,
+                            on_outcome=on_outcome)
+    for outcome in summary.failed:
+        click.echo(f"failed: {outcome.source}: {outcome.message}", err=True)
+    click.echo(summary.line(verb))
+    if summary.failed:
+        sys.exit(1)
+
+
+@batch_group.command("paint")
+@_batch_options
+@settings_options(PaintSettings)
+@click.option("--animate", "animation", metavar="[mp4|gif|webp|svg|html]",
+              help="Also write each stroke-by-stroke animation as OUTDIR/<name>.<type> (svg: <name>.animated.svg).")
+def batch_paint(inputs: tuple[str, ...], output_dir: Path, jobs: int, executor: str, address: str | None,
+                force: bool, animation: str | None, settings: dict[str, Any], **options: Any) -> None:
+    """Paint every picture: INPUT.jpg -> OUTDIR/INPUT.svg (plus .png, .json, animation on request). An item
+    whose outputs are complete is skipped; a failed one is reported and the rest go on."""
+    from brushwork.batch import PaintTask, paint_items, pictures
+
+    template = PaintTask(Path(), Path(), PaintSettings(**settings), **options)
+    validate_settings(template.settings)  # before any folder is made
+    items = paint_items(pictures(inputs), output_dir, template, animation)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    _run_batch(items, "painted", jobs, executor, address, force, template.settings.device)
+
+
+batch_paint.params.extend(_single_options(paint, PaintSettings))
+
+
+@batch_group.command("stylize")
+@_batch_options
+@settings_options(StyleOptions)
+@click.option("--format", "image_format", default="png", show_default=True, type=click.Choice(["png", "jpg", "webp"]),
+              help="Output type: OUTDIR/<name>.<format>.")
+def batch_stylize(inputs: tuple[str, ...], output_dir: Path, jobs: int, executor: str, address: str | None,
+                  force: bool, image_format: str, settings: dict[str, Any], **options: Any) -> None:
+    """Stylize every picture: INPUT.jpg -> OUTDIR/INPUT.png (--format). An item whose output is complete is
+    skipped; a failed one is reported and the rest go on."""
+    from brushwork.batch import StyleTask, pictures, style_items
+
+    template = StyleTask(content=Path(), output=Path(), options=StyleOptions(**settings), **options)
+    template.options.validate(len(template.styles))  # before any folder is made
+    items = style_items(pictures(inputs), output_dir, template, image_format)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    _run_batch(items, "stylized", jobs, executor, address, force, template.options.device)
+
+
+batch_stylize.params.extend(_single_options(stylize, StyleOptions))
 
 
 # Exit statuses of a run stopped by Ctrl-C (SIGINT) and by SIGTERM: 128 + the signal, as shells report.
