@@ -337,8 +337,9 @@ def test_settings_remember_the_last_values(krita_plugin):
     assert "iterations" not in dataclasses.replace(fresh, iterations=0).params(engine)
     assert "refine_iterations" not in fresh.params(engine)  # the painter decides how long to refine
     store[("brushwork", "StylizeOptions")] = json.dumps({"alpha": "strong", "method": "adain"})
-    loaded = settings.load(model.StylizeOptions, model.defaults(model.StylizeOptions, engine))
-    assert loaded.alpha == 1.0 and loaded.method == "adain"  # a bad stored value falls back to the default
+    fresh_stylize = model.defaults(model.StylizeOptions, engine)
+    loaded = settings.load(model.StylizeOptions, fresh_stylize)
+    assert loaded.alpha == fresh_stylize.alpha and loaded.method == "adain"  # a bad stored value: the fresh one
     store[("brushwork", "PaintOptions")] = "{not json"
     assert settings.load(model.PaintOptions, fresh) == fresh
     store[("brushwork", "PaintOptions")] = "[1, 2]"
@@ -364,6 +365,49 @@ def test_presets_set_their_values_and_are_recognised(krita_plugin):
     final_style = model.apply_preset(stylize, "Final", engine)
     assert (final_style.method, final_style.steps, final_style.style_size) == (
         "gatys", StyleOptions().steps, StyleOptions().style_size)
+
+
+def test_the_strength_follows_the_method(krita_plugin):
+    """Each method has its own default strength (WCT 0.6, the others 1): a fresh panel, a preset and a
+    method picked in the panel take the chosen method's."""
+    model, engine = krita_plugin.model, krita_plugin.options
+    fresh = model.defaults(model.StylizeOptions, engine)
+    assert (fresh.method, fresh.alpha) == ("wct", 0.6)
+    assert model.apply_preset(fresh, "Draft", engine).alpha == 1.0  # AdaIN
+    assert model.apply_preset(fresh, "Balanced", engine).alpha == 0.6
+    picked = model.follow_choices(dataclasses.replace(fresh, method="microast", alpha=0.3), engine)
+    assert picked.alpha == 1.0
+    alpha = engine.field("stylize", "alpha")
+    assert alpha.default is None and alpha.default_by == "methods"
+    assert engine.default(alpha, "wct") == 0.6 and engine.default(alpha, "gatys") == 1.0
+    assert engine.default(alpha, "sketchy") is None  # a method the document lacks: the engine decides
+
+
+def test_gimp_strength_follows_the_picked_method(gimp_plugin, monkeypatch):
+    _, stylize = _register(gimp_plugin, describe(), monkeypatch)
+    engine = gimp_plugin.EngineOptions(describe())
+
+    class Notifying(Config):
+        def __init__(self, values) -> None:
+            super().__init__(values)
+            self.handlers = []
+
+        def connect(self, signal, handler):
+            self.handlers.append((signal, handler))
+
+        def set_property(self, name, value):
+            self.values[name] = value
+            for signal, handler in self.handlers:
+                if signal == f"notify::{name}":
+                    handler(self, None)
+
+    config = Notifying({name: arg[-1] for name, arg in stylize.arguments.items()})
+    gimp_plugin.follow_choices(config, engine, "stylize")
+    assert config.values["alpha"] == 0.6
+    config.set_property("method", "adain")
+    assert config.values["alpha"] == 1.0
+    config.set_property("method", "wct")
+    assert config.values["alpha"] == 0.6
 
 
 def test_estimates_come_from_this_machines_jobs(krita_plugin):
@@ -1050,7 +1094,8 @@ def test_gimp_registers_the_engines_choices_defaults_and_ranges(gimp_plugin, mon
     assert paint.arguments["opaque"][0] == "boolean"  # every setting the engine marks for the editors
     device = paint.arguments["device"]
     assert [nick for nick, *_ in device[3].items] == ["auto", "cpu", "cuda", "mps"] and device[4] == "auto"
-    assert stylize.arguments["device"][4] == "auto" and stylize.arguments["alpha"][3:] == (0, 1, 1.0)
+    # the strength follows the method: the default method's own (WCT 0.6)
+    assert stylize.arguments["device"][4] == "auto" and stylize.arguments["alpha"][3:] == (0, 1, 0.6)
     assert {"import-paths", "active-layer-only"} <= set(paint.arguments)  # the plug-in's own
     assert "style" in stylize.arguments and "levels" not in stylize.arguments  # not an editor setting
     paint, _ = _register(gimp_plugin, _drifted(describe(), add=False, drop="tape"), monkeypatch)

@@ -149,6 +149,18 @@ def test_unknown_method_and_device_are_errors_naming_the_parameter():
                                  else params)
 
 
+def test_each_method_has_its_own_default_strength():
+    assert StyleOptions(method="wct").validate(1).alpha == 0.6  # Li et al.'s multi-level blend
+    assert {StyleOptions(method=m).validate(1).alpha for m in ("adain", "gatys", "microast")} == {1.0}
+    assert StyleOptions(method="wct", alpha=1.0).validate(1).alpha == 1.0  # the user's own wins
+    document = settings.describe()
+    assert {m["name"]: m["alpha"] for m in document["methods"]}["wct"] == 0.6
+    alpha = next(f for f in document["stylize"]["fields"] if f["name"] == "alpha")
+    assert alpha["default"] is None and alpha["default_by"] == "methods"
+    with pytest.raises(BrushworkError, match="--alpha 1.5: expected"):
+        StyleOptions(method="wct", alpha=1.5).validate(1)
+
+
 def test_cli_refuses_an_unknown_method_in_one_line(capsys, tmp_path):
     from brushwork.cli import main
 
@@ -174,7 +186,7 @@ def test_describe_is_json_and_torch_free():
     assert paint["strokes"] | {"help": ""} == {
         "name": "strokes", "type": "int", "default": 1000, "min": 1, "max": 200000, "min_open": False,
         "max_open": False, "choices": None, "many": False, "max_items": None, "label": "Strokes", "help": "",
-        "editor": True, "server": True, "option": "--strokes"}
+        "editor": True, "server": True, "option": "--strokes", "default_by": None}
     assert paint["brushes"]["type"] == "choices" and paint["brushes"]["choices"] == "brushes"
     assert paint["brushes"]["default"] == ["oilbrush"] and paint["brushes"]["option"] == "--brush"
     editor = {f["name"] for f in doc["paint"]["fields"] if f["editor"]}

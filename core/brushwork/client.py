@@ -497,6 +497,11 @@ class Choice:
     name: str
     label: str
     help: str = ""
+    # the choice's own defaults for settings that follow it (a method's strength), as (setting, value) pairs
+    defaults: tuple[tuple[str, Any], ...] = ()
+
+    def default(self, name: str) -> Any:
+        return dict(self.defaults).get(name)
 
 
 @dataclass(frozen=True)
@@ -515,6 +520,7 @@ class Setting:
     help: str = ""
     editor: bool = False  # offered in the editors' dialogs
     server: bool = True  # a job parameter the server takes
+    default_by: str | None = None  # the list ("methods") whose chosen entry gives the default (see `default`)
 
     def allows(self, value: Any) -> bool:
         """Whether a number lies within the field's range."""
@@ -523,6 +529,12 @@ class Setting:
 
 
 LISTS = ("brushes", "methods", "devices")  # the document's choice lists
+
+
+def _choice_defaults(record: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A choice record's own values for settings (numbers, words, switches), e.g. a method's alpha."""
+    return tuple((k, v) for k, v in record.items() if k not in ("name", "label", "help", "description")
+                 and isinstance(v, (int, float, str, bool)))
 
 
 class EngineOptions:
@@ -535,7 +547,7 @@ class EngineOptions:
             self.document = document
             self.version = str(document.get("version", ""))
             self.lists = {name: [Choice(str(c["name"]), str(c.get("label") or c["name"]),
-                                        str(c.get("help") or c.get("description") or ""))
+                                        str(c.get("help") or c.get("description") or ""), _choice_defaults(c))
                                  for c in document.get(name, [])] for name in LISTS}
             self.sections = {section: [Setting(**{k: v for k, v in f.items() if k in Setting.__dataclass_fields__})
                                        for f in document[section]["fields"]] for section in ("paint", "stylize")}
@@ -588,10 +600,16 @@ class EngineOptions:
     def choice(self, setting: Setting, name: Any) -> Choice | None:
         return next((c for c in self.choices(setting) if c.name == str(name)), None)
 
-    def default(self, setting: Setting) -> Any:
+    def default(self, setting: Setting, chosen: str | None = None) -> Any:
         """The field's default; for a choice, the name of one of its values (the first of a list of
-        several; the engine's first value when its default is none of them)."""
+        several; the engine's first value when its default is none of them). A field whose default
+        follows a choice (`default_by`, e.g. a method's own strength) takes the default of `chosen`, the
+        entry picked in that list."""
         value = setting.default
+        if setting.default_by and chosen is not None:
+            entry = next((c for c in self.lists.get(setting.default_by, []) if c.name == chosen), None)
+            if entry is not None and entry.default(setting.name) is not None:
+                return entry.default(setting.name)
         if setting.type == "choices":
             value = value[0] if isinstance(value, list) and value else None
         if setting.type in ("choice", "choices"):

@@ -45,6 +45,7 @@ class MethodChoice(Choice):
     (None: it does not work level by level, and --levels does not apply)."""
 
     levels: tuple[int, ...] | None = None
+    alpha: float = 1.0  # the default strength (StyleOptions.alpha when not given)
 
 
 # The stylize methods (each registered in `stylize.methods`), in the words a user choosing needs.
@@ -52,11 +53,16 @@ METHOD_CHOICES = (
     MethodChoice("adain", "AdaIN", "Matches the mean and spread of the deep features: faster and gentler than WCT, "
                                    "keeps more of the picture's structure.", levels=(4,)),
     MethodChoice("wct", "WCT", "Whitens and re-colours the picture's deep features at five levels: the closest "
-                               "match of the style's textures and colours (a few seconds).", levels=(5, 4, 3, 2, 1)),
+                               "match of the style's textures and colours (a few seconds).", levels=(5, 4, 3, 2, 1),
+              # Li et al.'s multi-level results blend at 0.6; at 1.0 the photo's structure is lost (medians over
+              # 18 pairs, `benchmarks/stylize.py --grid`: content 0.401 -> 0.299, style 0.143 -> 0.258)
+              alpha=0.6),
     MethodChoice("gatys", "Gatys", "Optimises the picture itself towards the style (Gatys et al.): the finest "
                                    "result, but minutes of work."),
     MethodChoice("microast", "MicroAST", "A small network trained to predict how a style reshapes the picture "
                                          "(MicroAST): the fastest, works on very large pictures."),
+    MethodChoice("trained", "Trained style", "A network trained for one style or a painter's collection "
+                                             "(brushwork train-style), named by Model: one pass, no style image."),
 )
 METHODS = tuple(method.name for method in METHOD_CHOICES)
 
@@ -103,6 +109,9 @@ class FieldSpec:
     cli_names: tuple[str, ...] = ()  # the CLI option's spellings when not (only) `--` + name with `-`
     cli_help: str | None = None  # the CLI's help when it must say more (e.g. how to spell a list)
     cli_default: str | None = None  # the default as the CLI spells it, where the value reads badly (a colour)
+    # the list whose chosen entry gives the default (None): e.g. "methods" for a method's own strength, read
+    # from the method's record under this field's name
+    default_by: str | None = None
 
     def option(self, name: str) -> str:
         """The CLI option that sets this field: what messages call it."""
@@ -187,6 +196,14 @@ class PaintSettings:
     refine_iterations: int | None = setting(
         None, "Refine at the end", "Steps that refine all strokes together at the end; 0 skips (default: "
         "picked for the stroke budget).", "int", min=0, max=10000, editor=True)
+    # Video (`video.painting`): every frame after the first starts from the previous frame's strokes and
+    # adapts them in a few steps, instead of painting from a blank canvas (faster, and it does not flicker).
+    frame_steps: int = setting(10, "Steps per frame", "Video: steps that adapt the previous frame's strokes to "
+                               "the next frame (the first frame is painted in full).", "int", min=1, max=10000,
+                               layers=("cli",))
+    reseed: float = setting(0.1, "Re-seed", "Video: at most this fraction of the strokes is started afresh in "
+                            "each frame, where the picture changed (the strokes that fit it least).", "float",
+                            min=0, max=1, layers=("cli",))
     device: str = setting("auto", "Device", _DEVICE_HELP, "choice", choices="devices", editor=True)
     # With a style image (`painter.restyle`): the photo is painted first and the finished strokes are then
     # optimised towards the style (colour, texture), or the photo is stylized first and the result painted.
@@ -207,7 +224,6 @@ class PaintSettings:
                                    "patterns only.", "bool", editor=True)
     style_method: str = setting("wct", "Stylize method", "stylize-first: how the photo is stylized (the stylize "
                                 "command's methods).", "choice", choices="methods")
-
 
 
 def _number(value: float | None) -> str:
@@ -286,8 +302,14 @@ class StyleOptions:
     method: str = setting("wct", "Method", f"How the style is carried over: {', '.join(METHODS[:-1])} or "
                           f"{METHODS[-1]} (the methods' help says how they differ).", "choice", choices="methods",
                           editor=True)
-    alpha: float = setting(1.0, "Strength", "Style strength: 0 = the content (its reconstruction), 1 = full style.",
-                           "float", min=0, max=1, editor=True, cli_help="Style strength in [0, 1].")
+    model: str | None = setting(None, "Model", "trained: a trained style, by name (brushwork styles lists them) "
+                                "or as a .pt file from brushwork train-style; giving one selects the trained "
+                                "method, and no style image is needed.", "str", editor=True)
+    alpha: float | None = setting(
+        None, "Strength", "Style strength: 0 = the content (its reconstruction), 1 = full style; default: the "
+        f"method's own ({', '.join(f'{m.name} {m.alpha:g}' for m in METHOD_CHOICES)}).", "float", min=0, max=1,
+        editor=True, default_by="methods", cli_help="Style strength in [0, 1]  [default: the method's own: "
+        f"{', '.join(f'{m.name} {m.alpha:g}' for m in METHOD_CHOICES)}]")
     style_weights: tuple[float, ...] | None = setting(
         None, "Style weights", "One weight per style image, to interpolate between them; default equal.", "float",
         min=0, many=True, layers=("cli",),
@@ -322,10 +344,25 @@ class StyleOptions:
                                   "(before the strength).", "float", min=0, min_open=True, layers=("cli",),
                                   cli_help="gatys: weight of the style loss against the content loss (before "
                                   "--alpha).")
+    # Video (`video.styling`): adain/wct build each frame's map from content statistics averaged over the
+    # frames so far, so the colours do not pump as things enter and leave the picture.
+    frame_smoothing: float = setting(0.8, "Frame smoothing", "Video: how much of the content statistics carry "
+                                     "over from frame to frame (adain, wct); 0 = each frame its own.", "float",
+                                     min=0, max=1, max_open=True, layers=("cli",))
     device: str = setting("auto", "Device", _DEVICE_HELP, "choice", choices="devices", editor=True)
 
     def validate(self, style_count: int) -> StyleOptions:
         """Check ranges (errors name the parameter) and return options with defaults filled in."""
+        if self.model is not None and not self.model.strip():
+            return replace(self, model=None).validate(style_count)  # an editor's empty Model field: none
+        if self.model is not None:  # a trained style needs no style image and replaces the method
+            return replace(self, method="trained")._validated(max(style_count, 1))
+        if self.method == "trained":
+            raise BrushworkError("--method trained needs --model (a style name or .pt file; brushwork styles lists "
+                                 "them)")
+        return self._validated(style_count)
+
+    def _validated(self, style_count: int) -> StyleOptions:
         method = method_choice(self.method)
         levels = self.levels
         if method.levels is None:
@@ -339,9 +376,10 @@ class StyleOptions:
                 raise BrushworkError(f"--levels {','.join(map(str, levels))}: expected levels from {min(allowed)} "
                                      f"to {max(allowed)}")
         # the weights are checked against the number of style images
-        check_fields(replace(self, style_weights=None, levels=levels))
+        alpha = method.alpha if self.alpha is None else self.alpha
+        check_fields(replace(self, style_weights=None, levels=levels, alpha=alpha))
         weights = validate_style_weights(self.style_weights, style_count)
-        return replace(self, style_weights=weights, levels=levels)
+        return replace(self, style_weights=weights, levels=levels, alpha=alpha)
 
 
 def validate_style_weights(style_weights: Sequence[float] | None, count: int) -> tuple[float, ...]:
@@ -373,7 +411,8 @@ def describe_field(f: dataclasses.Field, spec: FieldSpec) -> dict[str, Any]:
     return {"name": f.name, "type": spec.type, "default": _json(f.default), "min": spec.min, "max": spec.max,
             "min_open": spec.min_open, "max_open": spec.max_open, "choices": _json(spec.choices),
             "many": spec.many, "max_items": spec.max_items, "label": spec.label, "help": spec.help,
-            "editor": spec.editor, "server": "server" in spec.layers, "option": spec.option(f.name)}
+            "editor": spec.editor, "server": "server" in spec.layers, "option": spec.option(f.name),
+            "default_by": spec.default_by}
 
 
 def describe() -> dict[str, Any]:

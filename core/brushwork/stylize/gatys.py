@@ -185,7 +185,7 @@ def run(job: Job) -> torch.Tensor:
 def _stages(job: Job) -> torch.Tensor:
     opts = job.options
     net = job.models.loss_network(job.device)
-    assert opts.style_weights is not None  # validate() fills them in
+    assert opts.style_weights is not None and opts.alpha is not None  # validate() fills them in
     targets = style_targets(net, job.styles, opts.style_weights)
     weight = opts.alpha * opts.style_weight
     height, width = job.content.shape[-2:]

@@ -244,6 +244,7 @@ def run(job: Job) -> torch.Tensor:
     with torch.inference_mode():
         style = read_styles(nets, job.styles, opts.style_weights)
         features = encode(nets.content_encoder, content, tiles, lambda part: job.progress(0.4 * part, "microast"))
+        assert opts.alpha is not None  # validate() fills it in
         middle = transform(nets, features, style, opts.style_weights, opts.alpha, mask)
         job.progress(0.5, "microast")
         result = decode(nets.decoder.dec3, middle, tiles, lambda part: job.progress(0.5 + 0.5 * part, "microast"))

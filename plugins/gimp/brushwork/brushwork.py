@@ -125,8 +125,36 @@ def offered(engine, section) -> list:
     """The settings the dialog offers: those the engine marks for the editors' dialogs and takes in a
     job, in its order (a number without a default that is no on/off count is left to the engine)."""
     return [s for s in engine.fields(section) if s.editor and s.server and (
-        _toggle(s) or s.type in ("choice", "choices", "bool", "str") or (s.type in ("int", "float") and
-                                                                         s.default is not None))]
+        _toggle(s) or s.type in ("choice", "choices", "bool", "str") or (
+            s.type in ("int", "float") and _default(engine, section, s) is not None))]
+
+
+def _chooser(engine, section, setting):
+    """The choice field whose pick gives `setting` its default (the method, for its strength), if any."""
+    return engine.find(section, setting.default_by) if setting.default_by else None
+
+
+def _default(engine, section, setting):
+    """The setting's default; one that follows a choice (a method's own strength) takes the default
+    choice's."""
+    chooser = _chooser(engine, section, setting)
+    return engine.default(setting, engine.default(chooser) if chooser is not None else None)
+
+
+def follow_choices(config, engine, section) -> None:
+    """While the dialog is open, picking a method sets the settings that follow it (its own strength),
+    as the Krita docker does."""
+    for setting in offered(engine, section):
+        chooser = _chooser(engine, section, setting)
+        if chooser is None:
+            continue
+
+        def follow(config, _spec, setting=setting, chooser=chooser):
+            value = engine.default(setting, config.get_property(argument_name(chooser)))
+            if value is not None:
+                config.set_property(argument_name(setting), value)
+
+        config.connect(f"notify::{argument_name(chooser)}", follow)
 
 
 def add_arguments(procedure, engine, section) -> None:
@@ -142,10 +170,11 @@ def add_arguments(procedure, engine, section) -> None:
         elif setting.type == "int":
             low = int(setting.min) + setting.min_open if setting.min is not None else -2**31 + 1
             high = int(setting.max) - setting.max_open if setting.max is not None else 2**31 - 1
-            procedure.add_int_argument(name, label, help_text, low, high, setting.default, RW)
+            procedure.add_int_argument(name, label, help_text, low, high, _default(engine, section, setting), RW)
         elif setting.type == "float":
             procedure.add_double_argument(name, label, help_text, -1e9 if setting.min is None else setting.min,
-                                          1e9 if setting.max is None else setting.max, setting.default, RW)
+                                          1e9 if setting.max is None else setting.max,
+                                          _default(engine, section, setting), RW)
         elif setting.type == "bool":
             procedure.add_boolean_argument(name, label, help_text, bool(setting.default), RW)
         else:
@@ -527,6 +556,7 @@ def _dialog(procedure, config, run_mode) -> bool:
     if run_mode != Gimp.RunMode.INTERACTIVE:
         return True
     GimpUi.init("brushwork")
+    follow_choices(config, engine_options(), "stylize" if procedure.get_name() == STYLIZE else "paint")
     dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config)
     dialog.fill(None)
     accepted = dialog.run()

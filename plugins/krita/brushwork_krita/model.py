@@ -42,7 +42,6 @@ class PaintOptions:
     refine: bool = True  # refine all strokes together at the end: closer to the image, slower
     active_layer: bool = False  # paint the active layer alone instead of the whole visible image
     extra: dict = field(default_factory=dict)  # the engine's other editor settings (see `extra_settings`)
-
     style: str = ""  # path of a style image the painting takes on ("": none)
     style_mode: str = ""  # how it does (the engine's choices)
     style_weight: float = 0.0
@@ -188,7 +187,23 @@ def defaults(cls: type, engine: EngineOptions):
                 isinstance(default, int) and f.type == "float")):
             values[f.name] = default
     options = replace(options, **values)
-    return apply_preset(options, "Balanced", engine) if "Balanced" in presets(options, engine) else options
+    options = apply_preset(options, "Balanced", engine) if "Balanced" in presets(options, engine) else options
+    return follow_choices(options, engine)
+
+
+def follow_choices(options, engine: EngineOptions):
+    """`options` with the values that follow the chosen method or brush (the engine's `default_by`, e.g.
+    WCT's own strength) set to that choice's defaults: a fresh panel, a preset or a newly picked method."""
+    section, changes = _section(options), {}
+    for f in fields(options):
+        setting = _setting(engine, section, f.name)
+        if setting is None or not setting.default_by:
+            continue
+        chosen = getattr(options, "method" if setting.default_by == "methods" else "brush", None)
+        value = engine.default(setting, chosen)
+        if value is not None and takes(engine, setting, value):
+            changes[f.name] = value
+    return replace(options, **changes)
 
 
 class Settings:
@@ -289,8 +304,9 @@ def presets(options, engine: EngineOptions) -> dict[str, dict[str, Any]]:
 
 
 def apply_preset(options, name: str, engine: EngineOptions):
-    """`options` with the preset's values (the brush, seed, style image... stay as they are)."""
-    return replace(options, **presets(options, engine)[name])
+    """`options` with the preset's values and those that follow its method (the brush, seed, style
+    image... stay as they are)."""
+    return follow_choices(replace(options, **presets(options, engine)[name]), engine)
 
 
 def preset_of(options, engine: EngineOptions) -> str:

@@ -55,6 +55,7 @@ from .model import (
     estimate_text,
     extra_settings,
     fit,
+    follow_choices,
     preset_of,
     presets,
     unsupported_krita,
@@ -442,6 +443,7 @@ class StylizePanel(Panel):
                                      (False, self.active_layer)))
         self.finish_form()
         self.method.currentIndexChanged.connect(self._method_changed)
+        self.method.activated.connect(self._method_picked)  # the user's own pick, not a programmatic one
         self.use_engine(engine)
         self.set_options(options)
         self._method_changed()
@@ -462,6 +464,10 @@ class StylizePanel(Panel):
         choice = self.engine.choice(methods, method) if methods is not None else None
         self.method_help.setText(f"{choice.label}: {choice.help}" if choice and choice.help else "")
         self.steps.setEnabled(method == "gatys" and self.engine.field("stylize", "steps") is not None)
+
+    def _method_picked(self) -> None:
+        """A method the user picks brings its own strength (e.g. WCT's 0.6)."""
+        self.alpha.setValue(follow_choices(self.options(), self.engine).alpha)
 
     def _browse(self) -> None:
         _browse_style(self, self.style)
