@@ -37,6 +37,7 @@ class FeedForward:
     """A feed-forward method: its feature map run over the job's levels (e.g. 5 → 1)."""
 
     make_map: MapMaker
+    adain_decoder: bool = False  # decode with the decoder trained for AdaIN (`Models.adain_decoder`)
 
     def __call__(self, job: Job) -> torch.Tensor:
         height, width = job.content.shape[-2:]
@@ -49,7 +50,9 @@ class FeedForward:
         opts, models = job.options, job.models
         available = models.levels()
         levels = opts.levels
-        assert levels is not None and opts.style_weights is not None  # validate() fills them in
+        # validate() fills them in
+        assert levels is not None and opts.style_weights is not None and opts.alpha is not None
+        alpha = opts.alpha
         image = content
         for index, level in enumerate(levels):
             def report(part: float, level: int = level, index: int = index) -> None:
@@ -58,15 +61,20 @@ class FeedForward:
             if level not in available:
                 raise BrushworkError(f"--levels {level}: the {models.name} models have decoders for levels "
                                      f"{', '.join(map(str, available)) or 'none'}")
-            encoder, decoder = models.encoder(level, job.device), models.decoder(level, job.device)
+            encoder = models.encoder(level, job.device)
+            decoder = (models.adain_decoder if self.adain_decoder else models.decoder)(level, job.device)
             scale = 2 ** (level - 1)
             tiles = plan(content.shape[-2], content.shape[-1], opts.tile, level_margin(opts.margin, level))
             feature_mask = F.avg_pool2d(mask, scale) if mask is not None else None
-            style_stats = [FeatureStats.of(encoder(style)) for style in job.styles]
+            def read_styles(encoder: Net = encoder) -> list[FeatureStats]:
+                return [FeatureStats.of(encoder(style)) for style in job.styles]
 
-            def make_map(stats: FeatureStats, style_stats: list[FeatureStats] = style_stats) -> AffineMap:
+            style_stats = job.statistics.styles(level, read_styles)
+
+            def make_map(stats: FeatureStats, style_stats: list[FeatureStats] = style_stats,
+                         level: int = level) -> AffineMap:
                 assert opts.style_weights is not None  # validate() fills them in
-                return self.make_map(stats, style_stats, opts.style_weights, opts.alpha)
+                return self.make_map(job.statistics.content(level, stats), style_stats, opts.style_weights, alpha)
 
             if len(tiles) == 1:
                 features = encoder(image)
