@@ -13,7 +13,7 @@ from types import MappingProxyType
 import torch
 
 from brushwork.errors import BrushworkError
-from brushwork.stylize import gatys, microast
+from brushwork.stylize import gatys, microast, trained
 from brushwork.stylize.adain import adain_map
 from brushwork.stylize.feedforward import FeedForward
 from brushwork.stylize.job import Job
@@ -26,6 +26,7 @@ REGISTRY: Mapping[str, Method] = MappingProxyType({
     "wct": FeedForward(wct_map),
     "gatys": gatys.run,
     "microast": microast.run,
+    "trained": trained.run,
 })
 
 
