@@ -291,3 +291,6 @@ def test_single_picture_options_are_refused_for_a_clip(tmp_path, frames, capsys)
     assert code == 1 and "--animate apply to a single picture" in stderr
     code, _, stderr = run(capsys, "paint", str(video), "-o", str(tmp_path / "o.mp4"), "--png")
     assert code == 1 and "give a folder" in stderr
+    code, _, stderr = run(capsys, "paint", str(video), "-o", str(tmp_path / "o.gif"))
+    assert code == 1 and "o.gif: expected a video file (.mp4, .mov, .mkv, .m4v) or a folder" in stderr
+    assert not (tmp_path / "o.gif").exists()

@@ -49,8 +49,8 @@ class ClipResult:
 
 
 def is_video_output(output: str | os.PathLike) -> bool:
-    """A video file by its suffix; anything else (an existing folder, a name without a video suffix) is
-    a folder of frames."""
+    """A video file by its suffix; anything else is a folder of frames (an existing one, or a new name
+    without a suffix)."""
     return Path(output).suffix.lower() in WRITE_SUFFIXES
 
 
@@ -115,7 +115,7 @@ def _to_video(clip: Clip, output: Path, frames: Iterator[np.ndarray], progress: 
 
 def _to_folder(clip: Clip, output: Path, suffixes: Sequence[str], results: Iterator, write: Callable,
                progress: ClipProgress | None, inputs: Sequence[tuple[str, str | os.PathLike]]) -> ClipResult:
-    if output.exists() and not output.is_dir():
+    if (output.exists() and not output.is_dir()) or (not output.exists() and output.suffix):
         raise BrushworkError(f"{output}: expected a video file ({', '.join(WRITE_SUFFIXES)}) or a folder for the "
                              "frames")
     if not output.parent.is_dir():
