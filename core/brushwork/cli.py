@@ -359,8 +359,8 @@ def animate_command(source: Path, output: Path, fps: float, duration: float, wid
 
 @cli.command()
 @click.argument("content", type=click.Path(path_type=Path))
-@click.option("--style", "styles", multiple=True, type=click.Path(path_type=Path),
-              help="Style image; repeat to interpolate between several (none with --model).")
+@click.option("--style", "styles", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Style image; repeat to interpolate between several.")
 @settings_options(StyleOptions)
 @click.option("--mask", type=click.Path(path_type=Path), help="Image whose grey level (or alpha) says where "
               "the style applies: white = styled, black = content.")
@@ -384,117 +384,7 @@ def stylize(content: Path, styles: tuple[Path, ...], settings: dict[str, Any], m
             bar.update(fraction - bar.n)
 
         result = task.run(progress)
-    click.echo(f"wrote {output} ({result.size[0]}x{result.size[1]}, {task.options.model or task.options.method})")
-
-
-@cli.command("train-style")
-@click.argument("style", required=False, type=click.Path(path_type=Path))
-@click.option("--collection", "collection", multiple=True, type=click.Path(path_type=Path),
-              help="Train the collection GAN on these paintings instead (files or folders, repeatable; at least 2).")
-@click.option("--content", "content", required=True, multiple=True, type=click.Path(path_type=Path),
-              help="Content photos: files or folders (repeatable).")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="Style file (.pt) to write when training completes; its model card (.md, .json) goes beside it.")
-@click.option("--steps", type=click.IntRange(min=1), help="Training steps [default: 2000].")
-@click.option("--batch", type=click.IntRange(min=1), help="Crops a step [default: 4].")
-@click.option("--size", type=click.IntRange(16, 1024),
-              help="Johnson: crop side in px [default: 256]; collection: the tile side S (crops are 2S) [default: 64].")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
-              help="Adam's learning rate [default: johnson 1e-3, collection 2e-4].")
-@click.option("--style-weight", type=click.FloatRange(min=0),
-              help="Johnson: weight of the Gram style loss against the content loss [default: 3].")
-@click.option("--style-size", type=click.IntRange(32, 4096),
-              help="Johnson: the style image's long side [default: 512].")
-@click.option("--width", type=click.IntRange(4, 256),
-              help="Channels of the network's first stage [default: johnson 16, collection 32].")
-@click.option("--blocks", type=click.IntRange(1, 16), help="Residual blocks [default: johnson 5, collection 4].")
-@click.option("--seed", type=int, help="Seed of the weights and crops [default: 0].")
-@click.option("--sample-every", type=click.IntRange(min=1), metavar="N",
-              help="Write a sample image, record the losses and save the checkpoint every N steps [default: 100].")
-@click.option("--checkpoint", type=click.Path(path_type=Path),
-              help="Resumable checkpoint [default: checkpoints/<output name>.ckpt]; samples go beside it.")
-@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True),
-              help="Stop after this long (resume later with the same command).")
-@device_option("Where training runs: auto (CUDA, else MPS, else CPU), cpu, cuda[:N] or mps.")
-def train_style_command(style: Path | None, collection: tuple[Path, ...], content: tuple[Path, ...], output: Path,
-                        checkpoint: Path | None, max_minutes: float | None, device: str, **chosen: Any) -> None:
-    """Train a style for `stylize --model`: Johnson's network for one STYLE image, or with --collection the
-    Siamese GAN for a painter's collection (resumable)."""
-    from tqdm import tqdm
-
-    from brushwork.stylize import train_style
-
-    validate_device(device)
-    if (style is None) == (not collection):
-        raise BrushworkError("train-style: give one STYLE image, or --collection PAINTINGS (not both)")
-    if output.suffix.lower() != ".pt":
-        raise BrushworkError(f"--output {output}: expected a .pt file")
-    # --size is the collection's tile side S; the other options keep their names
-    changes = {("tile" if key == "size" and collection else key): value for key, value in chosen.items()
-               if value is not None}
-    config_type = train_style.CollectionConfig if collection else train_style.JohnsonConfig
-    unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(config_type)})
-    if unknown:
-        raise BrushworkError(f"--{unknown[0].replace('_', '-')} applies to "
-                             f"{'Johnson (STYLE) training' if collection else '--collection training'} only")
-    config = config_type(**changes)
-    checkpoint = checkpoint or Path("checkpoints") / f"{output.stem}.ckpt"
-    samples = checkpoint.with_name(f"{checkpoint.stem}-samples")
-    refuse_collisions([("--checkpoint", checkpoint)] + [("--output", output.with_suffix(s)) for s in (".pt", ".json",
-                                                                                                      ".md")],
-                      [("STYLE", style)] if style is not None else [])
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    max_seconds = None if max_minutes is None else 60 * max_minutes
-    net: Any  # the Johnson network or the collection generator
-    with tqdm(total=config.steps, unit="step", dynamic_ncols=True) as bar:
-        def progress(state, losses) -> None:
-            bar.n = state.step
-            bar.set_postfix({key: f"{value:.4f}" for key, value in losses.items()}, refresh=False)
-            bar.refresh()
-
-        if collection:
-            assert isinstance(config, train_style.CollectionConfig)
-            net, state, source, names = train_style.train_collection(
-                config, collection, content, checkpoint, device=device, samples=samples, max_seconds=max_seconds,
-                log=bar.write, progress=progress)
-        else:
-            assert isinstance(config, train_style.JohnsonConfig) and style is not None
-            net, state, names = train_style.train_johnson(
-                config, style, content, checkpoint, device=device, samples=samples, max_seconds=max_seconds,
-                log=bar.write, progress=progress)
-            source = [style.name]
-    if state.history:
-        last = state.history[-1]
-        click.echo(f"step {last['step']}: " + ", ".join(f"{key} {value:.4f}" for key, value in last.items()
-                                                       if key not in ("step", "seconds")) + f"; samples in {samples}")
-    if state.step < config.steps:
-        click.echo(f"stopped at step {state.step}/{config.steps}; run the same command again to continue")
-        return
-    command = " ".join(["brushwork", "train-style", *sys.argv[sys.argv.index("train-style") + 1:]]
-                       ) if "train-style" in sys.argv else "brushwork train-style"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    train_style.export("collection" if collection else "johnson", net, config, state, source, names, output, command)
-    click.echo(f"wrote {output} and its card ({output.with_suffix('.md').name})")
-
-
-@cli.command("styles")
-@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def styles_command(files: tuple[Path, ...], as_json: bool) -> None:
-    """The trained styles `stylize --model` takes: shipped, the user's (in the styles folder named below) and
-    any FILES given."""
-    from brushwork.stylize import trained
-
-    entries = trained.available(list(files))
-    if as_json:
-        click.echo(json.dumps({"user_folder": str(trained.user_dir()),
-                               "styles": [{"name": e.name, "kind": e.kind, "path": str(e.path),
-                                           "card": str(e.card) if e.card else None, "shipped": e.shipped}
-                                          for e in entries]}, indent=1))
-        return
-    click.echo(f"user styles folder: {trained.user_dir()} (${trained.STYLES_ENV} changes it)")
-    for e in entries:
-        click.echo(f"{e.name:<20} {e.kind:<11} {'shipped' if e.shipped else 'user':<8} card: {e.card or '-'}")
+    click.echo(f"wrote {output} ({result.size[0]}x{result.size[1]}, {task.options.method})")
 
 
 @cli.group("weights")
@@ -627,7 +517,7 @@ def _run_batch(items: list, verb: str, jobs: int, executor: str, address: str | 
                 bar.total -= 1  # complete from an earlier run: not work, so not in the rate and the ETA
             else:
                 bar.update(1)
-            if outcome.status == "failed":
+            if outcome.status == "failed" and not bar.disable:  # on a terminal now; in the summary anyway
                 bar.write(f"failed: {outcome.source}: {outcome.message}", file=sys.stderr)
             if outcome.status in counts:
                 counts[outcome.status] += 1
