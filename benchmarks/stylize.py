@@ -22,6 +22,10 @@ the tiled output is from the untiled one (mean and max, 0-255); above it only th
 --device picks where the tensors live (the header names it, with the GPU's name on CUDA); the clock is
 read after the device has finished, and on CUDA the row ends with the GPU's peak allocated memory.
 
+--model NAME|FILE.pt adds the method `trained` with that trained style (brushwork styles lists them); it
+uses no style image, so --style names the image(s) its style loss is scored against: several,
+comma-separated (a collection's paintings), give the mean of the Gram losses against each.
+
 --grid measures the defaults instead (issue #16's targets): every method of brushwork.settings.METHODS
 (or --methods) at its defaults, changed by --set METHOD.FIELD=VALUE (e.g. --set wct.alpha=0.6, repeatable),
 over --grid-contents x --grid-styles (3 x 6 photos) at 512 px, in one process (models loaded once, one
@@ -84,9 +88,12 @@ def child(args: argparse.Namespace) -> None:
 
     device = device_from(args)
     content = load_rgb8(SHARED / "images" / "content" / args.content)
-    style = load_rgb8(SHARED / "images" / "style" / args.style)
+    against = [load_rgb8(SHARED / "images" / "style" / name) for name in args.style.split(",")]
+    style = against[0]
     models = CD16xModels()
     common = dict(steps=args.gatys_steps, refine_steps=args.gatys_refine_steps, work_size=512, device=str(device))
+    if args.method == "trained":
+        common["model"] = args.model
     options = StyleOptions(method=args.method, alpha=1.0, size=args.size, tile=args.tile, **common)
     stylize(content, [style], StyleOptions(method=args.method, size=256, **common), models=models)  # warm-up
     if device.type == "cuda":
@@ -97,7 +104,8 @@ def child(args: argparse.Namespace) -> None:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gpu_peak_mib = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
 
-    content_loss, style_loss = quality(models, device, out, content, style)
+    scores = [quality(models, device, out, content, image) for image in against]
+    content_loss, style_loss = scores[0][0], sum(score[1] for score in scores) / len(scores)
     result = {"method": args.method, "size": list(out.shape[:2]), "seconds": seconds, "cpu_seconds": cpu,
               "peak_mib": peak_mib, "gpu_peak_mib": gpu_peak_mib, "content_loss": content_loss,
               "style_loss": style_loss}
@@ -118,7 +126,8 @@ def child(args: argparse.Namespace) -> None:
             result["untiled_ratio"] = seam_energy_ratio(whole, rows, cols)
             result["seam_ratio"] = result["border_ratio"] / result["untiled_ratio"]
     if args.save:
-        save_png(np.ascontiguousarray(out), Path(args.save) / f"{args.method}-{args.size}.png")
+        name = Path(args.model).stem if args.method == "trained" else args.method
+        save_png(np.ascontiguousarray(out), Path(args.save) / f"{name}-{args.size}.png")
     print(json.dumps(result))
 
 
@@ -166,7 +175,8 @@ def grid(args: argparse.Namespace) -> None:
     medians: list[tuple[str, str, float, float, float, float]] = []
     for method in methods:
         changes = overrides[method]
-        options = StyleOptions(method=method, size=QUALITY_SIDE, device=str(device), **changes)
+        trained = {"model": args.model} if method == "trained" and args.model else {}
+        options = StyleOptions(method=method, size=QUALITY_SIDE, device=str(device), **trained, **changes)
         described = ", ".join(f"{name}={value}" for name, value in changes.items()) or "defaults"
         try:
             stylize(next(iter(contents.values())), [next(iter(styles.values()))], replace(options, size=256),
@@ -213,6 +223,7 @@ def main() -> None:
     parser.add_argument("--grid-contents", default=GRID_CONTENTS, help="files in ../shared/images/content")
     parser.add_argument("--grid-styles", default=GRID_STYLES, help="files in ../shared/images/style")
     add_device_option(parser)
+    parser.add_argument("--model", help="a trained style (name or .pt file): adds the method trained")
     parser.add_argument("--method", help=argparse.SUPPRESS)  # set in the per-run child process
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -223,7 +234,9 @@ def main() -> None:
     if args.grid:
         grid(args)
         return
-    args.methods = args.methods or "adain,wct,gatys"
+    args.methods = args.methods or ("trained" if args.model else "adain,wct,gatys")
+    if args.model and "trained" not in args.methods.split(","):
+        args.methods += ",trained"
     if args.save:
         Path(args.save).mkdir(parents=True, exist_ok=True)
     print(f"content {args.content}, style {args.style}, tile {args.tile} px, gatys {args.gatys_steps} steps at "
@@ -237,7 +250,7 @@ def main() -> None:
                        "--style", args.style, "--tile", str(args.tile), "--gatys-steps", str(args.gatys_steps),
                        "--gatys-refine-steps", str(args.gatys_refine_steps),
                        "--compare-up-to", str(args.compare_up_to), "--device", args.device] + (
-                           ["--save", args.save] if args.save else [])
+                           ["--save", args.save] if args.save else []) + (["--model", args.model] if args.model else [])
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode:
                 print(f"{method:<7}{size:>11}  failed: {done.stderr.strip().splitlines()[-1:]}")

@@ -54,7 +54,9 @@ FINISHED = (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
 # Peak growth of the worker's memory per pixel of the picture, by job kind (stylize: by method),
 # measured as the worker's peak RSS at 1.5, 6 and 24 MP on a CPU build and rounded up by about 20 %.
 # gatys optimises at full resolution at the end: it needs about 30 times what painting does.
-WORKER_BYTES_PER_PIXEL = {"paint": 40, "adain": 80, "wct": 128, "gatys": 1800, "microast": 192}
+# trained (Johnson, width 16): the picture as float tensors (input, padded copy, output: 36 B) and the
+# quarter-resolution middle (64 channels / 16 = 16 B a tensor, about three alive): estimated, not measured.
+WORKER_BYTES_PER_PIXEL = {"paint": 40, "adain": 80, "wct": 128, "gatys": 1800, "microast": 192, "trained": 128}
 STYLE_BYTES_PER_PIXEL = 48  # the style picture is converted whole before the stylizer resizes it
 
 

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Reproduce the shipped trained styles (core/brushwork/data/styles/<name>.pt and their cards):
+#   starry_night, wave   Johnson networks for ../shared/images/style/{starry_night,wave}.jpg
+#   six_paintings        the collection GAN on the six paintings of ../shared/images/style (six painters,
+#                        not one: a tiny stand-in for a painter's collection)
+# Training photos: the photos of ../shared/images/content except the three the stylize benchmark scores
+# (tubingen, chicago, astronaut), plus photos the scikit-image wheel ships; random crops, scales and flips.
+# Sized for 2 shared CPU cores (about 20-30 min a model under `nice -n 10`); on a GPU raise --steps,
+# --size and --batch. Resumable: run it again after a stop (each model continues from its checkpoint).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared=${BRUSHWORK_SHARED:-../shared}
+data=checkpoints/style-data
+out=core/brushwork/data/styles
+mkdir -p "$data/content" "$out" checkpoints/styles
+.venv/bin/python -c "import skimage" 2>/dev/null || .venv/bin/pip install -q scikit-image
+.venv/bin/python - "$shared" "$data/content" <<'PY'
+import shutil, sys
+from pathlib import Path
+import skimage
+shared, out = Path(sys.argv[1]), Path(sys.argv[2])
+for photo in ("chelsea.png", "coffee.png", "rocket.jpg", "sailboat.jpg"):
+    shutil.copy(shared / "images/content" / photo, out / photo)
+ships = Path(skimage.__file__).parent / "data"
+for photo in ("brick.png", "camera.png", "cell.png", "clock_motion.png", "coins.png", "grass.png", "gravel.png",
+              "hubble_deep_field.jpg", "ihc.png", "moon.png", "motorcycle_left.png", "retina.jpg"):
+    shutil.copy(ships / photo, out / f"skimage_{photo}")
+PY
+export BRUSHWORK_WEIGHTS=${BRUSHWORK_WEIGHTS:-$shared/weights}
+device=${DEVICE:-cpu}
+for style in starry_night wave; do
+    [ -f "$out/$style.pt" ] && continue
+    nice -n 10 .venv/bin/brushwork train-style "$shared/images/style/$style.jpg" --content "$data/content" \
+        --steps "${STEPS:-1000}" --size 128 --batch 2 --sample-every 50 --device "$device" \
+        --checkpoint "checkpoints/styles/$style.ckpt" -o "$out/$style.pt"
+done
+if [ ! -f "$out/six_paintings.pt" ]; then
+    nice -n 10 .venv/bin/brushwork train-style --collection "$shared/images/style" --content "$data/content" \
+        --steps "${COLLECTION_STEPS:-600}" --size 64 --batch 4 --sample-every 50 --device "$device" \
+        --checkpoint checkpoints/styles/six_paintings.ckpt -o "$out/six_paintings.pt"
+fi
