@@ -4,7 +4,7 @@
 # only what is missing.
 #
 #   bash scripts/setup.sh          # to use brushwork
-#   bash scripts/setup.sh test     # also what the test suite needs (Chromium, pytest, ...)
+#   bash scripts/setup.sh test     # also what the test suite needs (Chromium, pytest, Ray, ...)
 #
 # PyTorch: BRUSHWORK_TORCH holds the pip arguments that install it (default "torch==2.13.0", the
 # CPU build on our machines). A torch already present in .venv is kept: install the build for your
@@ -46,6 +46,7 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
     # shellcheck disable=SC2086 # the variable holds pip arguments
     "${pip[@]}" ${BRUSHWORK_TORCH:-torch==2.13.0}
 }
-if [ "$purpose" = test ]; then extras=".[test]"; else extras="."; fi
+# test: also Ray (the optional extra brushwork[ray]), which the batch tests run a small cluster of
+if [ "$purpose" = test ]; then extras=".[test,ray]"; else extras="."; fi
 "${pip[@]}" -e "$extras"
 echo "setup: ready ($(.venv/bin/brushwork --version))"

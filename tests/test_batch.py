@@ -182,3 +182,11 @@ def test_single_commands_still_write_what_they_did(capsys, photos, tmp_path):
     assert run(capsys, "batch", "paint", photos / "a.png", "-o", batch, *FAST)[0] == 0
     assert (batch / "a.svg").read_bytes() == out.read_bytes()  # the same work, the same strokes
     assert not [p for p in os.listdir(batch) if p.endswith(".tmp")]
+
+
+def test_ray_executor_without_ray_says_how_to_get_it(capsys, monkeypatch, photos, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: `import ray` raises ImportError
+    code, _, err = run(capsys, "batch", "paint", photos, "-o", tmp_path / "out", "--executor", "ray", *FAST)
+    assert code == 1 and "pip install 'brushwork[ray]'" in err
