@@ -894,7 +894,7 @@ def test_krita_offers_the_engines_other_editor_settings(krita_plugin):
     model, bc = krita_plugin.model, krita_plugin.bridge_client
     engine = krita_plugin.options
     assert [s.name for s in model.extra_settings(engine, "paint")] == ["opaque"]  # no widget of its own
-    assert model.extra_settings(engine, "stylize") == []
+    assert [s.name for s in model.extra_settings(engine, "stylize")] == ["model"]  # the trained-style picker
     # a setting a later engine adds for the editors shows up with its label, and is sent under its name
     document = describe()
     document["paint"]["fields"].append({"name": "grain", "type": "float", "default": 0.5, "min": 0, "max": 1,
@@ -1125,10 +1125,11 @@ def test_gimp_job_params_use_the_documents_field_names(gimp_plugin, monkeypatch)
                       "style_weight": 2.0, "preserve_color": True}
     assert "refine_iterations" not in gimp_plugin.job_params(Config({**values, "refine-iterations": True}),
                                                                engine, "paint")  # the engine decides
-    values = {"method": "adain", "alpha": 0.5, "preserve-color": True, "style-size": 256, "steps": 10,
+    values = {"method": "adain", "model": "", "alpha": 0.5, "preserve-color": True, "style-size": 256, "steps": 10,
               "device": "auto"}
     assert gimp_plugin.job_params(Config(values), engine, "stylize") == {
-        "method": "adain", "alpha": 0.5, "preserve_color": True, "style_size": 256, "steps": 10, "device": "auto"}
+        "method": "adain", "model": "", "alpha": 0.5, "preserve_color": True, "style_size": 256, "steps": 10,
+        "device": "auto"}  # an empty model: none (the engine's StyleOptions.validate)
     assert gimp_plugin.choice_label(engine, "paint", "brushes", "markerpen") == "Marker pen"
 
 

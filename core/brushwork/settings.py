@@ -22,6 +22,7 @@ from brushwork.brushes import DEFAULT as DEFAULT_BRUSH
 from brushwork.device import DEVICES, validate_device
 from brushwork.errors import BrushworkError
 from brushwork.strokes import BRUSHES, MAX_STROKES
+from brushwork.style_files import style_files
 
 OPTIMIZERS = ("lbfgs", "adam")
 STYLE_MODES = ("colour", "texture", "stylize-first")  # how a painting takes on a style image (PaintSettings)
@@ -429,6 +430,8 @@ def describe() -> dict[str, Any]:
                      "description": BRUSHES[name].description} for name in BRUSHES],
         "methods": choices(METHOD_CHOICES),
         "devices": choices(DEVICE_CHOICES),
+        # the trained styles StyleOptions.model can name (the user's and the shipped ones)
+        "styles": [{"name": s.name, "kind": s.kind, "path": str(s.path), "shipped": s.shipped} for s in style_files()],
         "paint": {"fields": [describe_field(f, spec) for f, spec in specs(PaintSettings) if spec.layers]},
         "stylize": {"fields": [describe_field(f, spec) for f, spec in specs(StyleOptions) if spec.layers]},
     }

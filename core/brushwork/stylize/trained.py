@@ -1,10 +1,8 @@
-"""Trained styles: the model files `train-style` writes, where they are found, and running them.
+"""Trained styles: the model files `train-style` writes, finding them, and running them.
 
 A style file (`.pt`) holds {"format": FORMAT, "kind": "johnson" | "collection", "shape": the network's
 size, "state": its weights, ...}; its model card (`.md`, `.json`) lies beside it. Styles are found by
-name among the shipped ones (package data `brushwork/data/styles/`) and the user's
-(`$BRUSHWORK_STYLES`, else `$XDG_CONFIG_HOME/brushwork/styles`, else `~/.config/brushwork/styles`), or
-given as a path.
+name among the user's and the shipped ones (`brushwork.style_files` says where), or given as a path.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ import io
 import os
 import warnings
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -21,13 +18,14 @@ from torch import nn
 
 from brushwork.errors import BrushworkError
 from brushwork.files import atomic_write
+from brushwork.style_files import STYLES_ENV, shipped_dir, user_dir
 from brushwork.stylize.collection import Generator, GeneratorShape, translate_tiles
 from brushwork.stylize.job import Job
 from brushwork.stylize.johnson import JohnsonNet, JohnsonShape
 
 FORMAT = "brushwork-style/1"
 KINDS = ("johnson", "collection")
-STYLES_ENV = "BRUSHWORK_STYLES"
+__all__ = ["STYLES_ENV", "StyleEntry", "available", "build", "find", "read", "run", "save", "shipped_dir", "user_dir"]
 
 
 @dataclass(frozen=True)
@@ -39,18 +37,6 @@ class StyleEntry:
     path: Path
     card: Path | None
     shipped: bool
-
-
-def shipped_dir() -> Path:
-    return Path(str(resources.files("brushwork") / "data" / "styles"))
-
-
-def user_dir() -> Path:
-    """Where the user's own trained styles are looked up by name."""
-    if os.environ.get(STYLES_ENV):
-        return Path(os.environ[STYLES_ENV])
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "brushwork" / "styles"
 
 
 def save(path: Path, kind: str, shape: dict, state: dict[str, torch.Tensor], **extra: object) -> None:

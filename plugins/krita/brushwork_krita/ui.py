@@ -195,6 +195,8 @@ class ExtraSettings(QWidget):
             _describe(spin, setting)
             spin.valueChanged.connect(self.on_change)
             return spin
+        if setting.type == "str" and setting.name == "model":
+            return self._style_picker()
         if setting.type == "str":
             line = QLineEdit()
             line.textChanged.connect(self.on_change)
@@ -203,6 +205,34 @@ class ExtraSettings(QWidget):
         _fill(combo, self.engine.choices(setting))
         combo.currentIndexChanged.connect(self.on_change)
         return combo
+
+    def _style_picker(self) -> QWidget:
+        """The trained style (stylize's `model`): the engine's styles by name (its options document lists
+        the shipped and the user's), or any .pt file through Browse…; empty = none."""
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        combo = _named(QComboBox(), "brushwork_model_choice")
+        combo.setEditable(True)
+        combo.addItem("")
+        for style in self.engine.document.get("styles", []):
+            combo.addItem(str(style.get("name", "")))
+            combo.setItemData(combo.count() - 1, f"{style.get('kind') or 'trained'} style: {style.get('path')}",
+                              Qt.ToolTipRole)
+        combo.editTextChanged.connect(self.on_change)
+        browse = _named(QPushButton("Browse…"), "brushwork_model_browse")
+
+        def pick() -> None:
+            path, _ = QFileDialog.getOpenFileName(row, "Trained style", combo.currentText(),
+                                                  "Trained styles (*.pt)")
+            if path:
+                combo.setEditText(path)
+
+        browse.clicked.connect(pick)
+        layout.addWidget(combo)
+        layout.addWidget(browse)
+        row.combo = combo  # type: ignore[attr-defined]  # what fill() and values() read
+        return row
 
     def fill(self, values: dict) -> None:
         """Show `values` (a missing one: the engine's default)."""
@@ -215,6 +245,8 @@ class ExtraSettings(QWidget):
                 widget.setValue(value)
             elif isinstance(widget, QLineEdit):
                 widget.setText(value or "")
+            elif hasattr(widget, "combo"):  # the trained-style picker
+                widget.combo.setEditText(value or "")
             else:
                 _select(widget, value)
 
@@ -227,6 +259,8 @@ class ExtraSettings(QWidget):
                 values[name] = widget.value()
             elif isinstance(widget, QLineEdit):
                 values[name] = widget.text()
+            elif hasattr(widget, "combo"):  # the trained-style picker
+                values[name] = widget.combo.currentText().strip()
             else:
                 values[name] = widget.currentData()
         return values
