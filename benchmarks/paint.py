@@ -3,12 +3,20 @@
     python benchmarks/paint.py [--images tubingen.jpg,...] [--brushes oilbrush,markerpen]
                                [--counts 200,500,1000,2000] [--ot-weights 0.5] [--exact-forward both]
                                [--working-size 512] [--threads 2] [--variant prune=0 --variant prune=0.1]
-                               [--device auto|cpu|cuda|mps]
+                               [--scaling [--sizes 512,1024]] [--busy 1] [--device auto|cpu|cuda|mps]
 
 For every image, brush, stroke count and variant it paints from scratch and prints the wall time
 and the PSNR / SSIM of the exact (`raster`) rendering against the photo, both at the working size
 (long side). Then medians per brush and count. Floor to beat (fogleman/primitive, tubingen.jpg,
 rotated ellipses, 512 px output): 20.9 dB at 100 shapes, 21.6 at 200, 22.3 at 500.
+
+--scaling paints one photo (the first of --images, default tubingen.jpg) with the first brush at
+every count of --counts (default here 1000,2000,5000) and every working size of --sizes (default
+512,1024), and prints time and PSNR per run and the time per stroke per megapixel against the
+smallest run: 1.0 everywhere when time grows linearly in strokes x pixels (issue #17's budget table).
+
+--busy N starts N CPU-bound processes (busy loops) for the whole run: the painter's time on a busy
+machine, as an editor plug-in sees it, against a run without.
 
 --device picks where the painter's tensors live (the header names it, with the GPU's name on CUDA).
 Before the first timed painting, one small untimed painting per brush loads its renderer and starts
@@ -17,7 +25,10 @@ the device (a first call's one-off costs); every timed painting ends with the de
 
 import argparse
 import ast
+import contextlib
+import multiprocessing
 import statistics
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -48,11 +59,54 @@ def parse_settings(text: str) -> dict:
     return {key.strip(): ast.literal_eval(value.strip()) for key, value in pairs}
 
 
+def _spin() -> None:
+    while True:
+        pass
+
+
+@contextlib.contextmanager
+def busy(processes: int) -> Iterator[None]:
+    """`processes` CPU-bound processes running while the block runs (ended with it)."""
+    hogs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(processes)]
+    for hog in hogs:
+        hog.start()
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.terminate()
+            hog.join()
+
+
+def scaling(photo: np.ndarray, name: str, brush: str, counts: list[int], sizes: list[int], device) -> None:
+    """Time and PSNR for every stroke count at every working size on one photo, and the time per
+    stroke per megapixel relative to the smallest run (1.0 = growing linearly in strokes x pixels)."""
+    print(f"scaling on {name}, {brush}: seconds per stroke per megapixel relative to the first run")
+    print(f"{'strokes':>8}{'size':>6}{'pixels':>10}{'time s':>8}{'cpu s':>8}{'PSNR':>8}{'relative':>10}")
+    first = None
+    for size in sizes:
+        for count in counts:
+            with Stopwatch(device) as clock:
+                strokes = paint(photo, strokes=count, brush=brush, working_size=size, device=str(device))
+            factor = min(1.0, size / max(photo.shape[:2]))
+            pixels = round(photo.shape[1] * factor) * round(photo.shape[0] * factor)
+            per_unit = clock.seconds / (count * pixels / 1e6)
+            first = first or per_unit
+            psnr, _ = quality(strokes, photo, size)
+            print(f"{count:>8}{size:>6}{pixels:>10}{clock.seconds:>8.1f}{clock.cpu_seconds:>8.1f}{psnr:>8.2f}"
+                  f"{per_unit / first:>10.2f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", help="comma list of photos in ../shared/images/content (default: all)")
     parser.add_argument("--brushes", default="oilbrush,markerpen")
-    parser.add_argument("--counts", default="200,500,1000,2000")
+    parser.add_argument("--counts", default=None, help="comma list (default 200,500,1000,2000; "
+                        "with --scaling 1000,2000,5000)")
+    parser.add_argument("--scaling", action="store_true",
+                        help="time and PSNR over --counts x --sizes on one photo (the first of --images)")
+    parser.add_argument("--sizes", default="512,1024", help="working sizes for --scaling")
+    parser.add_argument("--busy", type=int, default=0, help="CPU-bound processes to run alongside (default 0)")
     parser.add_argument("--ot-weights", default=None, help="comma list of beta values to compare")
     parser.add_argument("--exact-forward", choices=["off", "on", "both"], default="off")
     parser.add_argument("--working-size", type=int, default=512)
@@ -77,17 +131,30 @@ def main() -> None:
             variants.append(settings)
     if args.variant:
         variants = [{**base, **parse_settings(text)} for base in variants for text in args.variant]
-    results: dict[tuple, list[tuple[float, float, float]]] = {}
-    print(f"device {describe(device)}; warm-up (untimed): a 20-stroke painting at 64 px per brush", flush=True)
+    print(f"device {describe(device)}; {args.busy} busy processes alongside; warm-up (untimed): a 20-stroke "
+          "painting at 64 px per brush", flush=True)
     for brush in args.brushes.split(","):
         paint(np.full((64, 64, 3), 0.5, np.float32), strokes=20, brush=brush, working_size=64, iterations=2,
               device=str(device))
+    with busy(args.busy):
+        if args.scaling:
+            name = args.images.split(",")[0] if args.images else "tubingen.jpg"
+            counts = [int(c) for c in (args.counts or "1000,2000,5000").split(",")]
+            scaling(load_image(IMAGES / name), name, args.brushes.split(",")[0], counts,
+                    [int(s) for s in args.sizes.split(",")], device)
+        else:
+            compare(args, variants, device)
+
+
+def compare(args: argparse.Namespace, variants: list[dict], device) -> None:
+    """Every image x brush x count x variant: time, CPU time, PSNR and SSIM, then medians over images."""
+    results: dict[tuple, list[tuple[float, float, float]]] = {}
     # CPU seconds (all threads) next to wall seconds tell a busy machine from a slow painter.
     print(f"{'image':<14}{'brush':<11}{'strokes':>8}  {'variant':<34}{'time s':>8}{'cpu s':>8}{'PSNR':>8}{'SSIM':>8}")
     for name in args.images.split(",") if args.images else sorted(p.name for p in IMAGES.iterdir()):
         photo = load_image(IMAGES / name)
         for brush in args.brushes.split(","):
-            for count in (int(c) for c in args.counts.split(",")):
+            for count in (int(c) for c in (args.counts or "200,500,1000,2000").split(",")):
                 for settings in variants:
                     with Stopwatch(device) as clock:
                         strokes = paint(photo, strokes=count, brush=brush, **settings)
