@@ -225,7 +225,8 @@ def options_command(as_json: bool) -> None:
 @cli.command()
 @click.argument("image", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Stroke SVG to write (default: the image name with .svg).")
+              help="Stroke SVG to write (default: the image name with .svg); for a video or a folder of frames, "
+              "a video (.mp4, .mov, .mkv) or a folder for each frame's SVG.")
 @settings_options(PaintSettings)
 @click.option("--resume", type=click.Path(path_type=Path),
               help="Add the strokes to this existing painting (.svg/.json).")
@@ -241,11 +242,20 @@ def options_command(as_json: bool) -> None:
 @click.option("--style-weight", default=0.2, show_default=True, type=click.FloatRange(min=0),
               help="Weight of the style loss against the pixel loss.")
 def paint(image: Path, output: Path | None, settings: dict[str, Any], **options: Any) -> None:
-    """Paint a photo with brush strokes: writes a stroke SVG (and PNG, JSON, animation on request)."""
+    """Paint a photo with brush strokes: writes a stroke SVG (and PNG, JSON, animation on request). A video
+    or a folder of frames is painted frame by frame into a video or a folder (each frame starts from the
+    previous frame's strokes: --frame-steps, --reseed)."""
     from tqdm import tqdm
 
     from brushwork.batch import PaintTask
 
+    if _is_clip(image):
+        unsupported = {"--resume": "resume", "--png-width": "png_width", "--preview-every": "preview_every",
+                       "--animate": "animation", "--style": "styles", "--mask": "mask"}
+        _refuse_for_clips(image, [name for name, key in unsupported.items() if options[key]])
+        _paint_clip(image, output, settings, [suffix for suffix, wanted in ((".png", options["png"]),
+                                                                           (".json", options["json"])) if wanted])
+        return
     # The options (--resume, --png, --style ...) are named as PaintTask's fields: `batch paint` takes them too.
     task = PaintTask(image, output or Path(image.stem + ".svg"), PaintSettings(**settings), **options)
     task.check()  # bad settings and colliding files fail before any file is read
@@ -367,15 +377,21 @@ def animate_command(source: Path, output: Path, fps: float, duration: float, wid
 @click.option("--vgg", type=click.Path(path_type=Path), help="Use your own VGG-19 file (original AdaIN "
               "vgg_normalised.pth or torchvision VGG-19 state dict) instead of the default cd16x models.")
 @click.option("--decoder", type=click.Path(path_type=Path), help="AdaIN decoder.pth for --vgg (adain/wct, level 4).")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Output .png, .jpg or .webp.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Output .png, .jpg or .webp; for a video or a folder of frames, a video (.mp4, .mov, .mkv) or a "
+              "folder for each frame's PNG.")
 def stylize(content: Path, styles: tuple[Path, ...], settings: dict[str, Any], mask: Path | None,
             vgg: Path | None, decoder: Path | None, output: Path) -> None:
-    """Restyle a photo with one or more style images (AdaIN, WCT or Gatys), at any size."""
+    """Restyle a photo with one or more style images (AdaIN, WCT or Gatys), at any size. A video or a
+    folder of frames is stylized frame by frame into a video or a folder of PNGs (--frame-smoothing)."""
     from tqdm import tqdm
 
     from brushwork.batch import StyleTask
 
     task = StyleTask(content, styles, output, StyleOptions(**settings), mask=mask, vgg=vgg, decoder=decoder)
+    if _is_clip(content):
+        _stylize_clip(task)
+        return
     task.check()  # bad options and colliding files fail before any image or model is loaded
     # A progress bar on a terminal only (disable=None); scripts and pipes get just the result line.
     with tqdm(total=1.0, disable=None, leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}") as bar:
@@ -385,6 +401,93 @@ def stylize(content: Path, styles: tuple[Path, ...], settings: dict[str, Any], m
 
         result = task.run(progress)
     click.echo(f"wrote {output} ({result.size[0]}x{result.size[1]}, {task.options.method})")
+
+
+# ------------------------------------------------------------------------------------------ video and frames
+
+def _is_clip(source: Path) -> bool:
+    from brushwork.video.frames import is_clip
+
+    return is_clip(source)
+
+
+def _refuse_for_clips(source: Path, options: list[str]) -> None:
+    if options:
+        raise BrushworkError(f"{source}: {', '.join(options)} apply to a single picture, not to a video or a folder "
+                             "of frames")
+
+
+@contextmanager
+def _clip_progress(total: int, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A frame counter with an ETA on a terminal; Ctrl-C or SIGTERM ends the command with the frames
+    done said (a folder keeps them; a video is written whole or not at all)."""
+    from tqdm import tqdm
+
+    from brushwork.painter import PaintCancelled
+
+    done = 0
+    bar = tqdm(total=total, unit=unit, desc=unit + "s", disable=None)
+
+    def progress(frames: int, total: int) -> None:
+        nonlocal done
+        done = frames
+        bar.update(frames - bar.n)
+
+    try:
+        yield progress
+    except (PaintCancelled, KeyboardInterrupt) as stop:
+        bar.close()
+        terminated = isinstance(stop, Terminated) or isinstance(stop.__context__, Terminated)
+        click.echo(f"{'terminated' if terminated else 'cancelled'} after {done} frames", err=True)
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+    finally:
+        bar.close()
+
+
+def _clip_written(result, source: Path, output: Path, seconds: float) -> None:
+    what = f"{output}" if len(result.outputs) == 1 else f"{len(result.outputs)} files in {output}"
+    sound = ", with the sound of " + str(source) if result.audio else ""
+    click.echo(f"wrote {what} ({result.frames} frames at {result.fps:g} fps{sound}, {seconds:.0f} s)")
+
+
+def _paint_clip(source: Path, output: Path | None, settings: dict[str, Any], extras: list[str]) -> None:
+    """paint on a video or a folder of frames (`video.paint_clip`)."""
+    import time
+
+    from brushwork.settings import validate_settings
+    from brushwork.video import open_clip, paint_clip
+
+    if output is None:
+        raise BrushworkError(f"{source}: give -o, a video file (.mp4) or a folder for the frames")
+    chosen = PaintSettings(**settings)
+    validate_settings(chosen)  # bad settings fail before any frame is read
+    clip = open_clip(source)
+    started = time.perf_counter()
+    with _clip_progress(clip.info.frames, "frame") as progress:
+        result = paint_clip(source, output, chosen, extras=extras, progress=progress)
+    _clip_written(result, source, output, time.perf_counter() - started)
+
+
+def _stylize_clip(task) -> None:
+    """stylize on a video or a folder of frames (`video.stylize_clip`), with the single picture's
+    options (the task's)."""
+    import time
+
+    from brushwork.images import image_size, load_mask, load_rgb8
+    from brushwork.video import open_clip, stylize_clip
+
+    options = task.options.validate(len(task.styles))  # bad options fail before any frame is read
+    if task.mask is not None:
+        image_size(task.mask)
+    clip = open_clip(task.content)
+    styles = [load_rgb8(s, max_side=options.style_size) for s in task.styles]
+    inputs = [("--style", s) for s in task.styles] + [(name, path) for name, path in (
+        ("--mask", task.mask), ("--vgg", task.vgg), ("--decoder", task.decoder)) if path is not None]
+    started = time.perf_counter()
+    with _clip_progress(clip.info.frames, "frame") as progress:
+        result = stylize_clip(task.content, task.output, styles, options, progress=progress, inputs=inputs,
+                              mask=load_mask(task.mask) if task.mask else None, models=task.models())
+    _clip_written(result, task.content, task.output, time.perf_counter() - started)
 
 
 @cli.group("weights")
