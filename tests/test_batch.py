@@ -190,3 +190,31 @@ def test_ray_executor_without_ray_says_how_to_get_it(capsys, monkeypatch, photos
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: `import ray` raises ImportError
     code, _, err = run(capsys, "batch", "paint", photos, "-o", tmp_path / "out", "--executor", "ray", *FAST)
     assert code == 1 and "pip install 'brushwork[ray]'" in err
+
+
+def clip_file(path, frames=4):
+    from brushwork.video import write_video
+    from brushwork.video.clips import camera_clip
+
+    photo = np.asarray(Image.open(picture(path.with_suffix(".png"), 5, (96, 64))))
+    path.with_suffix(".png").unlink()
+    write_video(iter(camera_clip(photo, frames, 48, 32, "pan", speed=2)), path, 12.0)
+    return path
+
+
+def test_a_video_is_painted_into_a_video_in_chunks(capsys, photos, tmp_path):
+    from brushwork.batch.chunks import chunks
+    from brushwork.video import open_clip
+
+    assert [(start, len(part)) for start, part in chunks(iter(range(5)), 2)] == [(0, 2), (2, 2), (4, 1)]
+    clip = clip_file(tmp_path / "clip.mp4")
+    out = tmp_path / "out"
+    args = ["batch", "paint", clip, photos / "a.png", "-o", out, "--chunk-frames", "2", "--frame-steps", "2", *FAST]
+    code, stdout, err = run(capsys, *args)
+    assert code == 0 and "2 painted, 0 skipped" in stdout, err
+    painted = open_clip(out / "clip.mp4")
+    assert (painted.info.frames, painted.info.width, painted.info.height) == (4, 48, 32)
+    assert (out / "a.svg").exists()
+    assert "0 painted, 2 skipped" in run(capsys, *args)[1]
+    code, _, err = run(capsys, "batch", "paint", clip, "-o", out, "--png", *FAST)
+    assert code == 1 and "a video is painted into" in err and "--png" in err

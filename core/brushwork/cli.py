@@ -178,11 +178,11 @@ def _option(f: dataclasses.Field, spec: FieldSpec) -> Callable:
                         **extra)
 
 
-def settings_options(cls: type) -> Callable:
-    """Add one option per field of the settings dataclass `cls` that the CLI offers, built from the
-    fields' specs; the command receives them together as `settings`, a dict of field name -> value.
-    Adding a setting to `cls` adds its option."""
-    fields = specs(cls, "cli")
+def settings_options(cls: type, only: tuple[str, ...] | None = None) -> Callable:
+    """Add one option per field of the settings dataclass `cls` that the CLI offers (`only`: of these
+    fields), built from the fields' specs; the command receives them together as `settings`, a dict of
+    field name -> value. Adding a setting to `cls` adds its option."""
+    fields = [(f, spec) for f, spec in specs(cls, "cli") if only is None or f.name in only]
 
     def decorate(command: Callable) -> Callable:
         @functools.wraps(command)
@@ -237,10 +237,10 @@ def options_command(as_json: bool) -> None:
               help="Write <output>.preview.png every K optimisation steps.")
 @click.option("--animate", "animation", type=click.Path(path_type=Path),
               help="Also write a stroke-by-stroke animation (.mp4, .gif, .webp, .svg, .html).")
-@click.option("--style", "style_image", type=click.Path(path_type=Path),
-              help="Optimise the strokes towards this style image too (Gram style loss).")
-@click.option("--style-weight", default=0.2, show_default=True, type=click.FloatRange(min=0),
-              help="Weight of the style loss against the pixel loss.")
+@click.option("--style", "styles", multiple=True, type=click.Path(path_type=Path),
+              help="Paint in the style of this image (as --style-mode says); repeat to mix several.")
+@click.option("--mask", type=click.Path(path_type=Path), help="With --style: image whose grey level (or alpha) "
+              "says where the style applies: white = styled, black = the plain painting.")
 def paint(image: Path, output: Path | None, settings: dict[str, Any], **options: Any) -> None:
     """Paint a photo with brush strokes: writes a stroke SVG (and PNG, JSON, animation on request). A video
     or a folder of frames is painted frame by frame into a video or a folder (each frame starts from the
@@ -276,6 +276,67 @@ def paint(image: Path, output: Path | None, settings: dict[str, Any], **options:
                    f"painted so far in {written}", err=True)
         sys.exit(EXIT_TERMINATED if result.terminated else EXIT_INTERRUPTED)
     click.echo(f"wrote {written} ({len(result.strokes)} strokes, {result.seconds:.0f} s)")
+
+
+# The paint settings that say how a finished painting is restyled (`brushwork restyle`).
+RESTYLE_SETTINGS = ("style_mode", "style_weight", "style_steps", "style_weights", "preserve_color", "working_size",
+                    "device")
+
+
+@cli.command()
+@click.argument("painting", type=click.Path(path_type=Path))
+@click.option("--photo", required=True, type=click.Path(path_type=Path),
+              help="The photo the painting was painted from: the restyled strokes stay close to it.")
+@click.option("--style", "styles", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Style image; repeat to mix several (--style-weights).")
+@settings_options(PaintSettings, only=RESTYLE_SETTINGS)
+@click.option("--mask", type=click.Path(path_type=Path), help="Image whose grey level (or alpha) says where the "
+              "strokes change: white = restyled, black = kept.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Restyled stroke file (.svg or .json), or a .png drawn from it.")
+def restyle(painting: Path, photo: Path, styles: tuple[Path, ...], settings: dict[str, Any], mask: Path | None,
+            output: Path) -> None:
+    """Restyle an existing painting (.svg/.json): its strokes take on the style images' colours (colour
+    mode: only the colours change, the geometry is kept exactly) or also their textures (texture mode)."""
+    import time
+
+    from tqdm import tqdm
+
+    from brushwork.images import image_size, load_image, load_mask
+    from brushwork.painter.restyle import RESTYLE_MODES, STYLE_SIDE, RestyleSettings, restyle as restyle_strokes
+    from brushwork.painter.style import StyleGoal
+    from brushwork.settings import validate_settings, validate_style_weights
+
+    chosen = PaintSettings(**settings)
+    validate_settings(chosen)
+    if chosen.style_mode not in RESTYLE_MODES:
+        raise BrushworkError(f"--style-mode {chosen.style_mode}: a finished painting is restyled in "
+                             f"{' or '.join(RESTYLE_MODES)} mode (stylize-first repaints: use paint --style)")
+    weights = validate_style_weights(chosen.style_weights, len(styles))
+    if output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise BrushworkError(f"{output}: unknown output type {output.suffix or '(none)'!r}; expected .svg, .json "
+                             "or .png")
+    refuse_collisions([("output", output)], [("the painting", painting), ("--photo", photo)]
+                      + [("--style", style) for style in styles] + ([("--mask", mask)] if mask else []))
+    strokes = load_strokes(painting)
+    width, height = image_size(photo)
+    # within rounding: a painting at the working size has its sides rounded to whole pixels
+    if abs(strokes.width / strokes.height - width / height) > 0.01 + 1 / min(strokes.width, strokes.height):
+        raise BrushworkError(f"--photo {photo}: {width}x{height} does not have the aspect ratio of the painting "
+                             f"{painting} ({strokes.width}x{strokes.height})")
+    picture = load_image(photo, max_side=chosen.working_size)
+    goal = StyleGoal(tuple(load_image(style, max_side=STYLE_SIDE) for style in styles), weights,
+                     chosen.style_weight, chosen.preserve_color)
+    how = RestyleSettings(chosen.style_mode, chosen.style_weight, chosen.style_steps, chosen.working_size,
+                          chosen.device)
+    started = time.perf_counter()
+    with tqdm(total=1000, unit="‰", desc="restyling", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
+              disable=None) as bar:
+        result = restyle_strokes(strokes, picture, goal, how, mask=load_mask(mask) if mask else None,
+                                 callback=lambda fraction: bar.update(round(fraction * 1000) - bar.n))
+    _write_output(result, output, None, None, False)
+    click.echo(f"wrote {output} ({len(result)} strokes, {chosen.style_mode} mode, "
+               f"{time.perf_counter() - started:.1f} s)")
 
 
 @cli.command("train-renderer")
@@ -369,8 +430,8 @@ def animate_command(source: Path, output: Path, fps: float, duration: float, wid
 
 @cli.command()
 @click.argument("content", type=click.Path(path_type=Path))
-@click.option("--style", "styles", required=True, multiple=True, type=click.Path(path_type=Path),
-              help="Style image; repeat to interpolate between several.")
+@click.option("--style", "styles", multiple=True, type=click.Path(path_type=Path),
+              help="Style image; repeat to interpolate between several (none with --model).")
 @settings_options(StyleOptions)
 @click.option("--mask", type=click.Path(path_type=Path), help="Image whose grey level (or alpha) says where "
               "the style applies: white = styled, black = content.")
@@ -400,7 +461,117 @@ def stylize(content: Path, styles: tuple[Path, ...], settings: dict[str, Any], m
             bar.update(fraction - bar.n)
 
         result = task.run(progress)
-    click.echo(f"wrote {output} ({result.size[0]}x{result.size[1]}, {task.options.method})")
+    click.echo(f"wrote {output} ({result.size[0]}x{result.size[1]}, {task.options.model or task.options.method})")
+
+
+@cli.command("train-style")
+@click.argument("style", required=False, type=click.Path(path_type=Path))
+@click.option("--collection", "collection", multiple=True, type=click.Path(path_type=Path),
+              help="Train the collection GAN on these paintings instead (files or folders, repeatable; at least 2).")
+@click.option("--content", "content", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Content photos: files or folders (repeatable).")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Style file (.pt) to write when training completes; its model card (.md, .json) goes beside it.")
+@click.option("--steps", type=click.IntRange(min=1), help="Training steps [default: 2000].")
+@click.option("--batch", type=click.IntRange(min=1), help="Crops a step [default: 4].")
+@click.option("--size", type=click.IntRange(16, 1024),
+              help="Johnson: crop side in px [default: 256]; collection: the tile side S (crops are 2S) [default: 64].")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+              help="Adam's learning rate [default: johnson 1e-3, collection 2e-4].")
+@click.option("--style-weight", type=click.FloatRange(min=0),
+              help="Johnson: weight of the Gram style loss against the content loss [default: 3].")
+@click.option("--style-size", type=click.IntRange(32, 4096),
+              help="Johnson: the style image's long side [default: 512].")
+@click.option("--width", type=click.IntRange(4, 256),
+              help="Channels of the network's first stage [default: johnson 16, collection 32].")
+@click.option("--blocks", type=click.IntRange(1, 16), help="Residual blocks [default: johnson 5, collection 4].")
+@click.option("--seed", type=int, help="Seed of the weights and crops [default: 0].")
+@click.option("--sample-every", type=click.IntRange(min=1), metavar="N",
+              help="Write a sample image, record the losses and save the checkpoint every N steps [default: 100].")
+@click.option("--checkpoint", type=click.Path(path_type=Path),
+              help="Resumable checkpoint [default: checkpoints/<output name>.ckpt]; samples go beside it.")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True),
+              help="Stop after this long (resume later with the same command).")
+@device_option("Where training runs: auto (CUDA, else MPS, else CPU), cpu, cuda[:N] or mps.")
+def train_style_command(style: Path | None, collection: tuple[Path, ...], content: tuple[Path, ...], output: Path,
+                        checkpoint: Path | None, max_minutes: float | None, device: str, **chosen: Any) -> None:
+    """Train a style for `stylize --model`: Johnson's network for one STYLE image, or with --collection the
+    Siamese GAN for a painter's collection (resumable)."""
+    from tqdm import tqdm
+
+    from brushwork.stylize import train_style
+
+    validate_device(device)
+    if (style is None) == (not collection):
+        raise BrushworkError("train-style: give one STYLE image, or --collection PAINTINGS (not both)")
+    if output.suffix.lower() != ".pt":
+        raise BrushworkError(f"--output {output}: expected a .pt file")
+    # --size is the collection's tile side S; the other options keep their names
+    changes = {("tile" if key == "size" and collection else key): value for key, value in chosen.items()
+               if value is not None}
+    config_type = train_style.CollectionConfig if collection else train_style.JohnsonConfig
+    unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(config_type)})
+    if unknown:
+        raise BrushworkError(f"--{unknown[0].replace('_', '-')} applies to "
+                             f"{'Johnson (STYLE) training' if collection else '--collection training'} only")
+    config = config_type(**changes)
+    checkpoint = checkpoint or Path("checkpoints") / f"{output.stem}.ckpt"
+    samples = checkpoint.with_name(f"{checkpoint.stem}-samples")
+    refuse_collisions([("--checkpoint", checkpoint)] + [("--output", output.with_suffix(s)) for s in (".pt", ".json",
+                                                                                                      ".md")],
+                      [("STYLE", style)] if style is not None else [])
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    max_seconds = None if max_minutes is None else 60 * max_minutes
+    net: Any  # the Johnson network or the collection generator
+    with tqdm(total=config.steps, unit="step", dynamic_ncols=True) as bar:
+        def progress(state, losses) -> None:
+            bar.n = state.step
+            bar.set_postfix({key: f"{value:.4f}" for key, value in losses.items()}, refresh=False)
+            bar.refresh()
+
+        if collection:
+            assert isinstance(config, train_style.CollectionConfig)
+            net, state, source, names = train_style.train_collection(
+                config, collection, content, checkpoint, device=device, samples=samples, max_seconds=max_seconds,
+                log=bar.write, progress=progress)
+        else:
+            assert isinstance(config, train_style.JohnsonConfig) and style is not None
+            net, state, names = train_style.train_johnson(
+                config, style, content, checkpoint, device=device, samples=samples, max_seconds=max_seconds,
+                log=bar.write, progress=progress)
+            source = [style.name]
+    if state.history:
+        last = state.history[-1]
+        click.echo(f"step {last['step']}: " + ", ".join(f"{key} {value:.4f}" for key, value in last.items()
+                                                       if key not in ("step", "seconds")) + f"; samples in {samples}")
+    if state.step < config.steps:
+        click.echo(f"stopped at step {state.step}/{config.steps}; run the same command again to continue")
+        return
+    command = " ".join(["brushwork", "train-style", *sys.argv[sys.argv.index("train-style") + 1:]]
+                       ) if "train-style" in sys.argv else "brushwork train-style"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    train_style.export("collection" if collection else "johnson", net, config, state, source, names, output, command)
+    click.echo(f"wrote {output} and its card ({output.with_suffix('.md').name})")
+
+
+@cli.command("styles")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def styles_command(files: tuple[Path, ...], as_json: bool) -> None:
+    """The trained styles `stylize --model` takes: shipped, the user's (in the styles folder named below) and
+    any FILES given."""
+    from brushwork.stylize import trained
+
+    entries = trained.available(list(files))
+    if as_json:
+        click.echo(json.dumps({"user_folder": str(trained.user_dir()),
+                               "styles": [{"name": e.name, "kind": e.kind, "path": str(e.path),
+                                           "card": str(e.card) if e.card else None, "shipped": e.shipped}
+                                          for e in entries]}, indent=1))
+        return
+    click.echo(f"user styles folder: {trained.user_dir()} (${trained.STYLES_ENV} changes it)")
+    for e in entries:
+        click.echo(f"{e.name:<20} {e.kind:<11} {'shipped' if e.shipped else 'user':<8} card: {e.card or '-'}")
 
 
 # ------------------------------------------------------------------------------------------ video and frames
@@ -636,20 +807,31 @@ def _run_batch(items: list, verb: str, jobs: int, executor: str, address: str | 
         sys.exit(1)
 
 
+# On a Ray cluster a video is painted in chunks of this many frames, a task each (a chunk's first frame is
+# painted in full: fewer, longer chunks cost less and flicker less at their joins).
+RAY_CHUNK_FRAMES = 48
+
+
 @batch_group.command("paint")
 @_batch_options
 @settings_options(PaintSettings)
 @click.option("--animate", "animation", metavar="[mp4|gif|webp|svg|html]",
               help="Also write each stroke-by-stroke animation as OUTDIR/<name>.<type> (svg: <name>.animated.svg).")
+@click.option("--chunk-frames", type=click.IntRange(min=1), metavar="N",
+              help=f"A video is painted N frames at a time, each chunk's first frame in full (on Ray, a task per "
+                   f"chunk)  [default: the whole clip; {RAY_CHUNK_FRAMES} with --executor ray]")
 def batch_paint(inputs: tuple[str, ...], output_dir: Path, jobs: int, executor: str, address: str | None,
-                force: bool, animation: str | None, settings: dict[str, Any], **options: Any) -> None:
-    """Paint every picture: INPUT.jpg -> OUTDIR/INPUT.svg (plus .png, .json, animation on request). An item
-    whose outputs are complete is skipped; a failed one is reported and the rest go on."""
+                force: bool, animation: str | None, chunk_frames: int | None, settings: dict[str, Any],
+                **options: Any) -> None:
+    """Paint every picture: INPUT.jpg -> OUTDIR/INPUT.svg (plus .png, .json, animation on request); a video:
+    INPUT.mp4 -> OUTDIR/INPUT.mp4. An item whose outputs are complete is skipped; a failed one is reported
+    and the rest go on."""
     from brushwork.batch import PaintTask, paint_items, pictures
 
     template = PaintTask(Path(), Path(), PaintSettings(**settings), **options)
     validate_settings(template.settings)  # before any folder is made
-    items = paint_items(pictures(inputs), output_dir, template, animation)
+    chunk = chunk_frames or (RAY_CHUNK_FRAMES if executor == "ray" else None)
+    items = paint_items(pictures(inputs, videos=True), output_dir, template, animation, chunk)
     output_dir.mkdir(parents=True, exist_ok=True)
     _run_batch(items, "painted", jobs, executor, address, force, template.settings.device)
 

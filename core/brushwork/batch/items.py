@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from brushwork.batch import manifest
-from brushwork.batch.tasks import PaintTask, StyleTask, Task
+from brushwork.batch.tasks import ClipTask, PaintTask, StyleTask, Task
 from brushwork.errors import BrushworkError
+from brushwork.video.frames import VIDEO_SUFFIXES
 
 # Files a folder contributes (what Pillow reads and people keep photos as); a file named outright is
 # taken whatever its suffix, and fails as one item if it is not a picture.
@@ -34,16 +35,17 @@ class Item:
     record: Path
 
 
-def pictures(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+def pictures(inputs: Iterable[str | os.PathLike], videos: bool = False) -> list[Path]:
     """The picture files named by `inputs`, in order, each once: a file as it is, a folder's pictures
-    (not its subfolders'), a glob's matches (`**` reaches into subfolders)."""
+    (and its videos, with `videos`; not its subfolders'), a glob's matches (`**` reaches into subfolders)."""
+    wanted = PICTURE_SUFFIXES + (VIDEO_SUFFIXES if videos else ())
     found: list[Path] = []
     for spec in inputs:
         path = Path(spec)
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES)
+            matches = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in wanted)
             if not matches:
-                raise BrushworkError(f"{path}: no pictures in this folder (looked for {', '.join(PICTURE_SUFFIXES)})")
+                raise BrushworkError(f"{path}: no pictures in this folder (looked for {', '.join(wanted)})")
         elif path.exists():
             matches = [path]
         elif _GLOB & set(str(spec)):
@@ -97,16 +99,24 @@ def plan(sources: Sequence[Path], outdir: Path, make: Callable[[Path, Path], Tas
     return items
 
 
-def paint_items(sources: Sequence[Path], outdir: Path, template: PaintTask, animation: str | None = None
-                ) -> list[Item]:
+def paint_items(sources: Sequence[Path], outdir: Path, template: PaintTask, animation: str | None = None,
+                chunk: int | None = None) -> list[Item]:
     """Paint items: `template` holds the settings and extras (png, json, style image) every item shares;
     `animation` is the animation's type (mp4, gif, webp, svg, html), written as OUTDIR/<name>.<type>
-    (an animated SVG as <name>.animated.svg, beside the painting's <name>.svg)."""
+    (an animated SVG as <name>.animated.svg, beside the painting's <name>.svg). A video is painted
+    into OUTDIR/<name>.mp4, `chunk` frames at a time when given (`ClipTask`), with the settings alone."""
     from dataclasses import replace
 
     suffix = None if animation is None else "." + animation.lower().lstrip(".")
+    extras = suffix is not None or replace(template, animation=None) != PaintTask(template.image, template.output,
+                                                                                    template.settings)
 
     def make(source: Path, stem: Path) -> Task:
+        if source.suffix.lower() in VIDEO_SUFFIXES:
+            if extras:
+                raise BrushworkError(f"{source}: a video is painted into {stem}.mp4 with the paint settings alone; "
+                                     "--png, --json, --animate, --style ... are for pictures (batch it separately)")
+            return ClipTask(source, stem.with_name(stem.name + ".mp4"), template.settings, chunk)
         moving = None if suffix is None else stem.with_name(stem.name + (".animated.svg" if suffix == ".svg"
                                                                          else suffix))
         return replace(template, image=source, output=stem.with_name(stem.name + ".svg"), animation=moving)

@@ -1,6 +1,8 @@
 """`--executor ray`: a batch's items as Ray tasks on a cluster (Ray is the optional extra `brushwork[ray]`).
 
-Each task runs the same per-item work as a local batch (`run.attempt`). The nodes need brushwork
+Each task runs the same per-item work as a local batch (`run.attempt`); a video is cut into chunks of
+consecutive frames (`chunks`), a task each, and the driver writes the video from their paintings as
+they come back, in order. The nodes need brushwork
 installed, not the files: the driver sends each item's input files to its task through Ray's object
 store (a style image once for all items), the task works in a temporary folder and sends the output
 files back, and the driver writes them into the output folder atomically, then the item's
@@ -16,9 +18,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from brushwork.batch.chunks import chunks, paint_chunk
 from brushwork.batch.items import Item
 from brushwork.batch.run import Outcome, attempt, record
-from brushwork.batch.tasks import Task
+from brushwork.batch.tasks import ClipTask, Task
 from brushwork.errors import BrushworkError
 from brushwork.files import atomic_write
 
@@ -66,6 +69,31 @@ def run_item_remote(name: str, task: Task, threads: int, *blobs: bytes) -> tuple
     return dataclasses.replace(outcome, source=task.inputs()[0]), files
 
 
+def paint_chunk_remote(frames: list, settings: Any, start: int, threads: int) -> list:
+    """The Ray task of a video's chunk: its frames' paintings (`chunks.paint_chunk`)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return paint_chunk(frames, settings, start)
+
+
+def _chunk_painter(remote: Any, ray: Any, size: int | None, ahead: int) -> Any:
+    """A FramePainter (`video.clip_jobs`) whose chunks are Ray tasks, at most `ahead` of them in flight
+    (the frames wait in the object store), the paintings yielded in frame order."""
+    from collections import deque
+
+    def paint(frames: Any, settings: Any) -> Iterator[Any]:
+        pending: deque = deque()
+        for start, part in chunks(frames, size or 2**62):
+            pending.append(remote.remote(part, settings, start, CPUS_PER_TASK))
+            if len(pending) >= ahead:
+                yield from ray.get(pending.popleft())
+        while pending:
+            yield from ray.get(pending.popleft())
+
+    return paint
+
+
 def run_on_ray(items: Sequence[Item], address: str | None, device: str) -> Iterator[Outcome]:
     """Outcomes as the cluster finishes items. `address` is the cluster's (HOST:PORT of its head);
     None joins the one RAY_ADDRESS names, or starts Ray on this machine."""
@@ -100,7 +128,10 @@ def run_on_ray(items: Sequence[Item], address: str | None, device: str) -> Itera
 
         pending: dict[Any, Item] = {}
         early: list[Outcome] = []
+        clips = [item for item in items if isinstance(item.task, ClipTask)]
         for item in items:
+            if isinstance(item.task, ClipTask):
+                continue
             try:
                 blobs = [ref(path) for path in item.task.inputs()]
             except BrushworkError as exc:
@@ -119,6 +150,14 @@ def run_on_ray(items: Sequence[Item], address: str | None, device: str) -> Itera
             for waiting in pending:
                 ray.cancel(waiting, force=True)
             raise
+        chunk = ray.remote(paint_chunk_remote).options(**per_task, max_retries=1)
+        ahead = max(2, 2 * int(ray.cluster_resources().get("GPU" if per_task["num_gpus"] else "CPU", 1)))
+        for item in clips:  # read here, painted there chunk by chunk, written here
+            assert isinstance(item.task, ClipTask)
+            outcome = attempt(item.name, item.task, paint=_chunk_painter(chunk, ray, item.task.chunk, ahead))
+            if outcome.status == "done":
+                record(item)
+            yield outcome
     finally:
         if joined:
             ray.shutdown()

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from brushwork.batch import manifest
 from brushwork.batch.items import Item
@@ -62,17 +63,18 @@ def record(item: Item) -> None:
     manifest.write(item.record, settings_record(item.task), item.task.inputs(), item.task.outputs())
 
 
-def attempt(name: str, task: Task) -> Outcome:
-    """Run one task; a failure becomes the Outcome's one-line message (KeyboardInterrupt and a
-    cancelled painting are not failures: they stop the batch)."""
+def attempt(name: str, task: Task, **run_args: Any) -> Outcome:
+    """Run one task (`run_args` go to its run); a failure becomes the Outcome's one-line message
+    (KeyboardInterrupt and a cancelled painting are not failures: they stop the batch)."""
     started = time.perf_counter()
     try:
         if isinstance(task, PaintTask):
-            result = task.run()
-            if result.cancelled:
+            if task.run(**run_args).cancelled:
                 raise KeyboardInterrupt
+        elif isinstance(task, StyleTask):
+            task.run(models=_models(task.vgg, task.decoder), **run_args)
         else:
-            task.run(models=_models(task.vgg, task.decoder))
+            task.run(**run_args)
     except BrushworkError as exc:
         return Outcome(name, _source(task), "failed", time.perf_counter() - started, str(exc))
     except Exception as exc:  # a bug or an unreadable file: reported with the item, the rest go on
@@ -92,7 +94,7 @@ def process(item: Item) -> Outcome:
 
 
 def _source(task: Task) -> Path:
-    return task.image if isinstance(task, PaintTask) else task.content
+    return task.inputs()[0]
 
 
 @functools.lru_cache(maxsize=1)

@@ -24,6 +24,7 @@ from brushwork.strokes import MAX_STROKES, StrokeList
 if TYPE_CHECKING:
     from brushwork.painter import Progress
     from brushwork.stylize import Models
+    from brushwork.video import ClipResult
 
 # Output types of a stylized picture and the Pillow format that writes each.
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -44,8 +45,8 @@ class PaintTask:
     png_width: int | None = None
     json: bool = False
     animation: Path | None = None
-    style_image: Path | None = None
-    style_weight: float = 0.2
+    styles: tuple[Path, ...] = ()  # paint in their style, as settings.style_mode says
+    mask: Path | None = None  # where the style applies (white) and not (black)
     preview_every: int | None = None
 
     @property
@@ -59,7 +60,7 @@ class PaintTask:
                 + ([self.animation] if self.animation is not None else []))
 
     def inputs(self) -> list[Path]:
-        return [self.image] + [p for p in (self.style_image, self.resume) if p is not None]
+        return [self.image, *self.styles] + [p for p in (self.mask, self.resume) if p is not None]
 
     def check(self) -> None:
         """Bad settings, and every file this run writes against every file it reads and each other,
@@ -74,8 +75,8 @@ class PaintTask:
                for suffix, wanted in ((".png", self.png), (".json", self.json)) if wanted]
             + ([("--preview-every output", self.preview)] if self.preview_every else [])
             + ([("--animate", self.animation)] if self.animation else []),
-            [("the photo", self.image)] + ([("--style", self.style_image)] if self.style_image else [])
-            + ([("--resume", self.resume)] if self.resume else []),
+            [("the photo", self.image)] + [("--style", style) for style in self.styles]
+            + ([("--mask", self.mask)] if self.mask else []) + ([("--resume", self.resume)] if self.resume else []),
         )
         if self.animation is not None:
             from brushwork.animation import FORMATS
@@ -92,8 +93,9 @@ class PaintTask:
         """Paint and write the outputs. A cancelled painting (the callback returned False, Ctrl-C,
         SIGTERM) still writes the strokes painted so far, not the animation, and says so in the result."""
         from brushwork import raster
-        from brushwork.images import image_size, load_image
+        from brushwork.images import image_size, load_image, load_mask
         from brushwork.painter import PaintCancelled, paint as paint_strokes
+        from brushwork.painter.restyle import STYLE_SIDE
 
         self.check()
         chosen = self.settings
@@ -123,15 +125,12 @@ class PaintTask:
                 save_png(report.preview(), self.preview)
             return progress(report) if progress is not None else None
 
-        extra_loss = None
-        if self.style_image is not None:
-            from brushwork.painter.style import STYLE_SIZE, style_loss
-
-            extra_loss = style_loss(load_image(self.style_image, max_side=STYLE_SIZE), self.style_weight,
-                                    device=chosen.device)
+        # Every style image is read now, so a bad one fails (naming it) before any painting.
+        styles = [load_image(style, max_side=STYLE_SIDE) for style in self.styles]
+        mask = load_mask(self.mask) if self.mask is not None else None
         started = time.perf_counter()
         try:
-            result = paint_strokes(picture, callback=step, resume=canvas, extra_loss=extra_loss,
+            result = paint_strokes(picture, callback=step, resume=canvas, styles=styles, mask=mask,
                                    **dataclasses.asdict(chosen))
             cancelled = terminated = False
         except PaintCancelled as stop:
@@ -235,7 +234,47 @@ class StyleResult:
     seconds: float
 
 
-Task = PaintTask | StyleTask
+@dataclass(frozen=True)
+class ClipTask:
+    """Paint every frame of the video `source` into the video `output` (the paintings drawn at the
+    frames' size, the sound kept): `chunk` frames at a time when given (`batch.chunks`; on a Ray cluster
+    each chunk is a task), else as one warm-started run, as `brushwork paint clip.mp4` paints it."""
+
+    source: Path
+    output: Path
+    settings: PaintSettings = PaintSettings()
+    chunk: int | None = None
+
+    def outputs(self) -> list[Path]:
+        return [self.output]
+
+    def inputs(self) -> list[Path]:
+        return [self.source]
+
+    def check(self) -> None:
+        from brushwork.video.frames import WRITE_SUFFIXES
+
+        validate_settings(self.settings)
+        if self.output.suffix.lower() not in WRITE_SUFFIXES:
+            raise BrushworkError(f"{self.output}: a painted clip is written as a video ({', '.join(WRITE_SUFFIXES)})")
+        if self.chunk is not None and self.chunk < 1:
+            raise BrushworkError(f"--chunk-frames {self.chunk}: expected a whole number >= 1")
+        refuse_collisions([("output", self.output)], [("the clip", self.source)])
+        if not self.output.parent.is_dir():
+            raise BrushworkError(f"cannot write {self.output}: no folder {self.output.parent}")
+
+    def run(self, paint: Callable | None = None) -> ClipResult:
+        """Paint and write the video; `paint` (a `video.clip_jobs.FramePainter`) replaces the painting
+        of the frames here (a Ray cluster's)."""
+        from brushwork.batch.chunks import in_chunks
+        from brushwork.video import paint_clip, paint_frames
+
+        self.check()
+        return paint_clip(self.source, self.output, self.settings,
+                          paint=paint or (in_chunks(self.chunk) if self.chunk else paint_frames))
+
+
+Task = PaintTask | StyleTask | ClipTask
 
 
 def settings_record(task: Task) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from brushwork.video.styling import stylize_frames
 
 # progress(frames done, frames in all) after every frame; returning False stops the run (ClipCancelled).
 ClipProgress = Callable[[int, int], bool | None]
+# frames, settings -> the painting of each frame, in order (`painting.paint_frames`).
+FramePainter = Callable[[Iterator[np.ndarray], PaintSettings], Iterator[StrokeList]]
 PAINT_FRAME_SUFFIXES = (".svg", ".png", ".json")
 
 
@@ -56,16 +58,17 @@ def is_video_output(output: str | os.PathLike) -> bool:
 
 def paint_clip(source: str | os.PathLike, output: str | os.PathLike, settings: PaintSettings, *,
                extras: Sequence[str] = (), fps: float | None = None, progress: ClipProgress | None = None,
-               inputs: Sequence[tuple[str, str | os.PathLike]] = ()) -> ClipResult:
+               inputs: Sequence[tuple[str, str | os.PathLike]] = (), paint: FramePainter = paint_frames) -> ClipResult:
     """Paint every frame of `source` (warm-started: `painting.paint_frames`) into `output`: a video of the
     paintings drawn at the frames' size, or a folder with each frame's stroke SVG and `extras` (".png",
     ".json"). `fps` overrides the source's rate (a folder's default is 24). `inputs` are other files
-    the run reads (label, path), refused as outputs too."""
+    the run reads (label, path), refused as outputs too. `paint` makes the paintings from the frames
+    (a batch paints a clip in chunks, on a Ray cluster too: `brushwork.batch.chunks`)."""
     clip = open_clip(source, fps)
     unknown = [suffix for suffix in extras if suffix not in PAINT_FRAME_SUFFIXES[1:]]
     if unknown:
         raise BrushworkError(f"unknown frame outputs {', '.join(unknown)}; expected .png or .json")
-    paintings = paint_frames(clip.frames(), settings)
+    paintings = paint(clip.frames(), settings)
     if is_video_output(output):
         if extras:
             raise BrushworkError(f"{output}: --png and --json write frames to a folder; give a folder as the "
