@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from test_batch import FAST, photos, picture, run  # noqa: F401 (photos is a fixture)
+from test_batch import FAST, clip_file, photos, picture, run  # noqa: F401 (photos is a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -103,3 +103,19 @@ def test_a_gpu_device_needs_a_cluster_with_gpus(capsys, cluster, photos, tmp_pat
     code, _, err = run(capsys, "batch", "paint", photos, "-o", tmp_path / "out", "--executor", "ray", "--address",
                        cluster, *FAST[:-1], "cuda")
     assert code == 1 and "--device cuda: the Ray cluster has no GPUs" in err
+
+
+def test_a_clip_on_ray_is_painted_chunk_by_chunk_as_here(capsys, cluster, tmp_path):
+    import numpy as np
+
+    from brushwork.video import read_frames
+
+    clip = clip_file(tmp_path / "clip.mp4", frames=5)
+    args = ["batch", "paint", clip, "--chunk-frames", "2", "--frame-steps", "2", *FAST]
+    code, stdout, err = run(capsys, *args, "-o", tmp_path / "local")
+    assert code == 0 and "1 painted" in stdout, err
+    code, stdout, err = run(capsys, *args, "-o", tmp_path / "ray", "--executor", "ray", "--address", cluster)
+    assert code == 0 and "1 painted" in stdout, err
+    here, there = (list(read_frames(tmp_path / folder / "clip.mp4")) for folder in ("local", "ray"))
+    assert len(here) == len(there) == 5
+    assert all(np.array_equal(a, b) for a, b in zip(here, there, strict=True))
