@@ -7,7 +7,7 @@ clip, so a chunk gives the same paintings in this process, in a worker or as a R
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def paint_chunk(frames: list[np.ndarray], settings: PaintSettings, start: int) -
     return list(paint_frames(frames, settings, start=start))
 
 
-def in_chunks(size: int):  # noqa: ANN201 (a video.clip_jobs.FramePainter)
+def in_chunks(size: int) -> Callable[[Iterable[np.ndarray], PaintSettings], Iterator[StrokeList]]:
     """A painter of frames (for `video.paint_clip(paint=...)`) that paints them `size` at a time, here."""
 
     def paint(frames: Iterable[np.ndarray], settings: PaintSettings) -> Iterator[StrokeList]:

@@ -14,12 +14,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brushwork.batch import manifest
 from brushwork.batch.items import Item
 from brushwork.batch.tasks import PaintTask, StyleTask, Task, settings_record
 from brushwork.errors import BrushworkError
+
+if TYPE_CHECKING:
+    from brushwork.stylize import Models
 
 EXECUTORS = ("local", "ray")
 
@@ -98,7 +101,7 @@ def _source(task: Task) -> Path:
 
 
 @functools.lru_cache(maxsize=1)
-def _models(vgg: Path | None, decoder: Path | None):  # noqa: ANN202 (torch types stay out of this import)
+def _models(vgg: Path | None, decoder: Path | None) -> Models:
     """The style networks of a worker process, loaded once for all its items (the Models object keeps
     them per device), as a server worker does."""
     return StyleTask(Path(), (), Path(), vgg=vgg, decoder=decoder).models()
