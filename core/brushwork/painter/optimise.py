@@ -27,6 +27,7 @@ from brushwork.painter.level import ExtraLoss, cut_blocks, optimise_level, share
 from brushwork.painter.plan import Level, plan_levels
 from brushwork.painter.pruning import removal_gains
 from brushwork.painter.refine import RefineLimits, default_iterations, refine
+from brushwork.painter.threads import load_aware_threads
 from brushwork.settings import PaintSettings, validate_settings
 from brushwork.strokes import Stroke, StrokeList, field_range
 
@@ -165,9 +166,10 @@ class Painter:
         PaintCancelled with the strokes so far, while handling the interrupt, so the caller can
         tell which it was from its `__context__`."""
         try:
-            self.paint_passes()
-            self.refine()
-            self.refit_colours()
+            with load_aware_threads():  # a busy machine's cores are left to their other work
+                self.paint_passes()
+                self.refine()
+                self.refit_colours()
         except (_Cancelled, KeyboardInterrupt):
             raise PaintCancelled(self.finished(self.state.so_far())) from None
         return self.finished(self.state.painted)
