@@ -2,7 +2,7 @@
 
     python benchmarks/video.py [--image tubingen.jpg] [--motions still,pan,zoom] [--frames 8] [--size 256]
                                [--strokes 200] [--frame-steps 10] [--reseed 0.1] [--threads 1] [--device cpu]
-                               [--stylize]
+                               [--stylize [--methods adain,wct]]
 
 Test clips are made from a photo of ../shared/images/content (`video.clips.camera_clip`: a still camera
 with sensor noise, a pan, a zoom). Each clip is painted twice with the same settings and seed: warm-started
@@ -89,9 +89,9 @@ def stylize_benchmark(args, photo: np.ndarray) -> None:
     band[height // 3 - height // 8:2 * height // 3 + height // 8] = False  # away from the object and its reach
     print(f"\nstylize, {args.frames} frames of {width}x{height}, an object entering a still camera: mean change per "
           "frame away from the object (grey levels)")
-    for method, levels in (("adain", (4,)), ("wct", None)):
+    for method in args.methods.split(","):
         for smoothing in (0.0, 0.5, 0.8, 0.9):
-            options = StyleOptions(method=method, levels=levels, frame_smoothing=smoothing, device=args.device)
+            options = StyleOptions(method=method, frame_smoothing=smoothing, device=args.device)
             started = time.perf_counter()
             out = [f.astype(float) for f in stylize_frames(clip, [style], options)]
             change = np.mean([np.abs(b - a)[band].mean() for a, b in zip(out, out[1:], strict=False)])
@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--stylize", action="store_true", help="also the stylize smoothing figures")
     parser.add_argument("--no-paint", action="store_true", help="skip the painting figures")
+    parser.add_argument("--methods", default="adain,wct", help="--stylize: the methods (at their default levels)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     photo = load_rgb8(SHARED / "content" / args.image, max_side=round(1.5 * args.size))
