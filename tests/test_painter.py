@@ -229,6 +229,30 @@ def test_sinkhorn_divergence_is_zero_for_equal_maps_and_positive_otherwise():
     assert (sinkhorn_divergence(a, b) > 0).all()
 
 
+def _optimise_a_sparse_level(extra_loss) -> dict[str, torch.Tensor]:
+    """A level with more blocks than strokes, optimised for a few steps; the strokes' parameters."""
+    from brushwork.painter.level import cut_blocks, optimise_level, start_strokes
+
+    photo = two_tone(128, 96)
+    level = next(lv for lv in plan_levels(128, 96, 40, 32) if len(lv.blocks) > 6)
+    paper = torch.ones(1, 3, 1, 1)
+    blocks = cut_blocks(level, photo, np.ones_like(photo), paper)
+    strokes = start_strokes(blocks, level, {"oilbrush": 5}, torch.Generator().manual_seed(3), None, None)
+    assert not strokes.active["oilbrush"].any(1).all()  # some blocks without a stroke
+    settings = PaintSettings(iterations=4, ot_fraction=0.5)
+    optimise_level(strokes, blocks, {"oilbrush": load("oilbrush").requires_grad_(False)}, settings, paper,
+                   extra_loss, lambda: None)
+    return {kind: v.detach() for kind, v in strokes.params.items()}
+
+
+def test_blocks_without_new_strokes_do_not_change_the_optimisation():
+    """The level's loss leaves out blocks no stroke can change (a constant); with an extra term
+    every block is kept, and an extra term of zero must then give the same strokes."""
+    skipped = _optimise_a_sparse_level(None)
+    every_block = _optimise_a_sparse_level(lambda canvas, inside: 0 * canvas.sum())
+    torch.testing.assert_close(skipped, every_block, rtol=1e-5, atol=1e-6)
+
+
 # --- pictures users bring -----------------------------------------------------------------------
 
 

@@ -181,14 +181,15 @@ def share(count: int, kinds: tuple[str, ...], placed: dict[str, int]) -> dict[st
     return shares
 
 
-def _composite(strokes: LevelStrokes, models: dict, background: torch.Tensor) -> torch.Tensor:
-    """Alpha-composite the level's strokes over the blocks' frozen canvas through the neural
-    renderer. Only slots in use are rendered (blocks hold different numbers of strokes)."""
+def _composite(strokes: LevelStrokes, models: dict, background: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Alpha-composite the level's strokes in blocks `rows` over those blocks' frozen canvas
+    (`background`) through the neural renderer. Only slots in use are rendered (blocks hold
+    different numbers of strokes)."""
     rendered: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     blocks, size = background.shape[0], background.shape[-1]
     for kind, v in strokes.params.items():
-        k = v.shape[1]
-        used = strokes.active[kind].flatten().nonzero()[:, 0]
+        v, k = v[rows], v.shape[1]
+        used = strokes.active[kind][rows].flatten().nonzero()[:, 0]
         fg_used, alpha_used = models[kind](v.reshape(blocks * k, -1)[used])
         foreground = background.new_zeros(blocks * k, 3, size, size).index_copy(0, used, fg_used)
         alpha = background.new_zeros(blocks * k, 1, size, size).index_copy(0, used, alpha_used)
@@ -244,18 +245,25 @@ def optimise_level(strokes: LevelStrokes, blocks: Blocks, models: dict, settings
     """`settings.iterations` Adam steps on the strokes' parameters (in place); `on_step()` is
     called after each (it may raise to stop)."""
     optimiser = torch.optim.Adam(list(strokes.params.values()), lr=settings.learning_rate)
-    target_mass = mass_map(blocks.target, settings.ot_grid, paper) if settings.ot_weight else None
-    inside, size = blocks.inside, blocks.target.shape[-1]
+    # A block without a new stroke (a fine level has more blocks than a pass has strokes) adds a
+    # constant to the loss: its pixel and transport terms are left out, the others still averaged
+    # over all blocks, so the gradient is the same. An extra term sees every block.
+    count = blocks.target.shape[0]
+    busy = torch.stack([mask.any(1) for mask in strokes.active.values()]).any(0)
+    rows = torch.arange(count, device=busy.device) if extra_loss is not None else busy.nonzero()[:, 0]
+    target, frozen, inside = blocks.target[rows], blocks.frozen[rows], blocks.inside[rows]
+    target_mass = mass_map(target, settings.ot_grid, paper) if settings.ot_weight else None
+    size = target.shape[-1]
     for iteration in range(settings.iterations):
-        canvas = _composite(strokes, models, blocks.frozen)
+        canvas = _composite(strokes, models, frozen, rows)
         if settings.exact_forward:
             with torch.no_grad():
-                exact = _exact_composite(strokes, blocks.frozen, size)
+                exact = _exact_composite(strokes, blocks.frozen, size)[rows]
             canvas = canvas + (exact - canvas).detach()
-        loss = pixel_l1(canvas, blocks.target, inside).mean()
+        loss = pixel_l1(canvas, target, inside).sum() / count
         if target_mass is not None and iteration < settings.ot_fraction * settings.iterations:
             canvas_mass = mass_map(canvas * inside + (1 - inside) * paper, settings.ot_grid, paper)
-            loss = loss + settings.ot_weight * sinkhorn_divergence(canvas_mass, target_mass).mean()
+            loss = loss + settings.ot_weight * sinkhorn_divergence(canvas_mass, target_mass).sum() / count
         if extra_loss is not None:
             loss = loss + extra_loss(canvas, inside)
         optimiser.zero_grad(set_to_none=True)
