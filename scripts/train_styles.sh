@@ -31,11 +31,11 @@ device=${DEVICE:-cpu}
 for style in starry_night wave; do
     [ -f "$out/$style.pt" ] && continue
     nice -n 10 .venv/bin/brushwork train-style "$shared/images/style/$style.jpg" --content "$data/content" \
-        --steps "${STEPS:-1000}" --size 128 --batch 2 --sample-every 50 --device "$device" \
+        --steps "${STEPS:-600}" --size 128 --batch 2 --sample-every 50 --device "$device" \
         --checkpoint "checkpoints/styles/$style.ckpt" -o "$out/$style.pt"
 done
 if [ ! -f "$out/six_paintings.pt" ]; then
     nice -n 10 .venv/bin/brushwork train-style --collection "$shared/images/style" --content "$data/content" \
-        --steps "${COLLECTION_STEPS:-600}" --size 64 --batch 4 --sample-every 50 --device "$device" \
+        --steps "${COLLECTION_STEPS:-300}" --size 64 --batch 4 --sample-every 50 --device "$device" \
         --checkpoint checkpoints/styles/six_paintings.ckpt -o "$out/six_paintings.pt"
 fi

@@ -30,7 +30,7 @@ def _net(seed: int = 0) -> JohnsonNet:
 def test_johnson_keeps_the_size(height: int, width: int) -> None:
     with torch.no_grad():
         out = _net().tiled(torch.rand(1, 3, height, width), tile=1024)
-    assert out.shape == (1, 3, height, width) and 0 <= out.min() and out.max() <= 1
+    assert out.shape == (1, 3, height, width) and out.isfinite().all()
 
 
 def test_tiled_equals_untiled_with_whole_image_statistics() -> None:

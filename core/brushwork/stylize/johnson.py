@@ -1,8 +1,8 @@
 """Johnson et al.'s image-transformation network (ECCV 2016), and running it on an image of any size.
 
 The network: a 9×9 conv, two stride-2 convs, residual blocks at a quarter of the resolution, two
-nearest-neighbour upsamplings each followed by a conv, and a 9×9 conv to RGB, added to the photo's
-logits (`_to_image`); instance normalisation (with a learned scale and shift) and ReLU after every
+nearest-neighbour upsamplings each followed by a conv, and a 9×9 conv to RGB, added to the photo
+(`_to_image`); instance normalisation (with a learned scale and shift) and ReLU after every
 conv but the last. The paper's widths are 32, 64
 and 128 channels (1.7 M parameters); `JohnsonShape` picks them (the shipped styles are slimmer, see
 their cards).
@@ -36,7 +36,6 @@ from brushwork.stylize.tiling import Tile, pad_to_grid, plan
 
 MARGIN = 32  # px of context around a tile: the head's receptive field reaches ±7 px, the tail's ±10
 IN_EPS = 1e-5
-PHOTO_EPS = 1e-3  # the photo's values are clamped to [eps, 1 − eps] before their logit
 
 Stats = tuple[torch.Tensor, torch.Tensor]  # (mean, variance), each (C,)
 
@@ -224,7 +223,9 @@ class JohnsonNet(nn.Module):
 
 
 def _to_image(x: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-    """The network's output as a change of the photo in logit space (a skip connection around the whole
-    network, not in the paper): with the last conv starting at zero an untrained network returns the
-    photo, so a short training run spends its steps on the style rather than on relearning the picture."""
-    return torch.sigmoid(torch.logit(photo.clamp(PHOTO_EPS, 1 - PHOTO_EPS)) + x)
+    """The network's output as a change of the photo (a skip connection around the whole network, not in
+    the paper): with the last conv starting at zero an untrained network returns the photo, so a short
+    training run spends its steps on the style rather than on relearning the picture. Not squashed
+    (a sigmoid or the paper's tanh stops the gradient of a pixel once it saturates, and short CPU runs
+    left white patches); callers clamp to [0, 1] for display."""
+    return photo + x

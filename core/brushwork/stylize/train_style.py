@@ -19,7 +19,8 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -172,6 +173,14 @@ def _loop(session: _Session, step: Callable[[], Losses], sample: Callable[[], np
     return state
 
 
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Torch's global generator seeded for the networks' initial weights, restored afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def _sample_photo(pool: Sequence[torch.Tensor]) -> torch.Tensor:
     """The first content image at SAMPLE_SIDE px, cropped to multiples of 16 (the networks' strides)."""
     image = pool[0]
@@ -215,7 +224,8 @@ def train_johnson(config: JohnsonConfig, style: Path, content: Sequence[str | Pa
     height, width = style_pool[0].shape[-2:]
     style_t = resize_tensor(style_pool[0][None], *fit_long_side(height, width, config.style_size)).clamp(0, 1)
     targets = _styled_targets(loss_net, style_t.to(where))
-    net = JohnsonNet(JohnsonShape(config.width, config.blocks)).to(where).train()
+    with _seeded(config.seed):
+        net = JohnsonNet(JohnsonShape(config.width, config.blocks)).to(where).train()
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
     session = _Session("johnson", config, {"net": net}, {"net": optimiser}, checkpoint, log)
     photo = _sample_photo(pool).to(where)
@@ -233,7 +243,7 @@ def train_johnson(config: JohnsonConfig, style: Path, content: Sequence[str | Pa
             net.eval()
             out = net(photo)
             net.train()
-        return to_array(torch.cat([photo, out], -1))
+        return to_array(torch.cat([photo, out.clamp(0, 1)], -1))
 
     state = _loop(session, step, sample, samples, max_seconds, progress)
     return net.eval().requires_grad_(False), state, [p.name for p in content_paths]
@@ -254,8 +264,9 @@ def train_collection(config: CollectionConfig, paintings: Sequence[str | Path], 
     content_paths = image_files(content, "--content")
     crop = 2 * config.tile
     painting_pool, photo_pool = load_pool(painting_paths, crop), load_pool(content_paths, crop)
-    g = Generator(GeneratorShape(config.width, config.blocks, config.tile)).to(where).train()
-    d = Discriminator(config.width).to(where).train()
+    with _seeded(config.seed):
+        g = Generator(GeneratorShape(config.width, config.blocks, config.tile)).to(where).train()
+        d = Discriminator(config.width).to(where).train()
     g_opt = torch.optim.Adam(g.parameters(), lr=config.lr, betas=(0.5, 0.999))
     d_opt = torch.optim.Adam(d.parameters(), lr=config.lr, betas=(0.5, 0.999))
     session = _Session("collection", config, {"generator": g, "discriminator": d},
@@ -290,7 +301,7 @@ def train_collection(config: CollectionConfig, paintings: Sequence[str | Path], 
             g.eval()
             out = translate_tiles(g, photo)
             g.train()
-        return to_array(torch.cat([photo, out], -1))
+        return to_array(torch.cat([photo, out.clamp(0, 1)], -1))
 
     state = _loop(session, step, sample, samples, max_seconds, progress)
     return (g.eval().requires_grad_(False), state, [p.name for p in painting_paths],
@@ -319,7 +330,8 @@ def _card(name: str, f: dict, notes: str) -> str:
     if f["kind"] == "johnson":
         what = (f"Johnson et al.'s image-transformation network (widths {f['width']}/{2 * f['width']}/"
                 f"{4 * f['width']}, {f['blocks']} residual blocks, {f['parameters']:,} parameters; the paper's is "
-                "32/64/128, 1.7 M) trained with perceptual losses on the cd16x level-5 encoder: relative content "
+                "32/64/128, 1.7 M; here its output is added to the photo, which an untrained network returns "
+                "unchanged) trained with perceptual losses on the cd16x level-5 encoder: relative content "
                 f"loss at relu4_1 + {f['style_weight']:g} × relative Gram losses over relu1_1..relu5_1 against the "
                 f"style image at {f['style_size']} px.")
         crops = f"{f['batch']} × {f['size']} px crops a step"
