@@ -152,13 +152,26 @@ def test_reseeding_restarts_the_strokes_where_the_picture_changed(photo):
     frame = camera_clip(photo, 1, 48, 32, "still", noise=0)[0].astype(np.float32) / 255
     previous = paint_array_tiny(frame)
     changed = frame.copy()
-    changed[:, :24] = (0.1, 0.1, 0.4)  # the left half is now dark blue: the strokes there fit no longer
+    changed[:16, :16] = (0.1, 0.1, 0.4)  # a dark blue patch: the strokes there fit no longer
     painter = WarmPainter(replace(TINY, reseed=0.5))
     painter.last = frame  # the frame before, which `previous` paints
     adapted, report = painter.adapt(previous, changed)
-    assert 0 < report.reseeded <= 6 and len(adapted) == len(previous) == TINY.strokes
+    assert not report.repainted and 0 < report.reseeded <= 6 and len(adapted) == len(previous) == TINY.strokes
     error_before = np.abs(drawn(previous.strokes, 48, 32) - changed).mean()
     assert np.abs(drawn(adapted.strokes, 48, 32) - changed).mean() < error_before
+
+
+def test_a_cut_is_painted_in_full(photo):
+    frame = camera_clip(photo, 1, 48, 32, "still", noise=0)[0].astype(np.float32) / 255
+    previous = paint_array_tiny(frame)
+    other = np.where(frame[::-1] > 0.5, 0.0, 1.0).astype(np.float32)  # another shot: upside down, in negative
+    painter = WarmPainter(TINY)
+    painter.last = frame
+    adapted, report = painter.adapt(previous, other)
+    assert report.repainted and adapted == paint_array_tiny(other)
+    painter.last = frame
+    _, report = painter.adapt(previous, np.roll(frame, 2, axis=1))  # a pan is no cut
+    assert not report.repainted
 
 
 def paint_array_tiny(frame: np.ndarray) -> StrokeList:

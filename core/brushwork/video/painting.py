@@ -14,7 +14,8 @@ painting's strokes, the same budget, and adapts them in `settings.frame_steps` s
    refitted (`painter.colours`).
 
 Strokes that keep fitting stay where they were, so a still picture stays still; painting a frame
-this way costs a fraction of painting it from scratch.
+this way costs a fraction of painting it from scratch. A cut (the previous painting's mean error
+grown by more than CUT on the new frame) starts a new shot, painted in full.
 """
 
 from __future__ import annotations
@@ -45,14 +46,21 @@ __all__ = ["FrameReport", "WarmPainter", "camera_shift", "paint_frames"]
 # grew by more than this since the frame before: about 10 grey levels, well above a camera's noise.
 GROWTH = 0.04
 ERROR_WINDOW = 9
+# A frame under the previous painting whose mean error grew by more than this since the frame before is a
+# new shot (a cut) and is painted in full: 25 grey levels over the whole frame. A pan of a few pixels a
+# frame grows it by ~0.003; a cut to another picture by 0.1-0.4 (a painting's own error is 0.06-0.08 at
+# 22-23 dB).
+CUT = 0.1
 
 
 @dataclass(frozen=True)
 class FrameReport:
-    """What adapting one frame did: strokes re-seeded and the camera shift followed (working pixels)."""
+    """What adapting one frame did: strokes re-seeded and the camera shift followed (working pixels);
+    `repainted`: a new shot (a cut), painted in full."""
 
     reseeded: int
     shift: tuple[float, float]
+    repainted: bool = False
 
 
 def paint_frames(frames: Iterable[np.ndarray], settings: PaintSettings, *, previous: StrokeList | None = None,
@@ -110,7 +118,7 @@ class WarmPainter:
         background = previous.background if previous.background is not None else settings.background
         paper = np.broadcast_to(np.asarray(background, np.float32), working.shape).copy()
 
-        shift, error_before = (0.0, 0.0), None
+        shift, growth = (0.0, 0.0), None
         before, self.last = self.last, working
         if before is not None and before.shape == working.shape:
             shift = camera_shift(before, working)
@@ -119,8 +127,14 @@ class WarmPainter:
                                          mode="nearest")
             if shift != (0.0, 0.0):
                 strokes = [s.transformed(1.0, *shift) for s in strokes]
+            error_now = _error(_drawn(strokes, paper), working)
+            if float(error_now.mean() - error_before.mean()) > CUT:
+                # A new shot: nothing of the painting before fits it, and re-seeding a share of the
+                # strokes a frame would take many frames to get there.
+                return paint_array(target, settings), FrameReport(len(strokes), shift, repainted=True)
+            growth = error_now - error_before
 
-        strokes, reseeded = self._reseed(strokes, working, paper, seed, to_work, error_before)
+        strokes, reseeded = self._reseed(strokes, working, paper, seed, to_work, growth)
         limits = RefineLimits(
             min_size=settings.min_size * to_work if settings.min_size is not None else 1.0,
             max_size=settings.max_size * to_work if settings.max_size is not None else None,
@@ -133,23 +147,22 @@ class WarmPainter:
         return StrokeList(out_w, out_h, fitted, previous.background), FrameReport(reseeded, shift)
 
     def _reseed(self, strokes: list[Stroke], working: np.ndarray, paper: np.ndarray, seed: int, to_work: float,
-                error_before: np.ndarray | None) -> tuple[list[Stroke], int]:
+                growth: np.ndarray | None) -> tuple[list[Stroke], int]:
         """Drop the strokes that fit the frame least, at most `reseed` of them, and paint as many new ones
         over the rest at the finest level. First go the strokes over places where the painting's error grew
-        by more than GROWTH since the frame before (`error_before`: its error map, moved with the camera),
-        most first; then those the painter's pruning would drop (removing less error than `prune` times the
-        median stroke's)."""
+        by more than GROWTH since the frame before (`growth`: the growth map, the frame before's error moved
+        with the camera), most first; then those the painter's pruning would drop (removing less error than
+        `prune` times the median stroke's)."""
         settings = self.settings
         limit = math.floor(settings.reseed * len(strokes))
         if limit == 0 or not strokes:
             return strokes, 0
         work_h, work_w = working.shape[:2]
         order: list[int] = []
-        if error_before is not None:
-            growth = _box_means(_error(_drawn(strokes, paper), working) - error_before,
-                                [brushes.pixel_box(s, work_w, work_h) for s in strokes])
-            grown = np.flatnonzero(growth > GROWTH)
-            order += grown[np.argsort(-growth[grown], kind="stable")].tolist()
+        if growth is not None:
+            grew = _box_means(growth, [brushes.pixel_box(s, work_w, work_h) for s in strokes])
+            grown = np.flatnonzero(grew > GROWTH)
+            order += grown[np.argsort(-grew[grown], kind="stable")].tolist()
         gains = removal_gains(strokes, working, paper)
         useless = np.flatnonzero(gains <= settings.prune * np.median(gains))
         order += [i for i in useless[np.argsort(gains[useless], kind="stable")].tolist() if i not in order]
