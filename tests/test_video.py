@@ -241,6 +241,14 @@ def test_smoothing_calms_the_background_when_an_object_enters(photo, starry, mod
     assert pumping(0.8) < 0.8 * pumping(0.0)
 
 
+def test_microast_smooths_its_adain_statistics_too(frames, starry, models):
+    options = StyleOptions(method="microast", device="cpu", frame_smoothing=0.0)
+    unsmoothed = list(stylize_frames(frames[:3], [starry], options, models=models))
+    assert np.array_equal(unsmoothed[2], stylize(frames[2], [starry], options, models=models))
+    smoothed = list(stylize_frames(frames[:3], [starry], replace(options, frame_smoothing=0.8), models=models))
+    assert np.array_equal(smoothed[0], unsmoothed[0]) and not np.array_equal(smoothed[2], unsmoothed[2])
+
+
 def test_clip_statistics_default_is_each_image_its_own():
     stats = ClipStatistics(0.5)
     first = FeatureStats.of(torch.randn(1, 4, 3, 3))

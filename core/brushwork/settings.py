@@ -345,11 +345,11 @@ class StyleOptions:
                                   "(before the strength).", "float", min=0, min_open=True, layers=("cli",),
                                   cli_help="gatys: weight of the style loss against the content loss (before "
                                   "--alpha).")
-    # Video (`video.styling`): adain/wct build each frame's map from content statistics averaged over the
-    # frames so far, so the colours do not pump as things enter and leave the picture.
+    # Video (`video.styling`): adain/wct/microast build each frame's map from content statistics averaged over
+    # the frames so far, so the colours do not pump as things enter and leave the picture.
     frame_smoothing: float = setting(0.8, "Frame smoothing", "Video: how much of the content statistics carry "
-                                     "over from frame to frame (adain, wct); 0 = each frame its own.", "float",
-                                     min=0, max=1, max_open=True, layers=("cli",))
+                                     "over from frame to frame (adain, wct, microast); 0 = each frame its own.",
+                                     "float", min=0, max=1, max_open=True, layers=("cli",))
     device: str = setting("auto", "Device", _DEVICE_HELP, "choice", choices="devices", editor=True)
 
     def validate(self, style_count: int) -> StyleOptions:

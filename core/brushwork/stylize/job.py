@@ -15,16 +15,17 @@ Progress = Callable[[float, str], None]  # (fraction done in 0..1, never decreas
 
 
 class Statistics:
-    """Where a feed-forward method's whole-image statistics come from, level by level: by default each
-    image's own. A caller stylizing related images (the frames of a clip) passes one that keeps state
-    across them (`video.styling.ClipStatistics`: the styles read once, the content smoothed over time)."""
+    """Where a feed-forward method's whole-image statistics come from, by `key` (an encoder level, or a
+    name for a method's own: "microast enc2"): by default each image's own. A caller stylizing related
+    images (the frames of a clip) passes one that keeps state across them (`video.styling.ClipStatistics`:
+    the styles read once, the content smoothed over time)."""
 
-    def content(self, level: int, stats: FeatureStats) -> FeatureStats:
-        """The content statistics the map of `level` is built from, given this image's own."""
+    def content(self, key: int | str, stats: FeatureStats) -> FeatureStats:
+        """The content statistics the map at `key` is built from, given this image's own."""
         return stats
 
-    def styles(self, level: int, read: Callable[[], list[FeatureStats]]) -> list[FeatureStats]:
-        """The styles' statistics at `level`; `read()` computes them from the style images."""
+    def styles(self, key: int | str, read: Callable[[], list[FeatureStats]]) -> list[FeatureStats]:
+        """The styles' statistics at `key`; `read()` computes them from the style images."""
         return read()
 
 

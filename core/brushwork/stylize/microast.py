@@ -29,7 +29,7 @@ from torch import nn
 
 from brushwork import weights
 from brushwork.stylize.adain import adain_map
-from brushwork.stylize.job import Job
+from brushwork.stylize.job import Job, Statistics
 from brushwork.stylize.models import CD16xModels, DeviceLike, Models, read_state_dict
 from brushwork.stylize.tiling import Tile, pad_to_grid, plan
 from brushwork.stylize.transforms import FeatureStats
@@ -216,12 +216,15 @@ def read_styles(nets: Networks, styles: Sequence[torch.Tensor], style_weights: S
 
 
 def transform(nets: Networks, features: torch.Tensor, style: Style, style_weights: Sequence[float], alpha: float,
-              mask: torch.Tensor | None) -> torch.Tensor:
+              mask: torch.Tensor | None, statistics: Statistics | None = None) -> torch.Tensor:
     """The quarter-resolution middle on the whole image: AdaIN, dec1, AdaIN, dec2 (statistics weighted by
-    `mask` at feature resolution)."""
-    adapted = adain_map(FeatureStats.of(features, mask), style.second, style_weights, alpha).apply(features)
+    `mask` at feature resolution; the content's passed through `statistics`, e.g. smoothed over a clip)."""
+    statistics = statistics or Statistics()
+    content = statistics.content("microast enc2", FeatureStats.of(features, mask))
+    adapted = adain_map(content, style.second, style_weights, alpha).apply(features)
     middle = nets.decoder.dec1(adapted, style.dec1)
-    adapted = adain_map(FeatureStats.of(middle, mask), style.first, style_weights, alpha).apply(middle)
+    content = statistics.content("microast enc1", FeatureStats.of(middle, mask))
+    adapted = adain_map(content, style.first, style_weights, alpha).apply(middle)
     return nets.decoder.dec2(adapted, style.dec2)
 
 
@@ -245,7 +248,7 @@ def run(job: Job) -> torch.Tensor:
         style = read_styles(nets, job.styles, opts.style_weights)
         features = encode(nets.content_encoder, content, tiles, lambda part: job.progress(0.4 * part, "microast"))
         assert opts.alpha is not None  # validate() fills it in
-        middle = transform(nets, features, style, opts.style_weights, opts.alpha, mask)
+        middle = transform(nets, features, style, opts.style_weights, opts.alpha, mask, job.statistics)
         job.progress(0.5, "microast")
         result = decode(nets.decoder.dec3, middle, tiles, lambda part: job.progress(0.5 + 0.5 * part, "microast"))
     return result[..., :height, :width].clamp(0, 1)

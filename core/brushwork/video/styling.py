@@ -5,7 +5,8 @@ A feed-forward method (AdaIN, WCT) maps every frame's features with an affine ma
 whole-image statistics; from frame to frame those move with every object that enters or leaves, and the
 map with them, so the colours of the whole picture flicker. `ClipStatistics` (the `stylize.job.Statistics`
 seam) hands each level an exponential moving average of the content statistics instead, and reads the
-styles' statistics once. Gatys and MicroAST stylize each frame on its own.
+styles' statistics once. MicroAST's two AdaINs are smoothed the same way; Gatys stylizes each frame on its
+own.
 """
 
 from __future__ import annotations
@@ -38,25 +39,25 @@ def moving_average(previous: FeatureStats, current: FeatureStats, smoothing: flo
 
 
 class ClipStatistics(Statistics):
-    """The statistics of one clip's frames, level by level: the content's as a moving average over the
+    """The statistics of one clip's frames, by key (level): the content's as a moving average over the
     frames so far (`smoothing` of the previous average each frame; 0 = every frame its own), the styles'
     read from the style images once."""
 
     def __init__(self, smoothing: float) -> None:
         self.smoothing = smoothing
-        self._content: dict[int, FeatureStats] = {}
-        self._styles: dict[int, list[FeatureStats]] = {}
+        self._content: dict[int | str, FeatureStats] = {}
+        self._styles: dict[int | str, list[FeatureStats]] = {}
 
-    def content(self, level: int, stats: FeatureStats) -> FeatureStats:
-        previous = self._content.get(level)
+    def content(self, key: int | str, stats: FeatureStats) -> FeatureStats:
+        previous = self._content.get(key)
         smoothed = stats if previous is None else moving_average(previous, stats, self.smoothing)
-        self._content[level] = smoothed
+        self._content[key] = smoothed
         return smoothed
 
-    def styles(self, level: int, read: Callable[[], list[FeatureStats]]) -> list[FeatureStats]:
-        if level not in self._styles:
-            self._styles[level] = read()
-        return self._styles[level]
+    def styles(self, key: int | str, read: Callable[[], list[FeatureStats]]) -> list[FeatureStats]:
+        if key not in self._styles:
+            self._styles[key] = read()
+        return self._styles[key]
 
 
 def stylize_frames(frames: Iterable[np.ndarray], styles: Sequence[np.ndarray], options: StyleOptions,
