@@ -34,6 +34,7 @@ from brushwork.files import atomic_write, save_png
 from brushwork.images import fit_long_side, resize_tensor, to_array
 from brushwork.losses import gram, gram_loss
 from brushwork.neural.train import environment
+from brushwork.painter.threads import load_aware_threads
 from brushwork.stylize import trained
 from brushwork.stylize.collection import (
     Discriminator,
@@ -148,6 +149,12 @@ def _loop(session: _Session, step: Callable[[], Losses], sample: Callable[[], np
           samples: Path | None, max_seconds: float | None, progress: Progress | None) -> TrainState:
     """Run `step` until config.steps (or max_seconds), recording mean losses, writing a sample image and
     saving the checkpoint every sample_every steps."""
+    with load_aware_threads():  # on shared cores a team of torch threads waits for its slowest member
+        return _steps(session, step, sample, samples, max_seconds, progress)
+
+
+def _steps(session: _Session, step: Callable[[], Losses], sample: Callable[[], np.ndarray],
+           samples: Path | None, max_seconds: float | None, progress: Progress | None) -> TrainState:
     config, state = session.config, session.state
     started, before = time.perf_counter(), state.seconds
     window: list[Losses] = []
