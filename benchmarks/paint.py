@@ -27,6 +27,7 @@ import argparse
 import ast
 import contextlib
 import multiprocessing
+import os
 import statistics
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,7 @@ from pytorch_msssim import ssim
 from brushwork import raster
 from brushwork.images import load_image, resize
 from brushwork.painter import paint
+from brushwork.painter.threads import load_aware_threads
 
 from device_clock import Stopwatch, add_device_option, describe, device_from
 
@@ -131,8 +133,11 @@ def main() -> None:
             variants.append(settings)
     if args.variant:
         variants = [{**base, **parse_settings(text)} for base in variants for text in args.variant]
-    print(f"device {describe(device)}; {args.busy} busy processes alongside; warm-up (untimed): a 20-stroke "
-          "painting at 64 px per brush", flush=True)
+    described = describe(device)
+    with load_aware_threads() as threads:  # what each painting will pick at the machine's load now
+        print(f"device {described}; load average {os.getloadavg()[0]:.1f}, at which the painter uses "
+              f"{threads} of them; {args.busy} busy processes alongside; warm-up (untimed): a 20-stroke "
+              "painting at 64 px per brush", flush=True)
     for brush in args.brushes.split(","):
         paint(np.full((64, 64, 3), 0.5, np.float32), strokes=20, brush=brush, working_size=64, iterations=2,
               device=str(device))

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> None:
     from brushwork.painter.restyle import STYLE_SIDE, RestyleSettings, restyle, stroke_colour
     from brushwork.painter.style import StyleGoal
     from brushwork.palette import off_palette, palette
-    from brushwork.settings import PaintSettings
+    from brushwork.settings import PaintSettings, StyleOptions
     from brushwork.stylize import CD16xModels
 
     device = device_from(args)
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> None:
             print(f"  {mode}: style_weight {shown['style_weight']}, style_steps {shown['style_steps']}, "
                   f"preserve_color {shown['preserve_color']}")
         elif mode == "stylize-first":
-            print(f"  {mode}: style_method {shown['style_method']}")
+            print(f"  {mode}: style_method {shown['style_method'] or StyleOptions().method}")
     print(f"{'content':<15}{'style':<22}{'mode':<15}{'content':>8}{'style':>8}{'off %':>7}{'time s':>8}{'cpu s':>8}")
     rows: dict[str, list[tuple[float, float, float, float, float]]] = {mode: [] for mode in modes}
     for content_name, style_name in pairs:
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> None:
                 else:
                     goal = StyleGoal((style,), (1.0,), chosen.style_weight, chosen.preserve_color, models)
                     painting = restyle(plain, photo, goal, RestyleSettings(
-                        mode, chosen.style_weight, chosen.style_steps, chosen.working_size, str(device)))
+                        mode, chosen.style_weight, chosen.style_steps, device=str(device)))
             drawn = raster.render(painting, width=photo8.shape[1])
             content_loss, style_loss = quality(models, device, drawn, photo8, style8)
             strokes = np.array([stroke_colour(stroke) for stroke in painting.strokes])

@@ -279,8 +279,7 @@ def paint(image: Path, output: Path | None, settings: dict[str, Any], **options:
 
 
 # The paint settings that say how a finished painting is restyled (`brushwork restyle`).
-RESTYLE_SETTINGS = ("style_mode", "style_weight", "style_steps", "style_weights", "preserve_color", "working_size",
-                    "device")
+RESTYLE_SETTINGS = ("style_mode", "style_weight", "style_steps", "style_weights", "preserve_color", "device")
 
 
 @cli.command()
@@ -324,11 +323,10 @@ def restyle(painting: Path, photo: Path, styles: tuple[Path, ...], settings: dic
     if abs(strokes.width / strokes.height - width / height) > 0.01 + 1 / min(strokes.width, strokes.height):
         raise BrushworkError(f"--photo {photo}: {width}x{height} does not have the aspect ratio of the painting "
                              f"{painting} ({strokes.width}x{strokes.height})")
-    picture = load_image(photo, max_side=chosen.working_size)
+    picture = load_image(photo, max_side=STYLE_SIDE)
     goal = StyleGoal(tuple(load_image(style, max_side=STYLE_SIDE) for style in styles), weights,
                      chosen.style_weight, chosen.preserve_color)
-    how = RestyleSettings(chosen.style_mode, chosen.style_weight, chosen.style_steps, chosen.working_size,
-                          chosen.device)
+    how = RestyleSettings(chosen.style_mode, chosen.style_weight, chosen.style_steps, device=chosen.device)
     started = time.perf_counter()
     with tqdm(total=1000, unit="‰", desc="restyling", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
               disable=None) as bar:

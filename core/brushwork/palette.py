@@ -2,13 +2,15 @@
 a colour is from a palette (CIE76 ΔE, the Euclidean distance in CIELAB: about 2.3 is a just
 noticeable difference, 20 a clearly different colour).
 
-Pure numpy/scipy functions: the stroke-style benchmark counts off-palette strokes with them, and
-the restyler keeps stroke colours near the photo's and the style's palettes.
+Pure functions (numpy, scipy's k-means; `lab` in torch, differentiable): the stroke-style benchmark
+counts off-palette strokes with them, and the restyler keeps stroke colours near the photo's and the
+style's palettes.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.cluster.vq import kmeans2
 
 # sRGB (D65) -> CIE XYZ, and the D65 white point (IEC 61966-2-1).
@@ -19,14 +21,19 @@ _WHITE = np.array([0.95047, 1.0, 1.08883])
 PALETTE_PIXELS = 20000  # pixels sampled for a palette: k-means on more changes it by well under ΔE 1
 
 
-def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) sRGB in 0..1 -> (..., 3) CIELAB (L in 0..100)."""
-    c = np.clip(np.asarray(rgb, dtype=np.float64), 0, 1)
-    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    xyz = linear @ _RGB_TO_XYZ.T / _WHITE
+def lab(rgb: torch.Tensor) -> torch.Tensor:
+    """(..., 3) sRGB in 0..1 -> (..., 3) CIELAB (L in 0..100), differentiable, in `rgb`'s dtype and device."""
+    c = rgb.clamp(0, 1)
+    linear = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055).clamp_min(1e-12) ** 2.4)
+    xyz = linear @ torch.as_tensor(_RGB_TO_XYZ.T / _WHITE, dtype=rgb.dtype, device=rgb.device)
     delta = 6 / 29
-    f = np.where(xyz > delta**3, np.cbrt(xyz), xyz / (3 * delta**2) + 4 / 29)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+    f = torch.where(xyz > delta**3, xyz.clamp_min(delta**3) ** (1 / 3), xyz / (3 * delta**2) + 4 / 29)
+    return torch.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], dim=-1)
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) sRGB in 0..1 -> (..., 3) CIELAB (L in 0..100), in float64 (`lab` on arrays)."""
+    return lab(torch.as_tensor(np.asarray(rgb, dtype=np.float64))).numpy()
 
 
 def palette(image: np.ndarray, colours: int = 16, seed: int = 0) -> np.ndarray:
