@@ -216,8 +216,7 @@ class PaintSettings:
         choices=STYLE_MODES, editor=True)
     style_weight: float = setting(0.7, "Style weight", "Weight of the style loss against the photo's (its pixels "
                                   "and features) when the strokes are restyled (colour and texture modes).", "float",
-                                  min=0, max=1000,
-                                  editor=True)
+                                  min=0, max=1000, editor=True)
     style_steps: int = setting(100, "Style steps", "Steps that restyle the finished strokes (colour and texture "
                                "modes).", "int", min=0, max=10000)
     style_weights: tuple[float, ...] | None = setting(
