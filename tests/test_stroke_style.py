@@ -187,3 +187,22 @@ def test_stroke_colour_is_the_mean_of_its_colour_groups(painting):
         groups = colour_groups(stroke.kind)
         expected = np.mean([[stroke.params[i] for i in group] for group in groups], axis=0)
         assert stroke_colour(stroke) == pytest.approx(tuple(expected))
+
+
+def test_a_server_paint_job_takes_a_style_picture(photo, starry):
+    """The bridge's paint job with a style picture paints in its style (the worker's own function)."""
+    from brushwork.server.worker import JobDone, Picture, WorkerJob, run_paint
+
+    def picture(rgb: np.ndarray) -> Picture:
+        rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2)
+        return Picture(rgba.shape[1], rgba.shape[0], rgba.tobytes())
+
+    sent = []
+    params = dict(strokes=6, working_size=SIZE, iterations=2, refine_iterations=0, seed=1, style_mode="colour",
+                  style_steps=2, device="cpu")
+    job = WorkerJob("a", "paint", params, picture((photo * 255).astype(np.uint8)), picture(starry), 60.0)
+    run_paint(job, sent.append)
+    done = sent[-1]
+    assert isinstance(done, JobDone) and done.svg is not None and done.svg.count("<path") >= 1
+    plain = paint(photo, **{k: v for k, v in params.items() if not k.startswith("style")})
+    assert svg.read(done.svg).strokes != plain.strokes  # the style changed the colours
