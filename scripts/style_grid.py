@@ -80,7 +80,9 @@ def main() -> None:
     import io
 
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
+    # 256 colours (median cut, dithered): a third of the bytes of the full-colour sheet, hardly visible
+    image.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(
+        buffer, format="PNG", optimize=True)
     atomic_write(args.output, buffer.getvalue())
     print(f"wrote {args.output} ({image.width}x{image.height}, {len(rows)} pairs, modes {', '.join(modes)})")
 

@@ -208,8 +208,9 @@ class PaintSettings:
     device: str = setting("auto", "Device", _DEVICE_HELP, "choice", choices="devices", editor=True)
     # With a style image (`painter.restyle`): the photo is painted first and the finished strokes are then
     # optimised towards the style (colour, texture), or the photo is stylized first and the result painted.
-    # texture is the default: over tubingen x starry_night (300 strokes) colour alone reached content 0.47 /
-    # style 1.25 or 0.59 / 1.03, texture 0.53 / 0.95 (benchmarks/stroke_style.py; issue #20's target 0.5 / 1.0).
+    # texture is the default: the best style loss within issue #20's content target (0.5); medians of 3 pairs at
+    # 600 strokes: texture 0.436 / 0.460, colour 0.361 / 0.725, stylize-first 0.390 / 0.798 (content / style,
+    # benchmarks/stroke_style.py; README, Painting in a style).
     style_mode: str = setting(
         "texture", "Style mode", "With a style image: colour (restyle the finished strokes' colours), texture "
         "(their colours, shapes and opacity) or stylize-first (stylize the photo, then paint it).", "choice",
