@@ -22,5 +22,5 @@ for photo in ("brick.png", "camera.png", "cell.png", "clock_motion.png", "coins.
     shutil.copy(ships / photo, out / f"skimage_{photo}")
 PY
 .venv/bin/brushwork train-decoder --content "$data/content" --styles "$shared/images/style" \
-    --hold-out the_scream --hold-out udnie --steps "${STEPS:-1500}" --device "${DEVICE:-auto}" \
+    --hold-out the_scream --hold-out udnie --steps "${STEPS:-500}" --device "${DEVICE:-auto}" \
     --output core/brushwork/data/adain_decoder4.pth "$@"
