@@ -123,7 +123,7 @@ def test_off_palette_colours_cost_and_palette_colours_do_not():
     assert cost.item() > 0 and far.grad is not None and far.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("mode", ["colour", "stylize-first"])
+@pytest.mark.parametrize("mode", ["colour", "texture", "stylize-first"])
 def test_same_seed_same_svg(mode, photo, starry):
     settings = dict(strokes=12, working_size=SIZE, iterations=4, refine_iterations=2, seed=5, style_mode=mode,
                     style_steps=3, style_method="wct", device="cpu")
