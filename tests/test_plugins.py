@@ -372,9 +372,11 @@ def test_the_strength_follows_the_method(krita_plugin):
     method picked in the panel take the chosen method's."""
     model, engine = krita_plugin.model, krita_plugin.options
     fresh = model.defaults(model.StylizeOptions, engine)
-    assert (fresh.method, fresh.alpha) == ("wct", 0.6)
-    assert model.apply_preset(fresh, "Draft", engine).alpha == 1.0  # AdaIN
-    assert model.apply_preset(fresh, "Balanced", engine).alpha == 0.6
+    assert (fresh.method, fresh.alpha) == ("microast", 1.0)
+    wct = model.follow_choices(dataclasses.replace(fresh, method="wct"), engine)
+    assert wct.alpha == 0.6
+    assert model.apply_preset(wct, "Draft", engine).alpha == 1.0  # AdaIN
+    assert model.apply_preset(wct, "Balanced", engine).alpha == 1.0  # the engine's default method
     picked = model.follow_choices(dataclasses.replace(fresh, method="microast", alpha=0.3), engine)
     assert picked.alpha == 1.0
     alpha = engine.field("stylize", "alpha")
@@ -403,11 +405,11 @@ def test_gimp_strength_follows_the_picked_method(gimp_plugin, monkeypatch):
 
     config = Notifying({name: arg[-1] for name, arg in stylize.arguments.items()})
     gimp_plugin.follow_choices(config, engine, "stylize")
+    assert config.values["alpha"] == 1.0  # the default method's (MicroAST)
+    config.set_property("method", "wct")
     assert config.values["alpha"] == 0.6
     config.set_property("method", "adain")
     assert config.values["alpha"] == 1.0
-    config.set_property("method", "wct")
-    assert config.values["alpha"] == 0.6
 
 
 def test_estimates_come_from_this_machines_jobs(krita_plugin):
@@ -1094,8 +1096,8 @@ def test_gimp_registers_the_engines_choices_defaults_and_ranges(gimp_plugin, mon
     assert paint.arguments["opaque"][0] == "boolean"  # every setting the engine marks for the editors
     device = paint.arguments["device"]
     assert [nick for nick, *_ in device[3].items] == ["auto", "cpu", "cuda", "mps"] and device[4] == "auto"
-    # the strength follows the method: the default method's own (WCT 0.6)
-    assert stylize.arguments["device"][4] == "auto" and stylize.arguments["alpha"][3:] == (0, 1, 0.6)
+    # the strength follows the method: the default method's own (MicroAST 1.0)
+    assert stylize.arguments["device"][4] == "auto" and stylize.arguments["alpha"][3:] == (0, 1, 1.0)
     assert {"import-paths", "active-layer-only"} <= set(paint.arguments)  # the plug-in's own
     assert "style" in stylize.arguments and "levels" not in stylize.arguments  # not an editor setting
     paint, _ = _register(gimp_plugin, _drifted(describe(), add=False, drop="tape"), monkeypatch)

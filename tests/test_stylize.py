@@ -43,10 +43,12 @@ def test_alpha_zero_gives_the_contents_reconstruction(models, starry):
         reconstruction = to_array(models.decoder(4)(models.encoder(4)(x)))
     assert np.abs(out.astype(int) - reconstruction).max() <= 1
     assert psnr(out, content) > 21
-    for method in ("adain", "wct"):  # through all five levels the content still comes back
+    # Through all five levels the content still comes back. AdaIN's level-4 decoder is trained to decode
+    # stylized features, not to reconstruct (on this photo 19 dB alone where cd16x/4SD gives 24), so less so.
+    for method, floor in (("adain", 14), ("wct", 17)):
         chained = stylize(content, [starry], StyleOptions(method=method, alpha=0.0, levels=(5, 4, 3, 2, 1)),
                           models=models)
-        assert psnr(chained, content) > 17
+        assert psnr(chained, content) > floor
 
 
 @pytest.mark.parametrize("method", ["adain", "wct", "gatys"])
@@ -149,7 +151,7 @@ def test_options_are_validated(models, starry):
     content = photo("coffee.png", 64, 48)
     for options, message in ((StyleOptions(alpha=1.5), r"--alpha 1.5: expected a number in \[0, 1\]"),
                              (StyleOptions(method="cnn"), "--method 'cnn': expected one of adain, wct, gatys"),
-                             (StyleOptions(levels=(6,)), "--levels 6: expected levels from 1 to 5"),
+                             (StyleOptions(method="wct", levels=(6,)), "--levels 6: expected levels from 1 to 5"),
                              (StyleOptions(method="gatys", levels=(4,)), "--levels applies to adain, wct; gatys "),
                              (StyleOptions(size=8), r"--size 8: expected a whole number in \[16, 32768\]"),
                              (StyleOptions(optimizer="sgd"), "--optimizer 'sgd'")):
@@ -224,7 +226,8 @@ def test_cli_missing_weights_offline(capsys, tmp_path, monkeypatch, style_image)
     monkeypatch.setenv(weights.ENV_DIR, str(tmp_path / "empty"))
     code, _, err = run(capsys, "stylize", str(content_photo("chelsea.png")), "--style", str(style_image("wave.jpg")),
                        "--size", "64", "-o", str(tmp_path / "o.png"))
-    assert code == 1 and err.startswith("error: weights cd16x/") and "offline" in err and err.count("\n") == 1
+    # the default method's weights (MicroAST's) are the first asked for
+    assert code == 1 and err.startswith("error: weights microast/") and "offline" in err and err.count("\n") == 1
     assert not (tmp_path / "o.png").exists()
 
 

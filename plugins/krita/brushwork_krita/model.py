@@ -272,7 +272,7 @@ PAINT_PRESETS: dict[str, dict[str, Any]] = {
 }
 STYLIZE_PRESETS: dict[str, dict[str, Any]] = {
     "Draft": {"method": "adain", "style_size": 256},
-    "Balanced": {"method": "wct", "style_size": ENGINE},
+    "Balanced": {"method": ENGINE, "style_size": ENGINE},
     "Final": {"method": "gatys", "style_size": ENGINE, "steps": ENGINE},
 }
 
