@@ -384,6 +384,69 @@ def train_renderer(kind, size, hidden, pathways, steps, batch, lr, seed, checkpo
         click.echo(f"wrote {output / 'renderer.pt'}, card.json and card.md")
 
 
+@cli.command("train-decoder")
+@click.option("--content", "content", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Content photos: files or folders (repeatable).")
+@click.option("--styles", "styles", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Style images: files or folders (repeatable).")
+@click.option("--hold-out", "hold_out", multiple=True, metavar="NAME",
+              help="A style image (file name without suffix) left out of training and reported separately.")
+@click.option("--steps", default=500, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch", default=4, show_default=True, type=click.IntRange(min=1))
+@click.option("--size", default=192, show_default=True, type=click.IntRange(64, 1024), help="Crop size in pixels.")
+@click.option("--lr", default=1e-4, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--style-weight", default=10.0, show_default=True, type=click.FloatRange(min=0),
+              help="λ: weight of the mean/std style losses against the content loss.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--checkpoint", default=Path("checkpoints/adain-decoder4.pt"), show_default=True,
+              type=click.Path(path_type=Path), help="Resumable checkpoint.")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True),
+              help="Stop after this long (resume later with the same command).")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Decoder file (.pth) to write when training completes; its model card (.md, .json) goes beside it.")
+@device_option("Where training runs: auto (CUDA, else MPS, else CPU), cpu, cuda[:N] or mps.")
+def train_decoder_command(content, styles, hold_out, steps, batch, size, lr, style_weight, seed, checkpoint,
+                          max_minutes, output: Path, device) -> None:
+    """Train the AdaIN decoder (level 4) with AdaIN's objective (resumable); `--method adain` uses the
+    shipped one."""
+    from tqdm import tqdm
+
+    from brushwork.stylize.train_decoder import Data, DecoderConfig, export, train
+
+    validate_device(device)
+    if output.suffix.lower() != ".pth":
+        raise BrushworkError(f"--output {output}: expected a .pth file")
+    refuse_collisions([("--checkpoint", checkpoint)] + [("--output", output.with_suffix(s)) for s in (".pth", ".json",
+                                                                                                      ".md")])
+    config = DecoderConfig(steps=steps, batch=batch, size=size, lr=lr, style_weight=style_weight, seed=seed)
+    data = Data.load(content, styles, hold_out, size)
+    click.echo(f"{len(data.content)} content images; styles {', '.join(data.style_names)}"
+               + (f"; held out {', '.join(data.held_out_names)}" if data.held_out_names else ""))
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    with tqdm(total=steps, unit="step", dynamic_ncols=True) as bar:
+        def progress(state, losses) -> None:
+            bar.n = state.step
+            bar.set_postfix(content=f"{losses.content:.3f}", style=f"{losses.style:.4f}", refresh=False)
+            bar.refresh()
+
+        decoder, state = train(config, data, checkpoint, device=device, log=bar.write, progress=progress,
+                               max_seconds=None if max_minutes is None else 60 * max_minutes)
+    if state.history:
+        last = state.history[-1]
+        click.echo(f"step {last['step']}: validation content {last['validation']['content']:.3f}, style "
+                   f"{last['validation']['style']:.4f}" + (f"; held-out styles {last['held_out']['content']:.3f} / "
+                                                           f"{last['held_out']['style']:.4f}"
+                                                           if "held_out" in last else ""))
+    if state.step < steps:
+        click.echo(f"stopped at step {state.step}/{steps}; run the same command again to continue")
+        return
+    command = " ".join(["brushwork", "train-decoder", *sys.argv[sys.argv.index("train-decoder") + 1:]]
+                       ) if "train-decoder" in sys.argv else "brushwork train-decoder"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    export(decoder, config, state, data, output, command)
+    click.echo(f"wrote {output} and its card ({output.with_suffix('.md').name})")
+
+
 @cli.command("renderers")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def list_renderers(as_json: bool) -> None:
