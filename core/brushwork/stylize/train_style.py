@@ -86,6 +86,7 @@ class TrainState:
     step: int = 0
     seconds: float = 0.0
     history: list[dict] = field(default_factory=list)  # mean losses every sample_every steps
+    threads: int = 0  # torch threads the last session trained with (fewer than torch's on a busy machine)
 
 
 Losses = dict[str, float]
@@ -149,7 +150,8 @@ def _loop(session: _Session, step: Callable[[], Losses], sample: Callable[[], np
           samples: Path | None, max_seconds: float | None, progress: Progress | None) -> TrainState:
     """Run `step` until config.steps (or max_seconds), recording mean losses, writing a sample image and
     saving the checkpoint every sample_every steps."""
-    with load_aware_threads():  # on shared cores a team of torch threads waits for its slowest member
+    with load_aware_threads() as threads:  # on shared cores a team of torch threads waits for its slowest member
+        session.state.threads = threads
         return _steps(session, step, sample, samples, max_seconds, progress)
 
 
@@ -321,7 +323,8 @@ def export(kind: str, net: JohnsonNet | Generator, config: JohnsonConfig | Colle
     trained.save(output, kind, net.config(), net.state_dict())
     figures = {"kind": kind, "parameters": sum(p.numel() for p in net.parameters()), **asdict(config),
                "train_seconds": round(state.seconds, 1), "steps_done": state.step,
-               "environment": environment(next(net.parameters()).device), "style_source": style_source,
+               "environment": {**environment(next(net.parameters()).device), "threads": state.threads or
+                               torch.get_num_threads()}, "style_source": style_source,
                "content_images": content_names, "command": command, "history": state.history}
     atomic_write(output.with_suffix(".json"), (json.dumps(figures, indent=1) + "\n").encode())
     atomic_write(output.with_suffix(".md"), _card(output.stem, figures, notes).encode())
