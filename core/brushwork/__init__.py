@@ -13,6 +13,11 @@ def __getattr__(name: str):
         from brushwork.animation import animate
 
         return animate
+    if name in ("batch", "video"):
+        # `brushwork.batch(...)` / `brushwork.video(...)`: the callable packages, imported on first use.
+        import importlib
+
+        return importlib.import_module(f"brushwork.{name}")
     raise AttributeError(f"module 'brushwork' has no attribute {name!r}")
 
 __all__ = [
@@ -25,4 +30,6 @@ __all__ = [
     "StrokeList",
     "__version__",
     "animate",
+    "batch",
+    "video",
 ]

@@ -6,12 +6,34 @@
 
 `tasks` is the work for one picture (what `brushwork paint` and `brushwork stylize` run), `items` names
 a batch's pictures and their outputs, `manifest` says when an item is complete, `run` runs the items
-locally and `ray_cluster` as Ray tasks.
+locally and `ray_cluster` as Ray tasks, `api` from paths and settings as `brushwork batch` does:
+
+    summary = brushwork.batch("paint", ["photos/"], "out", PaintSettings(strokes=300), progress=fn)
+
+(the package itself is callable: `brushwork.batch(...)` is `brushwork.batch.run_pictures(...)`).
 """
 
+import sys
+import types
+
+from brushwork.batch.api import BatchCancelled, BatchProgress, run_pictures
 from brushwork.batch.items import Item, paint_items, pictures, style_items
 from brushwork.batch.run import EXECUTORS, Outcome, Summary, process, run_batch, threads_per_worker
 from brushwork.batch.tasks import PaintResult, PaintTask, StyleResult, StyleTask
 
-__all__ = ["EXECUTORS", "Item", "Outcome", "PaintResult", "PaintTask", "StyleResult", "StyleTask", "Summary",
-           "paint_items", "pictures", "process", "run_batch", "style_items", "threads_per_worker"]
+__all__ = ["EXECUTORS", "BatchCancelled", "BatchProgress", "Item", "Outcome", "PaintResult", "PaintTask",
+           "StyleResult", "StyleTask", "Summary",
+           "paint_items", "pictures", "process", "run_batch", "run_pictures", "style_items",
+           "threads_per_worker"]
+
+
+class _CallablePackage(types.ModuleType):
+    """`brushwork.batch(...)` and `brushwork.batch.Summary` both: a function of that name in brushwork/
+    would be replaced by this package on import, so the package itself is made callable (a module's
+    class may be a ModuleType subclass since Python 3.5)."""
+
+    def __call__(self, *args, **kwargs) -> Summary:
+        return run_pictures(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

@@ -9,9 +9,15 @@ coherence.
 - `painting`: `paint_frames` (each frame starts from the previous frame's strokes), `WarmPainter`;
 - `styling`: `stylize_frames` (one set of style statistics, content statistics smoothed over time);
 - `clip_jobs`: `paint_clip` / `stylize_clip`, paths to files, as the CLI runs them;
-- `clips`: test clips made from a still photo (pans, zooms, a still camera).
+- `clips`: test clips made from a still photo (pans, zooms, a still camera);
+- `api`: `run_clip(kind, source, output, settings, progress=fn(fraction, message))`, which the package
+  itself answers when called: `brushwork.video("paint", "clip.mp4", "painted.mp4", ...)`.
 """
 
+import sys
+import types
+
+from brushwork.video.api import VideoProgress, run_clip
 from brushwork.video.clip_jobs import ClipCancelled, ClipResult, is_video_output, paint_clip, stylize_clip
 from brushwork.video.frames import Clip, VideoInfo, is_clip, is_video, open_clip, probe, read_frames, write_video
 from brushwork.video.painting import WarmPainter, paint_frames
@@ -19,4 +25,16 @@ from brushwork.video.styling import ClipStatistics, stylize_frames
 
 __all__ = ["Clip", "ClipCancelled", "ClipResult", "ClipStatistics", "VideoInfo", "WarmPainter", "is_clip",
            "is_video", "is_video_output", "open_clip", "paint_clip", "paint_frames", "probe", "read_frames",
-           "stylize_clip", "stylize_frames", "write_video"]
+           "run_clip", "stylize_clip", "stylize_frames", "write_video", "VideoProgress"]
+
+
+class _CallablePackage(types.ModuleType):
+    """`brushwork.video(...)` and `brushwork.video.open_clip` both: a function of that name in brushwork/
+    would be replaced by this package on import, so the package itself is made callable (a module's
+    class may be a ModuleType subclass since Python 3.5)."""
+
+    def __call__(self, *args, **kwargs) -> ClipResult:
+        return run_clip(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

@@ -1,0 +1,108 @@
+"""The Python API of batches and clips (`brushwork.batch(...)`, `brushwork.video(...)`): progress,
+cancel from the callback, finished items kept; and the bridge's batch job through the HTTP API."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import brushwork
+from brushwork.batch import BatchCancelled
+from brushwork.batch.manifest import record_path
+from brushwork.errors import BrushworkError
+from brushwork.files import load_strokes
+from brushwork.settings import PaintSettings
+from brushwork.video import ClipCancelled, open_clip, write_video
+
+# A tiny painting: about a second an item on a busy CPU.
+TINY = PaintSettings(strokes=4, working_size=32, iterations=2, refine_iterations=2, brushes=("tape",), seed=1,
+                     device="cpu")
+
+
+def picture(path, seed, size=(40, 30)):
+    rng = np.random.default_rng(seed)
+    base = np.linspace(0, 255, size[0])[None, :, None] * rng.random(3)
+    Image.fromarray(np.broadcast_to(base, (size[1], size[0], 3)).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, name in enumerate(("a.png", "b.png", "c.png")):
+        picture(folder / name, i)
+    return folder
+
+
+def test_batch_is_callable_and_reports_increasing_progress(photos, tmp_path):
+    heard = []
+    summary = brushwork.batch("paint", [photos], tmp_path / "out", TINY, png=True,
+                              progress=lambda fraction, message: heard.append((fraction, message)))
+    assert summary.count("done") == 3 and not summary.failed
+    assert [fraction for fraction, _ in heard] == pytest.approx([1 / 3, 2 / 3, 1.0])
+    assert [message for _, message in heard] == ["a: done", "b: done", "c: done"]
+    for name in "abc":
+        assert len(load_strokes(tmp_path / "out" / f"{name}.svg")) == TINY.strokes
+        assert (tmp_path / "out" / f"{name}.png").is_file()
+    again = brushwork.batch("paint", [photos], tmp_path / "out", TINY, png=True)
+    assert again.count("skipped") == 3  # complete from the first run
+
+
+def test_an_exception_in_the_callback_cancels_between_items_and_keeps_the_finished_ones(photos, tmp_path):
+    out = tmp_path / "out"
+
+    def stop_after_first(fraction, message):
+        raise RuntimeError("enough")
+
+    with pytest.raises(BatchCancelled, match="cancelled after 1 items") as stopped:
+        brushwork.batch("paint", [photos], out, TINY, progress=stop_after_first)
+    assert isinstance(stopped.value.__cause__, RuntimeError)
+    assert [(o.name, o.status) for o in stopped.value.summary.outcomes] == [("a", "done")]
+    assert record_path(out, "a").is_file() and len(load_strokes(out / "a.svg")) == TINY.strokes
+    assert not (out / "b.svg").exists() and not (out / "c.svg").exists()
+    # returning False cancels too (here after the skipped item); the rerun skips it and paints the rest
+    with pytest.raises(BatchCancelled) as stopped:
+        brushwork.batch("paint", [photos], out, TINY, progress=lambda fraction, message: False)
+    assert [(o.name, o.status) for o in stopped.value.summary.outcomes] == [("a", "skipped")]
+    summary = brushwork.batch("paint", [photos], out, TINY)
+    assert [(o.name, o.status) for o in summary.outcomes] == [("a", "skipped"), ("b", "done"), ("c", "done")]
+
+
+def test_batch_refuses_bad_arguments_before_any_work(photos, tmp_path):
+    with pytest.raises(BrushworkError, match="kind 'draw'"):
+        brushwork.batch("draw", [photos], tmp_path / "out")
+    with pytest.raises(BrushworkError, match="takes PaintSettings"):
+        brushwork.batch("paint", [photos], tmp_path / "out", brushwork.batch.StyleTask(photos, (), photos).options)
+    assert not (tmp_path / "out").exists()
+
+
+def clip_frames():
+    rng = np.random.default_rng(0)
+    still = (rng.random((32, 48, 3)) * 255).astype(np.uint8)
+    return [np.roll(still, 2 * i, axis=1) for i in range(3)]
+
+
+def test_video_is_callable_with_progress_and_cancel(tmp_path):
+    source = tmp_path / "clip.mp4"
+    write_video(clip_frames(), source, 10)
+    heard = []
+    settings = PaintSettings(strokes=6, working_size=32, iterations=2, refine_iterations=2, frame_steps=2,
+                             brushes=("tape",), device="cpu")
+    result = brushwork.video("paint", source, tmp_path / "painted.mp4", settings,
+                             progress=lambda fraction, message: heard.append((fraction, message)))
+    assert result.frames == 3 and open_clip(tmp_path / "painted.mp4").info.frames == 3
+    assert heard == [(pytest.approx(1 / 3), "frame 1 of 3"), (pytest.approx(2 / 3), "frame 2 of 3"),
+                     (1.0, "frame 3 of 3")]
+
+    def stop(fraction, message):
+        if fraction > 0.5:
+            raise RuntimeError("enough")
+
+    folder = tmp_path / "frames"
+    with pytest.raises(ClipCancelled, match="stopped after 2 frames") as stopped:
+        brushwork.video("paint", source, folder, settings, progress=stop)
+    assert isinstance(stopped.value.__cause__, RuntimeError)
+    assert sorted(p.name for p in folder.iterdir()) == ["frame_000001.svg", "frame_000002.svg"]  # done: kept
+    with pytest.raises(ClipCancelled):
+        brushwork.video("paint", source, tmp_path / "none.mp4", settings, progress=lambda f, m: False)
+    assert not (tmp_path / "none.mp4").exists()  # a video is written whole or not at all
