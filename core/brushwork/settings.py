@@ -209,13 +209,14 @@ class PaintSettings:
     # With a style image (`painter.restyle`): the photo is painted first and the finished strokes are then
     # optimised towards the style (colour, texture), or the photo is stylized first and the result painted.
     # texture is the default: the best style loss within issue #20's content target (0.5); medians of 3 pairs at
-    # 600 strokes: texture 0.436 / 0.460, colour 0.361 / 0.725, stylize-first 0.390 / 0.798 (content / style,
-    # benchmarks/stroke_style.py; README, Painting in a style).
+    # 600 strokes (content / style, benchmarks/stroke_style.py; README, Painting in a style): texture 0.396 /
+    # 0.529 at style weight 0.5 (0.436 / 0.460 at 0.7, which passed 0.5 on two tubingen pairs), colour 0.361 /
+    # 0.725 (weight 0.7), stylize-first 0.390 / 0.798.
     style_mode: str = setting(
         "texture", "Style mode", "With a style image: colour (restyle the finished strokes' colours), texture "
         "(their colours, shapes and opacity) or stylize-first (stylize the photo, then paint it).", "choice",
         choices=STYLE_MODES, editor=True)
-    style_weight: float = setting(0.7, "Style weight", "Weight of the style loss against the photo's (its pixels "
+    style_weight: float = setting(0.5, "Style weight", "Weight of the style loss against the photo's (its pixels "
                                   "and features) when the strokes are restyled (colour and texture modes).", "float",
                                   min=0, max=1000, editor=True)
     style_steps: int = setting(100, "Style steps", "Steps that restyle the finished strokes (colour and texture "
