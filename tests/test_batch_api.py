@@ -106,3 +106,104 @@ def test_video_is_callable_with_progress_and_cancel(tmp_path):
     with pytest.raises(ClipCancelled):
         brushwork.video("paint", source, tmp_path / "none.mp4", settings, progress=lambda f, m: False)
     assert not (tmp_path / "none.mp4").exists()  # a video is written whole or not at all
+
+
+# ------------------------------------------------------------------------------------------ the bridge's batch job
+
+TOKEN = "test-token"
+QUICK = {"brush": "tape", "strokes": 4, "working_size": 32, "iterations": 2, "refine_iterations": 2, "device": "cpu"}
+
+
+def bridge(manager):
+    from fastapi.testclient import TestClient
+
+    from brushwork.server.app import create_app
+
+    asgi, _ = create_app(manager, TOKEN)
+    return TestClient(asgi, base_url="http://127.0.0.1:8123", headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+@pytest.fixture(scope="module")
+def contract():
+    """The API over a queue that never runs: requests are answered and jobs queue, in milliseconds."""
+    from brushwork.server.jobs import JobManager
+
+    jobs = JobManager(devices=lambda: ["cpu"])
+    with bridge(jobs) as client:
+        yield client
+    jobs.close()
+
+
+def batch_job(photos, output_dir, **fields):
+    return {"kind": "batch", "task": "paint", "inputs": [str(photos)], "output_dir": str(output_dir),
+            "params": QUICK, **fields}
+
+
+def test_bridge_batch_refuses_bad_paths_naming_them(contract, photos, tmp_path):
+    def refused(**fields):
+        response = contract.post("/v1/jobs", json={**batch_job(photos, tmp_path / "out"), **fields})
+        assert response.status_code == 422, response.text
+        return response.json()["detail"]
+
+    assert refused(inputs=["photos"]) == ("inputs[0] photos: give an absolute path (the server does not run in your "
+                                          "folder)")
+    assert refused(inputs=[str(photos), str(tmp_path / "gone.jpg")]) == (f"inputs[1] {tmp_path / 'gone.jpg'}: no such "
+                                                                          "file or folder")
+    assert refused(output_dir=str(photos)) == (f"output_dir {photos} is inputs[0]; choose another folder (outputs "
+                                               "never go over inputs)")
+    assert refused(output_dir=str(photos / "a.png")).startswith(f"output_dir {photos / 'a.png'}: is a file")
+    assert refused(task="stylize", params={}) == "styles: a stylize batch needs at least one style picture"
+    assert refused(styles=[str(tmp_path / "nope.jpg")]) == f"styles[0] {tmp_path / 'nope.jpg'}: no such file"
+    assert refused(params={**QUICK, "strokes": 0}).startswith("params.strokes:")
+    queued = contract.post("/v1/jobs", json=batch_job(photos, tmp_path / "out", outputs=["png"]))
+    assert queued.status_code == 202 and queued.json()["kind"] == "batch" and queued.json()["items"] == []
+    contract.post(f"/v1/jobs/{queued.json()['id']}/cancel")
+
+
+def wait(client, job_id, until, timeout=120.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(f"/v1/jobs/{job_id}").json()
+        if until(status):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id}: {status}")
+
+
+@pytest.mark.slow  # the worker process imports torch
+def test_bridge_batch_job_runs_reports_and_cancels(photos, tmp_path):
+    from brushwork.server.jobs import JobManager
+
+    manager = JobManager(devices=lambda: ["cpu"])
+    manager.start()
+    try:
+        with bridge(manager) as client:
+            out = tmp_path / "out"
+            job = client.post("/v1/jobs", json=batch_job(photos, out, outputs=["png"])).json()
+            done = wait(client, job["id"], lambda s: s["state"] in ("done", "failed", "cancelled"))
+            assert done["state"] == "done", done
+            assert done["fraction"] == 1.0 and done["message"].startswith("3 painted, 0 skipped (complete), 0 failed")
+            assert [(i["name"], i["status"]) for i in done["items"]] == [("a", "done"), ("b", "done"), ("c", "done")]
+            assert all(len(load_strokes(out / f"{name}.svg")) == 4 and (out / f"{name}.png").is_file()
+                       for name in "abc")
+            assert client.get(f"/v1/jobs/{job['id']}/result.png").status_code == 404  # the outputs are files
+
+            # cancel after the first item: the items finished are kept complete, and a rerun skips them
+            for index in range(3, 8):
+                picture(photos / f"d{index}.png", index)
+            slow = {**QUICK, "strokes": 30, "iterations": 40}
+            job = client.post("/v1/jobs", json=batch_job(photos, tmp_path / "again", params=slow)).json()
+            running = wait(client, job["id"], lambda s: len(s["items"]) >= 1)
+            cancelled = client.post(f"/v1/jobs/{job['id']}/cancel").json()
+            assert cancelled["state"] == "cancelled" and 1 <= len(cancelled["items"]) < 8
+            kept = [item["name"] for item in cancelled["items"]]
+            assert running["items"][0]["name"] == kept[0] == "a"
+            rerun = client.post("/v1/jobs", json=batch_job(photos, tmp_path / "again", params=slow)).json()
+            rerun = wait(client, rerun["id"], lambda s: len(s["items"]) >= len(kept)
+                         or s["state"] in ("done", "failed", "cancelled"))
+            assert [i["status"] for i in rerun["items"][:len(kept)]] == ["skipped"] * len(kept)
+            client.post(f"/v1/jobs/{rerun['id']}/cancel")
+    finally:
+        manager.close()

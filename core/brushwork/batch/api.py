@@ -70,20 +70,24 @@ def run_pictures(kind: Literal["paint", "stylize"], inputs: Sequence[str | os.Pa
                  output_dir: str | os.PathLike, settings: PaintSettings | StyleOptions | None = None, *,
                  styles: Sequence[str | os.PathLike] = (), image_format: str = "png", png: bool = False,
                  json: bool = False, progress: BatchProgress | None = None, jobs: int = 1, executor: str = "local",
-                 address: str | None = None, force: bool = False) -> Summary:
+                 address: str | None = None, force: bool = False,
+                 on_outcome: Callable[[Outcome], None] | None = None) -> Summary:
     """Paint or stylize every picture named by `inputs` (files, folders, globs) into `output_dir` (made
     if missing), as `brushwork batch paint|stylize` does: `photo.jpg` -> `OUTDIR/photo.svg` (paint; plus
     .png / .json with `png` / `json`; `styles` paints in their style) or `OUTDIR/photo.<image_format>`
     (stylize with `styles`). Items complete from an earlier run are skipped (`force` redoes them); a
     failed item is in the summary and the rest go on. `jobs`, `executor`, `address`: as `run_batch`.
-    `progress` (see the module) may cancel: BatchCancelled, carrying the summary so far."""
+    `progress` (see the module) may cancel: BatchCancelled, carrying the summary so far. `on_outcome`
+    hears of each item's Outcome first (the bridge's batch job reports them)."""
     items = plan(kind, inputs, output_dir, settings, styles=styles, image_format=image_format, png=png, json=json)
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     outcomes: list[Outcome] = []
     started = time.perf_counter()
 
-    def on_outcome(outcome: Outcome) -> None:
+    def heard(outcome: Outcome) -> None:
         outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
         if progress is None:
             return
         message = f"{outcome.name}: {outcome.status}" + (f" ({outcome.message})" if outcome.message else "")
@@ -97,7 +101,7 @@ def run_pictures(kind: Literal["paint", "stylize"], inputs: Sequence[str | os.Pa
     device = settings.device if settings is not None else "auto"
     try:
         return run_batch(items, executor=executor, jobs=jobs, address=address, force=force, device=device,
-                         on_outcome=on_outcome)
+                         on_outcome=heard)
     except _Stop as stop:
         cancelled = BatchCancelled(Summary(tuple(outcomes), time.perf_counter() - started))
         raise cancelled from stop.__cause__

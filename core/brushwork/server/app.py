@@ -16,13 +16,14 @@ import json
 import os
 import struct
 import time
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from brushwork import __version__, settings
@@ -126,12 +127,54 @@ class StylizeJob(Strict):
     params: StylizeParams  # type: ignore[valid-type]
 
 
-JobRequest = Annotated[PaintJob | StylizeJob, Field(discriminator="kind")]
+# A batch over files on this machine (the server is the user's own, on loopback): what `brushwork batch
+# paint|stylize INPUTS -o OUTPUT_DIR` does, in the worker (`brushwork.batch.run_pictures`).
+BatchPaintParams = params_model("BatchPaintParams", PaintSettings, "`brushwork.paint` settings for every item; "
+                                "fields left out take the library's defaults.")
+BatchStylizeParams = params_model("BatchStylizeParams", StyleOptions, "`brushwork.stylize` settings for every item; "
+                                  "fields left out take the library's defaults.")
+_PATH = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class BatchJob(Strict):
+    kind: Literal["batch"]
+    task: Literal["paint", "stylize"]
+    inputs: list[_PATH] = Field(min_length=1, max_length=128, description="absolute paths on the server's "
+                                "machine: picture files, folders (their pictures) or globs (`**` reaches into "
+                                "subfolders)")
+    output_dir: _PATH = Field(description="absolute path of the folder for the outputs, named after the inputs "
+                              "(made if missing); never one of the inputs")
+    styles: list[_PATH] = Field([], max_length=16, description="absolute paths of style pictures (stylize: at "
+                                "least one; paint: the painting takes on their style)")
+    force: bool = Field(False, description="redo items whose outputs are complete from an earlier run")
+    outputs: list[Literal["png", "json"]] = Field([], description="paint: also write OUTPUT_DIR/<name>.png / .json "
+                                                  "beside each <name>.svg")
+    image_format: Literal["png", "jpg", "webp"] = Field("png", description="stylize: OUTPUT_DIR/<name>."
+                                                        "<image_format>")
+    # One schema per task would be a discriminated union inside the `kind` one, which OpenAPI tools
+    # (schemathesis) do not read; the handler validates params with the task's model instead.
+    params: dict[str, Any] = Field({}, description="BatchPaintParams (task paint) or BatchStylizeParams (task "
+                                   "stylize): the settings of a paint or stylize job, for every item")
+
+
+JobRequest = Annotated[PaintJob | StylizeJob | BatchJob, Field(discriminator="kind")]
+BATCH_PARAMS = {"paint": BatchPaintParams, "stylize": BatchStylizeParams}
+
+
+class ItemOut(BaseModel):
+    """One finished item of a batch job."""
+
+    name: str = Field(description="the input's stem: its outputs' name")
+    source: str
+    status: Literal["done", "skipped", "failed"] = Field(description="done: written; skipped: complete from an "
+                                                         "earlier run; failed: see message")
+    seconds: float
+    message: str
 
 
 class JobOut(BaseModel):
     id: str
-    kind: Literal["paint", "stylize"]
+    kind: Literal["paint", "stylize", "batch"]
     state: JobState
     fraction: float = Field(description="0..1")
     message: str
@@ -140,6 +183,8 @@ class JobOut(BaseModel):
     preview: int = Field(description="serial number of the latest preview (0 = none yet); fetch it from /preview")
     width: int = Field(description="result width (px), once done")
     height: int = Field(description="result height (px), once done")
+    items: list[ItemOut] = Field([], description="a batch job's items as they finish (the rest were not run yet, "
+                                 "or the job was cancelled before them)")
 
 
 class Health(BaseModel):
@@ -354,7 +399,7 @@ def validation_message(errors) -> str:
     parts = []
     for error in errors[:5]:
         # loc is ("body", "params", "strokes") or ("body", "params", "paint", ...) for tagged unions
-        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "paint", "stylize")]
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "paint", "stylize", "batch")]
         message = error.get("msg", "invalid")
         if error.get("type") == "extra_forbidden":
             message = "unknown field"
@@ -378,7 +423,54 @@ def check_device(device: str, manager: JobManager) -> None:
 
 def _out(job: Job, position: int) -> JobOut:
     return JobOut(id=job.id, kind=job.kind, state=job.state, fraction=job.fraction, message=job.message,
-                  error=job.error, position=position, preview=job.preview_serial, width=job.width, height=job.height)
+                  error=job.error, position=position, preview=job.preview_serial, width=job.width, height=job.height,
+                  items=[ItemOut(**item) for item in list(job.items)])
+
+
+_GLOB = set("*?[")
+
+
+def check_batch_paths(request: BatchJob) -> None:
+    """422 naming the path: relative paths (the server does not run in the user's folder), missing
+    inputs and styles, an output folder that is a file or one of the inputs. The pictures themselves
+    are read in the worker: one that is not a picture fails as its item."""
+    named = [(f"inputs[{i}]", text) for i, text in enumerate(request.inputs)]
+    named += [(f"styles[{i}]", text) for i, text in enumerate(request.styles)]
+    for name, text in named + [("output_dir", request.output_dir)]:
+        if not Path(text).is_absolute():
+            raise HTTPException(422, f"{name} {text}: give an absolute path (the server does not run in your folder)")
+    for name, text in named:
+        path = Path(text)
+        if name.startswith("styles") and not path.is_file():
+            raise HTTPException(422, f"{name} {text}: no such file")
+        if not path.exists() and not _GLOB & set(text):
+            raise HTTPException(422, f"{name} {text}: no such file or folder")
+    output = Path(request.output_dir)
+    if output.exists() and not output.is_dir():
+        raise HTTPException(422, f"output_dir {output}: is a file; expected a folder")
+    for name, text in named:
+        if os.path.realpath(text) == os.path.realpath(output):
+            raise HTTPException(422, f"output_dir {output} is {name}; choose another folder (outputs never go over "
+                                     "inputs)")
+    if request.task == "stylize" and not request.styles:
+        raise HTTPException(422, "styles: a stylize batch needs at least one style picture")
+
+
+def checked_params(kind: str, asked: Any) -> dict[str, Any]:
+    """The settings a job set (the worker leaves the rest at the library's defaults), with the checks
+    the schema cannot make (min_size <= max_size; levels only for methods that work level by level)."""
+    params = asked.model_dump(exclude_unset=True, exclude={"style"})
+    if kind == "paint":
+        low, high = params.get("min_size"), params.get("max_size")
+        if low is not None and high is not None and low > high:
+            raise HTTPException(422, f"params.min_size {params['min_size']} is larger than "
+                                     f"params.max_size {params['max_size']}")
+    elif params.get("levels") is not None:
+        if method_choice(asked.method).levels is None:
+            raise HTTPException(422, f"params.levels does not apply to {asked.method} (it does not work level "
+                                     "by level)")
+        params["levels"] = tuple(params["levels"])
+    return params
 
 
 def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
@@ -445,19 +537,10 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
         The limits are checked on the pictures' declared sizes before anything is decoded: 413 when
         the job alone is too large (select a smaller region), 429 when the queue has no room now
         (wait for a job to finish, or cancel one)."""
+        if request.kind == "batch":
+            return submit_batch(request)
         asked: Any = request.params  # PaintParams or StylizeParams: models built at import, unknown to mypy
-        # What the job asked for; the worker leaves the rest at the library's defaults (the schema's).
-        params = asked.model_dump(exclude_unset=True, exclude={"style"})
-        if request.kind == "paint":
-            low, high = params.get("min_size"), params.get("max_size")
-            if low is not None and high is not None and low > high:
-                raise HTTPException(422, f"params.min_size {params['min_size']} is larger than "
-                                         f"params.max_size {params['max_size']}")
-        elif params.get("levels") is not None:
-            if method_choice(asked.method).levels is None:
-                raise HTTPException(422, f"params.levels does not apply to {asked.method} (it does not work level "
-                                         "by level)")
-            params["levels"] = tuple(params["levels"])
+        params = checked_params(request.kind, asked)
         params.setdefault("device", manager.default_device)
         check_device(params["device"], manager)
         image_size = declared_size(request.image, "image")
@@ -475,6 +558,30 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
             job = manager.submit(request.kind, params, image, style)
         except QueueFull as exc:
             # Retry-After: a small job takes seconds; a client that honours it polls gently.
+            raise HTTPException(429, str(exc), headers={"Retry-After": "5"}) from None
+        return _out(job, manager.position(job))
+
+    def submit_batch(request: BatchJob) -> JobOut:
+        """A batch job: its settings checked as a single job's, its paths here; no pictures are held."""
+        try:
+            asked = BATCH_PARAMS[request.task].model_validate(request.params)
+        except ValidationError as exc:
+            errors = [{**error, "loc": ("params", *error["loc"])} for error in exc.errors()]
+            raise HTTPException(422, validation_message(errors)) from None
+        other = {"paint": "image_format", "stylize": "outputs"}[request.task]
+        if other in request.model_fields_set:
+            raise HTTPException(422, f"{other}: not for a {request.task} batch")
+        settings_in = checked_params(request.task, asked)
+        settings_in.setdefault("device", manager.default_device)
+        check_device(settings_in["device"], manager)
+        check_batch_paths(request)
+        extras = ({"png": "png" in request.outputs, "json": "json" in request.outputs}
+                  if request.task == "paint" else {"image_format": request.image_format})
+        params = {"task": request.task, "inputs": list(request.inputs), "output_dir": request.output_dir,
+                  "styles": list(request.styles), "force": request.force, **extras, "settings": settings_in}
+        try:
+            job = manager.submit("batch", params, None, None)
+        except QueueFull as exc:
             raise HTTPException(429, str(exc), headers={"Retry-After": "5"}) from None
         return _out(job, manager.position(job))
 
@@ -520,6 +627,9 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
             if job.state != JobState.DONE:
                 reason = f": {job.error}" if job.error else ""
                 raise HTTPException(409, f"job {job_id} is {job.state}{reason}")
+            if job.kind == "batch":
+                raise HTTPException(404, f"job {job_id} is a batch job: its outputs are files in its output_dir, "
+                                         "its items are in its status")
             if job.dropped or job.png is None:
                 raise HTTPException(410, f"job {job_id} is done, but {job.dropped or 'its result is gone'}")
             manager.mark_fetched(job)

@@ -25,6 +25,7 @@ from multiprocessing.context import SpawnProcess
 from typing import Any, Literal
 
 from brushwork.server.worker import (
+    BatchDone,
     JobDone,
     JobFailed,
     JobProgress,
@@ -36,7 +37,7 @@ from brushwork.server.worker import (
 
 MB = 1 << 20
 
-JobKind = Literal["paint", "stylize"]
+JobKind = Literal["paint", "stylize", "batch"]
 
 
 class JobState(StrEnum):
@@ -89,10 +90,11 @@ class Limits:
             raise ValueError(f"Limits.keep_seconds must be more than 0, got {self.keep_seconds}")
 
 
-def describe(params: dict[str, Any], image: Picture, style: Picture | None) -> str:
+def describe(params: dict[str, Any], image: Picture | None, style: Picture | None) -> str:
     """One line of what a job was asked to do, for the server log: its picture sizes and parameters
     (never pixels; long values cut short)."""
-    parts = [f"{image.width}x{image.height} px"] + ([f"style {style.width}x{style.height} px"] if style else [])
+    parts = (([f"{image.width}x{image.height} px"] if image else [])
+             + ([f"style {style.width}x{style.height} px"] if style else []))
     for name, value in sorted(params.items()):
         text = repr(value)
         parts.append(f"{name}={text if len(text) <= 40 else text[:37] + '...'}")
@@ -131,6 +133,7 @@ class Job:
     fetched: bool = False  # a result was served: such results are dropped first when memory is short
     dropped: str | None = None  # why the result is gone although the job is done
     summary: str = ""  # what it was asked to do, for the server log (`describe`)
+    items: list[dict[str, Any]] = field(default_factory=list)  # a batch's finished items (worker.JobProgress.item)
 
     @property
     def finished(self) -> bool:
@@ -140,7 +143,7 @@ class Job:
     def input_bytes(self) -> int:
         if self.spec is None:
             return 0
-        return len(self.spec.image.rgba) + (len(self.spec.style.rgba) if self.spec.style is not None else 0)
+        return sum(len(picture.rgba) for picture in (self.spec.image, self.spec.style) if picture is not None)
 
     @property
     def result_bytes(self) -> int:
@@ -256,8 +259,9 @@ class JobManager:
                             f"{input_bytes / MB:.0f} MB more would pass the queue's {self.limits.queued_bytes / MB:.0f}"
                             " MB; wait for a job to finish or cancel one, then submit again")
 
-    def submit(self, kind: JobKind, params: dict[str, Any], image: Picture, style: Picture | None) -> Job:
-        """Queue a job; QueueFull when there is no room for it (`Limits`)."""
+    def submit(self, kind: JobKind, params: dict[str, Any], image: Picture | None, style: Picture | None) -> Job:
+        """Queue a job (a batch has no pictures: it reads files); QueueFull when there is no room for it
+        (`Limits`)."""
         spec = WorkerJob(uuid.uuid4().hex, kind, params, image, style, self.preview_interval)
         job = Job(spec.id, kind, spec, summary=describe(params, image, style))
         with self.lock:
@@ -395,11 +399,17 @@ class JobManager:
                         job.fraction, job.message = message.fraction, message.message
                         if message.preview is not None:
                             job.preview, job.preview_serial = message.preview, job.preview_serial + 1
+                        if message.item is not None:
+                            job.items.append(message.item)
                     elif isinstance(message, JobDone):
                         job.png, job.svg = message.png, message.svg
                         job.width, job.height = message.width, message.height
                         job.fraction = 1.0
                         self._finish(job, JobState.DONE, "done")
+                        return
+                    elif isinstance(message, BatchDone):
+                        job.fraction = 1.0
+                        self._finish(job, JobState.DONE, message.summary)
                         return
                     elif isinstance(message, JobFailed):
                         self._finish(job, JobState.FAILED, message.message, error=message.message)

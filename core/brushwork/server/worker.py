@@ -1,4 +1,4 @@
-"""The job worker: a child process that runs paint and stylize jobs, one at a time.
+"""The job worker: a child process that runs paint, stylize and batch jobs, one at a time.
 
 Jobs run outside the server process so that cancelling one is immediate (the process is killed,
 whatever torch is doing; stylize has no progress hook to stop at) and a crash in a job (out of
@@ -7,7 +7,7 @@ once when it starts and keeps stylize models loaded between jobs.
 
 Messages over the pipe (records, pickled by multiprocessing):
     server -> worker  WorkerJob
-    worker -> server  JobProgress, then JobDone or JobFailed
+    worker -> server  JobProgress, then JobDone (BatchDone for a batch) or JobFailed
 """
 
 from __future__ import annotations
@@ -39,9 +39,11 @@ class Picture:
 @dataclass(frozen=True)
 class WorkerJob:
     id: str
-    kind: str  # paint | stylize
-    params: dict[str, Any]  # PaintSettings / StyleOptions fields the job sets; the others take their defaults
-    image: Picture
+    kind: str  # paint | stylize | batch
+    # PaintSettings / StyleOptions fields the job sets (the others take their defaults); a batch's are
+    # under "settings", beside its paths (`run_batch_job`)
+    params: dict[str, Any]
+    image: Picture | None  # None for a batch: it reads its pictures from files
     style: Picture | None = None
     preview_interval: float = 2.0
 
@@ -52,6 +54,7 @@ class JobProgress:
     fraction: float  # 0..1
     message: str  # what the job is doing, for the user
     preview: bytes | None = field(default=None, repr=False)  # a small PNG of the painting so far
+    item: dict[str, Any] | None = None  # a batch item just finished: name, source, status, seconds, message
 
 
 @dataclass(frozen=True)
@@ -64,12 +67,20 @@ class JobDone:
 
 
 @dataclass(frozen=True)
+class BatchDone:
+    """A batch ran to its end (its items were reported one by one); `summary` is its one-line sum."""
+
+    job_id: str
+    summary: str
+
+
+@dataclass(frozen=True)
 class JobFailed:
     job_id: str
     message: str  # why, for the user
 
 
-WorkerMessage = JobProgress | JobDone | JobFailed
+WorkerMessage = JobProgress | JobDone | BatchDone | JobFailed
 
 
 def probe_devices() -> list[str]:
@@ -112,6 +123,7 @@ def run_paint(job: WorkerJob, send) -> None:
     from brushwork.painter import paint
     from brushwork.settings import PaintSettings
 
+    assert job.image is not None
     target = composite_over(_rgba(job.image))
     params = dict(job.params)
     brush = params.pop("brushes", PaintSettings().brushes)
@@ -150,7 +162,7 @@ class _Stylizer:
 
         params = dict(job.params)
         options = StyleOptions(**params)
-        assert job.style is not None
+        assert job.style is not None and job.image is not None
         options.validate(1)
         content = _rgba(job.image)
         style = _rgba(job.style)
@@ -170,6 +182,36 @@ class _Stylizer:
         send(JobDone(job.id, _png(result), None, result.shape[1], result.shape[0]))
 
 
+def run_batch_job(job: WorkerJob, send) -> None:
+    """A batch over files on this machine (`brushwork.batch.run_pictures`, as `brushwork batch` runs it):
+    params are task (paint | stylize), inputs, output_dir, styles, force, png, json, image_format and
+    settings (PaintSettings / StyleOptions fields). Each finished item is reported with the fraction of
+    items done; cancelling kills this process, which leaves the items finished so far complete."""
+    from dataclasses import asdict
+
+    from brushwork.batch import run_pictures
+    from brushwork.settings import PaintSettings, StyleOptions
+
+    params = dict(job.params)
+    task = params.pop("task")
+    # JSON has lists where the settings hold tuples (brushes, levels, colours)
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in params.pop("settings").items()}
+    settings = PaintSettings(**values) if task == "paint" else StyleOptions(**values)
+    finished: list[dict[str, Any]] = []
+
+    def on_outcome(outcome) -> None:  # heard just before progress, for the same item
+        finished.append({**asdict(outcome), "source": str(outcome.source)})
+
+    def progress(fraction: float, message: str) -> None:
+        send(JobProgress(job.id, float(fraction), f"{task}: {len(finished)} items finished, the last {message}",
+                         item=finished[-1]))
+
+    send(JobProgress(job.id, 0.0, f"{task}: finding the pictures"))
+    summary = run_pictures(task, params.pop("inputs"), params.pop("output_dir"), settings, progress=progress,
+                           on_outcome=on_outcome, **params)
+    send(BatchDone(job.id, summary.line("painted" if task == "paint" else "stylized")))
+
+
 def main(conn: Connection) -> None:
     """The worker process: serve jobs until the pipe closes."""
     import brushwork.painter  # noqa: F401  # the imports (torch) happen now, while nothing waits
@@ -184,6 +226,8 @@ def main(conn: Connection) -> None:
         try:
             if job.kind == "paint":
                 run_paint(job, conn.send)
+            elif job.kind == "batch":
+                run_batch_job(job, conn.send)
             else:
                 stylizer.run(job, conn.send)
         except BrushworkError as exc:
