@@ -10,7 +10,7 @@ from brushwork.batch import BatchCancelled
 from brushwork.batch.manifest import record_path
 from brushwork.errors import BrushworkError
 from brushwork.files import load_strokes
-from brushwork.settings import PaintSettings
+from brushwork.settings import PaintSettings, StyleOptions
 from brushwork.video import ClipCancelled, open_clip, write_video
 
 # A tiny painting: about a second an item on a busy CPU.
@@ -207,3 +207,22 @@ def test_bridge_batch_job_runs_reports_and_cancels(photos, tmp_path):
             client.post(f"/v1/jobs/{rerun['id']}/cancel")
     finally:
         manager.close()
+
+
+def test_batch_and_video_stylize_with_the_style_pictures(photos, tmp_path, style_image, weights_dir, models,
+                                                         monkeypatch):
+    monkeypatch.setenv("BRUSHWORK_WEIGHTS", str(weights_dir))
+    options = StyleOptions(method="wct", levels=(2,), style_size=64, device="cpu")
+    style = style_image("wave.jpg")
+    summary = brushwork.batch("stylize", [photos / "a.png", photos / "b.png"], tmp_path / "styled", options,
+                              styles=[style], image_format="jpg")
+    assert summary.count("done") == 2 and Image.open(tmp_path / "styled" / "b.jpg").size == (40, 30)
+    source = tmp_path / "clip.mp4"
+    write_video(clip_frames()[:2], source, 10)
+    heard = []
+    result = brushwork.video("stylize", source, tmp_path / "styled_frames", options, styles=[style], models=models,
+                             progress=lambda fraction, message: heard.append(fraction))
+    assert result.frames == 2 and heard == [0.5, 1.0]
+    assert sorted(p.name for p in (tmp_path / "styled_frames").iterdir()) == ["frame_000001.png", "frame_000002.png"]
+    with pytest.raises(BrushworkError, match="takes StyleOptions"):
+        brushwork.video("stylize", source, tmp_path / "x.mp4", TINY, styles=[style])

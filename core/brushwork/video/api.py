@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from brushwork.errors import BrushworkError
 from brushwork.settings import PaintSettings, StyleOptions, validate_settings
 from brushwork.video.clip_jobs import ClipCancelled, ClipProgress, ClipResult, paint_clip, stylize_clip
+
+if TYPE_CHECKING:
+    from brushwork.stylize import Models
 
 # progress(fraction of the frames done, what was done); False or an exception cancels.
 VideoProgress = Callable[[float, str], bool | None]
@@ -27,11 +30,12 @@ VideoProgress = Callable[[float, str], bool | None]
 def run_clip(kind: Literal["paint", "stylize"], source: str | os.PathLike, output: str | os.PathLike,
              settings: PaintSettings | StyleOptions | None = None, *, styles: Sequence[str | os.PathLike] = (),
              extras: Sequence[str] = (), fps: float | None = None,
-             progress: VideoProgress | None = None) -> ClipResult:
+             progress: VideoProgress | None = None, models: Models | None = None) -> ClipResult:
     """Paint (`paint_clip`: each frame warm-started from the previous one's strokes) or stylize
     (`stylize_clip` with the style images `styles`: one set of style statistics, content statistics
     smoothed over time) every frame of `source` (a video file or a folder of frames) into `output` (a
-    video file, or a folder: paint writes each frame's .svg plus `extras` ".png" / ".json"; stylize .png)."""
+    video file, or a folder: paint writes each frame's .svg plus `extras` ".png" / ".json"; stylize .png).
+    `models` keeps the style networks loaded across calls (default: the cd16x ones, loaded here)."""
     stopped: list[BaseException] = []
     reported = _reporting(progress, stopped) if progress is not None else None
     try:
@@ -54,7 +58,7 @@ def run_clip(kind: Literal["paint", "stylize"], source: str | os.PathLike, outpu
             options.validate(len(styles))
             pictures = [load_rgb8(style, max_side=options.style_size) for style in styles]
             return stylize_clip(source, output, pictures, options, fps=fps, progress=reported,
-                                inputs=[("a style image", style) for style in styles])
+                                inputs=[("a style image", style) for style in styles], models=models)
         raise BrushworkError(f"kind {kind!r}: expected 'paint' or 'stylize'")
     except ClipCancelled as cancelled:
         if stopped:
