@@ -120,7 +120,7 @@ def test_style_file_round_trip_listing_and_stylize(models, folders, tmp_path, us
     by_name = stylize(photo, [], StyleOptions(model="ochre", tile=64), models=models)
     assert by_name.shape == photo.shape
     with torch.no_grad():
-        expected = loaded.tiled(torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255, 4096).clamp(0, 1)
+        expected = loaded.tiled(torch.tensor(photo).permute(2, 0, 1)[None].float() / 255, 4096).clamp(0, 1)
     assert np.abs(by_name.astype(int) - (expected[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(int)).max() <= 1
     out = tmp_path / "out.png"
     result = CliRunner().invoke(cli, ["stylize", str(content / "photo2.png"), "--model", str(output), "-o", str(out)])
@@ -191,3 +191,13 @@ def test_cli_errors(folders, tmp_path) -> None:
     result = runner.invoke(cli, ["stylize", str(content / "photo0.png"), "--model", str(tmp_path / "none.pt"),
                                  "-o", str(tmp_path / "o.png")])
     assert result.exit_code != 0 and f"--model {tmp_path / 'none.pt'}: no such file" in result.output
+
+
+def test_shipped_styles_are_listed_and_load(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv(trained.STYLES_ENV, str(tmp_path / "none"))
+    shipped = {entry.name: entry for entry in trained.available() if entry.shipped}
+    assert {"starry_night": "johnson", "six_paintings": "collection"}.items() <= \
+        {name: entry.kind for name, entry in shipped.items()}.items()
+    for entry in shipped.values():
+        assert entry.card is not None and entry.card.is_file()
+        assert isinstance(trained.build(entry.path, torch.device("cpu")), JohnsonNet | Generator)
