@@ -525,6 +525,93 @@ def stylize(content: Path, styles: tuple[Path, ...], settings: dict[str, Any], m
     click.echo(f"wrote {output} ({result.size[0]}x{result.size[1]}, {task.options.model or task.options.method})")
 
 
+# ------------------------------------------------------------------------------------------ video and frames
+
+def _is_clip(source: Path) -> bool:
+    from brushwork.video.frames import is_clip
+
+    return is_clip(source)
+
+
+def _refuse_for_clips(source: Path, options: list[str]) -> None:
+    if options:
+        raise BrushworkError(f"{source}: {', '.join(options)} apply to a single picture, not to a video or a folder "
+                             "of frames")
+
+
+@contextmanager
+def _clip_progress(total: int, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A frame counter with an ETA on a terminal; Ctrl-C or SIGTERM ends the command with the frames
+    done said (a folder keeps them; a video is written whole or not at all)."""
+    from tqdm import tqdm
+
+    from brushwork.painter import PaintCancelled
+
+    done = 0
+    bar = tqdm(total=total, unit=unit, desc=unit + "s", disable=None)
+
+    def progress(frames: int, total: int) -> None:
+        nonlocal done
+        done = frames
+        bar.update(frames - bar.n)
+
+    try:
+        yield progress
+    except (PaintCancelled, KeyboardInterrupt) as stop:
+        bar.close()
+        terminated = isinstance(stop, Terminated) or isinstance(stop.__context__, Terminated)
+        click.echo(f"{'terminated' if terminated else 'cancelled'} after {done} frames", err=True)
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+    finally:
+        bar.close()
+
+
+def _clip_written(result, source: Path, output: Path, seconds: float) -> None:
+    what = f"{output}" if len(result.outputs) == 1 else f"{len(result.outputs)} files in {output}"
+    sound = ", with the sound of " + str(source) if result.audio else ""
+    click.echo(f"wrote {what} ({result.frames} frames at {result.fps:g} fps{sound}, {seconds:.0f} s)")
+
+
+def _paint_clip(source: Path, output: Path | None, settings: dict[str, Any], extras: list[str]) -> None:
+    """paint on a video or a folder of frames (`video.paint_clip`)."""
+    import time
+
+    from brushwork.settings import validate_settings
+    from brushwork.video import open_clip, paint_clip
+
+    if output is None:
+        raise BrushworkError(f"{source}: give -o, a video file (.mp4) or a folder for the frames")
+    chosen = PaintSettings(**settings)
+    validate_settings(chosen)  # bad settings fail before any frame is read
+    clip = open_clip(source)
+    started = time.perf_counter()
+    with _clip_progress(clip.info.frames, "frame") as progress:
+        result = paint_clip(source, output, chosen, extras=extras, progress=progress)
+    _clip_written(result, source, output, time.perf_counter() - started)
+
+
+def _stylize_clip(task) -> None:
+    """stylize on a video or a folder of frames (`video.stylize_clip`), with the single picture's
+    options (the task's)."""
+    import time
+
+    from brushwork.images import image_size, load_mask, load_rgb8
+    from brushwork.video import open_clip, stylize_clip
+
+    options = task.options.validate(len(task.styles))  # bad options fail before any frame is read
+    if task.mask is not None:
+        image_size(task.mask)
+    clip = open_clip(task.content)
+    styles = [load_rgb8(s, max_side=options.style_size) for s in task.styles]
+    inputs = [("--style", s) for s in task.styles] + [(name, path) for name, path in (
+        ("--mask", task.mask), ("--vgg", task.vgg), ("--decoder", task.decoder)) if path is not None]
+    started = time.perf_counter()
+    with _clip_progress(clip.info.frames, "frame") as progress:
+        result = stylize_clip(task.content, task.output, styles, options, progress=progress, inputs=inputs,
+                              mask=load_mask(task.mask) if task.mask else None, models=task.models())
+    _clip_written(result, task.content, task.output, time.perf_counter() - started)
+
+
 @cli.command("train-style")
 @click.argument("style", required=False, type=click.Path(path_type=Path))
 @click.option("--collection", "collection", multiple=True, type=click.Path(path_type=Path),
@@ -633,93 +720,6 @@ def styles_command(files: tuple[Path, ...], as_json: bool) -> None:
     click.echo(f"user styles folder: {trained.user_dir()} (${trained.STYLES_ENV} changes it)")
     for e in entries:
         click.echo(f"{e.name:<20} {e.kind:<11} {'shipped' if e.shipped else 'user':<8} card: {e.card or '-'}")
-
-
-# ------------------------------------------------------------------------------------------ video and frames
-
-def _is_clip(source: Path) -> bool:
-    from brushwork.video.frames import is_clip
-
-    return is_clip(source)
-
-
-def _refuse_for_clips(source: Path, options: list[str]) -> None:
-    if options:
-        raise BrushworkError(f"{source}: {', '.join(options)} apply to a single picture, not to a video or a folder "
-                             "of frames")
-
-
-@contextmanager
-def _clip_progress(total: int, unit: str) -> Iterator[Callable[[int, int], None]]:
-    """A frame counter with an ETA on a terminal; Ctrl-C or SIGTERM ends the command with the frames
-    done said (a folder keeps them; a video is written whole or not at all)."""
-    from tqdm import tqdm
-
-    from brushwork.painter import PaintCancelled
-
-    done = 0
-    bar = tqdm(total=total, unit=unit, desc=unit + "s", disable=None)
-
-    def progress(frames: int, total: int) -> None:
-        nonlocal done
-        done = frames
-        bar.update(frames - bar.n)
-
-    try:
-        yield progress
-    except (PaintCancelled, KeyboardInterrupt) as stop:
-        bar.close()
-        terminated = isinstance(stop, Terminated) or isinstance(stop.__context__, Terminated)
-        click.echo(f"{'terminated' if terminated else 'cancelled'} after {done} frames", err=True)
-        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
-    finally:
-        bar.close()
-
-
-def _clip_written(result, source: Path, output: Path, seconds: float) -> None:
-    what = f"{output}" if len(result.outputs) == 1 else f"{len(result.outputs)} files in {output}"
-    sound = ", with the sound of " + str(source) if result.audio else ""
-    click.echo(f"wrote {what} ({result.frames} frames at {result.fps:g} fps{sound}, {seconds:.0f} s)")
-
-
-def _paint_clip(source: Path, output: Path | None, settings: dict[str, Any], extras: list[str]) -> None:
-    """paint on a video or a folder of frames (`video.paint_clip`)."""
-    import time
-
-    from brushwork.settings import validate_settings
-    from brushwork.video import open_clip, paint_clip
-
-    if output is None:
-        raise BrushworkError(f"{source}: give -o, a video file (.mp4) or a folder for the frames")
-    chosen = PaintSettings(**settings)
-    validate_settings(chosen)  # bad settings fail before any frame is read
-    clip = open_clip(source)
-    started = time.perf_counter()
-    with _clip_progress(clip.info.frames, "frame") as progress:
-        result = paint_clip(source, output, chosen, extras=extras, progress=progress)
-    _clip_written(result, source, output, time.perf_counter() - started)
-
-
-def _stylize_clip(task) -> None:
-    """stylize on a video or a folder of frames (`video.stylize_clip`), with the single picture's
-    options (the task's)."""
-    import time
-
-    from brushwork.images import image_size, load_mask, load_rgb8
-    from brushwork.video import open_clip, stylize_clip
-
-    options = task.options.validate(len(task.styles))  # bad options fail before any frame is read
-    if task.mask is not None:
-        image_size(task.mask)
-    clip = open_clip(task.content)
-    styles = [load_rgb8(s, max_side=options.style_size) for s in task.styles]
-    inputs = [("--style", s) for s in task.styles] + [(name, path) for name, path in (
-        ("--mask", task.mask), ("--vgg", task.vgg), ("--decoder", task.decoder)) if path is not None]
-    started = time.perf_counter()
-    with _clip_progress(clip.info.frames, "frame") as progress:
-        result = stylize_clip(task.content, task.output, styles, options, progress=progress, inputs=inputs,
-                              mask=load_mask(task.mask) if task.mask else None, models=task.models())
-    _clip_written(result, task.content, task.output, time.perf_counter() - started)
 
 
 @cli.group("weights")

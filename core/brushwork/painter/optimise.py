@@ -120,7 +120,7 @@ class Painter:
         validate_settings(settings)
         device = resolve_device(settings.device)
         height0, width0 = target.shape[:2]
-        out_w, out_h = (resume.width, resume.height) if resume else (width0, height0)
+        out_w, out_h = (resume.width, resume.height) if resume is not None else (width0, height0)
         factor = min(1.0, settings.working_size / max(width0, height0))
         work_w, work_h = max(1, round(width0 * factor)), max(1, round(height0 * factor))
         generator = torch.Generator().manual_seed(settings.seed)

@@ -22,7 +22,7 @@ from brushwork.stylize.wct import wct_map
 Method = Callable[[Job], torch.Tensor]
 
 REGISTRY: Mapping[str, Method] = MappingProxyType({
-    "adain": FeedForward(adain_map),
+    "adain": FeedForward(adain_map, adain_decoder=True),
     "wct": FeedForward(wct_map),
     "gatys": gatys.run,
     "microast": microast.run,
