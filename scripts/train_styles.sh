@@ -13,19 +13,7 @@ shared=${BRUSHWORK_SHARED:-../shared}
 data=checkpoints/style-data
 out=core/brushwork/data/styles
 mkdir -p "$data/content" "$out" checkpoints/styles
-.venv/bin/python -c "import skimage" 2>/dev/null || .venv/bin/pip install -q scikit-image
-.venv/bin/python - "$shared" "$data/content" <<'PY'
-import shutil, sys
-from pathlib import Path
-import skimage
-shared, out = Path(sys.argv[1]), Path(sys.argv[2])
-for photo in ("chelsea.png", "coffee.png", "rocket.jpg", "sailboat.jpg"):
-    shutil.copy(shared / "images/content" / photo, out / photo)
-ships = Path(skimage.__file__).parent / "data"
-for photo in ("brick.png", "camera.png", "cell.png", "clock_motion.png", "coins.png", "grass.png", "gravel.png",
-              "hubble_deep_field.jpg", "ihc.png", "moon.png", "motorcycle_left.png", "retina.jpg"):
-    shutil.copy(ships / photo, out / f"skimage_{photo}")
-PY
+bash scripts/training_photos.sh "$data/content"
 export BRUSHWORK_WEIGHTS=${BRUSHWORK_WEIGHTS:-$shared/weights}
 device=${DEVICE:-cpu}
 # name, style weight, steps. wave is not shipped: three runs (128 px crops at style weight 10 and 3, 256 px

@@ -13,16 +13,11 @@ from brushwork.files import load_strokes
 from brushwork.settings import PaintSettings, StyleOptions
 from brushwork.video import ClipCancelled, open_clip, write_video
 
+from test_batch import picture
+
 # A tiny painting: about a second an item on a busy CPU.
 TINY = PaintSettings(strokes=4, working_size=32, iterations=2, refine_iterations=2, brushes=("tape",), seed=1,
                      device="cpu")
-
-
-def picture(path, seed, size=(40, 30)):
-    rng = np.random.default_rng(seed)
-    base = np.linspace(0, 255, size[0])[None, :, None] * rng.random(3)
-    Image.fromarray(np.broadcast_to(base, (size[1], size[0], 3)).astype(np.uint8)).save(path)
-    return path
 
 
 @pytest.fixture
@@ -30,7 +25,7 @@ def photos(tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
     for i, name in enumerate(("a.png", "b.png", "c.png")):
-        picture(folder / name, i)
+        picture(folder / name, i, size=(40, 30))
     return folder
 
 

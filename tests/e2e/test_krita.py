@@ -22,7 +22,7 @@ from PIL import Image
 
 from brushwork import client, raster, svg
 from brushwork.plugin_install import install
-from brushwork.settings import PaintSettings, describe
+from brushwork.settings import PaintSettings, StyleOptions, describe
 
 from conftest import psnr
 from krita_profile import HungServer, add_plugin, krita_env, need
@@ -110,9 +110,10 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
         assert fresh["paint_preset"] == "Balanced" and "rough guess" in fresh["paint_estimate"]
         steps = PaintSettings().iterations  # the engine's default, from its options document
         assert fresh["iterations"] == steps and fresh["iterations_text"] == str(steps)
-        assert "five levels" in fresh["method_help"]  # WCT, the default method
-        # the lists, labels and the device choice come from the engine's options document
+        # the lists, labels, the default method and its strength come from the engine's options document
         document = describe()
+        default = next(m for m in document["methods"] if m["name"] == StyleOptions().method)
+        assert fresh["method_help"] == f"{default['label']}: {default['help']}" and fresh["alpha"] == default["alpha"]
         assert fresh["brushes"] == [[b["name"], b["label"]] for b in document["brushes"]]
         assert fresh["methods"] == [[m["name"], m["label"]] for m in document["methods"]]
         assert fresh["devices"] == [[d["name"], d["label"]] for d in document["devices"]] and fresh["device"] == "auto"

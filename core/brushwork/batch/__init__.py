@@ -13,13 +13,12 @@ locally and `ray_cluster` as Ray tasks, `api` from paths and settings as `brushw
 (the package itself is callable: `brushwork.batch(...)` is `brushwork.batch.run_pictures(...)`).
 """
 
-import sys
-import types
 
 from brushwork.batch.api import BatchCancelled, BatchProgress, run_pictures
 from brushwork.batch.items import Item, paint_items, pictures, style_items
 from brushwork.batch.run import EXECUTORS, Outcome, Summary, process, run_batch, threads_per_worker
 from brushwork.batch.tasks import PaintResult, PaintTask, StyleResult, StyleTask
+from brushwork.callable_package import make_callable
 
 __all__ = ["EXECUTORS", "BatchCancelled", "BatchProgress", "Item", "Outcome", "PaintResult", "PaintTask",
            "StyleResult", "StyleTask", "Summary",
@@ -27,13 +26,4 @@ __all__ = ["EXECUTORS", "BatchCancelled", "BatchProgress", "Item", "Outcome", "P
            "threads_per_worker"]
 
 
-class _CallablePackage(types.ModuleType):
-    """`brushwork.batch(...)` and `brushwork.batch.Summary` both: a function of that name in brushwork/
-    would be replaced by this package on import, so the package itself is made callable (a module's
-    class may be a ModuleType subclass since Python 3.5)."""
-
-    def __call__(self, *args, **kwargs) -> Summary:
-        return run_pictures(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage
+make_callable(__name__, run_pictures)  # brushwork.batch(...) is run_pictures(...)

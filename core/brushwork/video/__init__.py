@@ -14,9 +14,8 @@ coherence.
   itself answers when called: `brushwork.video("paint", "clip.mp4", "painted.mp4", ...)`.
 """
 
-import sys
-import types
 
+from brushwork.callable_package import make_callable
 from brushwork.video.api import VideoProgress, run_clip
 from brushwork.video.clip_jobs import ClipCancelled, ClipResult, is_video_output, paint_clip, stylize_clip
 from brushwork.video.frames import Clip, VideoInfo, is_clip, is_video, open_clip, probe, read_frames, write_video
@@ -28,13 +27,4 @@ __all__ = ["Clip", "ClipCancelled", "ClipResult", "ClipStatistics", "VideoInfo",
            "run_clip", "stylize_clip", "stylize_frames", "write_video", "VideoProgress"]
 
 
-class _CallablePackage(types.ModuleType):
-    """`brushwork.video(...)` and `brushwork.video.open_clip` both: a function of that name in brushwork/
-    would be replaced by this package on import, so the package itself is made callable (a module's
-    class may be a ModuleType subclass since Python 3.5)."""
-
-    def __call__(self, *args, **kwargs) -> ClipResult:
-        return run_clip(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage
+make_callable(__name__, run_clip)  # brushwork.video(...) is run_clip(...)

@@ -257,6 +257,7 @@ class Driver(Extension):
                 "paint_preset": self.w(QComboBox, "brushwork_paint_preset").currentData(),
                 "paint_estimate": self.w(QLabel, "brushwork_paint_estimate").text(),
                 "method_help": self.w(QLabel, "brushwork_method_help").text(),
+                "alpha": self.w(QDoubleSpinBox, "brushwork_alpha").value(),
                 "iterations": self.w(QSpinBox, "brushwork_iterations").value(),
                 "iterations_text": self.w(QSpinBox, "brushwork_iterations").text(),
                 "brushes": self.items("brushwork_brush"), "methods": self.items("brushwork_method"),
