@@ -30,6 +30,8 @@ from brushwork.settings import PaintSettings, StyleOptions
 from brushwork.video import paint_frames, stylize_frames
 from brushwork.video.clips import MOTIONS, camera_clip
 
+from device_clock import add_device_option, device_from
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 
 
@@ -111,11 +113,12 @@ def main() -> None:
     parser.add_argument("--reseed", type=float, default=PaintSettings.reseed)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu")
+    add_device_option(parser)
     parser.add_argument("--stylize", action="store_true", help="also the stylize smoothing figures")
     parser.add_argument("--no-paint", action="store_true", help="skip the painting figures")
     parser.add_argument("--methods", default="adain,wct", help="--stylize: the methods (at their default levels)")
     args = parser.parse_args()
+    args.device = str(device_from(args))  # checked, with brushwork's message for a bad name
     torch.set_num_threads(args.threads)
     photo = load_rgb8(SHARED / "content" / args.image, max_side=round(1.5 * args.size))
     if not args.no_paint:

@@ -19,7 +19,7 @@ def test_the_registry_is_the_settings_methods():
 
 
 def test_each_name_has_its_own_implementation():
-    assert methods.method("adain") == FeedForward(adain_map)
+    assert methods.method("adain") == FeedForward(adain_map, adain_decoder=True)  # its own trained decoder
     assert methods.method("wct") == FeedForward(wct_map)
     assert methods.method("gatys") is methods.gatys.run
     assert len({id(m) for m in methods.REGISTRY.values()}) == len(settings.METHODS)
