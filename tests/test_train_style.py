@@ -19,7 +19,6 @@ from brushwork.settings import StyleOptions
 from brushwork.stylize import stylize, trained
 from brushwork.stylize.collection import Generator
 from brushwork.stylize.johnson import JohnsonNet
-from brushwork.stylize.train_decoder import load_pool, random_crops
 from brushwork.stylize.train_style import (
     CollectionConfig,
     JohnsonConfig,
@@ -29,6 +28,7 @@ from brushwork.stylize.train_style import (
     train_collection,
     train_johnson,
 )
+from brushwork.stylize.training import load_pool, random_crops
 
 
 def _write(folder, name, seed, size=(72, 88)):

@@ -7,7 +7,7 @@ level-4 decoder g for the level-4 encoder f the way the paper does: t = AdaIN(f(
     loss = ‖f(g(t)) − t‖²  +  λ Σ_{i=1..4} ‖μ(φ_i(g(t))) − μ(φ_i(s))‖² + ‖σ(φ_i(g(t))) − σ(φ_i(s))‖²
 
 with φ_i the encoder's relu{i}_1 taps. It starts from the reconstruction decoder (same layout), so it
-converges in thousands of steps on a CPU rather than the paper's 160,000 on a GPU. Crops are drawn on
+converges in hundreds of steps on a CPU rather than the paper's 160,000 on a GPU. Crops are drawn on
 the fly (random scale, position and flip) from a few dozen images held in memory; checkpoints hold
 the decoder, the optimiser, the step and the crop generator, so a stopped run continues exactly.
 """
@@ -16,28 +16,23 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import time
-import warnings
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from brushwork import images
 from brushwork.device import resolve_device
 from brushwork.errors import BrushworkError
 from brushwork.files import atomic_write
 from brushwork.neural.train import environment
 from brushwork.stylize.models import CD16xModels, Net, cd16x_decoder_ops
+from brushwork.stylize.training import TrainState, cosine_lr, image_files, load_pool, random_crops, read_checkpoint
 from brushwork.stylize.transforms import ADAIN_EPS
 
 LEVEL = 4
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-MAX_SIDE = 1024  # images are held in memory at most this large; crops are a few hundred px
-VALIDATION_SEED = 20261201
 
 
 @dataclass
@@ -52,70 +47,11 @@ class DecoderConfig:
     eval_every: int = 100
 
 
-@dataclass
-class DecoderState:
-    step: int = 0
-    seconds: float = 0.0
-    history: list[dict] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class Losses:
     content: float
     style: float
     total: float
-
-
-def image_files(sources: Iterable[str | Path], what: str) -> list[Path]:
-    """The image files named by `sources` (files, or folders searched one level deep), sorted; an empty
-    result or a missing path is an error naming the option."""
-    found: list[Path] = []
-    for source in map(Path, sources):
-        if source.is_dir():
-            found += sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif source.is_file():
-            found.append(source)
-        else:
-            raise BrushworkError(f"{what} {source}: no such file or folder")
-    if not found:
-        raise BrushworkError(f"{what}: no images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, sources))}")
-    return found
-
-
-def load_pool(paths: Sequence[Path], size: int) -> list[torch.Tensor]:
-    """Each image as a (3, H, W) tensor in [0, 1], long side at most MAX_SIDE and short side at least
-    `size` (smaller images are enlarged so a crop fits)."""
-    pool = []
-    for path in paths:
-        rgb = images.load_image(path, max_side=MAX_SIDE)
-        image = images.to_tensor(rgb)[0]
-        short = min(image.shape[-2:])
-        if short < size:
-            height, width = (round(n * size / short) for n in image.shape[-2:])
-            image = images.resize_tensor(image[None], max(size, height), max(size, width))[0].clamp(0, 1)
-        pool.append(image)
-    return pool
-
-
-def random_crops(pool: Sequence[torch.Tensor], count: int, size: int, generator: torch.Generator) -> torch.Tensor:
-    """`count` random size×size crops: a random image, scaled so its short side is anywhere from `size`
-    to its own, a random window, flipped left-right half the time."""
-    crops = []
-    for _ in range(count):
-        image = pool[int(torch.randint(len(pool), (), generator=generator))]
-        height, width = image.shape[-2:]
-        short = min(height, width)
-        scale = (size + float(torch.rand((), generator=generator)) * (short - size)) / short
-        if scale < 1:
-            image = F.interpolate(image[None], size=(max(size, round(height * scale)), max(size, round(width * scale))),
-                                  mode="bilinear", antialias=True, align_corners=False)[0]
-        y = int(torch.randint(image.shape[-2] - size + 1, (), generator=generator))
-        x = int(torch.randint(image.shape[-1] - size + 1, (), generator=generator))
-        crop = image[:, y:y + size, x:x + size]
-        if float(torch.rand((), generator=generator)) < 0.5:
-            crop = crop.flip(-1)
-        crops.append(crop)
-    return torch.stack(crops)
 
 
 def _mean_std(feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -204,31 +140,10 @@ def _centre_crop(image: torch.Tensor, size: int) -> torch.Tensor:
 CHECKPOINT_KEYS = ("config", "decoder", "optimiser", "generator", "state")
 
 
-def _load_checkpoint(path: Path) -> dict:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError, RuntimeError (not a zip), EOFError, OSError, ...
-        lines = str(exc).strip().splitlines()
-        raise BrushworkError(f"--checkpoint {path}: not a decoder checkpoint brushwork can resume "
-                             f"({lines[0][:160] if lines else type(exc).__name__}); remove it to start over") from None
-    if not isinstance(saved, dict) or not all(key in saved for key in CHECKPOINT_KEYS):
-        raise BrushworkError(f"--checkpoint {path}: not a decoder checkpoint brushwork can resume (it holds "
-                             f"{', '.join(map(str, saved)) if isinstance(saved, dict) else type(saved).__name__}); "
-                             "remove it to start over")
-    return saved
-
-
-def _schedule(config: DecoderConfig, step: int) -> float:
-    """Cosine decay from lr to 5 % of it over the run."""
-    return config.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / config.steps))))
-
-
 def train(config: DecoderConfig, data: Data, checkpoint: Path, *, models: CD16xModels | None = None,
           device: str = "auto", max_seconds: float | None = None,
           log: Callable[[str], None] = print,
-          progress: Callable[[DecoderState, Losses], None] | None = None) -> tuple[Net, DecoderState]:
+          progress: Callable[[TrainState, Losses], None] | None = None) -> tuple[Net, TrainState]:
     """Train (or resume from `checkpoint`) until config.steps or max_seconds; returns the decoder (on the
     device) and the state. Crops come from a CPU generator, so a run draws the same crops anywhere."""
     where = resolve_device(device)
@@ -240,16 +155,16 @@ def train(config: DecoderConfig, data: Data, checkpoint: Path, *, models: CD16xM
     decoder.requires_grad_(True).train()
     optimiser = torch.optim.Adam(decoder.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
-    state = DecoderState()
+    state = TrainState()
     if checkpoint.exists():
-        saved = _load_checkpoint(checkpoint)
+        saved = read_checkpoint(checkpoint, CHECKPOINT_KEYS, "decoder checkpoint brushwork can resume")
         if saved["config"] != asdict(config):
             raise BrushworkError(f"--checkpoint {checkpoint} was made with other options {saved['config']}; use "
                                  "another checkpoint path or the same options")
         decoder.load_state_dict(saved["decoder"])
         optimiser.load_state_dict(saved["optimiser"])
         generator.set_state(saved["generator"])
-        state = DecoderState(**saved["state"])
+        state = TrainState(**saved["state"])
         log(f"resumed at step {state.step}")
     validation_content = torch.stack([_centre_crop(image, config.size) for image in data.content[:8]]).to(where)
     validation_styles = [_centre_crop(image, config.size).to(where) for image in data.styles]
@@ -257,7 +172,7 @@ def train(config: DecoderConfig, data: Data, checkpoint: Path, *, models: CD16xM
     started, session_start = time.perf_counter(), state.seconds
     while state.step < config.steps:
         for group in optimiser.param_groups:
-            group["lr"] = _schedule(config, state.step)
+            group["lr"] = cosine_lr(config.lr, state.step, config.steps)
         content = random_crops(data.content, config.batch, config.size, generator).to(where)
         style = random_crops(data.styles, config.batch, config.size, generator).to(where)
         total, content_loss, style_loss = adain_losses(encoder, decoder, content, style, config.style_weight)
@@ -286,14 +201,14 @@ def train(config: DecoderConfig, data: Data, checkpoint: Path, *, models: CD16xM
 
 
 def _save_checkpoint(path: Path, config: DecoderConfig, decoder: Net, optimiser: torch.optim.Optimizer,
-                     generator: torch.Generator, state: DecoderState) -> None:
+                     generator: torch.Generator, state: TrainState) -> None:
     buffer = io.BytesIO()
     torch.save({"config": asdict(config), "decoder": decoder.state_dict(), "optimiser": optimiser.state_dict(),
                 "generator": generator.get_state(), "state": asdict(state)}, buffer)
     atomic_write(path, buffer.getvalue())
 
 
-def export(decoder: Net, config: DecoderConfig, state: DecoderState, data: Data, output: Path, command: str,
+def export(decoder: Net, config: DecoderConfig, state: TrainState, data: Data, output: Path, command: str,
            notes: str = "") -> None:
     """Write the decoder as a cd16x-layout state dict (loads like `4SD.pth`) and its model card
     (`<name>.json`, `<name>.md`) beside it."""

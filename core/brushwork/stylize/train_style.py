@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +45,7 @@ from brushwork.stylize.collection import (
 from brushwork.stylize.gatys import CONTENT_TAP, STYLE_TAPS
 from brushwork.stylize.johnson import JohnsonNet, JohnsonShape
 from brushwork.stylize.models import CD16xModels, Models
-from brushwork.stylize.train_decoder import image_files, load_pool, random_crops
+from brushwork.stylize.training import TrainState, cosine_lr, image_files, load_pool, random_crops, read_checkpoint
 
 MIN_PAINTINGS = 2  # a collection of one painting is a single style: train a Johnson network for it
 SAMPLE_SIDE = 256
@@ -81,16 +79,11 @@ class CollectionConfig:
     sample_every: int = 100
 
 
-@dataclass
-class TrainState:
-    step: int = 0
-    seconds: float = 0.0
-    history: list[dict] = field(default_factory=list)  # mean losses every sample_every steps
-    threads: int = 0  # torch threads the last session trained with (fewer than torch's on a busy machine)
-
-
 Losses = dict[str, float]
 Progress = Callable[[TrainState, Losses], None]
+
+
+CHECKPOINT_KEYS = ("kind", "config", "nets", "optimisers", "generator", "state")
 
 
 class _Session:
@@ -102,7 +95,7 @@ class _Session:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.state = TrainState()
         if checkpoint.exists():
-            saved = _read_checkpoint(checkpoint)
+            saved = read_checkpoint(checkpoint, CHECKPOINT_KEYS, "train-style checkpoint")
             if saved["kind"] != kind or saved["config"] != asdict(config):
                 raise BrushworkError(f"--checkpoint {checkpoint} was made by another run ({saved['kind']}, "
                                      f"{saved['config']}); use another checkpoint path or the same options")
@@ -124,26 +117,10 @@ class _Session:
 
     def set_lr(self) -> None:
         """Cosine decay from lr to 5 % of it over the run."""
-        lr = self.config.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, self.state.step /
-                                                                                self.config.steps))))
+        lr = cosine_lr(self.config.lr, self.state.step, self.config.steps)
         for optimiser in self.optimisers.values():
             for group in optimiser.param_groups:
                 group["lr"] = lr * group.get("lr_scale", 1.0)
-
-
-def _read_checkpoint(path: Path) -> dict:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError, RuntimeError (not a zip), EOFError, OSError, ...
-        lines = str(exc).strip().splitlines()
-        raise BrushworkError(f"--checkpoint {path}: not a train-style checkpoint "
-                             f"({lines[0][:160] if lines else type(exc).__name__}); remove it to start over") from None
-    keys = ("kind", "config", "nets", "optimisers", "generator", "state")
-    if not isinstance(saved, dict) or not all(key in saved for key in keys):
-        raise BrushworkError(f"--checkpoint {path}: not a train-style checkpoint; remove it to start over")
-    return saved
 
 
 def _loop(session: _Session, step: Callable[[], Losses], sample: Callable[[], np.ndarray],
