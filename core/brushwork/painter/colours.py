@@ -53,7 +53,7 @@ def draw_alone(stroke: Stroke, box: tuple[int, int, int, int]) -> raster.StrokeP
 
 
 @dataclass(frozen=True)
-class _System:
+class ColourSystem:
     """painting = offset + matrix @ colours (per channel); column j is colour group `columns[j]`."""
 
     matrix: sp.csr_matrix  # (pixels, groups)
@@ -61,7 +61,7 @@ class _System:
     columns: list[tuple[int, int]]  # (stroke index, group index)
 
 
-def _linear_system(strokes: Sequence[Stroke], base: np.ndarray) -> _System:
+def colour_system(strokes: Sequence[Stroke], base: np.ndarray) -> ColourSystem:
     height, width = base.shape[:2]
     through = np.ones((height, width), np.float32)  # transmittance of the strokes above
     offset = np.zeros((height, width, 3), np.float32)
@@ -97,7 +97,7 @@ def _linear_system(strokes: Sequence[Stroke], base: np.ndarray) -> _System:
                                shape=(height * width, len(columns)))
     else:
         matrix = sp.csr_matrix((height * width, 0), dtype=np.float32)
-    return _System(matrix, offset.reshape(-1, 3), columns)
+    return ColourSystem(matrix, offset.reshape(-1, 3), columns)
 
 
 def _bounded_ridge_solve(gram: sp.csr_matrix, rhs: np.ndarray, current: np.ndarray) -> np.ndarray:
@@ -125,7 +125,7 @@ def refit_colours(strokes: Sequence[Stroke], target: np.ndarray, base: np.ndarra
     `target` and `base` are (H, W, 3) float RGB in [0, 1]; `base` is what lies under the strokes
     (the paper, or a resumed painting).
     """
-    system = _linear_system(strokes, base.astype(np.float32))
+    system = colour_system(strokes, base.astype(np.float32))
     if not system.columns:
         return list(strokes)
     matrix = system.matrix

@@ -260,7 +260,7 @@ class Painter:
     def finished(self, new: list[Stroke]) -> StrokeList:
         """The resumed strokes and `new` (working pixels) as the output stroke list."""
         out_w, out_h = self.job.output_size
-        fitted = (_fit(s.transformed(self.job.to_output), out_w, out_h) for s in new)
+        fitted = (fit_to_canvas(s.transformed(self.job.to_output), out_w, out_h) for s in new)
         return StrokeList(out_w, out_h, self.job.kept + tuple(fitted), self.job.background)
 
     def _preview(self, new: list[Stroke]) -> np.ndarray:
@@ -294,7 +294,7 @@ def paint_array(
     return Painter(target, settings, resume=resume, callback=callback, extra_loss=extra_loss).run()
 
 
-def _fit(stroke: Stroke, width: int, height: int) -> Stroke:
+def fit_to_canvas(stroke: Stroke, width: int, height: int) -> Stroke:
     """Clamp a stroke into the valid ranges of the output canvas (block strokes can overhang
     the picture by up to a block, which at coarse levels may exceed the canvas margin)."""
     values = []

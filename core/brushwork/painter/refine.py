@@ -48,7 +48,7 @@ def _bucket(side: int) -> int:
     return -(-side // 16) * 16  # batches of equal-size windows waste ~15 % on padding
 
 
-def _draw_all(params: dict[str, torch.Tensor], order: list[tuple[str, int]], width: int, height: int
+def draw_all(params: dict[str, torch.Tensor], order: list[tuple[str, int]], width: int, height: int
               ) -> tuple[list[soft.Placement], list[tuple[torch.Tensor, torch.Tensor]]]:
     """Every stroke drawn in its own window, strokes with windows of one padded size in one batch."""
     drawings, where, windows = [], {}, {}
@@ -69,7 +69,7 @@ def _draw_all(params: dict[str, torch.Tensor], order: list[tuple[str, int]], wid
     return placements, drawings
 
 
-def _clamp_(kind: str, p: torch.Tensor, width: int, height: int, limits: RefineLimits) -> None:
+def clamp_strokes_(kind: str, p: torch.Tensor, width: int, height: int, limits: RefineLimits) -> None:
     for i, f in enumerate(BRUSHES[kind].fields):
         low, high, _ = field_range(f.role, width, height)
         if f.role == "size":
@@ -123,7 +123,7 @@ def refine(
 
     for iteration in range(iterations):
         params = {k: scaled[k] * steps[k] for k in kinds}
-        placements, drawings = _draw_all(params, order, width, height)
+        placements, drawings = draw_all(params, order, width, height)
         loss = ((soft.composite(base_t, placements, drawings) - target_t) ** 2).mean()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -132,7 +132,7 @@ def refine(
         with torch.no_grad():
             for k in kinds:
                 p = scaled[k] * steps[k]
-                _clamp_(k, p, width, height, limits)
+                clamp_strokes_(k, p, width, height, limits)
                 scaled[k].copy_(p / steps[k])
         if callback is not None:
             callback(iteration, current)

@@ -29,11 +29,9 @@ from brushwork.device import resolve_device
 from brushwork.errors import BrushworkError
 from brushwork.images import resize, to_tensor
 from brushwork.painter import soft
-
-# The colour refit's linear system and the refinement's drawing and clamping are the same maths here.
-from brushwork.painter.colours import _linear_system as colour_system, colour_groups, with_colours
+from brushwork.painter.colours import colour_groups, colour_system, with_colours
 from brushwork.painter.optimise import PaintCancelled, Progress, paint_array
-from brushwork.painter.refine import STEPS, RefineLimits, _clamp_ as clamp_strokes_, _draw_all as draw_all
+from brushwork.painter.refine import STEPS, RefineLimits, clamp_strokes_, draw_all
 from brushwork.painter.style import GOAL_SIDE, StyleGoal
 from brushwork.palette import lab, palette
 from brushwork.settings import PaintSettings, validate_settings, validate_style_weights

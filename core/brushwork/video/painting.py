@@ -33,7 +33,7 @@ from brushwork.device import resolve_device
 from brushwork.images import resize
 from brushwork.painter.colours import refit_colours
 from brushwork.painter.level import cut_blocks, optimise_level, share, start_strokes, to_working
-from brushwork.painter.optimise import _fit, paint_array
+from brushwork.painter.optimise import fit_to_canvas, paint_array
 from brushwork.painter.plan import plan_levels
 from brushwork.painter.pruning import removal_gains
 from brushwork.painter.refine import RefineLimits, refine
@@ -143,7 +143,7 @@ class WarmPainter:
         strokes = refine(strokes, working, paper, settings.frame_steps, limits, device=self.device)
         if settings.colour_refit:
             strokes = refit_colours(strokes, working, paper)
-        fitted = tuple(_fit(s.transformed(1 / to_work), out_w, out_h) for s in strokes)
+        fitted = tuple(fit_to_canvas(s.transformed(1 / to_work), out_w, out_h) for s in strokes)
         return StrokeList(out_w, out_h, fitted, previous.background), FrameReport(reseeded, shift)
 
     def _reseed(self, strokes: list[Stroke], working: np.ndarray, paper: np.ndarray, seed: int, to_work: float,
