@@ -147,7 +147,8 @@ def test_bridge_batch_refuses_bad_paths_naming_them(contract, photos, tmp_path):
     assert refused(output_dir=str(photos)) == (f"output_dir {photos} is inputs[0]; choose another folder (outputs "
                                                "never go over inputs)")
     assert refused(output_dir=str(photos / "a.png")).startswith(f"output_dir {photos / 'a.png'}: is a file")
-    assert refused(task="stylize", params={}) == "styles: a stylize batch needs at least one style picture"
+    assert refused(task="stylize", params={}) == (
+        "styles: a stylize batch needs at least one style picture, or a trained style in params.model")
     assert refused(styles=[str(tmp_path / "nope.jpg")]) == f"styles[0] {tmp_path / 'nope.jpg'}: no such file"
     assert refused(params={**QUICK, "strokes": 0}).startswith("params.strokes:")
     queued = contract.post("/v1/jobs", json=batch_job(photos, tmp_path / "out", outputs=["png"]))

@@ -649,3 +649,67 @@ def test_a_failing_job_reports_its_error_text(api, manager, monkeypatch, tmp_pat
         manager.worker.kill()  # the next job gets a worker with the real weights again
     assert status["state"] == "failed"
     assert "cd16x" in status["error"] and "internal error" not in status["error"]
+
+
+# ------------------------------------------------------------------------------------------ trained styles
+
+def tiny_style(path) -> str:
+    """A trained-style file (an untrained, tiny Johnson network): what `brushwork train-style` writes."""
+    import torch
+
+    from brushwork.stylize import trained
+    from brushwork.stylize.johnson import JohnsonNet, JohnsonShape
+
+    torch.manual_seed(0)
+    net = JohnsonNet(JohnsonShape(width=4, blocks=1))
+    trained.save(path, "johnson", net.config(), net.state_dict())
+    return str(path)
+
+
+def test_a_trained_style_needs_no_style_picture(contract):
+    image, _ = raw_image()
+    queued = contract.post("/v1/jobs", json={"kind": "stylize", "image": image, "params": {"model": "starry_night"}})
+    assert queued.status_code == 202, queued.text
+    assert contract.post(f"/v1/jobs/{queued.json()['id']}/cancel").json()["state"] == "cancelled"
+    for params in ({"method": "trained"}, {"model": " "}, {}):  # an editor's empty Model field names none
+        response = contract.post("/v1/jobs", json={"kind": "stylize", "image": image, "params": params})
+        assert response.status_code == 422, params
+        assert response.json()["detail"].startswith("params.style: a stylize job needs a style picture, or a "
+                                                    "trained style in params.model")
+
+
+def test_a_trained_style_is_budgeted_as_the_trained_method():
+    from brushwork.server.jobs import WORKER_BYTES_PER_PIXEL, job_memory, job_method
+
+    assert job_method("stylize", {"method": "microast", "model": "starry_night"}) == "trained"
+    assert job_method("stylize", {"method": "microast", "model": ""}) == "microast"
+    assert job_method("paint", {"model": "starry_night"}) == "paint"
+    assert job_memory("stylize", {"method": "gatys", "model": "x.pt"}, 100) == 100 * WORKER_BYTES_PER_PIXEL["trained"]
+
+
+def test_a_stylize_batch_takes_a_trained_style_instead_of_style_pictures(contract, tmp_path):
+    Image.fromarray(np.full((8, 8, 3), 100, np.uint8)).save(tmp_path / "a.png")
+    job = {"kind": "batch", "task": "stylize", "inputs": [str(tmp_path / "a.png")], "output_dir": str(tmp_path / "out")}
+    queued = contract.post("/v1/jobs", json={**job, "params": {"model": "starry_night"}})
+    assert queued.status_code == 202, queued.text
+    contract.post(f"/v1/jobs/{queued.json()['id']}/cancel")
+    refused = contract.post("/v1/jobs", json={**job, "params": {"model": ""}})
+    assert refused.status_code == 422 and refused.json()["detail"].startswith("styles: a stylize batch needs")
+
+
+@pytest.mark.slow
+def test_stylize_job_with_a_trained_style_file_and_no_style_picture(api, tmp_path):
+    content = (np.random.default_rng(3).random((24, 40, 4)) * 255).astype(np.uint8)
+    content[:, :4, 3] = 0
+    content[:, 4:, 3] = 255
+    image = {"encoding": "raw", "channels": "RGBA8", "width": 40, "height": 24,
+             "data": base64.b64encode(content.tobytes()).decode()}
+    model = tiny_style(tmp_path / "tiny.pt")
+    status = wait(api, submit(api, "stylize", image=image, model=model, alpha=0.5)["id"])
+    assert status["state"] == "done", status
+    out = np.asarray(Image.open(io.BytesIO(api.get(f"/v1/jobs/{status['id']}/result.png").content)))
+    assert out.shape == (24, 40, 4)
+    np.testing.assert_array_equal(out[..., 3], content[..., 3])
+    # a name the worker does not know fails the job with the engine's words
+    status = wait(api, submit(api, "stylize", image=image, model=str(tmp_path / "gone.pt"))["id"])
+    assert status["state"] == "failed" and "gone.pt: no such file" in status["error"]

@@ -29,7 +29,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from brushwork import __version__, settings
 from brushwork.device import validate_device
 from brushwork.errors import BrushworkError
-from brushwork.server.jobs import MB, WORKER_BYTES_PER_PIXEL, Job, JobManager, JobState, Limits, QueueFull, job_memory
+from brushwork.server.jobs import (
+    MB,
+    WORKER_BYTES_PER_PIXEL,
+    Job,
+    JobManager,
+    JobState,
+    Limits,
+    QueueFull,
+    job_memory,
+    job_method,
+    trained_style,
+)
 from brushwork.server.worker import Picture
 from brushwork.settings import FieldSpec, PaintSettings, StyleOptions, choice_values, method_choice, specs
 
@@ -112,7 +123,8 @@ PaintParams = params_model("PaintParams", PaintSettings, "`brushwork.paint` sett
                                                         "its style as `style_mode` says")))
 StylizeParams = params_model("StylizeParams", StyleOptions, "`brushwork.stylize` settings; fields left out take "
                              "the library's defaults. The output has the input's size (and keeps its alpha).",
-                             style=(ImageIn, Field(description="the style picture")))
+                             style=(ImageIn | None, Field(None, description="the style picture; none with `model` "
+                                                          "(a trained style needs none)")))
 
 
 class PaintJob(Strict):
@@ -370,7 +382,7 @@ def check_budget(kind: str, params: dict[str, Any], image: tuple[int, int], styl
     style_pixels = style[0] * style[1] if style else 0
     need = job_memory(kind, params, pixels, style_pixels)
     if need > limits.job_bytes:
-        method = params["method"] if kind == "stylize" else "paint"
+        method = job_method(kind, params)
         what = f"a {method} stylize job" if kind == "stylize" else "a paint job"
         rate = WORKER_BYTES_PER_PIXEL[method]
         most = (limits.job_bytes - (need - pixels * rate)) / rate / 1e6  # what the style leaves
@@ -452,8 +464,9 @@ def check_batch_paths(request: BatchJob) -> None:
         if os.path.realpath(text) == os.path.realpath(output):
             raise HTTPException(422, f"output_dir {output} is {name}; choose another folder (outputs never go over "
                                      "inputs)")
-    if request.task == "stylize" and not request.styles:
-        raise HTTPException(422, "styles: a stylize batch needs at least one style picture")
+    if request.task == "stylize" and not request.styles and not trained_style(request.params):
+        raise HTTPException(422, "styles: a stylize batch needs at least one style picture, or a trained style in "
+                                 "params.model")
 
 
 def checked_params(kind: str, asked: Any) -> dict[str, Any]:
@@ -545,7 +558,10 @@ def create_app(manager: JobManager, token: str, max_bytes: int = 256 << 20,
         check_device(params["device"], manager)
         image_size = declared_size(request.image, "image")
         check_size("image", *image_size)
-        style_in = asked.style  # a paint job's is optional
+        style_in = asked.style  # a paint job's is optional, and a stylize job with a trained style needs none
+        if request.kind == "stylize" and style_in is None and not trained_style(params):
+            raise HTTPException(422, "params.style: a stylize job needs a style picture, or a trained style in "
+                                     "params.model (GET /v1/options lists them under styles)")
         style_size = None
         if style_in is not None:
             style_size = declared_size(style_in, "params.style")

@@ -101,9 +101,23 @@ def describe(params: dict[str, Any], image: Picture | None, style: Picture | Non
     return ", ".join(parts)
 
 
+def trained_style(params: dict[str, Any]) -> bool:
+    """Whether stylize parameters name a trained style (`model`; an editor's empty field names none)."""
+    model = params.get("model")
+    return isinstance(model, str) and bool(model.strip())
+
+
+def job_method(kind: str, params: dict[str, Any]) -> str:
+    """What a job's memory is estimated by: paint, or the stylize method (`trained` when a trained style
+    is named, as `StyleOptions.validate` picks it)."""
+    if kind != "stylize":
+        return "paint"
+    return "trained" if trained_style(params) else params["method"]
+
+
 def job_memory(kind: str, params: dict[str, Any], pixels: int, style_pixels: int = 0) -> int:
     """Estimated peak worker memory (bytes) of a job on a picture of `pixels` pixels."""
-    method = params["method"] if kind == "stylize" else "paint"
+    method = job_method(kind, params)
     return pixels * WORKER_BYTES_PER_PIXEL[method] + style_pixels * STYLE_BYTES_PER_PIXEL
 
 

@@ -161,21 +161,22 @@ class _Stylizer:
         from brushwork.stylize import CD16xModels, stylize
 
         params = dict(job.params)
+        assert job.image is not None
+        # a job with a trained style (`model`) may come without a style picture: it needs none
+        styles = [composite_over(_rgba(job.style), dtype=np.uint8)] if job.style is not None else []
         options = StyleOptions(**params)
-        assert job.style is not None and job.image is not None
-        options.validate(1)
+        chosen = options.validate(len(styles))  # bad options fail before the models load
         content = _rgba(job.image)
-        style = _rgba(job.style)
         if self.models is None:
             send(JobProgress(job.id, 0.0, "loading the style models"))
             self.models = CD16xModels()
-        send(JobProgress(job.id, 0.0, f"stylizing ({options.method})"))
+        send(JobProgress(job.id, 0.0, f"stylizing ({chosen.model or chosen.method})"))
 
         def progress(fraction: float, stage: str) -> None:  # after every level, tile or Gatys step
             send(JobProgress(job.id, float(fraction), f"stylizing: {stage}"))
 
-        result = stylize(composite_over(content, dtype=np.uint8), [composite_over(style, dtype=np.uint8)], options,
-                         models=self.models, progress=progress)
+        result = stylize(composite_over(content, dtype=np.uint8), styles, options, models=self.models,
+                         progress=progress)
         if result.shape[:2] == content.shape[:2]:
             # transparent parts of the layer stay transparent: the style changes colours, not coverage
             result = np.concatenate([result, content[..., 3:4]], axis=2)
