@@ -483,7 +483,7 @@ def test_work_region_and_format_checks(krita_plugin, tmp_path):
     assert "cannot read ALPHA/U8 images" in model.unsupported_format("ALPHA", "U8")
     assert model.unsupported_krita("5.1.5") is None and model.unsupported_krita("5.3.0-prealpha") is None
     assert model.unsupported_krita("4.4.8") == "brushwork needs Krita 5.0 or newer; this is Krita 4.4.8"
-    assert model.StylizeOptions().check() == "choose a style image"
+    assert model.StylizeOptions().check() == "choose a style image, or a trained style (Model)"
     assert "does not exist" in model.StylizeOptions(style=str(tmp_path / "x.png")).check()
 
 
@@ -816,6 +816,30 @@ def test_paint_job_on_a_selection_adds_paint_and_vector_layers(krita_plugin):
     job.apply()
     assert [n.name() for n in doc.root.children] == ["brushwork: tape, 12 strokes", "brushwork: tape, 12 strokes (2)"]
     assert len(queue.timings().paint) == 1
+
+
+def test_krita_stylizes_with_a_trained_style_and_no_style_image(krita_plugin, tmp_path):
+    """A trained style (the engine's `model` setting, the panel's Model) needs no style image: the
+    panel's check passes without one, the job sends none, and its group is named after the style."""
+    model, jobs, engine = krita_plugin.model, krita_plugin.jobs, krita_plugin.options
+    assert engine.field("stylize", "model") in model.extra_settings(engine, "stylize")  # the panel's Model picker
+    named = model.StylizeOptions(method="microast", extra={"model": "starry_night"})
+    assert named.check() is None  # a name: the engine looks it up
+    assert named.params(engine)["model"] == "starry_night"
+    assert model.job_title("stylize", named, engine) == "brushwork: starry_night style"
+    mine = tmp_path / "mine.pt"
+    chosen = model.StylizeOptions(method="microast", style=str(tmp_path / "gone.png"), extra={"model": str(mine)})
+    assert chosen.check() == f"the trained style {mine} does not exist"  # a file picked with Browse…
+    mine.write_bytes(b"weights")
+    assert chosen.check() is None  # the style image is not needed, so not checked
+    assert model.job_title("stylize", chosen, engine) == "brushwork: mine style"
+    assert model.StylizeOptions(extra={"model": "  "}).check() == "choose a style image, or a trained style (Model)"
+    doc = krita_plugin.app.show(Document(np.full((6, 8, 4), 200, np.uint8)))
+    loaded = []
+    job = jobs.start_stylize(doc, chosen, loaded.append, engine)
+    assert job.style_loader is None and job.runner.params["model"] == str(mine)
+    with_image = jobs.start_stylize(doc, model.StylizeOptions(method="wct", style="s.png"), loaded.append, engine)
+    assert with_image.style_loader is not None  # without a trained style the style image is sent
 
 
 def test_job_titles_name_the_brush_or_method_and_are_made_unique(krita_plugin):

@@ -206,11 +206,12 @@ def start_paint(doc, options: PaintOptions, engine: EngineOptions, device: str =
 def start_stylize(doc, options: StylizeOptions, load_style: Callable[[str], bytes], engine: EngineOptions,
                   device: str = "") -> DocumentJob:
     """A stylize job on the selection (or the whole canvas) of `doc`, not started yet. `load_style`
-    turns the style image's path into PNG bytes (BridgeError when it cannot); it runs in the job's thread."""
+    turns the style image's path into PNG bytes (BridgeError when it cannot); it runs in the job's thread.
+    A job with a trained style sends no style image: it needs none."""
     region, pixels = _prepare(doc, options.active_layer)
     runner = JobRunner(bridge(), "stylize", {}, options.params(engine, device), channels="BGRA8")
     return DocumentJob(doc, region, runner, job_title("stylize", options, engine), options, pixels,
-                       style_loader=load_style)
+                       style_loader=None if options.trained_style() else load_style)
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -92,10 +93,21 @@ class StylizeOptions:
                        if value is not None and engine.field("stylize", name) is not None})
         return _with_device(_with_extra(params, engine, "stylize", self.extra), engine, "stylize", device)
 
+    def trained_style(self) -> str:
+        """The trained style the panel names (the engine's `model` setting: a style's name or a .pt file;
+        "": none). With one, no style image is needed or sent."""
+        return str(self.extra.get("model") or "").strip()
+
     def check(self) -> str | None:
         """Why the options cannot run (a message for the user), or None."""
+        model = self.trained_style()
+        if model:  # a name is looked up by the engine; a file must be there (the engine's rule for a path)
+            path = model.endswith(".pt") or os.sep in model or (os.altsep is not None and os.altsep in model)
+            if path and not Path(model).expanduser().is_file():
+                return f"the trained style {model} does not exist"
+            return None
         if not self.style:
-            return "choose a style image"
+            return "choose a style image, or a trained style (Model)"
         if not Path(self.style).is_file():
             return f"the style image {self.style} does not exist"
         return None
@@ -447,12 +459,14 @@ def estimate_text(estimate: Estimate) -> str:
 
 def job_title(kind: str, options, engine: EngineOptions) -> str:
     """What a job's layer group is called: the brush (as the engine names it) and stroke count, or the
-    style method."""
+    style method (the trained style's name when there is one)."""
     setting = engine.find(kind, "brushes" if kind == "paint" else "methods")
     value = options.brush if kind == "paint" else options.method
     choice = engine.choice(setting, value) if setting is not None else None
     if kind == "paint":
         return f"brushwork: {choice.label.lower() if choice else value}, {options.strokes:,} strokes"
+    if options.trained_style():  # the style's name, not the method's
+        return f"brushwork: {Path(options.trained_style()).stem} style"
     return f"brushwork: {choice.label if choice else value} style"
 
 

@@ -456,7 +456,8 @@ class StylizePanel(Panel):
     def __init__(self, options: StylizeOptions, engine: EngineOptions) -> None:
         super().__init__("stylize", "Stylize", engine)
         row = QHBoxLayout()
-        self.style = _named(QLineEdit(), "brushwork_style", "The picture whose style is applied.")
+        self.style = _named(QLineEdit(), "brushwork_style",
+                            "The picture whose style is applied (none needed with a trained style: Model).")
         browse = _named(QPushButton("Browse…"), "brushwork_style_browse")
         browse.clicked.connect(self._browse)
         row.addWidget(self.style)
