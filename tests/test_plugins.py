@@ -1151,12 +1151,64 @@ def test_gimp_job_params_use_the_documents_field_names(gimp_plugin, monkeypatch)
                       "style_weight": 2.0, "preserve_color": True}
     assert "refine_iterations" not in gimp_plugin.job_params(Config({**values, "refine-iterations": True}),
                                                                engine, "paint")  # the engine decides
-    values = {"method": "adain", "model": "", "alpha": 0.5, "preserve-color": True, "style-size": 256, "steps": 10,
-              "device": "auto"}
+    values = {"method": "adain", "model": "none", "model-file": None, "alpha": 0.5, "preserve-color": True,
+              "style-size": 256, "steps": 10, "device": "auto"}
+    assert set(values) == {name for name in stylize.arguments if name not in ("active-layer-only", "style")}
     assert gimp_plugin.job_params(Config(values), engine, "stylize") == {
         "method": "adain", "model": "", "alpha": 0.5, "preserve_color": True, "style_size": 256, "steps": 10,
         "device": "auto"}  # an empty model: none (the engine's StyleOptions.validate)
     assert gimp_plugin.choice_label(engine, "paint", "brushes", "markerpen") == "Marker pen"
+
+
+class GFile:
+    """A stand-in Gio.File: what a file argument holds."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+
+    def get_path(self):
+        return self.path
+
+
+def test_gimp_offers_the_engines_trained_styles_and_a_model_file(gimp_plugin, monkeypatch, tmp_path):
+    document = describe()
+    document["styles"] = [{"name": "starry_night", "kind": "johnson", "path": "/s/starry_night.pt", "shipped": True},
+                          {"name": "mine", "kind": "collection", "path": "/u/mine.pt", "shipped": False}]
+    _, stylize = _register(gimp_plugin, document, monkeypatch)
+    kind, label, _, choice, default = stylize.arguments["model"]
+    assert kind == "choice" and label == "Model" and default == "none"
+    assert choice.items[1:] == [("starry_night", "starry_night", "johnson style: /s/starry_night.pt"),
+                                ("mine", "mine", "collection style: /u/mine.pt")]
+    assert stylize.arguments["model-file"][0] == "file"  # a .pt of the user's own
+    engine = gimp_plugin.EngineOptions(document)
+    values = {name: arg[-1] for name, arg in stylize.arguments.items()}
+    assert gimp_plugin.job_params(Config(values), engine, "stylize")["model"] == ""  # none: the style image
+    values["model"] = "starry_night"
+    assert gimp_plugin.job_params(Config(values), engine, "stylize")["model"] == "starry_night"
+    values["model-file"] = GFile(str(tmp_path / "own.pt"))  # a file chosen wins over the list
+    assert gimp_plugin.job_params(Config(values), engine, "stylize")["model"] == str(tmp_path / "own.pt")
+    # an engine that lists no styles (or the registration fallback): Model offers none only
+    _, stylize = _register(gimp_plugin, describe() | {"styles": []}, monkeypatch)
+    assert [nick for nick, *_ in stylize.arguments["model"][3].items] == ["none"]
+
+
+def test_gimp_stylizes_with_a_trained_style_and_no_style_image(gimp_plugin, monkeypatch, tmp_path):
+    _, stylize = _register(gimp_plugin, describe(), monkeypatch)
+    values = {name: arg[-1] for name, arg in stylize.arguments.items()}
+    values.update({"model": "starry_night", "style": None})
+    ran = []
+    monkeypatch.setattr(gimp_plugin, "_run_job", lambda procedure, kind, image, drawables, config, params, title:
+                        ran.append((kind, params, title)))
+    gimp_plugin.stylize_job(None, None, [], Config(values))
+    (kind, params, title), = ran
+    assert kind == "stylize" and params["model"] == "starry_night" and "style" not in params
+    assert title == "brushwork: starry_night style"
+    values.update({"model": "none", "model-file": GFile(str(tmp_path / "mine.pt"))})
+    gimp_plugin.stylize_job(None, None, [], Config(values))
+    assert ran[-1][1]["model"] == str(tmp_path / "mine.pt") and ran[-1][2] == "brushwork: mine style"
+    values.update({"model-file": None})
+    with pytest.raises(gimp_plugin.BridgeError, match="choose a style image, or a trained style"):
+        gimp_plugin.stylize_job(None, None, [], Config(values))
 
 
 def test_gimp_asks_the_engine_python_then_falls_back_to_the_snapshot(gimp_plugin, monkeypatch, tmp_path):

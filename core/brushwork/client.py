@@ -570,6 +570,13 @@ class EngineOptions:
     def fields(self, section: str) -> list[Setting]:
         return list(self.sections[section])
 
+    def styles(self) -> list[Choice]:
+        """The trained styles the engine knows (the user's and the shipped ones, which stylize's `model`
+        takes by name), each with its kind and file as help; none from an engine that lists none."""
+        found = self.document.get("styles")
+        return [Choice(str(s["name"]), str(s["name"]), f"{s.get('kind') or 'trained'} style: {s.get('path')}")
+                for s in (found if isinstance(found, list) else []) if isinstance(s, dict) and s.get("name")]
+
     def field(self, section: str, name: str) -> Setting | None:
         """The field `name` if the engine has it (and takes it in a job)."""
         return next((f for f in self.sections[section] if f.name == name and f.server), None)

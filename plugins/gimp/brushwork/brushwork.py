@@ -39,6 +39,7 @@ sys.path.insert(0, HERE)  # bridge_client.py lies next to this file
 from bridge_client import (  # noqa: E402
     Bridge,
     BridgeError,
+    Choice,
     EngineOptions,
     JobRunner,
     encode_image,
@@ -53,6 +54,8 @@ OPTIONS_TIMEOUT = 15  # seconds `brushwork options` may take before the snapshot
 PAINT_LAYER = "brushwork painting"
 STYLIZE_LAYER = "brushwork stylized"
 RW = GObject.ParamFlags.READWRITE
+MODEL_FILE = "model-file"  # beside the engine's `model` setting: a trained style file of the user's own
+NO_MODEL = "none"  # the Model choice that names no trained style
 PIXELS = "R'G'B'A u8"  # straight alpha, the layout the server reads and returns as RGBA8
 
 
@@ -157,11 +160,39 @@ def follow_choices(config, engine, section) -> None:
         config.connect(f"notify::{argument_name(chooser)}", follow)
 
 
+def _is_model(setting) -> bool:
+    """stylize's `model`: the trained style, offered as a choice of the engine's styles and a file."""
+    return setting.type == "str" and setting.name == "model"
+
+
+def _add_model_arguments(procedure, engine, setting) -> None:
+    """Model: none or one of the engine's trained styles (its options document lists the shipped and the
+    user's), and Model file: any .pt file `brushwork train-style` wrote, which wins when chosen."""
+    choices = [Choice(NO_MODEL, "None (use the style image)", "No trained style: the style image is used")]
+    choices += [style for style in engine.styles() if style.name != NO_MODEL]
+    procedure.add_choice_argument(argument_name(setting), setting.label or setting.name, setting.help,
+                                  _choice(choices), NO_MODEL, RW)
+    procedure.add_file_argument(MODEL_FILE, "Model file (optional)", "A trained style file (.pt) of your own, from "
+                                "brushwork train-style; when chosen it is used instead of Model",
+                                Gimp.FileChooserAction.OPEN, True, None, RW)
+
+
+def trained_style(config) -> str:
+    """The trained style the arguments name: Model file when one is chosen, else Model ("": none)."""
+    chosen = config.get_property(MODEL_FILE)
+    if chosen is not None and chosen.get_path():
+        return chosen.get_path()
+    name = config.get_property("model")
+    return "" if not name or name == NO_MODEL else name
+
+
 def add_arguments(procedure, engine, section) -> None:
     """An argument for every setting the dialog offers, with the engine's label, help, default and range."""
     for setting in offered(engine, section):
         name, label, help_text = argument_name(setting), setting.label or setting.name, setting.help
-        if setting.type in ("choice", "choices"):
+        if _is_model(setting):
+            _add_model_arguments(procedure, engine, setting)
+        elif setting.type in ("choice", "choices"):
             procedure.add_choice_argument(name, label, help_text, _choice(engine.choices(setting)),
                                           engine.default(setting), RW)
         elif _toggle(setting):
@@ -185,6 +216,9 @@ def job_params(config, engine, section) -> dict:
     """The job's parameters from the procedure's arguments, named as the engine names its settings."""
     params = {}
     for setting in offered(engine, section):
+        if _is_model(setting):
+            params[setting.name] = trained_style(config)
+            continue
         value = config.get_property(argument_name(setting))
         if not _toggle(setting):
             params[setting.name] = engine.value(setting, value)
@@ -607,7 +641,7 @@ def paint_job(procedure, image, drawables, config):
 def _style_picture(style):
     """The style image as raw RGBA pixels, read by GIMP's own loaders: any format GIMP opens."""
     if style is None or style.get_path() is None:
-        raise BridgeError("choose a style image")
+        raise BridgeError("choose a style image, or a trained style (Model)")
     try:
         loaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, style)
     except GLib.Error as exc:
@@ -628,9 +662,12 @@ def stylize_job(procedure, image, drawables, config):
     engine = engine_options()
     params = job_params(config, engine, "stylize")
     method = config.get_property(argument_name(engine.field_for("stylize", "methods")))
-    params["style"] = _style_picture(config.get_property("style"))
-    _run_job(procedure, "stylize", image, drawables, config, params,
-             f"brushwork: {choice_label(engine, 'stylize', 'methods', method)} style")
+    model = params.get("model")
+    if not model:  # a trained style needs no style image
+        params["style"] = _style_picture(config.get_property("style"))
+    name = os.path.splitext(os.path.basename(model))[0] if model else choice_label(engine, "stylize", "methods",
+                                                                                  method)
+    _run_job(procedure, "stylize", image, drawables, config, params, f"brushwork: {name} style")
 
 
 class Brushwork(Gimp.PlugIn):
@@ -662,11 +699,12 @@ class Brushwork(Gimp.PlugIn):
             procedure.set_menu_label("Stylize…")
             methods = engine.find("stylize", "methods")
             names = ", ".join(c.label for c in engine.choices(methods)) if methods is not None else ""
-            procedure.set_documentation("Restyle the image after a style image",
+            procedure.set_documentation("Restyle the image after a style image or a trained style",
                                         "Restyles the visible image (or the active layer) inside the selection: "
-                                        f"a new layer group in the style of a style image ({names}).", name)
-            procedure.add_file_argument("style", "Style image", "Any image GIMP opens", Gimp.FileChooserAction.OPEN,
-                                        True, None, RW)
+                                        f"a new layer group in the style of a style image ({names}), or of a "
+                                        "trained style (Model, Model file) with no style image.", name)
+            procedure.add_file_argument("style", "Style image", "Any image GIMP opens (none needed with a trained "
+                                        "style: Model)", Gimp.FileChooserAction.OPEN, True, None, RW)
             add_arguments(procedure, engine, "stylize")
         procedure.add_boolean_argument("active-layer-only", "Active layer only",
                                        "Read only the selected layer instead of the visible image (all visible "

@@ -215,10 +215,9 @@ class ExtraSettings(QWidget):
         combo = _named(QComboBox(), "brushwork_model_choice")
         combo.setEditable(True)
         combo.addItem("")
-        for style in self.engine.document.get("styles", []):
-            combo.addItem(str(style.get("name", "")))
-            combo.setItemData(combo.count() - 1, f"{style.get('kind') or 'trained'} style: {style.get('path')}",
-                              Qt.ToolTipRole)
+        for style in self.engine.styles():
+            combo.addItem(style.name)
+            combo.setItemData(combo.count() - 1, style.help, Qt.ToolTipRole)
         combo.editTextChanged.connect(self.on_change)
         browse = _named(QPushButton("Browse…"), "brushwork_model_browse")
 
