@@ -25,11 +25,8 @@ the device (a first call's one-off costs); every timed painting ends with the de
 
 import argparse
 import ast
-import contextlib
-import multiprocessing
 import os
 import statistics
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +38,7 @@ from brushwork.images import load_image, resize
 from brushwork.painter import paint
 from brushwork.painter.threads import load_aware_threads
 
+from cpu_hogs import busy
 from device_clock import Stopwatch, add_device_option, describe, device_from
 
 IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images" / "content"
@@ -59,25 +57,6 @@ def parse_settings(text: str) -> dict:
     """'prune=0,colour_refit=False' -> {'prune': 0, 'colour_refit': False} (PaintSettings fields)."""
     pairs = (item.split("=", 1) for item in text.split(",") if item)
     return {key.strip(): ast.literal_eval(value.strip()) for key, value in pairs}
-
-
-def _spin() -> None:
-    while True:
-        pass
-
-
-@contextlib.contextmanager
-def busy(processes: int) -> Iterator[None]:
-    """`processes` CPU-bound processes running while the block runs (ended with it)."""
-    hogs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(processes)]
-    for hog in hogs:
-        hog.start()
-    try:
-        yield
-    finally:
-        for hog in hogs:
-            hog.terminate()
-            hog.join()
 
 
 def scaling(photo: np.ndarray, name: str, brush: str, counts: list[int], sizes: list[int], device) -> None:

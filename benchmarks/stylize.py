@@ -2,7 +2,7 @@
 
     BRUSHWORK_WEIGHTS=../shared/weights python benchmarks/stylize.py [--methods adain,wct,gatys]
         [--sizes 512,1024,2048,4096] [--content tubingen.jpg] [--style starry_night.jpg] [--save DIR]
-        [--device auto|cpu|cuda|mps]
+        [--device auto|cpu|cuda|mps] [--busy N]
 
 Each (method, size) runs in a fresh process, so its peak resident memory (ru_maxrss, the whole
 process: Python, torch, images and the largest tile's activations) is its own. The time covers
@@ -21,6 +21,9 @@ tiled output, the untiled output and the content photo. Up to --compare-up-to it
 the tiled output is from the untiled one (mean and max, 0-255); above it only the raw ratios.
 --device picks where the tensors live (the header names it, with the GPU's name on CUDA); the clock is
 read after the device has finished, and on CUDA the row ends with the GPU's peak allocated memory.
+
+--busy N runs N CPU-bound processes (busy loops) alongside the whole benchmark: the time on a busy machine,
+as an editor plug-in sees it, against a run without.
 
 --model NAME|FILE.pt adds the method `trained` with that trained style (brushwork styles lists them); it
 uses no style image, so --style names the image(s) its style loss is scored against: several,
@@ -47,6 +50,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cpu_hogs import busy
 from device_clock import Stopwatch, add_device_option, describe, device_from
 
 if TYPE_CHECKING:
@@ -224,6 +228,8 @@ def main() -> None:
     parser.add_argument("--grid-styles", default=GRID_STYLES, help="files in ../shared/images/style")
     add_device_option(parser)
     parser.add_argument("--model", help="a trained style (name or .pt file): adds the method trained")
+    parser.add_argument("--busy", type=int, default=0,
+                        help="CPU-bound processes to run alongside (a busy machine, as a plug-in sees it; default 0)")
     parser.add_argument("--method", help=argparse.SUPPRESS)  # set in the per-run child process
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -231,9 +237,15 @@ def main() -> None:
     if args.method:
         child(args)
         return
-    if args.grid:
-        grid(args)
-        return
+    with busy(args.busy):
+        if args.grid:
+            grid(args)
+        else:
+            runs(args)
+
+
+def runs(args: argparse.Namespace) -> None:
+    """Each method at each size in a fresh process (see the module docstring)."""
     args.methods = args.methods or ("trained" if args.model else "adain,wct,gatys")
     if args.model and "trained" not in args.methods.split(","):
         args.methods += ",trained"
@@ -241,7 +253,8 @@ def main() -> None:
         Path(args.save).mkdir(parents=True, exist_ok=True)
     print(f"content {args.content}, style {args.style}, tile {args.tile} px, gatys {args.gatys_steps} steps at "
           f"512 px + {args.gatys_refine_steps} at the output size; device {describe(device_from(args))}; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; one untimed 256 px warm-up per run")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, {args.busy} busy processes alongside; "
+          "one untimed 256 px warm-up per run")
     print(f"{'method':<7}{'size':>11}{'time s':>9}{'cpu s':>8}{'peak MiB':>10}{'content':>9}{'style':>8}{'seams':>7}"
           "  border/interior: tiled untiled photo  tiled vs untiled (0-255)")
     for method in args.methods.split(","):

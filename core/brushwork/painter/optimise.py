@@ -12,6 +12,7 @@ Every tensor lives on the device the settings name; models move there once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -41,10 +42,13 @@ REFINE_STEP_COST = 0.75
 @dataclass
 class Progress:
     """What a progress callback receives. `preview()` draws the painting so far (RGB uint8, at
-    the working size) with the exact renderer; it costs a render, so call it only when shown."""
+    the working size) with the exact renderer; it costs a render, so call it only when shown, and
+    within the callback (it draws over the painter's canvas, which moves on). Within
+    a pass the painting grows stroke by stroke: its strokes appear in paint order as its steps go by,
+    each as optimised so far."""
 
     fraction: float
-    strokes: int  # strokes in the painting so far, including those being optimised
+    strokes: int  # strokes in the painting so far: those the preview shows, and a cancel keeps
     total: int  # strokes the painting will have
     level: int
     levels: int
@@ -104,8 +108,11 @@ class PaintState:
     painted: list[Stroke] = field(default_factory=list)  # new strokes drawn for good, working pixels
     passes: int = 0  # the plan's passes, plus one when pruned budget gets an extra pass
     work_done: float = 0.0  # in the units of `PaintJob.work_total`
-    # The new strokes to keep if the painting stops now (working pixels).
+    # The new strokes to keep if the painting stops now (working pixels): what a preview shows.
     so_far: Callable[[], list[Stroke]] = lambda: []
+    # How many of so_far()'s first strokes `frozen` shows already, so that a preview draws only the
+    # rest over a copy of it; None while refining, when `frozen` is out of date.
+    drawn: int | None = 0
 
 
 class Painter:
@@ -199,12 +206,18 @@ class Painter:
         shares = share(count, settings.brushes, state.placed)
         strokes = start_strokes(blocks, level, shares, state.generator, min_size, max_size)
         before = state.painted
-        state.so_far = lambda: before + to_working(strokes, level)
-        shown = len(job.kept) + len(before) + count
+        state.so_far, state.drawn = lambda: before, len(before)
+        steps = 0
 
         def step() -> None:
+            nonlocal steps
+            steps += 1
             state.work_done += level.strokes  # the plan's share: carried strokes make a pass a little longer
-            self._report(shown, index + 1)
+            # What a watcher sees: the pass's strokes appear in paint order as its steps go by (a
+            # preview between passes only would show them all at once, then jiggling into place).
+            revealed = math.ceil(count * steps / settings.iterations)
+            state.so_far = lambda: before + to_working(strokes, level)[:revealed]
+            self._report(len(job.kept) + len(before) + revealed, index + 1)
 
         optimise_level(strokes, blocks, job.models, settings, job.paper, job.extra_loss, step)
         new = to_working(strokes, level)
@@ -218,7 +231,7 @@ class Painter:
         for stroke in new:
             state.frozen.draw(stroke)
         state.painted = before + new
-        state.so_far = lambda: state.painted
+        state.so_far, state.drawn = (lambda: state.painted), len(state.painted)
         return pruned
 
     def prune(self, new: list[Stroke], under: np.ndarray) -> tuple[list[Stroke], list[Stroke]]:
@@ -239,7 +252,7 @@ class Painter:
             state.work_done += REFINE_STEP_COST * settings.strokes
             if self.callback is not None:  # the strokes are read back only for a callback to see
                 latest = current()
-                state.so_far = lambda: latest
+                state.so_far, state.drawn = (lambda: latest), None
                 self._report(job.total_strokes, state.passes)
 
         limits = RefineLimits(
@@ -263,10 +276,17 @@ class Painter:
         fitted = (fit_to_canvas(s.transformed(self.job.to_output), out_w, out_h) for s in new)
         return StrokeList(out_w, out_h, self.job.kept + tuple(fitted), self.job.background)
 
-    def _preview(self, new: list[Stroke]) -> np.ndarray:
+    def _preview(self, new: list[Stroke], drawn: int | None) -> np.ndarray:
+        """The painting with the `new` strokes; the first `drawn` of them are on the frozen canvas
+        already (None: it is out of date), and a pass's preview draws only its own over a copy."""
         height, width = self.job.working.shape[:2]
-        canvas = raster.RasterCanvas(width, height, background=self.job.background)
-        for stroke in self.job.kept_working + tuple(new):
+        canvas = raster.RasterCanvas(width, height)
+        if drawn is None:  # the paper and the resumed strokes
+            canvas.set_pixels((self.job.base * 255 + 0.5).astype(np.uint8))
+            drawn = 0
+        else:
+            canvas.set_pixels(self.state.frozen.to_rgb())
+        for stroke in new[drawn:]:
             canvas.draw(stroke)
         return canvas.to_rgb()
 
@@ -274,9 +294,9 @@ class Painter:
         """Tell the callback how far the painting is; raises _Cancelled if it answers False."""
         if self.callback is None:
             return
-        so_far = self.state.so_far
+        so_far, drawn = self.state.so_far, self.state.drawn
         report = Progress(self.state.work_done / self.job.work_total, strokes, self.job.total_strokes, level,
-                          self.state.passes, lambda: self._preview(so_far()))
+                          self.state.passes, lambda: self._preview(so_far(), drawn))
         if self.callback(report) is False:
             raise _Cancelled
 

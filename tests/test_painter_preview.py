@@ -1,0 +1,79 @@
+"""The live preview (`Progress.preview`, which paint --preview-every and the bridge's previews show):
+the painting grows stroke by stroke within a pass, is what the exact renderer draws of the strokes
+so far, and watching it changes nothing in the painting."""
+
+from dataclasses import asdict, replace
+
+import numpy as np
+
+from brushwork import raster, svg
+from brushwork.painter import paint
+from brushwork.painter.optimise import Painter
+from brushwork.settings import PaintSettings
+from brushwork.strokes import StrokeList
+
+SETTINGS = PaintSettings(strokes=24, working_size=48, iterations=8, refine_iterations=2, seed=3, device="cpu")
+
+
+def picture(width: int = 48, height: int = 32) -> np.ndarray:
+    """Stripes and a disc: error peaks all over, so every pass has strokes in several blocks."""
+    yy, xx = np.mgrid[:height, :width]
+    image = np.stack([(xx // 8) % 2 * 0.8 + 0.1, np.full(xx.shape, 0.4), (yy // 6) % 2 * 0.7 + 0.2], -1)
+    image[(xx - 30) ** 2 + (yy - 14) ** 2 < 64] = (0.9, 0.2, 0.1)
+    return image.astype(np.float32)
+
+
+def drawn_from_scratch(painter: Painter) -> np.ndarray:
+    """The painting so far drawn the slow way: paper, then every stroke, on a fresh canvas."""
+    height, width = painter.job.working.shape[:2]
+    canvas = raster.RasterCanvas(width, height, background=painter.job.background)
+    for stroke in painter.job.kept_working + tuple(painter.state.so_far()):
+        canvas.draw(stroke)
+    return canvas.to_rgb()
+
+
+def watch(painter: Painter) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
+    """(pass, strokes, preview, the same drawn from scratch) at every step of `painter.run()`."""
+    seen = []
+
+    def look(progress) -> None:
+        seen.append((progress.level, progress.strokes, progress.preview(), drawn_from_scratch(painter)))
+
+    painter.callback = look
+    painter.run()
+    return seen
+
+
+def test_the_painting_grows_stroke_by_stroke_within_a_pass():
+    painter = Painter(picture(), SETTINGS)
+    seen = watch(painter)
+    largest = max(painter.job.passes, key=lambda level: level.strokes)
+    index = painter.job.passes.index(largest) + 1
+    counts = [strokes for level, strokes, _, _ in seen if level == index]
+    assert len(counts) == SETTINGS.iterations and counts == sorted(counts)
+    assert len(set(counts)) >= min(largest.strokes, SETTINGS.iterations) > 2  # more strokes step after step
+    previews = [preview for level, _, preview, _ in seen if level == index]
+    changed = [not np.array_equal(a, b) for a, b in zip(previews, previews[1:], strict=False)]
+    assert all(changed)
+
+
+def test_every_preview_is_the_exact_rendering_of_the_strokes_so_far():
+    # passes draw over a copy of the canvas frozen so far, the refinement from the paper up
+    for settings in (SETTINGS, replace(SETTINGS, brushes=("oilbrush", "tape"), strokes=10)):
+        seen = watch(Painter(picture(), settings))
+        assert seen and all(np.array_equal(preview, scratch) for _, _, preview, scratch in seen)
+
+
+def test_a_resumed_painting_shows_its_strokes_under_the_new_ones():
+    first = paint(picture(), strokes=6, working_size=48, iterations=4, seed=1, device="cpu")
+    canvas = StrokeList(first.width, first.height, first.strokes, first.background)
+    painter = Painter(picture(), SETTINGS, resume=canvas)
+    seen = watch(painter)
+    assert all(np.array_equal(preview, scratch) for _, _, preview, scratch in seen)
+    assert seen[0][1] > len(first)  # the count includes the resumed strokes
+
+
+def test_watching_the_preview_leaves_the_painting_as_it_is():
+    unwatched = paint(picture(), **asdict(SETTINGS))
+    watched = paint(picture(), callback=lambda progress: progress.preview(), **asdict(SETTINGS))
+    assert svg.write(watched) == svg.write(unwatched)
