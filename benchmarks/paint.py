@@ -3,7 +3,8 @@
     python benchmarks/paint.py [--images tubingen.jpg,...] [--brushes oilbrush,markerpen]
                                [--counts 200,500,1000,2000] [--ot-weights 0.5] [--exact-forward both]
                                [--working-size 512] [--threads 2] [--variant prune=0 --variant prune=0.1]
-                               [--scaling [--sizes 512,1024]] [--busy 1] [--device auto|cpu|cuda|mps]
+                               [--scaling [--sizes 512,1024]] [--busy 1] [--preview-every K]
+                               [--device auto|cpu|cuda|mps]
 
 For every image, brush, stroke count and variant it paints from scratch and prints the wall time
 and the PSNR / SSIM of the exact (`raster`) rendering against the photo, both at the working size
@@ -18,6 +19,10 @@ smallest run: 1.0 everywhere when time grows linearly in strokes x pixels (issue
 --busy N starts N CPU-bound processes (busy loops) for the whole run: the painter's time on a busy
 machine, as an editor plug-in sees it, against a run without.
 
+--preview-every K does what `brushwork paint --preview-every K` does: every K optimisation steps it
+draws the painting so far (`Progress.preview`) and writes it as a PNG (into a temporary folder). Two more
+columns give the seconds those previews took and their share of the run (issue #17: at most 5 %).
+
 --device picks where the painter's tensors live (the header names it, with the GPU's name on CUDA).
 Before the first timed painting, one small untimed painting per brush loads its renderer and starts
 the device (a first call's one-off costs); every timed painting ends with the device synchronised.
@@ -27,6 +32,8 @@ import argparse
 import ast
 import os
 import statistics
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +41,10 @@ import torch
 from pytorch_msssim import ssim
 
 from brushwork import raster
+from brushwork.files import save_png
 from brushwork.images import load_image, resize
 from brushwork.painter import paint
-from brushwork.painter.threads import load_aware_threads
+from brushwork.painter.threads import load_aware_threads, other_work
 
 from cpu_hogs import busy
 from device_clock import Stopwatch, add_device_option, describe, device_from
@@ -57,6 +65,22 @@ def parse_settings(text: str) -> dict:
     """'prune=0,colour_refit=False' -> {'prune': 0, 'colour_refit': False} (PaintSettings fields)."""
     pairs = (item.split("=", 1) for item in text.split(",") if item)
     return {key.strip(): ast.literal_eval(value.strip()) for key, value in pairs}
+
+
+class PreviewWriter:
+    """A progress callback that writes the preview every `every` steps as paint --preview-every does,
+    and adds up the seconds it took."""
+
+    def __init__(self, every: int | None, folder: Path) -> None:
+        self.every, self.path = every, folder / "preview.png"
+        self.steps, self.seconds = 0, 0.0
+
+    def __call__(self, report) -> None:
+        self.steps += 1
+        if self.every and self.steps % self.every == 0:
+            started = time.perf_counter()
+            save_png(report.preview(), self.path)
+            self.seconds += time.perf_counter() - started
 
 
 def scaling(photo: np.ndarray, name: str, brush: str, counts: list[int], sizes: list[int], device) -> None:
@@ -93,6 +117,8 @@ def main() -> None:
     parser.add_argument("--working-size", type=int, default=512)
     parser.add_argument("--iterations", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--preview-every", type=int, default=None, metavar="K",
+                        help="write a preview PNG every K steps, as paint --preview-every does, and time it")
     parser.add_argument("--variant", action="append", default=[],
                         help="painter settings to compare, e.g. 'prune=0,colour_refit=False' (repeatable)")
     add_device_option(parser)
@@ -112,15 +138,14 @@ def main() -> None:
             variants.append(settings)
     if args.variant:
         variants = [{**base, **parse_settings(text)} for base in variants for text in args.variant]
-    described = describe(device)
-    with load_aware_threads() as threads:  # what each painting will pick at the machine's load now
-        print(f"device {described}; load average {os.getloadavg()[0]:.1f}, at which the painter uses "
-              f"{threads} of them; {args.busy} busy processes alongside; warm-up (untimed): a 20-stroke "
-              "painting at 64 px per brush", flush=True)
+    print(f"device {describe(device)}; warm-up (untimed): a 20-stroke painting at 64 px per brush", flush=True)
     for brush in args.brushes.split(","):
         paint(np.full((64, 64, 3), 0.5, np.float32), strokes=20, brush=brush, working_size=64, iterations=2,
               device=str(device))
     with busy(args.busy):
+        with load_aware_threads() as threads:  # what a painting picks at the machine's load now
+            print(f"{args.busy} busy processes alongside; load average {os.getloadavg()[0]:.1f}, other tasks "
+                  f"runnable {other_work()}: a painting starting now uses {threads} threads", flush=True)
         if args.scaling:
             name = args.images.split(",")[0] if args.images else "tubingen.jpg"
             counts = [int(c) for c in (args.counts or "1000,2000,5000").split(",")]
@@ -131,23 +156,33 @@ def main() -> None:
 
 
 def compare(args: argparse.Namespace, variants: list[dict], device) -> None:
-    """Every image x brush x count x variant: time, CPU time, PSNR and SSIM, then medians over images."""
+    """Every image x brush x count x variant: time, CPU time, PSNR and SSIM (and the previews' seconds),
+    then medians over images."""
     results: dict[tuple, list[tuple[float, float, float]]] = {}
     # CPU seconds (all threads) next to wall seconds tell a busy machine from a slow painter.
-    print(f"{'image':<14}{'brush':<11}{'strokes':>8}  {'variant':<34}{'time s':>8}{'cpu s':>8}{'PSNR':>8}{'SSIM':>8}")
+    previews = f"{'preview s':>10}{'share':>7}" if args.preview_every else ""
+    print(f"{'image':<14}{'brush':<11}{'strokes':>8}  {'variant':<34}{'time s':>8}{'cpu s':>8}{'PSNR':>8}{'SSIM':>8}"
+          + previews)
+    folder = tempfile.TemporaryDirectory(prefix="brushwork-previews-")
     for name in args.images.split(",") if args.images else sorted(p.name for p in IMAGES.iterdir()):
         photo = load_image(IMAGES / name)
         for brush in args.brushes.split(","):
             for count in (int(c) for c in (args.counts or "200,500,1000,2000").split(",")):
                 for settings in variants:
+                    watcher = PreviewWriter(args.preview_every, Path(folder.name))
                     with Stopwatch(device) as clock:
-                        strokes = paint(photo, strokes=count, brush=brush, **settings)
+                        # no callback without previews: with one the refinement reads its strokes back
+                        strokes = paint(photo, strokes=count, brush=brush,
+                                        callback=watcher if args.preview_every else None, **settings)
                     seconds, cpu = clock.seconds, clock.cpu_seconds
                     psnr, similarity = quality(strokes, photo, args.working_size)
                     label = " ".join(f"{k}={v}" for k, v in settings.items() if k not in ("working_size", "device"))
+                    if args.preview_every:
+                        previews = f"{watcher.seconds:>10.2f}{watcher.seconds / seconds:>7.1%}"
                     print(f"{name:<14}{brush:<11}{count:>8}  {label:<34}{seconds:>8.1f}{cpu:>8.1f}{psnr:>8.2f}"
-                          f"{similarity:>8.4f}", flush=True)
+                          f"{similarity:>8.4f}{previews}", flush=True)
                     results.setdefault((brush, count, label), []).append((seconds, psnr, similarity))
+    folder.cleanup()
     print("\nmedians over images")
     for (brush, count, label), rows in results.items():
         t, p, s = (statistics.median(col) for col in zip(*rows, strict=True))

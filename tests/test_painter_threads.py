@@ -5,7 +5,16 @@ import os
 import pytest
 import torch
 
-from brushwork.painter.threads import load_aware_threads, threads_for_load
+from brushwork.painter import threads as threads_module
+from brushwork.painter.threads import load_aware_threads, other_work, runnable_besides_this, threads_for_load
+
+
+def proc_loadavg(monkeypatch, tmp_path, text: str) -> None:
+    """/proc/loadavg reads `text` (a missing file where it is None: not Linux)."""
+    path = tmp_path / "loadavg"
+    if text is not None:
+        path.write_text(text)
+    monkeypatch.setattr(threads_module, "PROC_LOADAVG", path)
 
 
 @pytest.mark.parametrize(
@@ -24,11 +33,28 @@ def test_threads_are_the_cores_the_load_leaves(available, cores, load, expected)
     assert threads_for_load(available, cores, load) == expected
 
 
-def test_threads_are_lowered_while_painting_and_restored_after(monkeypatch):
+def test_the_other_work_is_what_is_runnable_now_not_the_minute_before(monkeypatch, tmp_path):
+    # a program started a moment ago (load average still 0.2) holds a core; this reader is the other task
+    assert runnable_besides_this("0.20 0.30 0.25 2/131 4242\n") == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.3, 0.25), raising=False)
+    proc_loadavg(monkeypatch, tmp_path, "0.20 0.30 0.25 2/131 4242\n")
+    assert other_work() == 1
+    # right after a painting of its own the average still counts it, the runnable tasks do not
+    proc_loadavg(monkeypatch, tmp_path, "1.90 0.80 0.40 1/131 4243\n")
+    assert other_work() == 0
+
+
+def test_without_proc_loadavg_the_load_average_counts(monkeypatch, tmp_path):
+    proc_loadavg(monkeypatch, tmp_path, None)
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.2, 1.0, 1.0), raising=False)
+    assert other_work() == 3.2
+
+
+def test_threads_are_lowered_while_painting_and_restored_after(monkeypatch, tmp_path):
     before = torch.get_num_threads()
     monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
-    monkeypatch.setattr(os, "getloadavg", lambda: (3.2, 1.0, 1.0), raising=False)
+    proc_loadavg(monkeypatch, tmp_path, "0.50 0.40 0.30 4/200 1000\n")
     chosen = []
     monkeypatch.setattr(torch, "set_num_threads", chosen.append)
     with load_aware_threads() as threads:
@@ -38,7 +64,8 @@ def test_threads_are_lowered_while_painting_and_restored_after(monkeypatch):
     assert torch.get_num_threads() == before
 
 
-def test_without_a_load_average_the_thread_count_is_kept(monkeypatch):
+def test_without_a_load_average_the_thread_count_is_kept(monkeypatch, tmp_path):
+    proc_loadavg(monkeypatch, tmp_path, None)  # Windows: neither
     monkeypatch.delattr(os, "getloadavg", raising=False)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
     chosen = []
@@ -48,10 +75,10 @@ def test_without_a_load_average_the_thread_count_is_kept(monkeypatch):
     assert chosen == [3, 3]
 
 
-def test_a_painting_on_a_busy_machine_uses_one_thread(monkeypatch):
+def test_a_painting_on_a_busy_machine_uses_one_thread(monkeypatch, tmp_path):
     from brushwork.painter import paint
 
-    monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 50.0, 50.0), raising=False)
+    proc_loadavg(monkeypatch, tmp_path, "50.0 50.0 50.0 51/300 1000\n")
     before, chosen, seen = torch.get_num_threads(), [], []
     real_set = torch.set_num_threads
 
@@ -65,3 +92,8 @@ def test_a_painting_on_a_busy_machine_uses_one_thread(monkeypatch):
           callback=lambda progress: seen.append(torch.get_num_threads()))
     assert chosen == [1, before] and set(seen) == {1}
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/loadavg"), reason="Linux only")
+def test_this_machines_proc_loadavg_is_read():
+    assert other_work() >= 0  # parsed, and the reader is not counted (it is runnable while it reads)

@@ -6,8 +6,14 @@ programs hold the cores (an editor, a browser: where a plug-in always runs), a w
 system has switched out stalls the rest of the team, which spin while they wait: measured on 2 cores
 at load average 15-19, a 200-stroke painting at 256 px took 16 CPU s (134 s wall) on one thread, and
 on two had not finished after 140 CPU s (23 minutes wall). So the painter keeps to the cores nobody
-else uses. The load average is read once, when a painting starts: it lags by a minute, and right after
-a painting it still counts that one's threads.
+else uses, counted when a painting starts.
+
+The count is of the tasks runnable at that moment (Linux's /proc/loadavg, a few readings): the
+one-minute load average lags a minute behind a program that has just started, which then takes a core
+the painter counted as free, and right after a painting it still counts that painting's own threads,
+so that every painting of a batch after the first would run on one thread. Where there is no
+/proc/loadavg (macOS) the load average is all there is; Windows has neither, and there torch's
+count is kept.
 """
 
 from __future__ import annotations
@@ -15,15 +21,43 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import statistics
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
+
+PROC_LOADAVG = Path("/proc/loadavg")
+READINGS = 5  # of the runnable tasks, READING_GAP seconds apart: their median rides out a passing blip
+READING_GAP = 0.005
 
 
 def threads_for_load(available: int, cores: int, load: float) -> int:
     """Threads to use, at most `available`: the `cores` less the other work (`load`, the runnable
     processes besides this one, rounded), at least one."""
     return max(1, min(available, cores - math.floor(load + 0.5)))
+
+
+def runnable_besides_this(loadavg: str) -> int:
+    """The tasks runnable at the moment /proc/loadavg's text was read (its fourth field,
+    'runnable/existing'), less the one reading it."""
+    return int(loadavg.split()[3].split("/")[0]) - 1
+
+
+def other_work() -> float | None:
+    """The tasks besides this one that want a core now (see the module docstring), or None where
+    the system does not say."""
+    try:
+        readings = []
+        for reading in range(READINGS):
+            if reading:
+                time.sleep(READING_GAP)
+            readings.append(runnable_besides_this(PROC_LOADAVG.read_text()))
+        return statistics.median(readings)
+    except (OSError, ValueError, IndexError):  # not Linux, or a /proc of another shape
+        getloadavg = getattr(os, "getloadavg", None)
+        return None if getloadavg is None else getloadavg()[0]
 
 
 def _cores() -> int:
@@ -34,11 +68,11 @@ def _cores() -> int:
 
 @contextlib.contextmanager
 def load_aware_threads() -> Iterator[int]:
-    """Torch's thread count lowered for the machine's load (its one-minute average, read once:
-    Windows has none, and there the count is kept) while the block runs, then restored."""
+    """Torch's thread count lowered for the other work on the machine (`other_work`, read once)
+    while the block runs, then restored."""
     available = torch.get_num_threads()
-    getloadavg = getattr(os, "getloadavg", None)
-    threads = available if getloadavg is None else threads_for_load(available, _cores(), getloadavg()[0])
+    load = other_work()
+    threads = available if load is None else threads_for_load(available, _cores(), load)
     torch.set_num_threads(threads)
     try:
         yield threads
