@@ -3,6 +3,7 @@
     BRUSHWORK_WEIGHTS=../shared/weights nice python benchmarks/stroke_style.py [--pairs 3] [--strokes 600]
         [--working-size 512] [--modes plain,colour,texture,stylize-first] [--set colour.style_weight=2]
         [--contents tubingen.jpg,...] [--styles starry_night.jpg,...] [--cache DIR] [--save DIR] [--device cpu]
+        [--time-restyle 1000]
 
 Pairs are taken from --contents x --styles (3 x 6 photos of ../shared/images, the stylize benchmark's grid)
 along diagonals, so that the first --pairs of them cover the contents and styles evenly; each content is
@@ -17,6 +18,12 @@ benchmarks/stylize.py's `quality()` (relu4_1 content, relu1_1..relu5_1 Gram styl
 share of strokes whose mean colour is farther than ΔE 20 (CIELAB) from every colour of a 16-colour k-means
 palette of the photo and of the style image (`brushwork.palette`). Seconds are the style phase's (the
 restyle, or stylize + paint for stylize-first), wall and CPU; a row per pair and mode, then the medians.
+
+Then the restyle timing (--time-restyle N, default 1,000; 0 skips it): the first content painted with N
+strokes (cached as above), restyled against the first style in `colour` mode at the defaults (and --set
+colour.FIELD=VALUE), as
+`brushwork restyle` does with the loss network loaded: wall and CPU seconds, torch's threads and the
+load average. `--pairs 0` prints only that.
 """
 
 from __future__ import annotations
@@ -26,14 +33,25 @@ import dataclasses
 import os
 import statistics
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stylize import GRID_CONTENTS, GRID_STYLES, SHARED, quality
 
 from device_clock import Stopwatch, add_device_option, describe, device_from
 
+if TYPE_CHECKING:
+    import torch
+
+    from brushwork.stylize import CD16xModels
+
 MODES = ("plain", "colour", "texture", "stylize-first")
 OFF_PALETTE_DE = 20.0  # CIELAB ΔE: farther than this from every palette colour is "off the palette"
 PALETTE_COLOURS = 16
+
+
+def picture(kind: str, name: str) -> Path:
+    """A --contents / --styles entry: a file name in ../shared/images/`kind`, or a path (one with a '/')."""
+    return Path(name) if "/" in name else SHARED / "images" / kind / name
 
 
 def diagonal_pairs(contents: list[str], styles: list[str]) -> list[tuple[str, str]]:
@@ -69,10 +87,14 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
     parser.add_argument("--set", action="append", default=[], metavar="MODE.FIELD=VALUE",
                         help="change a PaintSettings default for one mode (e.g. colour.style_weight=2); repeatable")
-    parser.add_argument("--contents", default=GRID_CONTENTS, help="files in ../shared/images/content")
-    parser.add_argument("--styles", default=GRID_STYLES, help="files in ../shared/images/style")
+    parser.add_argument("--contents", default=GRID_CONTENTS,
+                        help="files in ../shared/images/content, or paths (with a '/') to other photos")
+    parser.add_argument("--styles", default=GRID_STYLES,
+                        help="files in ../shared/images/style, or paths (with a '/') to other pictures")
     parser.add_argument("--cache", default="/tmp/brushwork-stroke-style", help="folder for the plain paintings")
     parser.add_argument("--save", help="folder for the paintings (SVG) of every pair and mode")
+    parser.add_argument("--time-restyle", type=int, default=1000, metavar="STROKES",
+                        help="time a colour-mode restyle of a painting of this many strokes (0: skip; default 1000)")
     add_device_option(parser)
     args = parser.parse_args()
     os.environ.setdefault("BRUSHWORK_WEIGHTS", str(SHARED / "weights"))
@@ -80,6 +102,30 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from brushwork.stylize import CD16xModels
+
+    device = device_from(args)
+    modes = args.modes.split(",")
+    if any(mode not in MODES for mode in modes):
+        raise SystemExit(f"--modes {args.modes}: expected some of {', '.join(MODES)}")
+    changes = parse_sets(args.set)
+    pairs = diagonal_pairs(args.contents.split(","), args.styles.split(","))[:args.pairs]
+    models = CD16xModels()
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    save = Path(args.save) if args.save else None
+    if save is not None:
+        save.mkdir(parents=True, exist_ok=True)
+    if pairs:
+        table(pairs, modes, changes, args, models, device, cache, save)
+    if args.time_restyle > 0:
+        time_restyle(args.time_restyle, args.contents.split(",")[0], args.styles.split(",")[0], args.working_size,
+                     cache, models, device, changes["colour"])
+
+
+def table(pairs: list[tuple[str, str]], modes: list[str], changes: dict[str, dict[str, object]],
+          args: argparse.Namespace, models: CD16xModels, device: torch.device, cache: Path, save: Path | None) -> None:
+    """Paint, restyle and measure every pair in every mode: a row each, then the medians."""
     import numpy as np
 
     from brushwork import raster
@@ -90,21 +136,8 @@ def run(args: argparse.Namespace) -> None:
     from brushwork.painter.style import StyleGoal
     from brushwork.palette import off_palette, palette
     from brushwork.settings import PaintSettings, StyleOptions
-    from brushwork.stylize import CD16xModels
 
-    device = device_from(args)
-    modes = args.modes.split(",")
-    if any(mode not in MODES for mode in modes):
-        raise SystemExit(f"--modes {args.modes}: expected some of {', '.join(MODES)}")
-    changes = parse_sets(args.set)
-    pairs = diagonal_pairs(args.contents.split(","), args.styles.split(","))[:args.pairs]
-    models = CD16xModels()
     base = dict(strokes=args.strokes, working_size=args.working_size, seed=0, device=str(device))
-    cache = Path(args.cache)
-    cache.mkdir(parents=True, exist_ok=True)
-    save = Path(args.save) if args.save else None
-    if save is not None:
-        save.mkdir(parents=True, exist_ok=True)
     print(f"{len(pairs)} pairs, {args.strokes} strokes at {args.working_size} px, modes {', '.join(modes)}; device "
           f"{describe(device)}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     for mode in modes:
@@ -117,10 +150,10 @@ def run(args: argparse.Namespace) -> None:
     print(f"{'content':<15}{'style':<22}{'mode':<15}{'content':>8}{'style':>8}{'off %':>7}{'time s':>8}{'cpu s':>8}")
     rows: dict[str, list[tuple[float, float, float, float, float]]] = {mode: [] for mode in modes}
     for content_name, style_name in pairs:
-        photo8 = load_rgb8(SHARED / "images" / "content" / content_name)
-        style8 = load_rgb8(SHARED / "images" / "style" / style_name)
-        photo = load_image(SHARED / "images" / "content" / content_name, max_side=args.working_size)
-        style = load_image(SHARED / "images" / "style" / style_name, max_side=STYLE_SIDE)
+        photo8 = load_rgb8(picture("content", content_name))
+        style8 = load_rgb8(picture("style", style_name))
+        photo = load_image(picture("content", content_name), max_side=args.working_size)
+        style = load_image(picture("style", style_name), max_side=STYLE_SIDE)
         colours = np.concatenate([palette(photo8, PALETTE_COLOURS), palette(style8, PALETTE_COLOURS)])
         cached = cache / f"{Path(content_name).stem}-{args.strokes}-{args.working_size}.svg"
         if not cached.exists():
@@ -142,15 +175,48 @@ def run(args: argparse.Namespace) -> None:
             strokes = np.array([stroke_colour(stroke) for stroke in painting.strokes])
             off = 100 * float(off_palette(strokes, colours, OFF_PALETTE_DE).mean())
             rows[mode].append((content_loss, style_loss, off, clock.seconds, clock.cpu_seconds))
-            print(f"{content_name:<15}{style_name:<22}{mode:<15}{content_loss:>8.3f}{style_loss:>8.3f}{off:>7.1f}"
+            print(f"{Path(content_name).name:<15}{Path(style_name).name:<22}{mode:<15}{content_loss:>8.3f}{style_loss:>8.3f}{off:>7.1f}"
                   f"{clock.seconds:>8.1f}{clock.cpu_seconds:>8.1f}", flush=True)
             if save is not None:
                 save_strokes(painting, save / f"{Path(content_name).stem}-{Path(style_name).stem}-{mode}.svg")
     print(f"\nmedians over {len(pairs)} pairs (load average {os.getloadavg()[0]:.1f})")
     print(f"{'mode':<15}{'content':>8}{'style':>8}{'off %':>7}{'time s':>8}{'cpu s':>8}")
     for mode, measured in rows.items():
+        if not measured:
+            continue
         medians = [statistics.median(column) for column in zip(*measured, strict=True)]
         print(f"{mode:<15}{medians[0]:>8.3f}{medians[1]:>8.3f}{medians[2]:>7.1f}{medians[3]:>8.1f}{medians[4]:>8.1f}")
+
+
+def time_restyle(strokes: int, content_name: str, style_name: str, working_size: int, cache: Path,
+                 models: CD16xModels, device: torch.device, changes: dict[str, object] | None = None) -> None:
+    """Print the wall and CPU seconds of restyling a `strokes`-stroke painting of `content_name` in `colour`
+    mode against `style_name`, at the defaults changed by `changes` (PaintSettings fields; the painting cached in
+    `cache`; the models already loaded)."""
+    import torch
+
+    from brushwork.files import load_strokes, save_strokes
+    from brushwork.images import load_image
+    from brushwork.painter import paint
+    from brushwork.painter.restyle import STYLE_SIDE, RestyleSettings, restyle
+    from brushwork.painter.style import StyleGoal
+    from brushwork.settings import PaintSettings
+
+    photo = load_image(picture("content", content_name), max_side=working_size)
+    style = load_image(picture("style", style_name), max_side=STYLE_SIDE)
+    cached = cache / f"{Path(content_name).stem}-{strokes}-{working_size}.svg"
+    if not cached.exists():
+        save_strokes(paint(photo, strokes=strokes, working_size=working_size, seed=0, device=str(device)), cached)
+    painting = load_strokes(cached)
+    chosen = PaintSettings(**(changes or {}))
+    load = os.getloadavg()[0]
+    with Stopwatch(device) as clock:
+        goal = StyleGoal((style,), (1.0,), chosen.style_weight, chosen.preserve_color, models)
+        restyle(painting, photo, goal, RestyleSettings("colour", chosen.style_weight, chosen.style_steps,
+                                                       device=str(device)))
+    print(f"\nrestyle of {len(painting.strokes)} strokes ({Path(content_name).name} x {Path(style_name).name}), "
+          f"colour mode, {chosen.style_steps} steps: {clock.seconds:.1f} s wall, {clock.cpu_seconds:.1f} s CPU; "
+          f"{torch.get_num_threads()} torch threads, load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
 
 
 if __name__ == "__main__":

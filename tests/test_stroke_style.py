@@ -1,6 +1,8 @@
 """Stroke-space style transfer: restyling a finished painting's strokes (colour and texture modes),
 painting in a style (the three modes), and the palette measure of off-palette strokes."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -211,3 +213,26 @@ def test_a_server_paint_job_takes_a_style_picture(photo, starry):
     assert isinstance(done, JobDone) and done.svg is not None and done.svg.count("<path") >= 1
     plain = paint(photo, **{k: v for k, v in params.items() if not k.startswith("style")})
     assert svg.read(done.svg).strokes != plain.strokes  # the style changed the colours
+
+
+# ------------------------------------------------------------------------------------------ benchmark
+
+def test_the_benchmark_times_a_colour_restyle(painting, tmp_path, style_image, models, capsys, monkeypatch):
+    """benchmarks/stroke_style.py prints the restyle timing itself: the painting of the first content (any
+    photo path) from the cache (painted once), restyled in colour mode against the first style."""
+    import runpy
+
+    from brushwork.files import save_strokes
+
+    benchmarks = Path(__file__).resolve().parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(benchmarks))  # as `python benchmarks/stroke_style.py` finds its siblings
+    script = runpy.run_path(str(benchmarks / "stroke_style.py"))
+    assert script["picture"]("content", "tubingen.jpg").parts[-3:] == ("images", "content", "tubingen.jpg")
+    assert script["picture"]("style", str(tmp_path / "mine.png")) == tmp_path / "mine.png"
+    photo, style = content_photo("chelsea.png"), style_image("starry_night.jpg")
+    save_strokes(painting, tmp_path / f"{photo.stem}-{len(painting)}-{SIZE}.svg")  # as a first run leaves it
+    script["time_restyle"](len(painting), str(photo), str(style), SIZE, tmp_path, models, torch.device("cpu"),
+                           {"style_steps": 3})
+    printed = capsys.readouterr().out
+    assert f"restyle of {len(painting)} strokes ({photo.name} x {style.name}), colour mode, 3 steps" in printed
+    assert " s wall, " in printed and " s CPU; " in printed
