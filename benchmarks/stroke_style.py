@@ -32,8 +32,9 @@ import argparse
 import dataclasses
 import os
 import statistics
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stylize import GRID_CONTENTS, GRID_STYLES, SHARED, quality
 
@@ -65,7 +66,8 @@ def parse_sets(pairs: list[str]) -> dict[str, dict[str, object]]:
     from brushwork.settings import SPEC, PaintSettings
 
     fields = {f.name: f.metadata[SPEC] for f in dataclasses.fields(PaintSettings)}
-    read = {"int": int, "float": float, "bool": lambda t: t.lower() in ("1", "true"), "choice": str}
+    read: dict[str, Callable[[str], object]] = {"int": int, "float": float, "choice": str,
+                                                "bool": lambda t: t.lower() in ("1", "true")}
     out: dict[str, dict[str, object]] = {mode: {} for mode in MODES}
     for pair in pairs:
         key, _, text = pair.partition("=")
@@ -82,6 +84,11 @@ def parse_sets(pairs: list[str]) -> dict[str, dict[str, object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=18, help="how many content x style pairs (default all 18)")
+    parser.add_argument("--skip", type=int, default=0,
+                        help="leave out the first SKIP of those pairs (to run a table in parts, see --combine)")
+    parser.add_argument("--combine", nargs="+", type=Path, metavar="LOG",
+                        help="print the medians of the rows these earlier runs printed (parts of one table), "
+                             "then stop")
     parser.add_argument("--strokes", type=int, default=600)
     parser.add_argument("--working-size", type=int, default=512, help="the painter's and restyler's long side")
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
@@ -109,7 +116,10 @@ def run(args: argparse.Namespace) -> None:
     if any(mode not in MODES for mode in modes):
         raise SystemExit(f"--modes {args.modes}: expected some of {', '.join(MODES)}")
     changes = parse_sets(args.set)
-    pairs = diagonal_pairs(args.contents.split(","), args.styles.split(","))[:args.pairs]
+    if args.combine:
+        combine(args.combine)
+        return
+    pairs = diagonal_pairs(args.contents.split(","), args.styles.split(","))[args.skip:args.pairs]
     models = CD16xModels()
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -148,7 +158,7 @@ def table(pairs: list[tuple[str, str]], modes: list[str], changes: dict[str, dic
         elif mode == "stylize-first":
             print(f"  {mode}: style_method {shown['style_method'] or StyleOptions().method}")
     print(f"{'content':<15}{'style':<22}{'mode':<15}{'content':>8}{'style':>8}{'off %':>7}{'time s':>8}{'cpu s':>8}")
-    rows: dict[str, list[tuple[float, float, float, float, float]]] = {mode: [] for mode in modes}
+    rows: dict[str, list[Row]] = {mode: [] for mode in modes}
     for content_name, style_name in pairs:
         photo8 = load_rgb8(picture("content", content_name))
         style8 = load_rgb8(picture("style", style_name))
@@ -175,11 +185,18 @@ def table(pairs: list[tuple[str, str]], modes: list[str], changes: dict[str, dic
             strokes = np.array([stroke_colour(stroke) for stroke in painting.strokes])
             off = 100 * float(off_palette(strokes, colours, OFF_PALETTE_DE).mean())
             rows[mode].append((content_loss, style_loss, off, clock.seconds, clock.cpu_seconds))
-            print(f"{Path(content_name).name:<15}{Path(style_name).name:<22}{mode:<15}{content_loss:>8.3f}{style_loss:>8.3f}{off:>7.1f}"
-                  f"{clock.seconds:>8.1f}{clock.cpu_seconds:>8.1f}", flush=True)
+            print(f"{Path(content_name).name:<15}{Path(style_name).name:<22}{mode:<15}{content_loss:>8.3f}"
+                  f"{style_loss:>8.3f}{off:>7.1f}{clock.seconds:>8.1f}{clock.cpu_seconds:>8.1f}", flush=True)
             if save is not None:
                 save_strokes(painting, save / f"{Path(content_name).stem}-{Path(style_name).stem}-{mode}.svg")
     print(f"\nmedians over {len(pairs)} pairs (load average {os.getloadavg()[0]:.1f})")
+    print_medians(rows)
+
+
+Row = tuple[float, float, float, float, float]  # content, style, off-palette %, wall s, CPU s
+
+
+def print_medians(rows: dict[str, list[Row]]) -> None:
     print(f"{'mode':<15}{'content':>8}{'style':>8}{'off %':>7}{'time s':>8}{'cpu s':>8}")
     for mode, measured in rows.items():
         if not measured:
@@ -188,8 +205,34 @@ def table(pairs: list[tuple[str, str]], modes: list[str], changes: dict[str, dic
         print(f"{mode:<15}{medians[0]:>8.3f}{medians[1]:>8.3f}{medians[2]:>7.1f}{medians[3]:>8.1f}{medians[4]:>8.1f}")
 
 
+def read_rows(text: str) -> dict[tuple[str, str, str], Row]:
+    """The (content, style, mode) rows a run printed."""
+    rows = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 8 and words[2] in MODES:
+            try:
+                rows[words[0], words[1], words[2]] = tuple(float(word) for word in words[3:])
+            except ValueError:  # a header or another line with eight words
+                continue
+    return rows  # type: ignore[return-value]
+
+
+def combine(logs: list[Path]) -> None:
+    """The medians over the rows of several runs' logs (each pair and mode counted once)."""
+    rows: dict[tuple[str, str, str], Row] = {}
+    for log in logs:
+        rows.update(read_rows(log.read_text()))
+    by_mode: dict[str, list[Row]] = {mode: [] for mode in MODES}
+    for (_, _, mode), row in rows.items():
+        by_mode[mode].append(row)
+    pairs = {(content, style) for content, style, _ in rows}
+    print(f"medians over {len(pairs)} pairs, from {', '.join(str(log) for log in logs)}")
+    print_medians(by_mode)
+
+
 def time_restyle(strokes: int, content_name: str, style_name: str, working_size: int, cache: Path,
-                 models: CD16xModels, device: torch.device, changes: dict[str, object] | None = None) -> None:
+                 models: CD16xModels, device: torch.device, changes: dict[str, Any] | None = None) -> None:
     """Print the wall and CPU seconds of restyling a `strokes`-stroke painting of `content_name` in `colour`
     mode against `style_name`, at the defaults changed by `changes` (PaintSettings fields; the painting cached in
     `cache`; the models already loaded)."""
