@@ -29,8 +29,10 @@ from pathlib import Path
 import torch
 
 PROC_LOADAVG = Path("/proc/loadavg")
-READINGS = 5  # of the runnable tasks, READING_GAP seconds apart: their median rides out a passing blip
-READING_GAP = 0.005
+# Readings of the runnable tasks, READING_GAP seconds apart: their median rides out a passing blip,
+# and all of them take 4 ms (stylizing a video reads them for every frame).
+READINGS = 5
+READING_GAP = 0.001
 
 
 def threads_for_load(available: int, cores: int, load: float) -> int:

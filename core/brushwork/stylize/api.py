@@ -46,8 +46,13 @@ def stylize(content: np.ndarray, styles: Sequence[np.ndarray], options: StyleOpt
             s = resize_tensor(s, *fit_long_side(s.shape[-2], s.shape[-1], opts.style_size))
         style_ts.append(pad_to_grid(s)[0] if min(s.shape[-2:]) < MIN_SIDE else s)
     mask_t = _mask_tensor(mask, height, width, device)
-    result = run(Job(content_t, style_ts, mask_t, opts, models or CD16xModels(), device,
-                     progress or (lambda fraction, stage: None), statistics or Statistics()))
+    # On shared cores a team of torch threads waits for its slowest member (imported here: the painter's
+    # package brings cairo, which stylizing alone does not need).
+    from brushwork.painter.threads import load_aware_threads
+
+    with load_aware_threads():
+        result = run(Job(content_t, style_ts, mask_t, opts, models or CD16xModels(), device,
+                         progress or (lambda fraction, stage: None), statistics or Statistics()))
     with torch.inference_mode():
         if opts.preserve_color:
             result = preserve_color(result, content_t)
