@@ -653,24 +653,15 @@ def test_a_failing_job_reports_its_error_text(api, manager, monkeypatch, tmp_pat
 
 # ------------------------------------------------------------------------------------------ trained styles
 
-def tiny_style(path) -> str:
-    """A trained-style file (an untrained, tiny Johnson network): what `brushwork train-style` writes."""
-    import torch
-
-    from brushwork.stylize import trained
-    from brushwork.stylize.johnson import JohnsonNet, JohnsonShape
-
-    torch.manual_seed(0)
-    net = JohnsonNet(JohnsonShape(width=4, blocks=1))
-    trained.save(path, "johnson", net.config(), net.state_dict())
-    return str(path)
-
-
 def test_a_trained_style_needs_no_style_picture(contract):
     image, _ = raw_image()
     queued = contract.post("/v1/jobs", json={"kind": "stylize", "image": image, "params": {"model": "starry_night"}})
     assert queued.status_code == 202, queued.text
     assert contract.post(f"/v1/jobs/{queued.json()['id']}/cancel").json()["state"] == "cancelled"
+    # a paint job takes one too (painted stylize-first), with no style picture
+    queued = contract.post("/v1/jobs", json={"kind": "paint", "image": image, "params": {"model": "starry_night"}})
+    assert queued.status_code == 202, queued.text
+    contract.post(f"/v1/jobs/{queued.json()['id']}/cancel")
     for params in ({"method": "trained"}, {"model": " "}, {}):  # an editor's empty Model field names none
         response = contract.post("/v1/jobs", json={"kind": "stylize", "image": image, "params": params})
         assert response.status_code == 422, params
@@ -704,6 +695,8 @@ def test_stylize_job_with_a_trained_style_file_and_no_style_picture(api, tmp_pat
     content[:, 4:, 3] = 255
     image = {"encoding": "raw", "channels": "RGBA8", "width": 40, "height": 24,
              "data": base64.b64encode(content.tobytes()).decode()}
+    from test_trained_api import tiny_style  # imports torch: only for this test
+
     model = tiny_style(tmp_path / "tiny.pt")
     status = wait(api, submit(api, "stylize", image=image, model=model, alpha=0.5)["id"])
     assert status["state"] == "done", status

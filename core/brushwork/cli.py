@@ -252,7 +252,8 @@ def paint(image: Path, output: Path | None, settings: dict[str, Any], **options:
     if _is_clip(image):
         unsupported = {"--resume": "resume", "--png-width": "png_width", "--preview-every": "preview_every",
                        "--animate": "animation", "--style": "styles", "--mask": "mask"}
-        _refuse_for_clips(image, [name for name, key in unsupported.items() if options[key]])
+        _refuse_for_clips(image, [name for name, key in unsupported.items() if options[key]]
+                          + (["--model"] if PaintSettings(**settings).trained_style else []))
         _paint_clip(image, output, settings, [suffix for suffix, wanted in ((".png", options["png"]),
                                                                            (".json", options["json"])) if wanted])
         return

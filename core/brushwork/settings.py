@@ -228,7 +228,15 @@ class PaintSettings:
     preserve_color: bool = setting(False, "Preserve colours", "Keep the photo's colours: the style's luminance "
                                    "patterns only.", "bool", editor=True)
     style_method: str | None = setting(None, "Stylize method", "stylize-first: how the photo is stylized (default: "
-                                       "the stylize command's).", "choice", choices="methods")
+                                       "the stylize command's; trained takes --model).", "choice", choices="methods")
+    model: str | None = setting(None, "Model", "A trained style, by name (brushwork styles lists them) or as a .pt "
+                                "file: the photo is stylized with it first and the result painted (stylize-first "
+                                "with the trained method); no style image is needed.", "str")
+
+    @property
+    def trained_style(self) -> str | None:
+        """The trained style `model` names (an editor's empty field names none)."""
+        return (self.model.strip() or None) if self.model else None
 
 
 def _number(value: float | None) -> str:
@@ -298,6 +306,9 @@ def validate_settings(s: PaintSettings) -> None:
     check_fields(s)
     if s.min_size is not None and s.max_size is not None and s.min_size > s.max_size:
         raise BrushworkError(f"min-size {s.min_size} is larger than max-size {s.max_size}")
+    if s.style_method == "trained" and s.trained_style is None:
+        raise BrushworkError("--style-method trained needs --model (a style name or .pt file; brushwork styles lists "
+                             "them)")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ def paint(
     `callback(progress)` is called after every optimisation step; returning False cancels, which
     raises PaintCancelled carrying the strokes painted so far (Ctrl-C does the same). `resume`
     continues an existing painting. With `styles` (paths or float RGB arrays), the painting takes on
-    their style as `style_mode` says (`restyle.paint_in_style`; `mask`, (h, w) 0..1, limits where).
+    their style as `style_mode` says (`restyle.paint_in_style`; `mask`, (h, w) 0..1, limits where); with
+    `model` (a trained style's name or .pt file) the photo is stylized with it first, then painted.
     Other keywords are `PaintSettings` fields (strokes, seed, working_size, iterations, ot_weight,
     min_size, max_size, opaque, background, exact_forward, ..., and device: "auto", "cpu", "cuda[:N]"
     or "mps"; the same seed gives the same strokes on one device).
@@ -42,7 +43,7 @@ def paint(
         settings["brushes"] = (brush,) if isinstance(brush, str) else tuple(brush)
     options = PaintSettings(**settings)
     target = load_image(image, options.background) if not isinstance(image, np.ndarray) else image
-    if styles:
+    if styles or options.trained_style:  # a trained style (`model`) needs no style image
         from brushwork.painter.restyle import STYLE_SIDE, paint_in_style
 
         pictures = [load_image(s, max_side=STYLE_SIDE) if not isinstance(s, np.ndarray) else s for s in styles]
