@@ -13,8 +13,8 @@ def __getattr__(name: str):
         from brushwork.animation import animate
 
         return animate
-    if name in ("batch", "video"):
-        # `brushwork.batch(...)` / `brushwork.video(...)`: the callable packages, imported on first use.
+    if name in ("batch", "video", "stylize"):
+        # `brushwork.batch(...)` / `.video(...)` / `.stylize(...)`: the callable packages, imported on first use.
         import importlib
 
         return importlib.import_module(f"brushwork.{name}")
@@ -31,5 +31,6 @@ __all__ = [
     "__version__",
     "animate",
     "batch",
+    "stylize",
     "video",
 ]

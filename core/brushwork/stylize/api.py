@@ -3,14 +3,17 @@ on the device the options name."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import torch
 
 from brushwork.device import resolve_device
 from brushwork.errors import BrushworkError
-from brushwork.images import fit_long_side, resize_tensor, to_array, to_tensor
+from brushwork.images import fit_long_side, load_rgb8, resize_tensor, to_array, to_tensor
 from brushwork.settings import StyleOptions
 from brushwork.stylize import methods
 from brushwork.stylize.job import Job, Progress, Statistics
@@ -19,10 +22,13 @@ from brushwork.stylize.tiling import MIN_SIDE, pad_to_grid
 from brushwork.stylize.transforms import preserve_color
 
 
-def stylize(content: np.ndarray, styles: Sequence[np.ndarray], options: StyleOptions | None = None,
-            mask: np.ndarray | None = None, models: Models | None = None,
-            progress: Progress | None = None, statistics: Statistics | None = None) -> np.ndarray:
-    """Stylize `content` ((H, W, 3) uint8 RGB) with one or more style images; returns (H', W', 3) uint8.
+def stylize(content: np.ndarray | str | os.PathLike, styles: Sequence[np.ndarray | str | os.PathLike] = (),
+            options: StyleOptions | None = None, mask: np.ndarray | None = None, models: Models | None = None,
+            progress: Progress | None = None, statistics: Statistics | None = None, **settings: Any) -> np.ndarray:
+    """Stylize `content` ((H, W, 3) uint8 RGB, or a picture's path) with one or more style images (arrays
+    or paths), or with a trained style and none (`model=`); returns (H', W', 3) uint8. `settings` are
+    StyleOptions fields that replace those of `options` (e.g. `stylize("photo.jpg", model="starry_night")`,
+    `stylize(photo, [style], method="wct", alpha=0.8)`).
 
     The output has the content's size, or `options.size` on its long side. `mask` ((h, w) float in [0, 1],
     any size with the content's aspect ratio) limits where the style applies: 0 keeps the content.
@@ -32,7 +38,11 @@ def stylize(content: np.ndarray, styles: Sequence[np.ndarray], options: StyleOpt
     cancel). `statistics` says where the feed-forward methods' whole-image statistics come from (default:
     this image's own; `video.styling.ClipStatistics` shares them across the frames of a clip).
     """
-    opts = (options or StyleOptions()).validate(len(styles))
+    opts = replace(options or StyleOptions(), **settings).validate(len(styles))
+    if not isinstance(content, np.ndarray):
+        content = load_rgb8(content, max_side=opts.size)
+    pictures = [style if isinstance(style, np.ndarray) else load_rgb8(style, max_side=opts.style_size)
+                for style in styles]
     run = methods.method(opts.method)
     device = resolve_device(opts.device)
     source = to_tensor(content, device)
@@ -40,7 +50,7 @@ def stylize(content: np.ndarray, styles: Sequence[np.ndarray], options: StyleOpt
     height, width = fit_long_side(src_h, src_w, opts.size) if opts.size else (src_h, src_w)
     content_t = resize_tensor(source, height, width)
     style_ts = []
-    for style in styles:
+    for style in pictures:
         s = to_tensor(style, device)
         if max(s.shape[-2:]) > opts.style_size:  # shrink only: upscaling adds cost, not texture
             s = resize_tensor(s, *fit_long_side(s.shape[-2], s.shape[-1], opts.style_size))
