@@ -1,14 +1,17 @@
 """The live preview (`Progress.preview`, which paint --preview-every and the bridge's previews show):
 the painting grows stroke by stroke within a pass, is what the exact renderer draws of the strokes
-so far, and watching it changes nothing in the painting."""
+so far, and watching it changes nothing in the painting; the bridge paces its previews."""
 
+import io
 from dataclasses import asdict, replace
 
 import numpy as np
+from PIL import Image
 
 from brushwork import raster, svg
 from brushwork.painter import paint
 from brushwork.painter.optimise import Painter
+from brushwork.server.worker import JobDone, JobProgress, Picture, WorkerJob, next_preview, run_paint
 from brushwork.settings import PaintSettings
 from brushwork.strokes import StrokeList
 
@@ -77,3 +80,20 @@ def test_watching_the_preview_leaves_the_painting_as_it_is():
     unwatched = paint(picture(), **asdict(SETTINGS))
     watched = paint(picture(), callback=lambda progress: progress.preview(), **asdict(SETTINGS))
     assert svg.write(watched) == svg.write(unwatched)
+
+
+def test_the_bridge_draws_previews_every_interval_and_never_more_than_a_twentieth_of_the_time():
+    assert next_preview(10.0, 0.02, 2.0) == 12.0  # cheap: every interval
+    assert next_preview(10.0, 0.5, 2.0) == 20.0  # costly (a slow or busy machine): 5 % of the time at most
+
+
+def test_the_bridge_sends_the_growing_painting_as_small_previews():
+    pixels = (picture(96, 64) * 255).astype(np.uint8)
+    rgba = np.concatenate([pixels, np.full((64, 96, 1), 255, np.uint8)], axis=2)
+    job = WorkerJob("job", "paint", {"strokes": 24, "working_size": 48, "iterations": 8, "seed": 3, "device": "cpu"},
+                    Picture(96, 64, rgba.tobytes()), preview_interval=0.0)
+    sent = []
+    run_paint(job, sent.append)
+    previews = [Image.open(io.BytesIO(m.preview)) for m in sent if isinstance(m, JobProgress) and m.preview]
+    assert previews and all(image.size == (48, 32) for image in previews)  # the working size, under 256 px
+    assert isinstance(sent[-1], JobDone)
