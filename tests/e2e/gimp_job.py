@@ -4,7 +4,7 @@ whose "scenario" says what to do:
 - "paint" (default): loads the input image, selects a rectangle, calls the installed plug-in's
   procedures non-interactively (painting once per brush kind), and writes what it finds (layer
   groups, offsets, raw RGBA pixels, and GIMP's own rasterisation of each job's paths as a selection
-  mask) for the test.
+  mask) for the test; then stylizes with a style image, and with trained styles and none.
 - "layers": an image with a hidden layer, a layer group holding an opaque "cover" layer, and the
   input as background: paints the visible image, the background alone and the cover alone
   ("active-layer-only"); then a long job, which the test cancels the way GIMP's Cancel does (it
@@ -131,6 +131,13 @@ else:
         result["paints"][options["brushes"]] = outcome
     style = Gio.File.new_for_path(conf["style"])
     result["stylize"] = call("brushwork-stylize", image, layer, style=style, **conf["stylize"])
+    # trained styles, with no style image: one of the engine's by name (Model), a .pt file (Model file)
+    result["trained"] = []
+    for options in conf.get("trained", []):
+        values = dict(options)
+        if "model-file" in values:
+            values["model-file"] = Gio.File.new_for_path(values["model-file"])
+        result["trained"].append(call("brushwork-stylize", image, layer, style=None, **values))
 
     # a call that cannot run comes back as an error with a message for the caller, and adds nothing
     layers_before = len(image.get_layers())

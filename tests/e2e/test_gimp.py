@@ -136,9 +136,20 @@ def test_paint_and_stylize_in_gimp_batch_mode(gimp, server, tmp_path, monkeypatc
     rgba = _input_image(work / "input.png")
     # any format GIMP opens: a JPEG style image goes through GIMP's own loader
     Image.open(style_image("composition_vii.jpg")).convert("RGB").resize((64, 64)).save(work / "style.jpg")
+    # a trained style file of the user's own, at the same path inside GIMP's root and on the host (where the
+    # server reads it)
+    from test_trained_api import tiny_style
+
+    own = Path(tiny_style(work / "own.pt"))
+    (inside / "own.pt").parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(own, inside / "own.pt")
+    trained = [{"model": "starry_night", "alpha": 0.9}, {"model-file": str(inside / "own.pt")}]
     conf = {"image": str(inside / "input.png"), "style": str(inside / "style.jpg"),
-            "selection": SELECTION, "paints": PAINTS, "stylize": STYLIZE}
-    result = gimp.run(conf)
+            "selection": SELECTION, "paints": PAINTS, "stylize": STYLIZE, "trained": trained}
+    try:
+        result = gimp.run(conf)
+    finally:
+        shutil.rmtree(inside, ignore_errors=True)  # the host's copy
 
     assert result["procedures"] == {"brushwork-paint": True, "brushwork-stylize": True}
     assert result["menus"] == {"brushwork-paint": ["Paint with strokes…", ["<Image>/Filters/brushwork"]],
@@ -148,12 +159,14 @@ def test_paint_and_stylize_in_gimp_batch_mode(gimp, server, tmp_path, monkeypatc
         assert result["paints"][options["brushes"]] == {"status": "success", "error": None,
                                                       "paths": options["strokes"]}, result["paints"]
     assert result["stylize"] == {"status": "success", "error": None}, result
+    assert result["trained"] == [{"status": "success", "error": None}] * 2, result["trained"]
     assert result["no_style"]["status"] == "execution-error" and result["no_style"]["layers_added"] == 0
     assert "choose a style image" in result["no_style"]["error"], result["no_style"]
     # one named group per job (newest on top), holding its layer
     titles = [f"brushwork: {TITLES[p['brushes']]}, {p['strokes']} strokes" for p in PAINTS]
     # (GIMP keeps layer names unique across the image: the later ones are "brushwork painting #2", ...)
     assert [(layer["group"], layer["name"].split(" #")[0]) for layer in result["layers"]] == [
+        ("brushwork: own style", "brushwork stylized"), ("brushwork: starry_night style", "brushwork stylized"),
         ("brushwork: AdaIN style", "brushwork stylized"),
         *[(title, "brushwork painting") for title in reversed(titles)], (None, "Background")]
     x, y, w, h = SELECTION
@@ -164,7 +177,7 @@ def test_paint_and_stylize_in_gimp_batch_mode(gimp, server, tmp_path, monkeypatc
     bridge = Bridge(None, start=False)
     jobs = bridge.request("GET", "/jobs")
     assert [(j["kind"], j["state"]) for j in jobs] == [("paint", "done")] * len(PAINTS) + [
-        ("stylize", "done"), ("paint", "done")]
+        ("stylize", "done")] * 3 + [("paint", "done")]
 
     def pixels(layer):
         return np.frombuffer((work / "out" / layer["file"]).read_bytes(), np.uint8).reshape(h, w, 4)
@@ -185,9 +198,15 @@ def test_paint_and_stylize_in_gimp_batch_mode(gimp, server, tmp_path, monkeypatc
         exact = raster.render(strokes, transparent=True)[..., 3] >= 128
         assert not ((mask >= 192) & ~ndimage.binary_dilation(exact)).any(), options["brushes"]
         assert not ((mask <= 64) & ndimage.binary_erosion(exact)).any(), options["brushes"]
-    stylized = pixels(result["layers"][0])
-    expected = np.asarray(Image.open(io.BytesIO(bridge.result_png(jobs[len(PAINTS)]["id"]))).convert("RGBA"))
-    np.testing.assert_array_equal(stylized, expected)
+    def result_png(job):
+        return np.asarray(Image.open(io.BytesIO(bridge.result_png(job["id"]))).convert("RGBA"))
+
+    stylized = pixels(result["layers"][2])
+    np.testing.assert_array_equal(stylized, result_png(jobs[len(PAINTS)]))
+    # the trained styles' results, each in its own group (newest on top); they are not the AdaIN one
+    for layer, job in zip(result["layers"][:2], reversed(jobs[len(PAINTS) + 1:len(PAINTS) + 3]), strict=True):
+        np.testing.assert_array_equal(pixels(layer), result_png(job))
+        assert np.abs(pixels(layer).astype(int) - stylized).mean() > 1
     # the job saw the selected part of the (visible) image: the gradient's mean brightness survives
     assert abs(stylized[..., :3].mean() - rgba[y:y + h, x:x + w, :3].mean()) < 60
 
