@@ -73,7 +73,8 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
     stylize = {"style": str(style), "method": "adain", "alpha": 0.8, "preserve_color": False}
     deep = {**OPTIONS, "vector_layer": False}
     job = {"image": str(tmp / "input.png"), "out": str(out), "selection": SELECTION, "paints": PAINTS,
-           "stylize": stylize, "stylize_title": "brushwork: AdaIN style", "cancel": LONG, "deep": deep,
+           "stylize": stylize, "stylize_title": "brushwork: AdaIN style", "trained": "starry_night",
+           "trained_title": "brushwork: starry_night style", "cancel": LONG, "deep": deep,
            "hung": OPTIONS, "hung_watch_ms": 2000, "state_file": str(tmp / "state" / "server.json"),
            "settle_ms": 1000, "timeout": int(os.environ.get("BRUSHWORK_E2E_TIMEOUT", "400"))}
     (tmp / "job.json").write_text(json.dumps(job))
@@ -132,7 +133,8 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
         assert any(r.startswith("POST /v1/jobs/hung-job/cancel") for r in hung.requests), hung.requests
         # Krita's UI thread never waited on the server, in any phase
         krita_own = {phase: stalls.pop(phase) for phase in ("krita_starting", "krita_idle")}  # no job: for comparison
-        assert set(stalls) == {"hung_job", "hung_cancel", "paint", "stylize", "long_job", "long_cancel", "deep"}
+        assert set(stalls) == {"hung_job", "hung_cancel", "paint", "stylize", "trained", "long_job", "long_cancel",
+                               "deep"}
         # While jobs run and while Cancel reaches a hung server, only brushwork's own work is on the UI
         # thread: held to MAX_STALL. The phases where results land also hold Krita's own work on the
         # document (adding layers, drawing the vector shapes), which Krita does on its UI thread; they
@@ -155,7 +157,7 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
         # one named group per job, the painting under its strokes
         titles = [f"brushwork: {TITLES[p['brush']]}, {p['strokes']} strokes" for p in PAINTS]
         deep_title, active_title = titles[-1] + " (2)", titles[-1] + " (3)"
-        stylized_titles = ["brushwork: AdaIN style", "brushwork: AdaIN style (2)"]
+        stylized_titles = ["brushwork: AdaIN style", "brushwork: AdaIN style (2)", "brushwork: starry_night style"]
         assert result["groups"] == {**{t: [["brushwork painting", "paintlayer"], ["brushwork strokes", "vectorlayer"]]
                                         for t in titles},
                                     **{t: [["brushwork stylized", "paintlayer"]] for t in stylized_titles},
@@ -177,12 +179,13 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
             jobs = bridge.request("GET", "/jobs")
             texts = [bridge.result_svg(job["id"]) for job in jobs[:len(PAINTS)]]
             stylized_expected = bridge.result_raw(jobs[len(PAINTS)]["id"], "BGRA8")
+            trained_expected = bridge.result_raw(jobs[len(PAINTS) + 1]["id"], "BGRA8")
             deep_text = bridge.result_svg(jobs[-2]["id"])
             active_text = bridge.result_svg(jobs[-1]["id"])
         finally:
             del os.environ["BRUSHWORK_STATE_DIR"]
         assert [(j["kind"], j["state"]) for j in jobs] == [("paint", "done")] * len(PAINTS) + [
-            ("stylize", "done"), ("paint", "cancelled"), ("paint", "done"), ("paint", "done")]
+            ("stylize", "done"), ("stylize", "done"), ("paint", "cancelled"), ("paint", "done"), ("paint", "done")]
         outside = np.ones((H, W), bool)
         outside[y:y + h, x:x + w] = False
         scores = {}
@@ -233,6 +236,11 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
         assert (stylized[outside][:, 3] == 0).all()
         # the history's "Apply again" put the very same pixels in a group of their own
         assert (out / "reapplied.bgra").read_bytes() == (out / "stylized.bgra").read_bytes()
+        # a trained style from the Model picker (the engine's styles), with no style image
+        assert "starry_night" in result["trained_styles"]
+        trained = np.frombuffer((out / "trained.bgra").read_bytes(), np.uint8).reshape(H, W, 4)
+        np.testing.assert_array_equal(trained[y:y + h, x:x + w].tobytes(), trained_expected)
+        assert trained_expected != stylized_expected and (trained[outside][:, 3] == 0).all()
     finally:
         if state is not None:
             try:

@@ -7,7 +7,8 @@ selects a region and, like a user, works through the brushwork docker's widgets 
    server's state file (as a dying server does) and the stand-in goes away;
 2. Paint, once per brush kind, all four queued at once; waits for each job's layer group while
    watching the live preview layer;
-3. Stylize, then "Apply again" on that result from the history;
+3. Stylize, then "Apply again" on that result from the history; then Stylize with a trained style
+   (Model) and no style image;
 4. a long paint job, cancelled from the queue once its preview is on the canvas;
 5. converts the document to 16 bits per channel and paints once more, then once with "Active layer
    only" on a hidden green layer.
@@ -417,6 +418,27 @@ class Driver(Extension):
     def after_reapply(self, title):
         try:
             self.save(self.record_group(title)[0], "reapplied.bgra")
+            self.trained()
+        except Exception:
+            self.fail(traceback.format_exc())
+
+    # 3b. Stylize with a trained style (the Model picker) and no style image ------------------------------
+
+    def trained(self):
+        self.w(QLineEdit, "brushwork_style").setText("")
+        combo = self.w(QComboBox, "brushwork_model_choice")
+        self.result["trained_styles"] = [combo.itemText(i) for i in range(combo.count())]
+        combo.setEditText(CONF["trained"])
+        self.measure("trained")
+        self.click("brushwork_stylize_run")
+        title = CONF["trained_title"]
+        self.wait(lambda: title in self.results(), lambda: QTimer.singleShot(300, self.after_trained), "trained group")
+
+    def after_trained(self):
+        try:
+            self.measure(None)
+            self.save(self.record_group(CONF["trained_title"])[0], "trained.bgra")
+            self.w(QComboBox, "brushwork_model_choice").setEditText("")
             self.long_job()
         except Exception:
             self.fail(traceback.format_exc())
