@@ -676,6 +676,9 @@ def test_a_trained_style_is_budgeted_as_the_trained_method():
     assert job_method("stylize", {"method": "microast", "model": ""}) == "microast"
     assert job_method("paint", {"model": "starry_night"}) == "paint"
     assert job_memory("stylize", {"method": "gatys", "model": "x.pt"}, 100) == 100 * WORKER_BYTES_PER_PIXEL["trained"]
+    # a painting with a trained style stylizes the whole picture first
+    assert job_memory("paint", {"model": "x.pt"}, 100) == 100 * WORKER_BYTES_PER_PIXEL["trained"]
+    assert job_memory("paint", {"model": ""}, 100) == 100 * WORKER_BYTES_PER_PIXEL["paint"]
 
 
 def test_a_stylize_batch_takes_a_trained_style_instead_of_style_pictures(contract, tmp_path):

@@ -31,7 +31,6 @@ from brushwork.device import validate_device
 from brushwork.errors import BrushworkError
 from brushwork.server.jobs import (
     MB,
-    WORKER_BYTES_PER_PIXEL,
     Job,
     JobManager,
     JobState,
@@ -39,6 +38,7 @@ from brushwork.server.jobs import (
     QueueFull,
     job_memory,
     job_method,
+    job_rate,
     trained_style,
 )
 from brushwork.server.worker import Picture
@@ -382,9 +382,10 @@ def check_budget(kind: str, params: dict[str, Any], image: tuple[int, int], styl
     style_pixels = style[0] * style[1] if style else 0
     need = job_memory(kind, params, pixels, style_pixels)
     if need > limits.job_bytes:
-        method = job_method(kind, params)
-        what = f"a {method} stylize job" if kind == "stylize" else "a paint job"
-        rate = WORKER_BYTES_PER_PIXEL[method]
+        what = f"a {job_method(kind, params)} stylize job" if kind == "stylize" else "a paint job"
+        if kind == "paint" and trained_style(params):
+            what += " with a trained style"
+        rate = job_rate(kind, params)
         most = (limits.job_bytes - (need - pixels * rate)) / rate / 1e6  # what the style leaves
         raise HTTPException(413, f"image: {image[0]}x{image[1]} ({pixels / 1e6:.1f} MP) would need about "
                                  f"{need / MB:.0f} MB of worker memory for {what}, over the per-job budget of "

@@ -115,10 +115,17 @@ def job_method(kind: str, params: dict[str, Any]) -> str:
     return "trained" if trained_style(params) else params["method"]
 
 
+def job_rate(kind: str, params: dict[str, Any]) -> int:
+    """Estimated peak worker memory of a job, bytes per pixel of its picture (WORKER_BYTES_PER_PIXEL)."""
+    rate = WORKER_BYTES_PER_PIXEL[job_method(kind, params)]
+    if kind == "paint" and trained_style(params):  # the whole picture is stylized first, then painted
+        rate = max(rate, WORKER_BYTES_PER_PIXEL["trained"])
+    return rate
+
+
 def job_memory(kind: str, params: dict[str, Any], pixels: int, style_pixels: int = 0) -> int:
     """Estimated peak worker memory (bytes) of a job on a picture of `pixels` pixels."""
-    method = job_method(kind, params)
-    return pixels * WORKER_BYTES_PER_PIXEL[method] + style_pixels * STYLE_BYTES_PER_PIXEL
+    return pixels * job_rate(kind, params) + style_pixels * STYLE_BYTES_PER_PIXEL
 
 
 class QueueFull(Exception):
