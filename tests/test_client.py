@@ -409,3 +409,14 @@ def test_client_works_without_site_packages(dirs, bridges):
                          env={**os.environ, "PYTHONPATH": "/nonexistent"})
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) == bridge.pid
+
+
+def test_engine_options_list_the_engines_trained_styles():
+    styles = EngineOptions(describe()).styles()  # the shipped ones at least, as stylize's `model` names them
+    assert {"starry_night"} <= {style.name for style in styles}
+    assert all(style.help.endswith(".pt") and " style: " in style.help for style in styles)
+    document = {**describe(), "styles": [{"name": "mine", "kind": None, "path": "/u/mine.pt"}, {"kind": "johnson"},
+                                         "junk"]}
+    assert [(s.name, s.help) for s in EngineOptions(document).styles()] == [("mine", "trained style: /u/mine.pt")]
+    older = {key: value for key, value in describe().items() if key != "styles"}  # an engine before #18
+    assert EngineOptions(older).styles() == []
