@@ -253,13 +253,16 @@ def time_restyle(strokes: int, content_name: str, style_name: str, working_size:
     painting = load_strokes(cached)
     chosen = PaintSettings(**(changes or {}))
     load = os.getloadavg()[0]
+    threads: set[int] = set()  # torch's count while restyling: fewer than the process's on a busy machine
     with Stopwatch(device) as clock:
         goal = StyleGoal((style,), (1.0,), chosen.style_weight, chosen.preserve_color, models)
         restyle(painting, photo, goal, RestyleSettings("colour", chosen.style_weight, chosen.style_steps,
-                                                       device=str(device)))
+                                                       device=str(device)),
+                callback=lambda _: threads.add(torch.get_num_threads()))
     print(f"\nrestyle of {len(painting.strokes)} strokes ({Path(content_name).name} x {Path(style_name).name}), "
           f"colour mode, {chosen.style_steps} steps: {clock.seconds:.1f} s wall, {clock.cpu_seconds:.1f} s CPU; "
-          f"{torch.get_num_threads()} torch threads, load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
+          f"torch threads {'/'.join(map(str, sorted(threads)))} of {torch.get_num_threads()}, load average "
+          f"{load:.1f} before, {os.getloadavg()[0]:.1f} after")
 
 
 if __name__ == "__main__":
