@@ -14,12 +14,12 @@ from brushwork.stylize.collection import (
     translate_seamed,
     translate_tiles,
 )
-from brushwork.stylize.johnson import JohnsonNet, JohnsonShape, run_tiled
+from brushwork.stylize.johnson import SKIPS, JohnsonNet, JohnsonShape, run_tiled
 
 
-def _net(seed: int = 0) -> JohnsonNet:
+def _net(seed: int = 0, skip: str = "photo") -> JohnsonNet:
     torch.manual_seed(seed)
-    net = JohnsonNet(JohnsonShape(width=4, blocks=2)).eval()
+    net = JohnsonNet(JohnsonShape(width=4, blocks=2, skip=skip)).eval()
     with torch.no_grad():  # away from the identity initialisation of the norms, so statistics matter
         for p in net.parameters():
             p.add_(0.2 * torch.randn_like(p))
@@ -33,8 +33,9 @@ def test_johnson_keeps_the_size(height: int, width: int) -> None:
     assert out.shape == (1, 3, height, width) and out.isfinite().all()
 
 
-def test_tiled_equals_untiled_with_whole_image_statistics() -> None:
-    net = _net()
+@pytest.mark.parametrize("skip", SKIPS)
+def test_tiled_equals_untiled_with_whole_image_statistics(skip: str) -> None:
+    net = _net(skip=skip)
     image = torch.rand(1, 3, 150, 230)
     with torch.no_grad():
         whole = net.tiled(image, tile=4096)
@@ -44,6 +45,16 @@ def test_tiled_equals_untiled_with_whole_image_statistics() -> None:
     with torch.no_grad():
         alone = torch.cat([net.tiled(image[..., :, :112], 4096), net.tiled(image[..., :, 112:], 4096)], -1)
     assert (whole - alone).abs().max() * 255 > 2
+
+
+def test_untrained_network_returns_the_photo_or_the_photo_at_its_learned_mean_colour() -> None:
+    image = torch.rand(1, 3, 48, 64) * 0.5
+    with torch.no_grad():
+        assert torch.equal(JohnsonNet(JohnsonShape(4, 1, "photo"))(image), image)
+        centred = JohnsonNet(JohnsonShape(4, 1, "centred"))(image)
+    assert torch.allclose(centred - image, 0.45 - image.mean((2, 3), keepdim=True), atol=1e-6)
+    with pytest.raises(ValueError, match="skip 'other'"):
+        JohnsonNet(JohnsonShape(4, 1, "other"))
 
 
 def test_tiled_stage_accumulates_each_norm_over_all_tiles() -> None:

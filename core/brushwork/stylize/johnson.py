@@ -47,6 +47,17 @@ class JohnsonShape:
 
     width: int = 32
     blocks: int = 5
+    skip: str = "photo"  # what the output is added to: SKIPS
+
+
+# "photo": the photo itself. "centred": the photo with its mean colour replaced by a learned one and its
+# deviations from it mixed by a learned 3×3 colour matrix. The network's features are instance-normalised
+# from the first layer on, so it cannot see a photo's overall colour: added to the photo itself, its change
+# shifts every photo's colours alike and cannot bring photos of different palettes to the style's one
+# (trained on grey photos it overshot a colour photo's palette: wave's relu1_1 term 1.58 -> 7.4). Added to
+# the centred photo, every output starts from the mean colour it learned, and the photo's structure passes
+# through. (Dividing by the photo's spread as well amplified the noise of flat training crops.)
+SKIPS = ("photo", "centred")
 
 
 class InstanceNorm(nn.Module):
@@ -187,8 +198,13 @@ class JohnsonNet(nn.Module):
 
     def __init__(self, shape: JohnsonShape = JohnsonShape()):
         super().__init__()
+        if shape.skip not in SKIPS:
+            raise ValueError(f"skip {shape.skip!r}: expected one of {', '.join(SKIPS)}")
         self.shape = shape
         w = shape.width
+        if shape.skip == "centred":  # an untrained network returns the photo at an average photo's mean colour
+            self.photo_colours = nn.Parameter(torch.eye(3))  # mixes the centred channels (a colour transform)
+            self.photo_mean = nn.Parameter(torch.full((3,), 0.45))
         self.head = Stage([Conv(3, w, 9), InstanceNorm(w), Conv(w, 2 * w, 3, 2), InstanceNorm(2 * w),
                            Conv(2 * w, 4 * w, 3, 2), InstanceNorm(4 * w)])
         self.body = nn.Sequential(*(Residual(4 * w) for _ in range(shape.blocks)))
@@ -204,7 +220,7 @@ class JohnsonNet(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         x = _run(self.head, image - 0.5, [])
-        return _to_image(_run(self.tail, self.body(x), []), image)
+        return self._to_image(_run(self.tail, self.body(x), []), image)
 
     def tiled(self, image: torch.Tensor, tile: int, report: Callable[[float], None] = lambda part: None
               ) -> torch.Tensor:
@@ -219,13 +235,16 @@ class JohnsonNet(nn.Module):
         quarter = self.body(quarter)
         report(0.6)
         out = run_tiled(self.tail, quarter, tiles, 4, lambda part: report(0.6 + 0.4 * part))
-        return _to_image(out, padded)[..., :height, :width]
+        return self._to_image(out, padded)[..., :height, :width]
 
-
-def _to_image(x: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-    """The network's output as a change of the photo (a skip connection around the whole network, not in
-    the paper): with the last conv starting at zero an untrained network returns the photo, so a short
-    training run spends its steps on the style rather than on relearning the picture. Not squashed
-    (a sigmoid or the paper's tanh stops the gradient of a pixel once it saturates, and short CPU runs
-    left white patches); callers clamp to [0, 1] for display."""
-    return photo + x
+    def _to_image(self, x: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+        """The network's output as a change of the photo, or of the centred photo (`JohnsonShape.skip`; a
+        skip connection around the whole network, not in the paper): with the last conv starting at zero
+        an untrained network returns the photo, so a short training run spends its steps on the style
+        rather than on relearning the picture. Not squashed (a sigmoid or the paper's tanh stops the
+        gradient of a pixel once it saturates, and short CPU runs left white patches); callers clamp to
+        [0, 1] for display. `photo` is always the whole image (its statistics are the whole image's)."""
+        if self.shape.skip == "photo":
+            return x + photo
+        centred = photo - photo.mean((2, 3), keepdim=True)
+        return x + torch.einsum("ij,njhw->nihw", self.photo_colours, centred) + self.photo_mean[None, :, None, None]

@@ -57,9 +57,14 @@ class JohnsonConfig:
     batch: int = 4
     size: int = 256  # crop side, px
     style_size: int = 512  # the style image's long side when its Grams are taken
-    lr: float = 1e-3
+    lr: float = 2e-3
     style_weight: float = 3.0  # 10 (Gatys's) lets the style swamp the picture in a feed-forward network
     tv_weight: float = 1e-5
+    # The last conv's learning rate, as a fraction of lr. It starts at zero and sums 9·9·width inputs, so
+    # Adam's first steps (each weight moved by about lr, all the same way) swung every pixel by a whole
+    # unit: the output left the picture for tens of steps (style loss 48 on the first 25) before coming back.
+    output_lr_scale: float = 0.02
+    skip: str = "centred"  # JohnsonShape.skip: the photo's mean colour is learned (see johnson.py)
     width: int = 16
     blocks: int = 5
     seed: int = 0
@@ -196,6 +201,14 @@ def johnson_losses(loss_net: nn.Module, output: torch.Tensor, photos: torch.Tens
     return total, {"content": content.item(), "style": style.item(), "total": total.item()}
 
 
+def _johnson_groups(net: JohnsonNet, output_lr_scale: float) -> list[dict]:
+    last = net.tail[-1]
+    assert isinstance(last, nn.Module)
+    output = {id(p) for p in last.parameters()}
+    return [{"params": [p for p in net.parameters() if id(p) not in output]},
+            {"params": list(last.parameters()), "lr_scale": output_lr_scale}]
+
+
 def train_johnson(config: JohnsonConfig, style: Path, content: Sequence[str | Path], checkpoint: Path, *,
                   models: Models | None = None, device: str = "auto", samples: Path | None = None,
                   max_seconds: float | None = None, log: Callable[[str], None] = print,
@@ -211,8 +224,8 @@ def train_johnson(config: JohnsonConfig, style: Path, content: Sequence[str | Pa
     style_t = resize_tensor(style_pool[0][None], *fit_long_side(height, width, config.style_size)).clamp(0, 1)
     targets = _styled_targets(loss_net, style_t.to(where))
     with _seeded(config.seed):
-        net = JohnsonNet(JohnsonShape(config.width, config.blocks)).to(where).train()
-    optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
+        net = JohnsonNet(JohnsonShape(config.width, config.blocks, config.skip)).to(where).train()
+    optimiser = torch.optim.Adam(_johnson_groups(net, config.output_lr_scale), lr=config.lr)
     session = _Session("johnson", config, {"net": net}, {"net": optimiser}, checkpoint, log)
     photo = _sample_photo(pool).to(where)
 
@@ -307,6 +320,11 @@ def export(kind: str, net: JohnsonNet | Generator, config: JohnsonConfig | Colle
     atomic_write(output.with_suffix(".md"), _card(output.stem, figures, notes).encode())
 
 
+SKIP_TEXT = {"photo": "the photo, which an untrained network returns unchanged",
+             "centred": "the photo moved to a learned mean colour through a learned 3×3 colour matrix, so an "
+                        "untrained network returns the photo at an average photo's mean colour"}
+
+
 def _card(name: str, f: dict, notes: str) -> str:
     env = f["environment"]
     where = f"{env['machine']} ({env['device']}), {env['threads']} threads, torch {env['torch']}"
@@ -317,10 +335,10 @@ def _card(name: str, f: dict, notes: str) -> str:
     if f["kind"] == "johnson":
         what = (f"Johnson et al.'s image-transformation network (widths {f['width']}/{2 * f['width']}/"
                 f"{4 * f['width']}, {f['blocks']} residual blocks, {f['parameters']:,} parameters; the paper's is "
-                "32/64/128, 1.7 M; here its output is added to the photo, which an untrained network returns "
-                "unchanged) trained with perceptual losses on the cd16x level-5 encoder: relative content "
+                f"32/64/128, 1.7 M; here its output is added to {SKIP_TEXT[f.get('skip', 'photo')]}) trained with "
+                "perceptual losses on the cd16x level-5 encoder: relative content "
                 f"loss at relu4_1 + {f['style_weight']:g} × relative Gram losses over relu1_1..relu5_1 against the "
-                f"style image at {f['style_size']} px.")
+                f"style image at {f['style_size']} px; the last conv learns at {f.get('output_lr_scale', 1):g} × lr.")
         crops = f"{f['batch']} × {f['size']} px crops a step"
     else:
         what = (f"Collection GAN: a generator ({f['width']} channels, {f['blocks']} residual blocks, "
