@@ -7,7 +7,7 @@ import torch
 from brushwork import raster, renderers
 from brushwork.errors import BrushworkError
 from brushwork.neural import geometry, layout
-from brushwork.neural.model import NeuralRenderer
+from brushwork.neural.model import SUPPORT_MARGIN, NeuralRenderer
 from brushwork.neural.train import TrainConfig, card_figures, draw_targets, export, psnr, train
 from brushwork.strokes import BRUSHES, StrokeList
 
@@ -45,7 +45,8 @@ def test_bad_kind_pathways_and_parameter_shapes_are_refused():
 def test_bezier_geometry_measures_distance_to_the_curve():
     # A straight horizontal marker stroke through the middle of a 32 px block, 8 px wide.
     v = torch.tensor([[8.0, 16, 16, 16, 24, 16, 8, 0, 0, 0, 1]])
-    features = geometry.bezier_features(v, 32, 6, 6)[0]
+    x, y = geometry.pixel_grid(32)
+    features = geometry.bezier_features(v[:, None, None, :], x, y, 6, 6)[0]
     edge, t = features[..., 0], features[..., 1]
     squash = lambda d: geometry.EDGE * math.tanh(d / geometry.EDGE)  # noqa: E731
     assert abs(edge[16, 16].item() - squash(4 - 0.5)) < 1e-4  # 0.5 px from the axis, radius 4
@@ -100,6 +101,23 @@ def test_training_reduces_the_error(tmp_path):
     before = psnr(model(v)[1].detach(), alpha)
     trained, _, _ = train(config, tmp_path / "c.pt", log=lambda _: None)
     assert psnr(trained(v)[1].detach(), alpha) > before + 5
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_renderer_works_only_where_a_stroke_can_ink(kind):
+    # The support a pixel wide holds every pixel the exact mark inks (anti-aliasing reaches a pixel
+    # centre up to 0.71 px outside the edge), so leaving the rest empty loses nothing; the renderer
+    # puts nothing outside its support.
+    size = 32
+    v = layout.sample(kind, 64, torch.Generator().manual_seed(3))
+    canvas = layout.to_canvas(kind, v, size)
+    _, exact_alpha = draw_targets(kind, v, size)
+    support = renderers.load(kind).brush.neural_support(canvas, size, 1.0)
+    assert not (exact_alpha[:, 0] > 1 / 255)[~support].any()
+    assert 0.02 < support.float().mean() < 0.5  # a real saving, not every pixel
+    _, alpha = NeuralRenderer(kind, size=size)(v)
+    outside = ~renderers.load(kind).brush.neural_support(canvas, size, SUPPORT_MARGIN)
+    assert (alpha[:, 0][outside] == 0).all()
 
 
 # --- the shipped renderers ----------------------------------------------------------------------

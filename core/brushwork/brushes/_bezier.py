@@ -47,10 +47,15 @@ class BezierBrush:
 
         return BEZIER_FEATURES
 
-    def neural_features(self, canvas: torch.Tensor, size: int) -> torch.Tensor:
+    def neural_features(self, canvas: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         from brushwork.neural.geometry import bezier_features
 
-        return bezier_features(canvas, size, *(self.kind.index(name) for name in self.width_fields))
+        return bezier_features(canvas, x, y, *(self.kind.index(name) for name in self.width_fields))
+
+    def neural_support(self, canvas: torch.Tensor, size: int, margin: float) -> torch.Tensor:
+        from brushwork.neural.geometry import bezier_support
+
+        return bezier_support(canvas, size, margin, *(self.kind.index(name) for name in self.width_fields))
 
     def widths(self, stroke: Stroke) -> tuple[float, float]:
         return stroke[self.width_fields[0]], stroke[self.width_fields[1]]

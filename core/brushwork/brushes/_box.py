@@ -43,10 +43,15 @@ class BoxBrush:
 
         return BOX_FEATURES
 
-    def neural_features(self, canvas: torch.Tensor, size: int) -> torch.Tensor:
+    def neural_features(self, canvas: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         from brushwork.neural.geometry import box_features
 
-        return box_features(canvas, size)
+        return box_features(canvas, x, y)
+
+    def neural_support(self, canvas: torch.Tensor, size: int, margin: float) -> torch.Tensor:
+        from brushwork.neural.geometry import box_support
+
+        return box_support(canvas, size, margin)
 
     def placed(self, stroke: Stroke, points: tuple[Point, ...]) -> list[Point]:
         """Unit-space points of the mark on the canvas."""

@@ -91,9 +91,14 @@ class Brush(Protocol):
         """Differentiable drawing of N strokes (p: (N, d) parameters) at pixel centres xs, ys
         (N, h, w): premultiplied colour (N, 3, h, w) and alpha (N, h, w)."""
 
-    def neural_features(self, canvas: torch.Tensor, size: int) -> torch.Tensor:
-        """(N, d) parameters in pixels of an S x S block -> (N, S, S, neural_feature_count)
-        per-pixel coordinates relative to the stroke (see `neural.geometry`)."""
+    def neural_features(self, canvas: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Parameters in pixels of an S x S block, canvas[..., i] broadcasting against pixel-centre
+        coordinates x and y -> (*shape of x, neural_feature_count): per-pixel coordinates relative
+        to the stroke (see `neural.geometry`)."""
+
+    def neural_support(self, canvas: torch.Tensor, size: int, margin: float) -> torch.Tensor:
+        """(N, d) parameters in pixels of an S x S block -> (N, S, S) bool: every pixel within
+        `margin` pixels of the stroke (more is allowed); the neural renderer leaves the others empty."""
 
     def bounds(self, stroke: Stroke) -> Box:
         """A box that holds every mark of the stroke (not clipped to the canvas)."""

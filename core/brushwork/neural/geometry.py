@@ -58,10 +58,11 @@ def _encode(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 BOX_FEATURES = 8 + 2 * (len(ALONG_FREQUENCIES) + len(ACROSS_FREQUENCIES))
 
 
-def box_features(p: torch.Tensor, size: int) -> torch.Tensor:
-    """p: (N, >=5) canvas parameters starting cx, cy, length, width, angle -> (N, S, S, F)."""
-    x, y = pixel_grid(size, p.device)
-    cx, cy, length, width, angle = (p[:, i, None, None] for i in range(5))
+def box_features(p: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Canvas parameters starting cx, cy, length, width, angle, p[..., i] broadcasting against the
+    pixel-centre coordinates x and y -> (*shape of x, F): (N, 1, 1, d) against a (1, S, S) grid for
+    whole blocks, or (M, d) rows against (M,) pixels for a support (`box_support`)."""
+    cx, cy, length, width, angle = (p[..., i] for i in range(5))
     dx, dy = x - cx, y - cy
     cos, sin = torch.cos(angle), torch.sin(angle)
     along = dx * cos + dy * sin
@@ -81,6 +82,18 @@ def box_features(p: torch.Tensor, size: int) -> torch.Tensor:
     return torch.cat([torch.stack(features, dim=-1), _encode(u, w)], dim=-1)
 
 
+@torch.no_grad()
+def box_support(p: torch.Tensor, size: int, margin: float) -> torch.Tensor:
+    """(N, d) canvas parameters -> (N, S, S) bool: the pixels whose centre lies within `margin`
+    pixels of the stroke's box (along and across its own axes)."""
+    x, y = pixel_grid(size, p.device)
+    cx, cy, length, width, angle = (p[:, i, None, None] for i in range(5))
+    dx, dy = x - cx, y - cy
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    return (((dx * cos + dy * sin).abs() <= length / 2 + margin)
+            & ((dy * cos - dx * sin).abs() <= width / 2 + margin))
+
+
 def _bezier(p0, p1, p2, t):
     s = 1 - t
     return (
@@ -96,24 +109,19 @@ def _nearest_t(p0, p1, p2, r0, r1, x, y) -> torch.Tensor:
     distance (smooth even for pixels on the curve, where |X - B| has a kink) converge to the
     nearest point; for a varying radius, safeguarded Newton steps on the gap itself follow."""
     ts = torch.linspace(0, 1, COARSE_SAMPLES, device=x.device)
-    shape = (-1, 1, 1, 1)
-    q0 = [c.reshape(shape) for c in p0]
-    q1 = [c.reshape(shape) for c in p1]
-    q2 = [c.reshape(shape) for c in p2]
-    bx, by = _bezier(q0, q1, q2, ts)
-    radius = r0.reshape(shape) + (r1 - r0).reshape(shape) * ts
+    coarse = lambda c: c[..., None]  # noqa: E731 - over the coarse samples
+    bx, by = _bezier([coarse(c) for c in p0], [coarse(c) for c in p1], [coarse(c) for c in p2], ts)
+    radius = coarse(r0) + coarse(r1 - r0) * ts
     gap = torch.hypot(x[..., None] - bx, y[..., None] - by) - radius
     t = ts[gap.argmin(dim=-1)]
-    view = lambda c: c[:, None, None]  # noqa: E731
-    q0, q1, q2 = [view(c) for c in p0], [view(c) for c in p1], [view(c) for c in p2]
-    a = [q1[i] - q0[i] for i in range(2)]  # B'(t) = 2 (a + t (b - a)), B'' = 2 (b - a)
-    b = [q2[i] - q1[i] for i in range(2)]
+    a = [p1[i] - p0[i] for i in range(2)]  # B'(t) = 2 (a + t (b - a)), B'' = 2 (b - a)
+    b = [p2[i] - p1[i] for i in range(2)]
     d2x, d2y = 2 * (b[0] - a[0]), 2 * (b[1] - a[1])
-    dr = view(r1 - r0)
+    dr = r1 - r0
     limit = 1.0 / (COARSE_SAMPLES - 1)
     varying = bool((r1 != r0).any())
     for step_index in range(NEWTON_STEPS + (2 if varying else 0)):
-        bx, by = _bezier(q0, q1, q2, t)
+        bx, by = _bezier(p0, p1, p2, t)
         ex, ey = bx - x, by - y
         d1x, d1y = 2 * (a[0] + t * (b[0] - a[0])), 2 * (a[1] + t * (b[1] - a[1]))
         proj = ex * d1x + ey * d1y
@@ -132,22 +140,22 @@ def _nearest_t(p0, p1, p2, r0, r1, x, y) -> torch.Tensor:
 BEZIER_FEATURES = 7
 
 
-def bezier_features(p: torch.Tensor, size: int, radius_start: int, radius_end: int) -> torch.Tensor:
-    """p: (N, d) canvas parameters starting x0 y0 x1 y1 x2 y2; the stroke widths are at columns
-    radius_start/radius_end (the same column for a constant width). -> (N, S, S, F)."""
-    x, y = pixel_grid(size, p.device)
-    p0, p1, p2 = (p[:, 0], p[:, 1]), (p[:, 2], p[:, 3]), (p[:, 4], p[:, 5])
-    r0, r1 = p[:, radius_start] / 2, p[:, radius_end] / 2
+def bezier_features(p: torch.Tensor, x: torch.Tensor, y: torch.Tensor, radius_start: int, radius_end: int
+                    ) -> torch.Tensor:
+    """Canvas parameters starting x0 y0 x1 y1 x2 y2, p[..., i] broadcasting against the pixel-centre
+    coordinates x and y as in `box_features`; the stroke widths are at columns radius_start/radius_end
+    (the same column for a constant width). -> (*shape of x, F)."""
+    p0, p1, p2 = (p[..., 0], p[..., 1]), (p[..., 2], p[..., 3]), (p[..., 4], p[..., 5])
+    r0, r1 = p[..., radius_start] / 2, p[..., radius_end] / 2
     t = _nearest_t(p0, p1, p2, r0, r1, x, y)
     # Gradients flow through the curve point at the (fixed) nearest t: by the envelope theorem
     # that is the exact gradient of the distance itself.
-    view = lambda c: c[:, None, None]  # noqa: E731
-    bx, by = _bezier([view(c) for c in p0], [view(c) for c in p1], [view(c) for c in p2], t)
-    radius = view(r0) + view(r1 - r0) * t
+    bx, by = _bezier(p0, p1, p2, t)
+    radius = r0 + (r1 - r0) * t
     distance = torch.sqrt((x - bx) ** 2 + (y - by) ** 2 + 1e-8)
-    chord_x, chord_y = view(p2[0] - p0[0]), view(p2[1] - p0[1])
+    chord_x, chord_y = p2[0] - p0[0], p2[1] - p0[1]
     chord2 = chord_x**2 + chord_y**2
-    along_chord = ((x - view(p0[0])) * chord_x + (y - view(p0[1])) * chord_y) / chord2.clamp_min(1e-6)
+    along_chord = ((x - p0[0]) * chord_x + (y - p0[1]) * chord_y) / chord2.clamp_min(1e-6)
     along_chord = torch.where(chord2 > 1e-6, along_chord.clamp(0, 1), torch.ones_like(along_chord))
     return torch.stack(
         [
@@ -163,3 +171,27 @@ def bezier_features(p: torch.Tensor, size: int, radius_start: int, radius_end: i
         ],
         dim=-1,
     )
+
+
+def _segment_distance(x: torch.Tensor, y: torch.Tensor, a: tuple[torch.Tensor, torch.Tensor],
+                      b: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    ex, ey = b[0] - a[0], b[1] - a[1]
+    t = (((x - a[0]) * ex + (y - a[1]) * ey) / (ex * ex + ey * ey).clamp_min(1e-9)).clamp(0, 1)
+    return torch.hypot(x - a[0] - t * ex, y - a[1] - t * ey)
+
+
+@torch.no_grad()
+def bezier_support(p: torch.Tensor, size: int, margin: float, radius_start: int, radius_end: int
+                   ) -> torch.Tensor:
+    """(N, d) canvas parameters -> (N, S, S) bool: the pixels whose centre lies within `margin`
+    pixels of the stroke's widest reach from the triangle of its control points (a quadratic Bezier
+    lies in that hull, so this holds every pixel within `margin` of the stroke)."""
+    x, y = pixel_grid(size, p.device)
+    corners = [(p[:, 2 * i, None, None], p[:, 2 * i + 1, None, None]) for i in range(3)]
+    edges = [_segment_distance(x, y, corners[i], corners[(i + 1) % 3]) for i in range(3)]
+    distance = torch.minimum(torch.minimum(edges[0], edges[1]), edges[2])
+    sides = [(corners[(i + 1) % 3][0] - corners[i][0]) * (y - corners[i][1])
+             - (corners[(i + 1) % 3][1] - corners[i][1]) * (x - corners[i][0]) for i in range(3)]
+    inside = torch.stack(sides).ge(0).all(0) | torch.stack(sides).le(0).all(0)
+    reach = torch.maximum(p[:, radius_start], p[:, radius_end])[:, None, None] / 2 + margin
+    return inside | (distance <= reach)
