@@ -79,7 +79,7 @@ class PreviewWriter:
         self.steps += 1
         if self.every and self.steps % self.every == 0:
             started = time.perf_counter()
-            save_png(report.preview(), self.path)
+            save_png(report.preview(), self.path, compress_level=1)  # as PaintTask writes it
             self.seconds += time.perf_counter() - started
 
 

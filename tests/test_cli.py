@@ -305,8 +305,8 @@ def test_sigterm_during_paint_keeps_the_strokes_like_ctrl_c(capsys, tmp_path, mo
     Image.fromarray(np.tile(np.linspace(0, 255, 60, dtype=np.uint8)[None, :, None], (40, 1, 3))).save(photo)
     original = brushwork.batch.tasks.save_png
 
-    def preview_then_terminated(pixels, path):
-        original(pixels, path)
+    def preview_then_terminated(pixels, path, **options):
+        original(pixels, path, **options)
         if path.name.endswith(".preview.png"):
             os.kill(os.getpid(), signal.SIGTERM)  # as `kill` or a service manager would
 

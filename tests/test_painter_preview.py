@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from brushwork import raster, svg
+from brushwork.files import save_png
 from brushwork.painter import paint
 from brushwork.painter.optimise import Painter
 from brushwork.server.worker import JobDone, JobProgress, Picture, WorkerJob, next_preview, run_paint
@@ -97,3 +98,11 @@ def test_the_bridge_sends_the_growing_painting_as_small_previews():
     previews = [Image.open(io.BytesIO(m.preview)) for m in sent if isinstance(m, JobProgress) and m.preview]
     assert previews and all(image.size == (48, 32) for image in previews)  # the working size, under 256 px
     assert isinstance(sent[-1], JobDone)
+
+
+def test_previews_are_written_fast_and_read_back_the_same(tmp_path):
+    pixels = (picture() * 255).astype(np.uint8)
+    save_png(pixels, tmp_path / "fast.png", compress_level=1)  # as paint --preview-every writes them
+    save_png(pixels, tmp_path / "small.png")
+    for name in ("fast.png", "small.png"):
+        assert np.array_equal(np.asarray(Image.open(tmp_path / name)), pixels)

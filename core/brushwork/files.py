@@ -137,10 +137,11 @@ def save_strokes(strokes: StrokeList, path: str | os.PathLike) -> None:
     atomic_write(path, text.encode("utf-8"))
 
 
-def save_png(pixels: np.ndarray, path: str | os.PathLike) -> None:
-    """Save an (H, W, 3|4) uint8 array as PNG."""
+def save_png(pixels: np.ndarray, path: str | os.PathLike, *, compress_level: int = 6) -> None:
+    """Save an (H, W, 3|4) uint8 array as PNG; `compress_level` is zlib's (0-9: 1 writes about 4 times
+    as fast as the default 6, about 10 % larger)."""
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=compress_level)
     atomic_write(path, buffer.getvalue())
 
 

@@ -122,7 +122,7 @@ class PaintTask:
             nonlocal steps
             steps += 1
             if self.preview_every and steps % self.preview_every == 0:
-                save_png(report.preview(), self.preview)
+                save_png(report.preview(), self.preview, compress_level=1)  # written often: fast beats small
             return progress(report) if progress is not None else None
 
         # Every style image is read now, so a bad one fails (naming it) before any painting.
