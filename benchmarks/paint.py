@@ -20,8 +20,9 @@ smallest run: 1.0 everywhere when time grows linearly in strokes x pixels (issue
 machine, as an editor plug-in sees it, against a run without.
 
 --preview-every K does what `brushwork paint --preview-every K` does: every K optimisation steps it
-draws the painting so far (`Progress.preview`) and writes it as a PNG (into a temporary folder). Two more
-columns give the seconds those previews took and their share of the run (issue #17: at most 5 %).
+draws the painting so far (`Progress.preview`) and writes it as a PNG (into a temporary folder), less often
+where that would take more than 5 % of the time (`brushwork.previews`). Three more columns give the number
+of previews, the seconds they took and their share of the run (issue #17: at most 5 %).
 
 --device picks where the painter's tensors live (the header names it, with the GPU's name on CUDA).
 Before the first timed painting, one small untimed painting per brush loads its renderer and starts
@@ -33,7 +34,6 @@ import ast
 import os
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,7 @@ from brushwork.files import save_png
 from brushwork.images import load_image, resize
 from brushwork.painter import paint
 from brushwork.painter.threads import load_aware_threads, other_work
+from brushwork.previews import PreviewPacer
 
 from cpu_hogs import busy
 from device_clock import Stopwatch, add_device_option, describe, device_from
@@ -68,19 +69,16 @@ def parse_settings(text: str) -> dict:
 
 
 class PreviewWriter:
-    """A progress callback that writes the preview every `every` steps as paint --preview-every does,
-    and adds up the seconds it took."""
+    """A progress callback that writes the preview as paint --preview-every K does (every K steps, paced
+    to a twentieth of the time), and adds up the seconds it took."""
 
     def __init__(self, every: int | None, folder: Path) -> None:
-        self.every, self.path = every, folder / "preview.png"
-        self.steps, self.seconds = 0, 0.0
+        self.pacer, self.path = PreviewPacer(every_steps=every), folder / "preview.png"
 
     def __call__(self, report) -> None:
-        self.steps += 1
-        if self.every and self.steps % self.every == 0:
-            started = time.perf_counter()
-            save_png(report.preview(), self.path, compress_level=1)  # as PaintTask writes it
-            self.seconds += time.perf_counter() - started
+        if self.pacer.due():
+            with self.pacer.drawing():
+                save_png(report.preview(), self.path, compress_level=1)  # as PaintTask writes it
 
 
 def scaling(photo: np.ndarray, name: str, brush: str, counts: list[int], sizes: list[int], device) -> None:
@@ -160,7 +158,7 @@ def compare(args: argparse.Namespace, variants: list[dict], device) -> None:
     then medians over images."""
     results: dict[tuple, list[tuple[float, float, float]]] = {}
     # CPU seconds (all threads) next to wall seconds tell a busy machine from a slow painter.
-    previews = f"{'preview s':>10}{'share':>7}" if args.preview_every else ""
+    previews = f"{'previews':>9}{'preview s':>10}{'share':>7}" if args.preview_every else ""
     print(f"{'image':<14}{'brush':<11}{'strokes':>8}  {'variant':<34}{'time s':>8}{'cpu s':>8}{'PSNR':>8}{'SSIM':>8}"
           + previews)
     folder = tempfile.TemporaryDirectory(prefix="brushwork-previews-")
@@ -178,7 +176,8 @@ def compare(args: argparse.Namespace, variants: list[dict], device) -> None:
                     psnr, similarity = quality(strokes, photo, args.working_size)
                     label = " ".join(f"{k}={v}" for k, v in settings.items() if k not in ("working_size", "device"))
                     if args.preview_every:
-                        previews = f"{watcher.seconds:>10.2f}{watcher.seconds / seconds:>7.1%}"
+                        paced = watcher.pacer
+                        previews = f"{paced.previews:>9}{paced.seconds:>10.2f}{paced.seconds / seconds:>7.1%}"
                     print(f"{name:<14}{brush:<11}{count:>8}  {label:<34}{seconds:>8.1f}{cpu:>8.1f}{psnr:>8.2f}"
                           f"{similarity:>8.4f}{previews}", flush=True)
                     results.setdefault((brush, count, label), []).append((seconds, psnr, similarity))

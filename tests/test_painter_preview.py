@@ -12,7 +12,8 @@ from brushwork import raster, svg
 from brushwork.files import save_png
 from brushwork.painter import paint
 from brushwork.painter.optimise import Painter
-from brushwork.server.worker import JobDone, JobProgress, Picture, WorkerJob, next_preview, run_paint
+from brushwork.previews import PreviewPacer
+from brushwork.server.worker import JobDone, JobProgress, Picture, WorkerJob, run_paint
 from brushwork.settings import PaintSettings
 from brushwork.strokes import StrokeList
 
@@ -83,9 +84,40 @@ def test_watching_the_preview_leaves_the_painting_as_it_is():
     assert svg.write(watched) == svg.write(unwatched)
 
 
-def test_the_bridge_draws_previews_every_interval_and_never_more_than_a_twentieth_of_the_time():
-    assert next_preview(10.0, 0.02, 2.0) == 12.0  # cheap: every interval
-    assert next_preview(10.0, 0.5, 2.0) == 20.0  # costly (a slow or busy machine): 5 % of the time at most
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def paced(pacer: PreviewPacer, clock: FakeClock, steps: int, step_seconds: float, preview_seconds: float) -> list[int]:
+    """The steps at which `pacer` has a preview drawn, each step and preview taking the seconds given."""
+    drawn = []
+    for step in range(1, steps + 1):
+        clock.now += step_seconds
+        if pacer.due():
+            with pacer.drawing():
+                clock.now += preview_seconds
+            drawn.append(step)
+    return drawn
+
+
+def test_previews_come_as_often_as_asked_when_they_are_cheap():
+    clock = FakeClock()
+    assert paced(PreviewPacer(every_steps=10, clock=clock), clock, 50, 1.0, 0.01) == [10, 20, 30, 40, 50]
+    clock = FakeClock()
+    bridge = PreviewPacer(every_seconds=2.0, clock=clock)  # the first after the interval, then every interval
+    assert paced(bridge, clock, 9, 0.5, 0.01) == [4, 8]
+
+
+def test_previews_never_take_more_than_a_twentieth_of_the_time():
+    clock = FakeClock()
+    pacer = PreviewPacer(every_steps=1, clock=clock)
+    drawn = paced(pacer, clock, 1000, 0.1, 0.2)  # a preview costing two steps, asked for at every step
+    assert drawn[0] == 1 and pacer.previews == len(drawn)
+    assert 0.045 < pacer.seconds / clock.now <= 0.05 + 1e-9  # paced to the share, not starved
 
 
 def test_the_bridge_sends_the_growing_painting_as_small_previews():

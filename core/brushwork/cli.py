@@ -234,7 +234,8 @@ def options_command(as_json: bool) -> None:
 @click.option("--png-width", type=click.IntRange(min=1), help="Width of that PNG (default: the image's).")
 @click.option("--json", "json", is_flag=True, help="Also write the stroke list as JSON.")
 @click.option("--preview-every", type=click.IntRange(min=1), metavar="K",
-              help="Write <output>.preview.png every K optimisation steps.")
+              help="Write <output>.preview.png (the painting as it grows, stroke by stroke) every K optimisation "
+              "steps, less often where that would take over 5 % of the time.")
 @click.option("--animate", "animation", type=click.Path(path_type=Path),
               help="Also write a stroke-by-stroke animation (.mp4, .gif, .webp, .svg, .html).")
 @click.option("--style", "styles", multiple=True, type=click.Path(path_type=Path),
@@ -762,7 +763,8 @@ def weights_fetch(names: tuple[str, ...]) -> None:
 @click.option("--max-request-mb", default=256.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Largest request body accepted, in MiB.")
 @click.option("--preview-interval", default=2.0, show_default=True, type=click.FloatRange(min=0),
-              help="Seconds between progress previews of a paint job.")
+              help="Seconds between progress previews of a paint job (more where drawing them would take "
+              "over 5 % of the time).")
 @click.option("--state-file", type=click.Path(path_type=Path),
               help="Where to write {port, token, pid} (default: the user's runtime directory).")
 @device_option("Where jobs that do not ask for a device run: auto (CUDA, else MPS, else CPU), cpu, cuda[:N] or mps.")

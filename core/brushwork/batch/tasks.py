@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from brushwork.errors import BrushworkError, Terminated
 from brushwork.files import atomic_write, load_strokes, refuse_collisions, save_png, save_strokes
+from brushwork.previews import PreviewPacer
 from brushwork.settings import PaintSettings, StyleOptions, validate_settings
 from brushwork.strokes import MAX_STROKES, StrokeList
 
@@ -35,7 +36,8 @@ Log = Callable[[str], None]
 @dataclass(frozen=True)
 class PaintTask:
     """Paint `image` into the stroke SVG `output`, plus the PNG / JSON beside it and an animation
-    when asked. `preview_every` K writes `<output>.preview.png` every K optimisation steps."""
+    when asked. `preview_every` K writes `<output>.preview.png` every K optimisation steps, less often
+    where that would take more than a twentieth of the time (`brushwork.previews`)."""
 
     image: Path
     output: Path
@@ -116,13 +118,12 @@ class PaintTask:
         if max(width, height) > chosen.working_size and log is not None:
             log(f"{self.image}: {width}x{height}, painting at {chosen.working_size} px on the long side; "
                 f"the strokes are scaled to the full {width}x{height} canvas")
-        steps = 0
+        pacer = PreviewPacer(every_steps=self.preview_every)
 
         def step(report: Progress) -> bool | None:
-            nonlocal steps
-            steps += 1
-            if self.preview_every and steps % self.preview_every == 0:
-                save_png(report.preview(), self.preview, compress_level=1)  # written often: fast beats small
+            if self.preview_every and pacer.due():
+                with pacer.drawing():
+                    save_png(report.preview(), self.preview, compress_level=1)  # written often: fast beats small
             return progress(report) if progress is not None else None
 
         # Every style image is read now, so a bad one fails (naming it) before any painting.

@@ -16,16 +16,12 @@ import io
 import json
 import subprocess
 import sys
-import time
 import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
 PREVIEW_SIDE = 256  # long side of progress previews, px: enough for a dialog, cheap to send
-# Previews take at most this share of a painting's time (issue #17: 5 %): on a slow or busy machine,
-# where one costs more, they come less often than every `preview_interval` seconds.
-PREVIEW_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -120,30 +116,25 @@ def _rgba(picture: Picture):
     return np.frombuffer(picture.rgba, np.uint8).reshape(picture.height, picture.width, 4)
 
 
-def next_preview(drawn: float, cost: float, interval: float) -> float:
-    """When the preview after one drawn at `drawn` (monotonic seconds) that took `cost` seconds is due:
-    `interval` later, or later still where previews would take more than PREVIEW_SHARE of the time."""
-    return drawn + max(interval, cost / PREVIEW_SHARE)
-
-
 def run_paint(job: WorkerJob, send) -> None:
     from brushwork import raster, svg
     from brushwork.images import composite_over
     from brushwork.painter import paint
+    from brushwork.previews import PreviewPacer
     from brushwork.settings import PaintSettings
 
     assert job.image is not None
     target = composite_over(_rgba(job.image))
     params = dict(job.params)
     brush = params.pop("brushes", PaintSettings().brushes)
-    due = [time.monotonic() + job.preview_interval]  # when the next preview is drawn
+    # A preview costs a render: every few seconds, less often where it would take over 5 % of the time.
+    pacer = PreviewPacer(every_seconds=job.preview_interval)
 
     def callback(progress) -> None:
-        now = time.monotonic()
         preview = None
-        if now >= due[0]:  # a preview costs a render: every few seconds only
-            preview = _small_png(progress.preview())
-            due[0] = next_preview(now, time.monotonic() - now, job.preview_interval)
+        if pacer.due():
+            with pacer.drawing():
+                preview = _small_png(progress.preview())
         send(JobProgress(job.id, float(progress.fraction),
                          f"painting: {progress.strokes} of {progress.total} strokes, level {progress.level} of "
                          f"{progress.levels}", preview))
