@@ -97,3 +97,21 @@ def test_a_painting_on_a_busy_machine_uses_one_thread(monkeypatch, tmp_path):
 @pytest.mark.skipif(not os.path.exists("/proc/loadavg"), reason="Linux only")
 def test_this_machines_proc_loadavg_is_read():
     assert other_work() >= 0  # parsed, and the reader is not counted (it is runnable while it reads)
+
+
+def test_stylizing_on_a_busy_machine_uses_one_thread(monkeypatch, tmp_path, models):
+    from brushwork.stylize import StyleOptions, stylize
+
+    proc_loadavg(monkeypatch, tmp_path, "50.0 50.0 50.0 51/300 1000\n")
+    before, chosen = torch.get_num_threads(), []
+    real_set = torch.set_num_threads
+
+    def set_threads(n: int) -> None:
+        chosen.append(n)
+        real_set(n)
+
+    monkeypatch.setattr(torch, "set_num_threads", set_threads)
+    picture = (torch.rand(32, 48, 3, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8).numpy()
+    stylize(picture, [picture], StyleOptions(method="adain", device="cpu"), models=models)
+    assert chosen[0] == 1 and chosen[-1] == before  # (WCT's own one-thread steps may come between)
+    assert torch.get_num_threads() == before
