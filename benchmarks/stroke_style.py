@@ -157,7 +157,7 @@ def table(pairs: list[tuple[str, str]], modes: list[str], changes: dict[str, dic
                   f"preserve_color {shown['preserve_color']}")
         elif mode == "stylize-first":
             print(f"  {mode}: style_method {shown['style_method'] or StyleOptions().method}")
-    print(f"{'content':<15}{'style':<22}{'mode':<15}{'content':>8}{'style':>8}{'off %':>7}{'time s':>8}{'cpu s':>8}")
+    print(f"{'content':<20}{'style':<22}{'mode':<15}{'content':>8}{'style':>8}{'off %':>7}{'time s':>8}{'cpu s':>8}")
     rows: dict[str, list[Row]] = {mode: [] for mode in modes}
     for content_name, style_name in pairs:
         photo8 = load_rgb8(picture("content", content_name))
@@ -185,7 +185,7 @@ def table(pairs: list[tuple[str, str]], modes: list[str], changes: dict[str, dic
             strokes = np.array([stroke_colour(stroke) for stroke in painting.strokes])
             off = 100 * float(off_palette(strokes, colours, OFF_PALETTE_DE).mean())
             rows[mode].append((content_loss, style_loss, off, clock.seconds, clock.cpu_seconds))
-            print(f"{Path(content_name).name:<15}{Path(style_name).name:<22}{mode:<15}{content_loss:>8.3f}"
+            print(f"{Path(content_name).name:<19} {Path(style_name).name:<21} {mode:<14} {content_loss:>7.3f}"
                   f"{style_loss:>8.3f}{off:>7.1f}{clock.seconds:>8.1f}{clock.cpu_seconds:>8.1f}", flush=True)
             if save is not None:
                 save_strokes(painting, save / f"{Path(content_name).stem}-{Path(style_name).stem}-{mode}.svg")
