@@ -112,11 +112,13 @@ def test_renderer_works_only_where_a_stroke_can_ink(kind):
     v = layout.sample(kind, 64, torch.Generator().manual_seed(3))
     canvas = layout.to_canvas(kind, v, size)
     _, exact_alpha = draw_targets(kind, v, size)
-    support = renderers.load(kind).brush.neural_support(canvas, size, 1.0)
+    x, y = geometry.pixel_grid(size)
+    brush = renderers.load(kind).brush
+    support = brush.support(canvas, x, y, 1.0)
     assert not (exact_alpha[:, 0] > 1 / 255)[~support].any()
     assert 0.02 < support.float().mean() < 0.5  # a real saving, not every pixel
     _, alpha = NeuralRenderer(kind, size=size)(v)
-    outside = ~renderers.load(kind).brush.neural_support(canvas, size, SUPPORT_MARGIN)
+    outside = ~brush.support(canvas, x, y, SUPPORT_MARGIN)
     assert (alpha[:, 0][outside] == 0).all()
 
 

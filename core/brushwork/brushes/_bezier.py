@@ -52,10 +52,10 @@ class BezierBrush:
 
         return bezier_features(canvas, x, y, *(self.kind.index(name) for name in self.width_fields))
 
-    def neural_support(self, canvas: torch.Tensor, size: int, margin: float) -> torch.Tensor:
-        from brushwork.neural.geometry import bezier_support
+    def support(self, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, margin: float) -> torch.Tensor:
+        from brushwork.brushes import _soft
 
-        return bezier_support(canvas, size, margin, *(self.kind.index(name) for name in self.width_fields))
+        return _soft.bezier_support(p, xs, ys, margin, *(self.kind.index(name) for name in self.width_fields))
 
     def widths(self, stroke: Stroke) -> tuple[float, float]:
         return stroke[self.width_fields[0]], stroke[self.width_fields[1]]

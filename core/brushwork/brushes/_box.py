@@ -48,10 +48,10 @@ class BoxBrush:
 
         return box_features(canvas, x, y)
 
-    def neural_support(self, canvas: torch.Tensor, size: int, margin: float) -> torch.Tensor:
-        from brushwork.neural.geometry import box_support
+    def support(self, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, margin: float) -> torch.Tensor:
+        from brushwork.brushes import _soft
 
-        return box_support(canvas, size, margin)
+        return _soft.box_support(p, xs, ys, margin)
 
     def placed(self, stroke: Stroke, points: tuple[Point, ...]) -> list[Point]:
         """Unit-space points of the mark on the canvas."""

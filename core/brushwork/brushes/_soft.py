@@ -94,3 +94,35 @@ def chord_position(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch
     cx, cy = p[:, 4, None, None] - p[:, 0, None, None], p[:, 5, None, None] - p[:, 1, None, None]
     s = ((xs - p[:, 0, None, None]) * cx + (ys - p[:, 1, None, None]) * cy) / (cx * cx + cy * cy).clamp_min(1e-6)
     return s.clamp(0, 1)[:, None]
+
+
+@torch.no_grad()
+def box_support(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, margin: float) -> torch.Tensor:
+    """(N, h, w) bool: the pixel centres xs, ys (broadcasting against (N, 1, 1)) within `margin`
+    pixels of each box stroke's box (p: (N, d) cx cy length width angle ...), along and across its axes."""
+    along, across = local_frame(p, xs, ys)
+    return (along.abs() <= p[:, 2, None, None] / 2 + margin) & (across.abs() <= p[:, 3, None, None] / 2 + margin)
+
+
+def _segment_distance(x: torch.Tensor, y: torch.Tensor, a: tuple[torch.Tensor, torch.Tensor],
+                      b: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    ex, ey = b[0] - a[0], b[1] - a[1]
+    t = (((x - a[0]) * ex + (y - a[1]) * ey) / (ex * ex + ey * ey).clamp_min(1e-9)).clamp(0, 1)
+    return torch.hypot(x - a[0] - t * ex, y - a[1] - t * ey)
+
+
+@torch.no_grad()
+def bezier_support(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, margin: float, radius_start: int,
+                   radius_end: int) -> torch.Tensor:
+    """(N, h, w) bool: the pixel centres within `margin` pixels of the widest reach of each Bezier
+    stroke (p: (N, d) x0 y0 x1 y1 x2 y2 ..., widths at columns radius_start/radius_end) from the
+    triangle of its control points: the curve lies in that hull, so this holds every pixel within
+    `margin` of the stroke."""
+    corners = [(p[:, 2 * i, None, None], p[:, 2 * i + 1, None, None]) for i in range(3)]
+    edges = [_segment_distance(xs, ys, corners[i], corners[(i + 1) % 3]) for i in range(3)]
+    distance = torch.minimum(torch.minimum(edges[0], edges[1]), edges[2])
+    sides = torch.stack([(corners[(i + 1) % 3][0] - corners[i][0]) * (ys - corners[i][1])
+                         - (corners[(i + 1) % 3][1] - corners[i][1]) * (xs - corners[i][0]) for i in range(3)])
+    inside = sides.ge(0).all(0) | sides.le(0).all(0)
+    reach = torch.maximum(p[:, radius_start], p[:, radius_end])[:, None, None] / 2 + margin
+    return inside | (distance <= reach)

@@ -96,9 +96,10 @@ class Brush(Protocol):
         coordinates x and y -> (*shape of x, neural_feature_count): per-pixel coordinates relative
         to the stroke (see `neural.geometry`)."""
 
-    def neural_support(self, canvas: torch.Tensor, size: int, margin: float) -> torch.Tensor:
-        """(N, d) parameters in pixels of an S x S block -> (N, S, S) bool: every pixel within
-        `margin` pixels of the stroke (more is allowed); the neural renderer leaves the others empty."""
+    def support(self, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, margin: float) -> torch.Tensor:
+        """(N, d) canonical parameters, pixel centres xs, ys broadcasting against (N, 1, 1) -> (N, h, w)
+        bool: every pixel within `margin` pixels of the stroke (more is allowed). The neural and the
+        soft renderer draw only there and leave the rest empty."""
 
     def bounds(self, stroke: Stroke) -> Box:
         """A box that holds every mark of the stroke (not clipped to the canvas)."""

@@ -203,8 +203,10 @@ class OilBrush(BoxBrush):
         colour = p[:, 5:8, None, None] * (1 - t[:, None]) + p[:, 8:11, None, None] * t[:, None]
         # The streaks are texture, not shape: their sampling positions carry no gradient.
         grid = torch.stack([2 * u, 2 * v], dim=-1).detach()
-        texture = _bristle_texture(p.device).expand(len(p), -1, -1, -1)
-        streaks = F.grid_sample(texture, grid, align_corners=False)
+        # One batch of all the pixels: the soft renderer draws pixel by pixel, and grid_sample's cost
+        # goes with its batch count.
+        streaks = F.grid_sample(_bristle_texture(p.device), grid.reshape(1, -1, 1, 2), align_corners=False)
+        streaks = streaks.reshape(2, *grid.shape[:3]).transpose(0, 1)
         premultiplied = alpha[:, None] * (colour * (1 - streaks[:, :1]) + streaks[:, 1:])
         return premultiplied, alpha
 

@@ -82,18 +82,6 @@ def box_features(p: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Ten
     return torch.cat([torch.stack(features, dim=-1), _encode(u, w)], dim=-1)
 
 
-@torch.no_grad()
-def box_support(p: torch.Tensor, size: int, margin: float) -> torch.Tensor:
-    """(N, d) canvas parameters -> (N, S, S) bool: the pixels whose centre lies within `margin`
-    pixels of the stroke's box (along and across its own axes)."""
-    x, y = pixel_grid(size, p.device)
-    cx, cy, length, width, angle = (p[:, i, None, None] for i in range(5))
-    dx, dy = x - cx, y - cy
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    return (((dx * cos + dy * sin).abs() <= length / 2 + margin)
-            & ((dy * cos - dx * sin).abs() <= width / 2 + margin))
-
-
 def _bezier(p0, p1, p2, t):
     s = 1 - t
     return (
@@ -171,27 +159,3 @@ def bezier_features(p: torch.Tensor, x: torch.Tensor, y: torch.Tensor, radius_st
         ],
         dim=-1,
     )
-
-
-def _segment_distance(x: torch.Tensor, y: torch.Tensor, a: tuple[torch.Tensor, torch.Tensor],
-                      b: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    ex, ey = b[0] - a[0], b[1] - a[1]
-    t = (((x - a[0]) * ex + (y - a[1]) * ey) / (ex * ex + ey * ey).clamp_min(1e-9)).clamp(0, 1)
-    return torch.hypot(x - a[0] - t * ex, y - a[1] - t * ey)
-
-
-@torch.no_grad()
-def bezier_support(p: torch.Tensor, size: int, margin: float, radius_start: int, radius_end: int
-                   ) -> torch.Tensor:
-    """(N, d) canvas parameters -> (N, S, S) bool: the pixels whose centre lies within `margin`
-    pixels of the stroke's widest reach from the triangle of its control points (a quadratic Bezier
-    lies in that hull, so this holds every pixel within `margin` of the stroke)."""
-    x, y = pixel_grid(size, p.device)
-    corners = [(p[:, 2 * i, None, None], p[:, 2 * i + 1, None, None]) for i in range(3)]
-    edges = [_segment_distance(x, y, corners[i], corners[(i + 1) % 3]) for i in range(3)]
-    distance = torch.minimum(torch.minimum(edges[0], edges[1]), edges[2])
-    sides = [(corners[(i + 1) % 3][0] - corners[i][0]) * (y - corners[i][1])
-             - (corners[(i + 1) % 3][1] - corners[i][1]) * (x - corners[i][0]) for i in range(3)]
-    inside = torch.stack(sides).ge(0).all(0) | torch.stack(sides).le(0).all(0)
-    reach = torch.maximum(p[:, radius_start], p[:, radius_end])[:, None, None] / 2 + margin
-    return inside | (distance <= reach)

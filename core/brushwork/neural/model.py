@@ -7,10 +7,12 @@ networks: `geometry` turns the shape parameters into per-pixel coordinates relat
 stroke, and small per-pixel MLPs decode them. The shading generator predicts where along the
 stroke's c0 -> c1 gradient a pixel lies and how much dark and light bristle texture covers it,
 and mixes the stroke's own colours with that. The networks run only on the pixels a stroke can
-reach (`Brush.neural_support`), a fifth of a block or less, which makes painting several times cheaper.
+reach (`Brush.support`), a fifth of a block or less, which makes painting several times cheaper.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -70,29 +72,42 @@ class NeuralRenderer(nn.Module):
                 f"got {tuple(v.shape)}"
             )
         canvas = layout.to_canvas(self.kind, v, self.size)
-        count, size = v.shape[0], self.size
-        support = self.brush.neural_support(canvas, size, SUPPORT_MARGIN)
-        stroke, row, column = support.nonzero(as_tuple=True)
-        x, y = pixel_grid(size, v.device)
-        features = self.brush.neural_features(canvas[stroke], x[0, 0, column], y[0, row, 0])
-        mine = v[stroke]  # each supported pixel's stroke parameters
-        c0 = mine[:, self._colour0:self._colour0 + 3]
-        c1 = mine[:, self._colour1:self._colour1 + 3]
-        opacity = mine[:, self._opacity:self._opacity + 1] if self._opacity is not None else 1.0
-        if self.pathways == "shading-only":
-            strokes = torch.cat([c0, c1, opacity * torch.ones_like(c0[:, :1])], dim=-1)
-            out = self.joint(torch.cat([features, strokes], dim=-1))
-            shading, mask = torch.sigmoid(out[:, :3]), torch.sigmoid(out[:, 3:])
-        else:
-            mask = torch.sigmoid(self.rasterization(features))
-            if self.pathways == "dual":
-                g, dark, light = torch.sigmoid(self.shading(features)).unbind(-1)
-                dark, light = 0.5 * dark[:, None], 0.5 * light[:, None]
-                shading = (c0 + (c1 - c0) * g[:, None]) * (1 - dark - light) + light
-            else:  # rasterization-only: flat colour
-                shading = (c0 + c1) / 2 * torch.ones_like(mask)
-        alpha = opacity * mask
-        pixels = (stroke * size + row) * size + column
-        out = v.new_zeros(count * size * size, 4).index_copy(0, pixels, torch.cat([shading * alpha, alpha], dim=1))
-        out = out.reshape(count, size, size, 4).permute(0, 3, 1, 2)
-        return out[:, :3], out[:, 3:]
+        x, y = pixel_grid(self.size, v.device)
+        support = self.brush.support(canvas, x, y, SUPPORT_MARGIN)
+
+        def draw(stroke: torch.Tensor, row: torch.Tensor, column: torch.Tensor) -> torch.Tensor:
+            """Premultiplied colour and alpha (M, 4) of the supported pixels."""
+            features = self.brush.neural_features(canvas[stroke], x[0, 0, column], y[0, row, 0])
+            mine = v[stroke]  # each pixel's stroke parameters
+            c0 = mine[:, self._colour0:self._colour0 + 3]
+            c1 = mine[:, self._colour1:self._colour1 + 3]
+            opacity = mine[:, self._opacity:self._opacity + 1] if self._opacity is not None else 1.0
+            if self.pathways == "shading-only":
+                out = self.joint(torch.cat([features, c0, c1, opacity * torch.ones_like(c0[:, :1])], dim=-1))
+                shading, mask = torch.sigmoid(out[:, :3]), torch.sigmoid(out[:, 3:])
+            else:
+                mask = torch.sigmoid(self.rasterization(features))
+                if self.pathways == "dual":
+                    g, dark, light = torch.sigmoid(self.shading(features)).unbind(-1)
+                    dark, light = 0.5 * dark[:, None], 0.5 * light[:, None]
+                    shading = (c0 + (c1 - c0) * g[:, None]) * (1 - dark - light) + light
+                else:  # rasterization-only: flat colour
+                    shading = (c0 + c1) / 2 * torch.ones_like(mask)
+            alpha = opacity * mask
+            return torch.cat([shading * alpha, alpha], dim=1)
+
+        drawn = _on_support(support, draw)
+        return drawn[:, :3], drawn[:, 3:]
+
+
+def _on_support(support: torch.Tensor, draw: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+               ) -> torch.Tensor:
+    """Per-pixel values drawn only where `support` (N, h, w) holds, zero elsewhere: `draw(stroke,
+    row, column)` gets the supported pixels' indices (M,) and returns their values (M, C); the
+    result is (N, C, h, w). Gradients flow through `draw` as usual."""
+    count, height, width = support.shape
+    stroke, row, column = support.nonzero(as_tuple=True)
+    values = draw(stroke, row, column)
+    pixels = (stroke * height + row) * width + column
+    out = values.new_zeros(count * height * width, values.shape[1]).index_copy(0, pixels, values)
+    return out.reshape(count, height, width, -1).permute(0, 3, 1, 2)
