@@ -6,15 +6,21 @@ import pytest
 import torch
 
 from brushwork.painter import threads as threads_module
-from brushwork.painter.threads import load_aware_threads, other_work, runnable_besides_this, threads_for_load
+from brushwork.painter.threads import load_aware_threads, other_work, runnable, runnable_here, threads_for_load
 
 
-def proc_loadavg(monkeypatch, tmp_path, text: str) -> None:
-    """/proc/loadavg reads `text` (a missing file where it is None: not Linux)."""
+def proc_loadavg(monkeypatch, tmp_path, text: str | None, threads: str = "R") -> None:
+    """/proc/loadavg reads `text` (a missing file where it is None: not Linux), and this process's
+    threads are in the states `threads` (R: running or runnable, S: asleep)."""
     path = tmp_path / "loadavg"
     if text is not None:
         path.write_text(text)
     monkeypatch.setattr(threads_module, "PROC_LOADAVG", path)
+    tasks = tmp_path / "task"
+    for tid, state in enumerate(threads, start=100):
+        (tasks / str(tid)).mkdir(parents=True, exist_ok=True)
+        (tasks / str(tid) / "stat").write_text(f"{tid} (python (x) 1) {state} 1 {tid} {tid} 0 -1\n")
+    monkeypatch.setattr(threads_module, "PROC_SELF_TASKS", tasks)
 
 
 @pytest.mark.parametrize(
@@ -35,13 +41,19 @@ def test_threads_are_the_cores_the_load_leaves(available, cores, load, expected)
 
 def test_the_other_work_is_what_is_runnable_now_not_the_minute_before(monkeypatch, tmp_path):
     # a program started a moment ago (load average still 0.2) holds a core; this reader is the other task
-    assert runnable_besides_this("0.20 0.30 0.25 2/131 4242\n") == 1
+    assert runnable("0.20 0.30 0.25 2/131 4242\n") == 2
     monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.3, 0.25), raising=False)
     proc_loadavg(monkeypatch, tmp_path, "0.20 0.30 0.25 2/131 4242\n")
     assert other_work() == 1
     # right after a painting of its own the average still counts it, the runnable tasks do not
     proc_loadavg(monkeypatch, tmp_path, "1.90 0.80 0.40 1/131 4243\n")
     assert other_work() == 0
+
+
+def test_this_processs_own_runnable_threads_are_not_other_work(monkeypatch, tmp_path):
+    # right after torch work its idle workers spin for a while: runnable, but not another program
+    proc_loadavg(monkeypatch, tmp_path, "0.90 0.80 0.40 3/131 4243\n", threads="RRS")
+    assert runnable_here() == 2 and other_work() == 1
 
 
 def test_without_proc_loadavg_the_load_average_counts(monkeypatch, tmp_path):
@@ -96,7 +108,8 @@ def test_a_painting_on_a_busy_machine_uses_one_thread(monkeypatch, tmp_path):
 
 @pytest.mark.skipif(not os.path.exists("/proc/loadavg"), reason="Linux only")
 def test_this_machines_proc_loadavg_is_read():
-    assert other_work() >= 0  # parsed, and the reader is not counted (it is runnable while it reads)
+    assert runnable_here() >= 1  # the thread reading its own state is running
+    assert other_work() >= 0  # parsed, and this process is not counted
 
 
 def test_stylizing_on_a_busy_machine_uses_one_thread(monkeypatch, tmp_path, models):

@@ -8,12 +8,13 @@ at load average 15-19, a 200-stroke painting at 256 px took 16 CPU s (134 s wall
 on two had not finished after 140 CPU s (23 minutes wall). So the painter keeps to the cores nobody
 else uses, counted when a painting starts.
 
-The count is of the tasks runnable at that moment (Linux's /proc/loadavg, a few readings): the
-one-minute load average lags a minute behind a program that has just started, which then takes a core
-the painter counted as free, and right after a painting it still counts that painting's own threads,
-so that every painting of a batch after the first would run on one thread. Where there is no
-/proc/loadavg (macOS) the load average is all there is; Windows has neither, and there torch's
-count is kept.
+The count is of the tasks runnable at that moment (Linux's /proc/loadavg, a few readings) less this
+process's own (its threads in /proc/self/task: right after torch work its idle workers still spin for
+a while, runnable). The one-minute load average lags a minute behind a program that has just started,
+which then takes a core the painter counted as free, and right after a painting it still counts that
+painting's own threads, so that every painting of a batch after the first would run on one thread.
+Where there is no /proc/loadavg (macOS) the load average is all there is; Windows has neither, and
+there torch's count is kept.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from pathlib import Path
 import torch
 
 PROC_LOADAVG = Path("/proc/loadavg")
+PROC_SELF_TASKS = Path("/proc/self/task")  # a folder per thread of this process
 # Readings of the runnable tasks, READING_GAP seconds apart: their median rides out a passing blip,
-# and all of them take 4 ms (stylizing a video reads them for every frame).
+# and all of them take about 5 ms (stylizing a video reads them for every frame).
 READINGS = 5
 READING_GAP = 0.001
 
@@ -41,22 +43,32 @@ def threads_for_load(available: int, cores: int, load: float) -> int:
     return max(1, min(available, cores - math.floor(load + 0.5)))
 
 
-def runnable_besides_this(loadavg: str) -> int:
+def runnable(loadavg: str) -> int:
     """The tasks runnable at the moment /proc/loadavg's text was read (its fourth field,
-    'runnable/existing'), less the one reading it."""
-    return int(loadavg.split()[3].split("/")[0]) - 1
+    'runnable/existing'), the one reading it included."""
+    return int(loadavg.split()[3].split("/")[0])
+
+
+def runnable_here() -> int:
+    """This process's threads that are running or waiting for a core (state R in their stat line,
+    after the name in parentheses, which may itself hold any character)."""
+    count = 0
+    for stat in PROC_SELF_TASKS.glob("*/stat"):
+        with contextlib.suppress(OSError):  # a thread that has just ended
+            count += stat.read_text().rsplit(")", 1)[1].split()[0] == "R"
+    return count
 
 
 def other_work() -> float | None:
-    """The tasks besides this one that want a core now (see the module docstring), or None where
+    """The tasks of other processes that want a core now (see the module docstring), or None where
     the system does not say."""
     try:
         readings = []
         for reading in range(READINGS):
             if reading:
                 time.sleep(READING_GAP)
-            readings.append(runnable_besides_this(PROC_LOADAVG.read_text()))
-        return statistics.median(readings)
+            readings.append(runnable(PROC_LOADAVG.read_text()) - max(1, runnable_here()))
+        return max(0, statistics.median(readings))
     except (OSError, ValueError, IndexError):  # not Linux, or a /proc of another shape
         getloadavg = getattr(os, "getloadavg", None)
         return None if getloadavg is None else getloadavg()[0]
