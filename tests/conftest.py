@@ -24,6 +24,19 @@ BUNDLED_PHOTO = Path(str(package_files("brushwork") / "data" / "chelsea.jpg"))
 _USER_ENV = {name: os.environ.get(name) for name in (weights.ENV_DIR, weights.ENV_OFFLINE, "XDG_CACHE_HOME")}
 
 
+def run_cli(capsys, *args):
+    """The CLI in-process: (exit code, stdout, stderr)."""
+    from brushwork.cli import main
+
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

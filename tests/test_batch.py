@@ -8,24 +8,15 @@ from PIL import Image
 from brushwork import weights
 from brushwork.batch import PaintTask, paint_items, pictures, threads_per_worker
 from brushwork.batch.manifest import FOLDER
-from brushwork.cli import main
 from brushwork.errors import BrushworkError
 from brushwork.files import load_strokes
+
+from conftest import run_cli as run
 
 # A tiny painting: seconds, not minutes.
 FAST = ["--strokes", "4", "--working-size", "32", "--iterations", "2", "--refine-iterations", "2", "--brush", "tape",
         "--device", "cpu"]
 
-
-def run(capsys, *args):
-    """The CLI in-process: (exit code, stdout, stderr)."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def picture(path, seed, size=(60, 40)):

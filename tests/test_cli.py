@@ -11,18 +11,7 @@ from brushwork.cli import main
 from brushwork.errors import BrushworkError
 from brushwork.files import load_strokes, save_strokes
 
-from conftest import BUNDLED_PHOTO, random_list
-
-
-def run(capsys, *args):
-    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+from conftest import BUNDLED_PHOTO, random_list, run_cli as run
 
 
 @pytest.fixture

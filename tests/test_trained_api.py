@@ -11,7 +11,6 @@ from PIL import Image
 
 import brushwork
 from brushwork import svg
-from brushwork.cli import main
 from brushwork.errors import BrushworkError
 from brushwork.files import load_strokes
 from brushwork.images import load_rgb8, to_array, to_tensor
@@ -19,6 +18,8 @@ from brushwork.painter import paint
 from brushwork.settings import PaintSettings, StyleOptions, validate_settings
 from brushwork.stylize import stylize, trained
 from brushwork.stylize.johnson import JohnsonNet, JohnsonShape
+
+from conftest import run_cli as run
 
 # tape: the brush whose renderer is committed with the code
 FAST = {"brush": "tape", "strokes": 6, "working_size": 32, "iterations": 3, "refine_iterations": 0, "seed": 0,
@@ -81,16 +82,6 @@ def test_style_method_trained_needs_a_model():
         validate_settings(PaintSettings(style_method="trained", model=" "))  # an editor's empty field
     validate_settings(PaintSettings(style_method="trained", model="starry_night"))
 
-
-def run(capsys, *args):
-    """The CLI in-process: (exit code, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_the_paint_command_takes_a_trained_style(photo, tmp_path, capsys):
