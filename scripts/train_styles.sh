@@ -31,6 +31,6 @@ wave 3 1500
 STYLES
 if [ ! -f "$out/six_paintings.pt" ]; then
     nice -n 10 .venv/bin/brushwork train-style --collection "$shared/images/style" --content "$data/content" \
-        --steps "${COLLECTION_STEPS:-200}" --size 32 --batch 2 --sample-every 25 --device "$device" \
+        --steps "${COLLECTION_STEPS:-800}" --size 32 --batch 2 --sample-every 100 --device "$device" \
         --checkpoint checkpoints/styles/six_paintings.ckpt -o "$out/six_paintings.pt"
 fi

@@ -199,7 +199,7 @@ def test_cli_errors(folders, tmp_path) -> None:
 def test_shipped_styles_are_listed_and_load(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv(trained.STYLES_ENV, str(tmp_path / "none"))
     shipped = {entry.name: entry for entry in trained.available() if entry.shipped}
-    assert {"starry_night": "johnson", "six_paintings": "collection"}.items() <= \
+    assert {"starry_night": "johnson", "wave": "johnson", "six_paintings": "collection"}.items() <= \
         {name: entry.kind for name, entry in shipped.items()}.items()
     for entry in shipped.values():
         assert entry.card is not None and entry.card.is_file()

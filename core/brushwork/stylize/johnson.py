@@ -2,7 +2,7 @@
 
 The network: a 9×9 conv, two stride-2 convs, residual blocks at a quarter of the resolution, two
 nearest-neighbour upsamplings each followed by a conv, and a 9×9 conv to RGB, added to the photo
-(`_to_image`); instance normalisation (with a learned scale and shift) and ReLU after every
+or to the photo at a learned mean colour (`JohnsonShape.skip`, `_to_image`); instance normalisation (with a learned scale and shift) and ReLU after every
 conv but the last. The paper's widths are 32, 64
 and 128 channels (1.7 M parameters); `JohnsonShape` picks them (the shipped styles are slimmer, see
 their cards).
