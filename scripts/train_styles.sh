@@ -5,9 +5,9 @@
 #                        not one: a tiny stand-in for a painter's collection)
 # Training photos: the photos of ../shared/images/content except the three the stylize benchmark scores
 # (tubingen, chicago, astronaut), plus photos the scikit-image wheel ships; random crops, scales and flips.
-# Sized for 2 CPU cores shared with other jobs (about an hour a Johnson model at one thread under `nice -n 15`,
-# 0.3 CPU s a step); on a GPU raise --steps, --size and --batch. Resumable: run it again after a stop
-# (each model continues from its checkpoint; --max-minutes bounds one sitting).
+# Sized for 2 CPU cores shared with other jobs: about 35 min a Johnson model at one thread under `nice -n 15`
+# (0.3 CPU s a step), 24 min the collection; on a GPU raise --steps, --size and --batch. Resumable: run it
+# again after a stop (each model continues from its checkpoint; --max-minutes bounds one sitting).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${BRUSHWORK_SHARED:-../shared}
