@@ -1,11 +1,10 @@
 """Johnson et al.'s image-transformation network (ECCV 2016), and running it on an image of any size.
 
 The network: a 9×9 conv, two stride-2 convs, residual blocks at a quarter of the resolution, two
-nearest-neighbour upsamplings each followed by a conv, and a 9×9 conv to RGB, added to the photo
-or to the photo at a learned mean colour (`JohnsonShape.skip`, `_to_image`); instance normalisation (with a learned scale and shift) and ReLU after every
-conv but the last. The paper's widths are 32, 64
-and 128 channels (1.7 M parameters); `JohnsonShape` picks them (the shipped styles are slimmer, see
-their cards).
+nearest-neighbour upsamplings each followed by a conv, and a 9×9 conv to RGB, added to the photo or to
+the photo at a learned mean colour (`JohnsonShape.skip`, `_to_image`); instance normalisation (with a
+learned scale and shift) and ReLU after every conv but the last. The paper's widths are 32, 64 and 128
+channels (1.7 M parameters); `JohnsonShape` picks them (the shipped styles are slimmer, see their cards).
 
 Any size (`JohnsonNet.tiled`): instance normalisation divides by the statistics of the whole image,
 so a tile cannot be normalised from its own pixels without seams. The network is run in three parts:
