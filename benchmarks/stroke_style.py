@@ -197,12 +197,13 @@ Row = tuple[float, float, float, float, float]  # content, style, off-palette %,
 
 
 def print_medians(rows: dict[str, list[Row]]) -> None:
-    print(f"{'mode':<15}{'content':>8}{'style':>8}{'off %':>7}{'time s':>8}{'cpu s':>8}")
+    print(f"{'mode':<15}{'content':>8}{'style':>8}{'off %':>7}{'time s':>8}{'cpu s':>8}{'pairs':>7}")
     for mode, measured in rows.items():
         if not measured:
             continue
         medians = [statistics.median(column) for column in zip(*measured, strict=True)]
-        print(f"{mode:<15}{medians[0]:>8.3f}{medians[1]:>8.3f}{medians[2]:>7.1f}{medians[3]:>8.1f}{medians[4]:>8.1f}")
+        print(f"{mode:<15}{medians[0]:>8.3f}{medians[1]:>8.3f}{medians[2]:>7.1f}{medians[3]:>8.1f}{medians[4]:>8.1f}"
+              f"{len(measured):>7}")
 
 
 def read_rows(text: str) -> dict[tuple[str, str, str], Row]:
