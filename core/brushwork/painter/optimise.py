@@ -28,7 +28,7 @@ from brushwork.painter.level import ExtraLoss, cut_blocks, optimise_level, share
 from brushwork.painter.plan import Level, plan_levels
 from brushwork.painter.pruning import removal_gains
 from brushwork.painter.refine import RefineLimits, default_iterations, refine
-from brushwork.painter.threads import load_aware_threads
+from brushwork.painter.threads import load_aware_threads, threads_now
 from brushwork.settings import PaintSettings, validate_settings
 from brushwork.strokes import Stroke, StrokeList, field_range
 
@@ -148,6 +148,7 @@ class Painter:
         refining = 0 if extra_loss is not None else (
             default_iterations(settings.strokes) if settings.refine_iterations is None else settings.refine_iterations)
         self.callback = callback
+        self.threads = torch.get_num_threads()  # the most a pass may use
         self.job = PaintJob(
             settings=settings,
             device=device,
@@ -173,7 +174,8 @@ class Painter:
         PaintCancelled with the strokes so far, while handling the interrupt, so the caller can
         tell which it was from its `__context__`."""
         try:
-            with load_aware_threads():  # a busy machine's cores are left to their other work
+            # A busy machine's cores are left to their other work, counted again at every pass.
+            with load_aware_threads():
                 self.paint_passes()
                 self.refine()
                 self.refit_colours()
@@ -199,6 +201,8 @@ class Painter:
         """Paint `count` new strokes at `level` over the painting so far and draw them for good;
         returns how many were pruned (budget for the next pass)."""
         job, state, settings = self.job, self.state, self.job.settings
+        if index:  # other programs may have started or stopped since the painting began
+            torch.set_num_threads(threads_now(self.threads))
         under = state.frozen.to_rgb().astype(np.float32) / 255
         blocks = cut_blocks(level, job.working, under, job.paper)
         min_size, max_size = (None if px is None else px / job.to_output * level.scale

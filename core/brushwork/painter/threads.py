@@ -80,13 +80,18 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+def threads_now(available: int) -> int:
+    """Threads to use now, at most `available`, for the other work on the machine (`other_work`)."""
+    load = other_work()
+    return available if load is None else threads_for_load(available, _cores(), load)
+
+
 @contextlib.contextmanager
 def load_aware_threads() -> Iterator[int]:
     """Torch's thread count lowered for the other work on the machine (`other_work`, read once)
-    while the block runs, then restored."""
+    while the block runs, then restored. A long job can recount with `threads_now` as it goes."""
     available = torch.get_num_threads()
-    load = other_work()
-    threads = available if load is None else threads_for_load(available, _cores(), load)
+    threads = threads_now(available)
     torch.set_num_threads(threads)
     try:
         yield threads
