@@ -12,8 +12,6 @@ reach (`Brush.support`), a fifth of a block or less, which makes painting severa
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
@@ -72,42 +70,27 @@ class NeuralRenderer(nn.Module):
                 f"got {tuple(v.shape)}"
             )
         canvas = layout.to_canvas(self.kind, v, self.size)
-        x, y = pixel_grid(self.size, v.device)
-        support = self.brush.support(canvas, x, y, SUPPORT_MARGIN)
-
-        def draw(stroke: torch.Tensor, row: torch.Tensor, column: torch.Tensor) -> torch.Tensor:
-            """Premultiplied colour and alpha (M, 4) of the supported pixels."""
-            features = self.brush.neural_features(canvas[stroke], x[0, 0, column], y[0, row, 0])
-            mine = v[stroke]  # each pixel's stroke parameters
-            c0 = mine[:, self._colour0:self._colour0 + 3]
-            c1 = mine[:, self._colour1:self._colour1 + 3]
-            opacity = mine[:, self._opacity:self._opacity + 1] if self._opacity is not None else 1.0
-            if self.pathways == "shading-only":
-                out = self.joint(torch.cat([features, c0, c1, opacity * torch.ones_like(c0[:, :1])], dim=-1))
-                shading, mask = torch.sigmoid(out[:, :3]), torch.sigmoid(out[:, 3:])
-            else:
-                mask = torch.sigmoid(self.rasterization(features))
-                if self.pathways == "dual":
-                    g, dark, light = torch.sigmoid(self.shading(features)).unbind(-1)
-                    dark, light = 0.5 * dark[:, None], 0.5 * light[:, None]
-                    shading = (c0 + (c1 - c0) * g[:, None]) * (1 - dark - light) + light
-                else:  # rasterization-only: flat colour
-                    shading = (c0 + c1) / 2 * torch.ones_like(mask)
-            alpha = opacity * mask
-            return torch.cat([shading * alpha, alpha], dim=1)
-
-        drawn = _on_support(support, draw)
+        count, size = v.shape[0], self.size
+        x, y = pixel_grid(size, v.device)
+        stroke, row, column = self.brush.support(canvas, x, y, SUPPORT_MARGIN).nonzero(as_tuple=True)
+        features = self.brush.neural_features(canvas[stroke], x[0, 0, column], y[0, row, 0])
+        mine = v[stroke]  # each supported pixel's stroke parameters
+        c0 = mine[:, self._colour0:self._colour0 + 3]
+        c1 = mine[:, self._colour1:self._colour1 + 3]
+        opacity = mine[:, self._opacity:self._opacity + 1] if self._opacity is not None else 1.0
+        if self.pathways == "shading-only":
+            out = self.joint(torch.cat([features, c0, c1, opacity * torch.ones_like(c0[:, :1])], dim=-1))
+            shading, mask = torch.sigmoid(out[:, :3]), torch.sigmoid(out[:, 3:])
+        else:
+            mask = torch.sigmoid(self.rasterization(features))
+            if self.pathways == "dual":
+                g, dark, light = torch.sigmoid(self.shading(features)).unbind(-1)
+                dark, light = 0.5 * dark[:, None], 0.5 * light[:, None]
+                shading = (c0 + (c1 - c0) * g[:, None]) * (1 - dark - light) + light
+            else:  # rasterization-only: flat colour
+                shading = (c0 + c1) / 2 * torch.ones_like(mask)
+        alpha = opacity * mask
+        pixels = (stroke * size + row) * size + column
+        drawn = alpha.new_zeros(count * size * size, 4).index_copy(0, pixels, torch.cat([shading * alpha, alpha], 1))
+        drawn = drawn.reshape(count, size, size, 4).permute(0, 3, 1, 2)
         return drawn[:, :3], drawn[:, 3:]
-
-
-def _on_support(support: torch.Tensor, draw: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-               ) -> torch.Tensor:
-    """Per-pixel values drawn only where `support` (N, h, w) holds, zero elsewhere: `draw(stroke,
-    row, column)` gets the supported pixels' indices (M,) and returns their values (M, C); the
-    result is (N, C, h, w). Gradients flow through `draw` as usual."""
-    count, height, width = support.shape
-    stroke, row, column = support.nonzero(as_tuple=True)
-    values = draw(stroke, row, column)
-    pixels = (stroke * height + row) * width + column
-    out = values.new_zeros(count * height * width, values.shape[1]).index_copy(0, pixels, values)
-    return out.reshape(count, height, width, -1).permute(0, 3, 1, 2)
