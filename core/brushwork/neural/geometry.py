@@ -61,7 +61,7 @@ BOX_FEATURES = 8 + 2 * (len(ALONG_FREQUENCIES) + len(ACROSS_FREQUENCIES))
 def box_features(p: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Canvas parameters starting cx, cy, length, width, angle, p[..., i] broadcasting against the
     pixel-centre coordinates x and y -> (*shape of x, F): (N, 1, 1, d) against a (1, S, S) grid for
-    whole blocks, or (M, d) rows against (M,) pixels for a support (`box_support`)."""
+    whole blocks, or (M, d) rows against (M,) pixels of a stroke's support (`Brush.support`)."""
     cx, cy, length, width, angle = (p[..., i] for i in range(5))
     dx, dy = x - cx, y - cy
     cos, sin = torch.cos(angle), torch.sin(angle)
