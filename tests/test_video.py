@@ -30,8 +30,7 @@ from brushwork.video.clips import camera_clip
 from brushwork.video.painting import camera_shift
 from brushwork.video.styling import moving_average
 
-from conftest import BUNDLED_PHOTO, drawn, random_list
-from test_cli import run
+from conftest import BUNDLED_PHOTO, drawn, random_list, run_cli as run
 
 # A tiny painting: a couple of seconds a frame on a busy CPU.
 TINY = PaintSettings(strokes=12, working_size=48, iterations=2, refine_iterations=2, frame_steps=2, seed=3,
@@ -302,6 +301,15 @@ def test_never_overwrites_an_input(tmp_path, frames, starry, models):
     with pytest.raises(BrushworkError, match="is the input file"):
         paint_clip(video, video, TINY)
     assert {p.name: p.read_bytes() for p in source.iterdir()} == before
+
+
+def test_a_trained_style_is_refused_for_a_clip_with_what_to_do_instead(tmp_path, frames):
+    # `batch paint` and the Python API reach paint_clip without the CLI's own check.
+    video = tmp_path / "clip.mp4"
+    write_video(frames[:2], video, 10)
+    with pytest.raises(BrushworkError, match=r"without --model starry_night; stylize it with the model first"):
+        paint_clip(video, tmp_path / "out.mp4", replace(TINY, model="starry_night"))
+    assert not (tmp_path / "out.mp4").exists()
 
 
 def test_single_picture_options_are_refused_for_a_clip(tmp_path, frames, capsys):

@@ -64,6 +64,10 @@ def paint_clip(source: str | os.PathLike, output: str | os.PathLike, settings: P
     ".json"). `fps` overrides the source's rate (a folder's default is 24). `inputs` are other files
     the run reads (label, path), refused as outputs too. `paint` makes the paintings from the frames
     (a batch paints a clip in chunks, on a Ray cluster too: `brushwork.batch.chunks`)."""
+    if settings.trained_style:  # the frame painter works from the frames alone
+        raise BrushworkError(f"{source}: a clip is painted from its own frames, without --model "
+                             f"{settings.trained_style}; stylize it with the model first (brushwork stylize "
+                             f"{Path(source).name} --model {settings.trained_style} -o styled.mp4) and paint that")
     clip = open_clip(source, fps)
     unknown = [suffix for suffix in extras if suffix not in PAINT_FRAME_SUFFIXES[1:]]
     if unknown:
