@@ -19,8 +19,7 @@ from brushwork.errors import BrushworkError
 from brushwork.files import save_strokes
 from brushwork.strokes import StrokeList
 
-from conftest import psnr, random_list
-from test_cli import run
+from conftest import psnr, random_list, run_cli as run
 
 
 def prefix(painting: StrokeList, count: int) -> StrokeList:

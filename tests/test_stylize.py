@@ -14,8 +14,7 @@ from brushwork.images import fit_long_side, to_array, to_tensor
 from brushwork.stylize import StyleOptions, VGGModels, gatys, stylize
 from brushwork.stylize.tiling import borders, plan, seam_energy_ratio
 
-from conftest import content_photo, psnr
-from test_cli import run
+from conftest import content_photo, psnr, run_cli as run
 
 
 @pytest.fixture(autouse=True)

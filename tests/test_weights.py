@@ -10,8 +10,7 @@ import pytest
 from brushwork import weights
 from brushwork.weights import WeightsError
 
-from conftest import SHARED_WEIGHTS
-from test_cli import run
+from conftest import SHARED_WEIGHTS, run_cli as run
 
 
 @pytest.fixture
