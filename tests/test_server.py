@@ -662,6 +662,10 @@ def test_a_trained_style_needs_no_style_picture(contract):
     queued = contract.post("/v1/jobs", json={"kind": "paint", "image": image, "params": {"model": "starry_night"}})
     assert queued.status_code == 202, queued.text
     contract.post(f"/v1/jobs/{queued.json()['id']}/cancel")
+    unknown = contract.post("/v1/jobs", json={"kind": "paint", "image": image, "params": {"model": "nosuch"}})
+    assert unknown.status_code == 422  # refused before it queues, with the styles there are
+    assert unknown.json()["detail"].startswith("params.model: --model 'nosuch': no such style; expected a .pt file "
+                                               "or one of") and "starry_night" in unknown.json()["detail"]
     for params in ({"method": "trained"}, {"model": " "}, {}):  # an editor's empty Model field names none
         response = contract.post("/v1/jobs", json={"kind": "stylize", "image": image, "params": params})
         assert response.status_code == 422, params
@@ -689,6 +693,8 @@ def test_a_stylize_batch_takes_a_trained_style_instead_of_style_pictures(contrac
     contract.post(f"/v1/jobs/{queued.json()['id']}/cancel")
     refused = contract.post("/v1/jobs", json={**job, "params": {"model": ""}})
     assert refused.status_code == 422 and refused.json()["detail"].startswith("styles: a stylize batch needs")
+    unknown = contract.post("/v1/jobs", json={**job, "params": {"model": "nosuch"}})
+    assert unknown.status_code == 422 and unknown.json()["detail"].startswith("params.model: --model 'nosuch'")
 
 
 @pytest.mark.slow
@@ -706,6 +712,7 @@ def test_stylize_job_with_a_trained_style_file_and_no_style_picture(api, tmp_pat
     out = np.asarray(Image.open(io.BytesIO(api.get(f"/v1/jobs/{status['id']}/result.png").content)))
     assert out.shape == (24, 40, 4)
     np.testing.assert_array_equal(out[..., 3], content[..., 3])
-    # a name the worker does not know fails the job with the engine's words
-    status = wait(api, submit(api, "stylize", image=image, model=str(tmp_path / "gone.pt"))["id"])
-    assert status["state"] == "failed" and "gone.pt: no such file" in status["error"]
+    # a file the machine does not have is refused before the job queues
+    gone = {"model": str(tmp_path / "gone.pt")}
+    refused = api.post("/v1/jobs", json={"kind": "stylize", "image": image, "params": gone})
+    assert refused.status_code == 422 and "gone.pt: no such file" in refused.json()["detail"]

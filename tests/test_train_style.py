@@ -16,6 +16,7 @@ from brushwork.cli import cli
 from brushwork.errors import BrushworkError
 from brushwork.images import resize_tensor
 from brushwork.settings import StyleOptions
+from brushwork.style_files import find_style
 from brushwork.stylize import stylize, trained
 from brushwork.stylize.collection import Generator
 from brushwork.stylize.johnson import JohnsonNet
@@ -118,7 +119,7 @@ def test_style_file_round_trip_listing_and_stylize(models, folders, tmp_path, us
     assert result.exit_code == 0, result.output
     listed = {entry["name"]: entry for entry in json.loads(result.output)["styles"]}
     assert listed["ochre"]["kind"] == "johnson" and listed["ochre"]["card"] == str(output.with_suffix(".md"))
-    assert trained.find("ochre") == output and trained.find(str(output)) == output
+    assert find_style("ochre") == output and find_style(str(output)) == output
     photo = np.asarray(Image.open(content / "photo1.png"))
     by_name = stylize(photo, [], StyleOptions(model="ochre", tile=64), models=models)
     assert by_name.shape == photo.shape
@@ -168,7 +169,7 @@ def test_bad_inputs_are_named(models, folders, tmp_path) -> None:
     with pytest.raises(BrushworkError, match="not a brushwork style file"):
         trained.read(tmp_path / "other.pt")
     with pytest.raises(BrushworkError, match="'nosuch': no such style"):
-        trained.find("nosuch")
+        find_style("nosuch")
     with pytest.raises(BrushworkError, match="--method trained needs --model"):
         StyleOptions(method="trained").validate(1)
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from brushwork.errors import BrushworkError
+
 STYLES_ENV = "BRUSHWORK_STYLES"
 
 
@@ -54,3 +56,20 @@ def style_files() -> list[StyleFile]:
             for path in sorted(folder.glob("*.pt")):
                 found.setdefault(path.stem, StyleFile(path.stem, _kind(path.with_suffix(".json")), path, shipped))
     return list(found.values())
+
+
+def find_style(model: str) -> Path:
+    """The style file for `model`: a path to a .pt file, or the name of a user or shipped style."""
+    candidate = Path(model).expanduser()
+    if candidate.suffix == ".pt" or os.sep in model or (os.altsep and os.altsep in model):
+        if not candidate.is_file():
+            raise BrushworkError(f"--model {model}: no such file")
+        return candidate
+    for folder in (user_dir(), shipped_dir()):
+        path = folder / f"{model}.pt"
+        if path.is_file():
+            return path
+    names = sorted(style.name for style in style_files())
+    raise BrushworkError(f"--model {model!r}: no such style; expected a .pt file or one of "
+                         f"{', '.join(names) or 'none'} (brushwork styles lists them; user styles live in "
+                         f"{user_dir()})")

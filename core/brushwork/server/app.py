@@ -43,6 +43,7 @@ from brushwork.server.jobs import (
 )
 from brushwork.server.worker import Picture
 from brushwork.settings import FieldSpec, PaintSettings, StyleOptions, choice_values, method_choice, specs
+from brushwork.style_files import find_style
 
 MAX_SIDE = 16384  # px per side of an uploaded picture; the pixel count is bounded by Limits.job_bytes
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -465,15 +466,26 @@ def check_batch_paths(request: BatchJob) -> None:
         if os.path.realpath(text) == os.path.realpath(output):
             raise HTTPException(422, f"output_dir {output} is {name}; choose another folder (outputs never go over "
                                      "inputs)")
+    check_model(request.params)
     if request.task == "stylize" and not request.styles and not trained_style(request.params):
         raise HTTPException(422, "styles: a stylize batch needs at least one style picture, or a trained style in "
                                  "params.model")
+
+
+def check_model(params: dict[str, Any]) -> None:
+    """A trained style the job names exists (by name, or a .pt file on this machine), before the job queues."""
+    if trained_style(params):
+        try:
+            find_style(params["model"].strip())
+        except BrushworkError as exc:
+            raise HTTPException(422, f"params.model: {exc}") from None
 
 
 def checked_params(kind: str, asked: Any) -> dict[str, Any]:
     """The settings a job set (the worker leaves the rest at the library's defaults), with the checks
     the schema cannot make (min_size <= max_size; levels only for methods that work level by level)."""
     params = asked.model_dump(exclude_unset=True, exclude={"style"})
+    check_model(params)
     if kind == "paint":
         low, high = params.get("min_size"), params.get("max_size")
         if low is not None and high is not None and low > high:

@@ -8,7 +8,6 @@ name among the user's and the shipped ones (`brushwork.style_files` says where),
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +17,14 @@ from torch import nn
 
 from brushwork.errors import BrushworkError
 from brushwork.files import atomic_write
-from brushwork.style_files import STYLES_ENV, shipped_dir, user_dir
+from brushwork.style_files import STYLES_ENV, find_style, shipped_dir, user_dir
 from brushwork.stylize.collection import Generator, GeneratorShape, translate_tiles
 from brushwork.stylize.job import Job
 from brushwork.stylize.johnson import JohnsonNet, JohnsonShape
 
 FORMAT = "brushwork-style/1"
 KINDS = ("johnson", "collection")
-__all__ = ["STYLES_ENV", "StyleEntry", "available", "build", "find", "read", "run", "save", "shipped_dir", "user_dir"]
+__all__ = ["STYLES_ENV", "StyleEntry", "available", "build", "read", "run", "save", "shipped_dir", "user_dir"]
 
 
 @dataclass(frozen=True)
@@ -103,29 +102,12 @@ def available(extra: list[Path] | None = None) -> list[StyleEntry]:
     return entries
 
 
-def find(model: str) -> Path:
-    """The style file for `model`: a path to a .pt file, or the name of a user or shipped style."""
-    candidate = Path(model).expanduser()
-    if candidate.suffix == ".pt" or os.sep in model or (os.altsep and os.altsep in model):
-        if not candidate.is_file():
-            raise BrushworkError(f"--model {model}: no such file")
-        return candidate
-    for folder in (user_dir(), shipped_dir()):
-        path = folder / f"{model}.pt"
-        if path.is_file():
-            return path
-    names = sorted({entry.name for entry in available()})
-    raise BrushworkError(f"--model {model!r}: no such style; expected a .pt file or one of "
-                         f"{', '.join(names) or 'none'} (brushwork styles lists them; user styles live in "
-                         f"{user_dir()})")
-
-
 def run(job: Job) -> torch.Tensor:
     """Stylize the job's content with the trained style `job.options.model` (the style images are not
     used): Johnson's network with whole-image instance-norm statistics, tile by tile above `tile`; the
     collection generator tile by tile as it was trained."""
     assert job.options.model is not None  # validate() requires it for this method
-    path = find(job.options.model)
+    path = find_style(job.options.model)
     net = job.models.kept(f"style:{path.resolve()}:{path.stat().st_mtime_ns}", job.device,
                           lambda device: build(path, device))
 
