@@ -11,6 +11,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from brushwork import raster, weights
+
+# One torch thread whatever the load: the painter and the stylizer otherwise pick their thread count
+# from the machine's load, and a different count sums in another order (tests compare runs exactly).
+os.environ.setdefault("BRUSHWORK_THREADS", "1")
 from brushwork.strokes import BRUSHES, StrokeList, random_stroke
 
 # The project's data folder next to the repository (weights and photos). A plain clone does not have

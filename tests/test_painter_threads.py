@@ -5,8 +5,25 @@ import os
 import pytest
 import torch
 
+from brushwork.errors import BrushworkError
 from brushwork.painter import threads as threads_module
 from brushwork.painter.threads import load_aware_threads, other_work, runnable, runnable_here, threads_for_load
+
+
+@pytest.fixture(autouse=True)
+def load_policy(monkeypatch):
+    """These tests are of the load policy: no pinned count (the suite pins one, conftest)."""
+    monkeypatch.delenv(threads_module.THREADS_ENV, raising=False)
+
+
+def test_brushwork_threads_pins_the_count_whatever_the_load(monkeypatch, tmp_path):
+    proc_loadavg(monkeypatch, tmp_path, "50.0 50.0 50.0 51/300 1000\n")
+    monkeypatch.setenv("BRUSHWORK_THREADS", "2")
+    assert threads_module.threads_now(4) == 2
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("BRUSHWORK_THREADS", bad)
+        with pytest.raises(BrushworkError, match=f"BRUSHWORK_THREADS='{bad}': expected a whole number of threads"):
+            threads_module.threads_now(4)
 
 
 def proc_loadavg(monkeypatch, tmp_path, text: str | None, threads: str = "R") -> None:

@@ -14,7 +14,8 @@ a while, runnable). The one-minute load average lags a minute behind a program t
 which then takes a core the painter counted as free, and right after a painting it still counts that
 painting's own threads, so that every painting of a batch after the first would run on one thread.
 Where there is no /proc/loadavg (macOS) the load average is all there is; Windows has neither, and
-there torch's count is kept.
+there torch's count is kept. $BRUSHWORK_THREADS=N pins the count whatever the load: the same seed then
+gives the same painting on every run (with fewer threads torch adds its sums up in another order).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from pathlib import Path
 
 import torch
 
+from brushwork.errors import BrushworkError
+
+THREADS_ENV = "BRUSHWORK_THREADS"
 PROC_LOADAVG = Path("/proc/loadavg")
 PROC_SELF_TASKS = Path("/proc/self/task")  # a folder per thread of this process
 # Readings of the runnable tasks, READING_GAP seconds apart: their median rides out a passing blip,
@@ -80,8 +84,23 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+def pinned_threads() -> int | None:
+    """The thread count $BRUSHWORK_THREADS pins (None: unset). The count changes the last bits of
+    torch's sums, and through them the painting, so runs that must repeat exactly pin it."""
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise BrushworkError(f"{THREADS_ENV}={text!r}: expected a whole number of threads, 1 or more")
+    return int(text)
+
+
 def threads_now(available: int) -> int:
-    """Threads to use now, at most `available`, for the other work on the machine (`other_work`)."""
+    """Threads to use now: the pinned count if there is one, else at most `available`, for the other
+    work on the machine (`other_work`)."""
+    pinned = pinned_threads()
+    if pinned is not None:
+        return pinned
     load = other_work()
     return available if load is None else threads_for_load(available, _cores(), load)
 
