@@ -41,6 +41,15 @@ def run_cli(capsys, *args):
     return code, out, err
 
 
+def write_colour_field(path: Path, seed: int, size: tuple[int, int], grid: tuple[int, int]) -> Path:
+    """A smooth random colour field (a grid of random colours scaled up bicubically: image-like
+    statistics, not white noise), `size` (height, width), written to `path` and its folder made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    small = np.random.default_rng(seed).integers(0, 256, (*grid, 3), dtype=np.uint8)
+    Image.fromarray(small).resize(size[::-1], Image.BICUBIC).save(path)
+    return path
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

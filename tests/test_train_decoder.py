@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from PIL import Image
 
 from brushwork import weights
 from brushwork.cli import cli
@@ -25,21 +23,15 @@ from brushwork.stylize.models import (
 )
 from brushwork.stylize.train_decoder import Data, DecoderConfig, batch_adain, export, train, validation_losses
 
-
-def _write(folder, name, seed, size=(80, 96)):
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    # smooth random colour fields: image-like statistics, not white noise
-    small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
-    Image.fromarray(small).resize(size[::-1], Image.BICUBIC).save(folder / name)
+from conftest import write_colour_field
 
 
 @pytest.fixture
 def folders(tmp_path):
     for i in range(3):
-        _write(tmp_path / "content", f"photo{i}.png", i)
+        write_colour_field(tmp_path / "content" / f"photo{i}.png", i, (80, 96), (6, 8))
     for i, name in enumerate(("ochre", "blue", "held")):
-        _write(tmp_path / "styles", f"{name}.png", 10 + i)
+        write_colour_field(tmp_path / "styles" / f"{name}.png", 10 + i, (80, 96), (6, 8))
     return tmp_path / "content", tmp_path / "styles"
 
 

@@ -31,21 +31,15 @@ from brushwork.stylize.train_style import (
 )
 from brushwork.stylize.training import load_pool, random_crops
 
-
-def _write(folder, name, seed, size=(72, 88)):
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)  # smooth random colour fields
-    Image.fromarray(small).resize(size[::-1], Image.BICUBIC).save(folder / name)
-    return folder / name
+from conftest import write_colour_field
 
 
 @pytest.fixture
 def folders(tmp_path):
     for i in range(3):
-        _write(tmp_path / "content", f"photo{i}.png", i)
+        write_colour_field(tmp_path / "content" / f"photo{i}.png", i, (72, 88), (5, 7))
     for i in range(2):
-        _write(tmp_path / "paintings", f"painting{i}.png", 10 + i)
+        write_colour_field(tmp_path / "paintings" / f"painting{i}.png", 10 + i, (72, 88), (5, 7))
     return tmp_path / "content", tmp_path / "paintings"
 
 
