@@ -627,8 +627,9 @@ def test_queue_shows_a_live_preview_then_puts_the_result_in_place(krita_plugin):
     group, painting, vector = outcome.nodes
     assert doc.root.children == [group] and group.children == [painting, vector]
     assert painting.pixels == (pixels[:8 * 6 * 4], 4, 2, 8, 6) and vector.svg == "<svg/>"
-    assert queue.jobs == [] and queue.timings().paint == [[300, 384, 40, True, 30.0]]
-    assert json.loads(store[("brushwork", "Timings")])["paint"] == [[300, 384, 40, True, 30.0]]
+    timed = [[300, 384, PaintSettings().iterations, True, 30.0]]  # the engine's steps per level
+    assert queue.jobs == [] and queue.timings().paint == timed
+    assert json.loads(store[("brushwork", "Timings")])["paint"] == timed
     # the history keeps it, to be applied again: here, to another image large enough
     entry, = queue.history.entries
     assert entry.title == "brushwork: test" and entry.seconds == 30.0

@@ -160,7 +160,10 @@ class PaintSettings:
     seed: int = setting(0, "Seed", "Same seed and input give the same SVG.", "int", min=0, max=MAX_SEED, editor=True)
     working_size: int = setting(512, "Working size", "Long side, in pixels, the optimiser works at (larger images "
                                 "are reduced).", "int", min=16, max=4096, editor=True)
-    iterations: int = setting(40, "Steps per level", "Optimisation steps per level: more is closer to the image, "
+    # 25: the refinement at the end (`refine`, which starts useless strokes again) fits the photo
+    # better per second than more steps here (tubingen.jpg, 1,000 oil-brush strokes: 40 steps and
+    # 60 refinement steps 23.85 dB, 25 and 60 23.84 dB in 11 % less time).
+    iterations: int = setting(25, "Steps per level", "Optimisation steps per level: more is closer to the image, "
                               "slower.", "int", min=1, max=10000, editor=True)
     learning_rate: float = setting(0.02, "Learning rate", "Adam's step size for the stroke parameters.", "float",
                                    min=0, min_open=True, layers=())

@@ -5,7 +5,8 @@ For each pass of `plan`, coarse to fine, new strokes start at the error peaks of
 far and are optimised through the neural renderer (`level`). Then the pass's strokes are measured
 on the exact renderer (strokes that remove almost no error give their budget to the next pass,
 `pruning`) and drawn for good, which is the canvas the next pass starts from. Then all new strokes
-are refined together on the whole canvas (`refine`, through the analytic renderer `soft`), and
+are refined together on the whole canvas (`refine`, through the analytic renderer `soft`; the
+strokes that earn nothing are started again where the error is largest, `relocate`), and
 finally every stroke gets the colours that fit the photo best for its final shape (`colours`).
 Every tensor lives on the device the settings name; models move there once.
 """
@@ -35,8 +36,9 @@ from brushwork.strokes import Stroke, StrokeList, field_range
 __all__ = ["ExtraLoss", "PaintCancelled", "PaintJob", "PaintState", "Painter", "Progress", "paint_array"]
 
 # Progress counts stroke-steps of the optimiser; a refinement step costs this many level steps per
-# stroke (about 0.5 at 1,000 strokes and 1.4 at 200, timed on tubingen.jpg).
-REFINE_STEP_COST = 0.75
+# stroke (about 1.0 at 1,000 strokes and 1.9 at 200, timed on tubingen.jpg and astronaut.png): one
+# figure for both, nearer the larger paintings, whose progress bars are watched longest.
+REFINE_STEP_COST = 1.2
 
 
 @dataclass
@@ -265,7 +267,7 @@ class Painter:
             opaque=settings.opaque,
         )
         state.painted = refine(state.painted, job.working, job.base, job.refine_iterations, limits, step,
-                               device=job.device)
+                               device=job.device, relocate=True)
         state.so_far = lambda: state.painted
 
     def refit_colours(self) -> None:
