@@ -466,7 +466,6 @@ def check_batch_paths(request: BatchJob) -> None:
         if os.path.realpath(text) == os.path.realpath(output):
             raise HTTPException(422, f"output_dir {output} is {name}; choose another folder (outputs never go over "
                                      "inputs)")
-    check_model(request.params)
     if request.task == "stylize" and not request.styles and not trained_style(request.params):
         raise HTTPException(422, "styles: a stylize batch needs at least one style picture, or a trained style in "
                                  "params.model")
