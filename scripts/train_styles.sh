@@ -5,9 +5,9 @@
 #                        not one: a tiny stand-in for a painter's collection)
 # Training photos: the photos of ../shared/images/content except the three the stylize benchmark scores
 # (tubingen, chicago, astronaut), plus photos the scikit-image wheel ships; random crops, scales and flips.
-# Sized for 2 CPU cores shared with other jobs: about 35 min a Johnson model at one thread under `nice -n 15`
-# (0.3 CPU s a step), 24 min the collection; on a GPU raise --steps, --size and --batch. Resumable: run it
-# again after a stop (each model continues from its checkpoint; --max-minutes bounds one sitting).
+# Sized for 2 CPU cores: one thread a model (0.25 CPU s a Johnson step): starry_night 67 min on an idle core,
+# wave 35 min on a loaded one, 24 min the collection; on a GPU raise --steps, --size and --batch. Resumable:
+# run it again after a stop (each model continues from its checkpoint; --max-minutes bounds one sitting).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${BRUSHWORK_SHARED:-../shared}
@@ -17,17 +17,17 @@ mkdir -p "$data/content" "$out" checkpoints/styles
 bash scripts/training_photos.sh "$data/content"
 export BRUSHWORK_WEIGHTS=${BRUSHWORK_WEIGHTS:-$shared/weights}
 device=${DEVICE:-cpu}
-# name, style weight, steps (the defaults of train-style otherwise: lr 0.002 cosine-decayed, the last conv at
-# 0.02 of it, the network added to the photo with its mean colour learned).
-while read -r style weight steps; do
+# name, style weight, steps, steps between samples (the defaults of train-style otherwise: lr 0.002
+# cosine-decayed, the last conv at 0.02 of it, the network added to the photo with its mean colour learned).
+while read -r style weight steps every; do
     [ -f "$out/$style.pt" ] && continue
     OMP_NUM_THREADS=1 nice -n 15 .venv/bin/brushwork train-style "$shared/images/style/$style.jpg" \
         --content "$data/content" --steps "$steps" --size 128 --batch 2 --style-weight "$weight" \
-        --sample-every 100 --max-minutes 80 --device "$device" --checkpoint "checkpoints/styles/$style.ckpt" \
+        --sample-every "$every" --max-minutes 80 --device "$device" --checkpoint "checkpoints/styles/$style.ckpt" \
         -o "$out/$style.pt" </dev/null
 done <<'STYLES'
-starry_night 3 1500
-wave 3 1500
+starry_night 3 16000 500
+wave 3 1500 100
 STYLES
 if [ ! -f "$out/six_paintings.pt" ]; then
     nice -n 10 .venv/bin/brushwork train-style --collection "$shared/images/style" --content "$data/content" \
