@@ -97,6 +97,8 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
         stalls = result["stalls"]
         print(f"krita e2e: {elapsed:.1f} s in all; longest UI-thread stalls: "
               + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stalls.items())
+              + "; after a preview layer came or went: "
+              + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result["layer_stalls"].items())
               + "; longest button press: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result["clicks"].items())
               + "; longest queue tick: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result["ticks"].items()))
 
@@ -140,8 +142,12 @@ def test_paint_stylize_and_cancel_in_krita(profile, style_image):
         # document (adding layers, drawing the vector shapes), which Krita does on its UI thread; they
         # are held to APPLY_STALL (seen: 45-85 ms on a quiet machine, 199 ms on a loaded one).
         waiting = ("hung_job", "hung_cancel", "long_job", "long_cancel")
+        # A beat right after a preview layer came or went is Krita drawing it: held to APPLY_STALL too;
+        # the queue's own tick that asked for it still to MAX_STALL.
         assert max(stalls[phase] for phase in waiting) <= MAX_STALL, (stalls, krita_own, result["events"])
-        assert max(stalls.values()) <= APPLY_STALL, (stalls, krita_own, result["events"])
+        assert max(result["ticks"].get(phase, 0.0) for phase in waiting) <= MAX_STALL, result["ticks"]
+        layers = result["layer_stalls"]
+        assert max([*stalls.values(), *layers.values()]) <= APPLY_STALL, (stalls, layers, krita_own, result["events"])
 
         # the four paint jobs were queued together; a live preview covered the whole selection
         assert len(result["queued"]) == len(PAINTS)
