@@ -412,6 +412,13 @@ def test_gimp_strength_follows_the_picked_method(gimp_plugin, monkeypatch):
     assert config.values["alpha"] == 1.0
 
 
+def test_the_estimate_counts_the_refinement_steps_the_engine_takes(krita_plugin):
+    from brushwork.painter.refine import default_iterations  # the plug-in cannot import the engine: a copy
+
+    for strokes in (1, 10, 100, 300, 1000, 2000, 5000, 20000):
+        assert krita_plugin.model.refine_steps(strokes) == default_iterations(strokes), strokes
+
+
 def test_estimates_come_from_this_machines_jobs(krita_plugin):
     model = krita_plugin.model
     timings = model.Timings()
@@ -424,7 +431,7 @@ def test_estimates_come_from_this_machines_jobs(krita_plugin):
     assert model.estimate_paint(final, timings).seconds > 5 * rough.seconds  # more, larger, refined strokes
     # a job with the same settings: this machine's speed against the rough model, times the model's figure
     timings.add_paint(draft, 30.0)
-    assert model.estimate_paint(draft, timings) == model.Estimate(30.0, True)
+    assert model.estimate_paint(draft, timings) == model.Estimate(pytest.approx(30.0), True)
     more = dataclasses.replace(draft, strokes=300)
     assert model.estimate_paint(more, timings).seconds == pytest.approx(
         30.0 * model.estimate_paint(more, model.Timings()).seconds / rough.seconds)
@@ -436,12 +443,12 @@ def test_estimates_come_from_this_machines_jobs(krita_plugin):
         model.estimate_paint(final, model.Timings()).seconds * 30.0 / rough.seconds)
     timings.add_paint(draft, 50.0)
     timings.add_paint(draft, 40.0)
-    assert model.estimate_paint(draft, timings).seconds == 40.0  # the median of the recent jobs
+    assert model.estimate_paint(draft, timings).seconds == pytest.approx(40.0)  # the median of the recent jobs
     for _ in range(model.KEEP_SAMPLES):
         timings.add_paint(final, 600.0)
     assert len(timings.paint) == model.KEEP_SAMPLES and model.estimate_paint(draft, timings).seconds != 40.0
     timings.paint.append(["junk", None])  # a hand-edited setting is skipped
-    assert model.estimate_paint(final, timings) == model.Estimate(600.0, True)
+    assert model.estimate_paint(final, timings) == model.Estimate(pytest.approx(600.0), True)
     # stylize: seconds per megapixel of the method, or of the others scaled by the methods' speeds
     empty = model.Timings()
     assert not model.estimate_stylize("wct", 1.0, empty).measured

@@ -332,17 +332,17 @@ def preset_of(options, engine: EngineOptions) -> str:
 # ------------------------------------------------------------------------------------------ estimates
 
 KEEP_SAMPLES = 20  # recent jobs per kind that estimates are made from
-# The rough model, before a job has been timed here: `brushwork paint` timed on a 2-core CPU machine
-# (the slowest kind that runs brushwork) on a 512 px photo. A step of the painter costs about half per
-# stroke whatever the working size and half per working pixel (100 strokes, 40 steps per level, no
-# refinement: 8 s at 512 px); refinement runs refine.default_iterations steps over all strokes, each
-# dearer with more strokes and pixels (100 strokes at 256 px: 80 steps, about 8 s; 300 strokes at
-# 384 px with refinement: 66 s in all). Under load the same machine was up to 4 times slower.
+# The rough model, before a job has been timed here: `brushwork.painter.paint` timed on one thread of
+# a 2-core CPU machine (the slowest kind that runs brushwork, or a busy one; both cores of an idle one
+# are 1.3-1.9x faster), oil brush on a 512 px photo, 25 steps per level. The levels cost a part per
+# working pixel and a part per stroke (100 strokes 4.0 s at 512 px, 1.8 s at 256 px; 1,000 strokes
+# 12.2 s); a refinement step, of which there are refine.default_iterations, costs a part for the canvas
+# and a part per stroke, both growing with the working size's side (100 strokes 0.195 s at 512 px,
+# 0.097 s at 256 px; 1,000 strokes 0.49 s). 300 strokes at 384 px with refinement: 27.0 s, the model 24.
 PAINT_START = 2.0  # seconds: the picture in, the result out
-ROUGH_ITERATIONS = 40  # the steps per level the rough model was timed with
-ROUGH_PAINT_SECONDS_PER_STROKE = 0.06  # at 512 px, 40 steps per level
-PIXEL_SHARE = 0.5
-ROUGH_REFINE_STEP_SECONDS = 0.4  # a refinement step of 100 strokes at 512 px
+ROUGH_ITERATIONS = 25  # the steps per level the rough model was timed with
+ROUGH_LEVEL_SECONDS = (3.1, 0.0091)  # per pass over the levels: per (working size / 512 px)^2, per stroke
+ROUGH_REFINE_STEP_SECONDS = (0.16, 0.00033)  # per step: for the canvas, per stroke; times working size / 512
 # Seconds per megapixel of the region, per method (timed the same way: 0.26 MP took 0.4 s with AdaIN,
 # 1.2 s with WCT, 12 s with Gatys's default 50 Adam steps, 0.2 s with MicroAST), plus a start (the style's
 # features). A method not listed (a newer engine's) is estimated as the slowest until it has been timed here.
@@ -375,16 +375,17 @@ class Estimate:
 
 def refine_steps(strokes: int) -> int:
     """The painter's refinement steps for a painting of this many strokes (refine.default_iterations)."""
-    return max(20, min(80, round(30 * math.sqrt(1000 / max(strokes, 1)))))
+    return max(20, min(100, round(60 * math.sqrt(1000 / max(strokes, 1)))))
 
 
 def rough_paint_seconds(strokes: int, working_size: int, iterations: int, refine: bool) -> float:
-    """The rough model's seconds for a paint job (see ROUGH_PAINT_SECONDS_PER_STROKE)."""
-    pixels = (working_size / 512) ** 2
-    seconds = PAINT_START + strokes * ROUGH_PAINT_SECONDS_PER_STROKE * (PIXEL_SHARE * pixels + 1 - PIXEL_SHARE) * (
-        iterations / ROUGH_ITERATIONS)
+    """The rough model's seconds for a paint job (see ROUGH_LEVEL_SECONDS)."""
+    side = working_size / 512
+    per_pixel, per_stroke = ROUGH_LEVEL_SECONDS
+    seconds = PAINT_START + (per_pixel * side ** 2 + per_stroke * strokes) * iterations / ROUGH_ITERATIONS
     if refine:
-        seconds += refine_steps(strokes) * ROUGH_REFINE_STEP_SECONDS * strokes / 100 * pixels
+        canvas, per_stroke = ROUGH_REFINE_STEP_SECONDS
+        seconds += refine_steps(strokes) * (canvas + per_stroke * strokes) * side
     return seconds
 
 
