@@ -6,7 +6,7 @@
 # Training photos: the photos of ../shared/images/content except the three the stylize benchmark scores
 # (tubingen, chicago, astronaut), plus photos the scikit-image wheel ships; random crops, scales and flips.
 # Sized for 2 CPU cores: one thread a model (0.25 CPU s a Johnson step): starry_night 67 min on an idle core,
-# wave 35 min on a loaded one, 24 min the collection; on a GPU raise --steps, --size and --batch. Resumable:
+# wave 85 min on a loaded one, 24 min the collection; on a GPU raise --steps, --size and --batch. Resumable:
 # run it again after a stop (each model continues from its checkpoint; --max-minutes bounds one sitting).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,11 +23,11 @@ while read -r style weight steps every; do
     [ -f "$out/$style.pt" ] && continue
     OMP_NUM_THREADS=1 nice -n 15 .venv/bin/brushwork train-style "$shared/images/style/$style.jpg" \
         --content "$data/content" --steps "$steps" --size 128 --batch 2 --style-weight "$weight" \
-        --sample-every "$every" --max-minutes 80 --device "$device" --checkpoint "checkpoints/styles/$style.ckpt" \
+        --sample-every "$every" --max-minutes 120 --device "$device" --checkpoint "checkpoints/styles/$style.ckpt" \
         -o "$out/$style.pt" </dev/null
 done <<'STYLES'
 starry_night 3 16000 500
-wave 3 1500 100
+wave 2 16000 500
 STYLES
 if [ ! -f "$out/six_paintings.pt" ]; then
     nice -n 10 .venv/bin/brushwork train-style --collection "$shared/images/style" --content "$data/content" \
