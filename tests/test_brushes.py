@@ -141,6 +141,48 @@ def test_soft_drawing_of_degenerate_strokes_has_finite_gradients(kind, shape):
     assert torch.isfinite(premultiplied).all() and torch.isfinite(params.grad).all()
 
 
+def autograd_oil_marks(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The oil brush's soft drawing written plainly, for autograd: what its hand-written backward must equal."""
+    from brushwork.brushes import oilbrush
+
+    cx, cy, length, width, angle = (p[:, i, None, None] for i in range(5))
+    along = (xs - cx) * torch.cos(angle) + (ys - cy) * torch.sin(angle)
+    across = (ys - cy) * torch.cos(angle) - (xs - cx) * torch.sin(angle)
+    u, v = along / length, across / width
+    with torch.no_grad():
+        half = torch.where(u < oilbrush.HEAD_END, oilbrush.head_half_width(u, lambda a: a.clamp_min(0).sqrt()),
+                           oilbrush.body_half_width(u, torch.where(v < 0, -2.1, 2.1), torch.sin))
+    distance = torch.minimum((half - v.abs()) * width, torch.minimum((u + 0.5) * length, (oilbrush.TAIL - u) * length))
+    alpha = (distance + 0.5).clamp(0, 1)
+    t = (u + 0.5).clamp(0, 1)[:, None]
+    grid = torch.stack([2 * u, 2 * v], dim=-1).detach()
+    streaks = torch.nn.functional.grid_sample(oilbrush.bristle_texture(p.device), grid.reshape(1, -1, 1, 2),
+                                              align_corners=False).reshape(2, *grid.shape[:3]).transpose(0, 1)
+    colour = p[:, 5:8, None, None] * (1 - t) + p[:, 8:11, None, None] * t
+    return alpha[:, None] * (colour * (1 - streaks[:, :1]) + streaks[:, 1:]), alpha
+
+
+def test_the_oil_brushs_hand_written_backward_equals_autograd():
+    """Refinement moves oil strokes by the gradient of their hand-written backward pass (`_oil_soft`):
+    the drawing and every parameter's gradient must be autograd's, edges, head, tail and colour ramp."""
+    rng = np.random.default_rng(11)
+    strokes = [random_stroke("oilbrush", 60, 40, rng, min_size=3, max_size=30) for _ in range(12)]
+    weights = torch.rand(len(strokes), 3, 40, 60, generator=torch.Generator().manual_seed(0))
+    drawn, grads = [], []
+    for draw in (brushes.get("oilbrush").soft_draw, autograd_oil_marks):
+        params = soft.params_tensor(strokes).requires_grad_()
+        xs = torch.arange(60.0)[None, None, :].expand(len(strokes), 40, 60) + 0.5
+        ys = torch.arange(40.0)[None, :, None].expand(len(strokes), 40, 60) + 0.5
+        premultiplied, alpha = draw(params, xs, ys)
+        ((premultiplied * weights).sum() + (alpha * weights[:, 0]).sum()).backward()
+        drawn.append((premultiplied.detach(), alpha.detach()))
+        grads.append(params.grad)
+    for ours, reference in zip(drawn[0], drawn[1], strict=True):
+        assert torch.allclose(ours, reference, atol=1e-5)
+    assert (grads[1].abs() > 0).any(dim=0).all()  # every parameter has a gradient to compare
+    assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-4 * float(grads[1].abs().max()))
+
+
 # --- the pencil ---------------------------------------------------------------------------------
 
 

@@ -37,7 +37,7 @@ def head_half_width(x: Any, sqrt_of_positive: Callable[[Any], Any]) -> Any:
     return 0.5 * sqrt_of_positive(1 - ((x - HEAD_END) / HEAD_LENGTH) ** 2)
 
 
-def body_half_width(x: Any, phase: float, sin: Callable[[Any], Any]) -> Any:
+def body_half_width(x: Any, phase: Any, sin: Callable[[Any], Any]) -> Any:
     """Half-width of the slightly wavy body at x >= HEAD_END; phase -2.1 on the top side (y < 0),
     2.1 on the bottom. It equals the head's 0.5 where they join, so the outline has no kink."""
     along = x - HEAD_END
@@ -181,38 +181,13 @@ class OilBrush(BoxBrush):
         return group
 
     def soft_draw(self, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        import torch
-        import torch.nn.functional as F
+        from brushwork.brushes._oil_soft import OilMarks
 
-        from brushwork.brushes import _soft
-
-        along, across = _soft.local_frame(p, xs, ys)
-        length, width = p[:, 2, None, None], p[:, 3, None, None]
-        u, v = along / length, across / width
-        # The half-width profile along the mark is looked up without autograd: the sides still
-        # move with the stroke's width and position, and its ends with the length, below; this
-        # halves the cost of the backward pass.
-        with torch.no_grad():
-            phase = torch.where(v < 0, -2.1, 2.1)
-            body = body_half_width(u, phase, torch.sin)  # type: ignore[arg-type]
-            head = head_half_width(u, lambda a: a.clamp_min(0).sqrt())
-            half = torch.where(u < HEAD_END, head, body)
-        distance = torch.minimum((half - v.abs()) * width, torch.minimum((u + 0.5) * length, (TAIL - u) * length))
-        alpha = _soft.coverage(distance)
-        t = (u + 0.5).clamp(0, 1)
-        colour = p[:, 5:8, None, None] * (1 - t[:, None]) + p[:, 8:11, None, None] * t[:, None]
-        # The streaks are texture, not shape: their sampling positions carry no gradient.
-        grid = torch.stack([2 * u, 2 * v], dim=-1).detach()
-        # One batch of all the pixels: the soft renderer draws pixel by pixel, and grid_sample's cost
-        # goes with its batch count.
-        streaks = F.grid_sample(_bristle_texture(p.device), grid.reshape(1, -1, 1, 2), align_corners=False)
-        streaks = streaks.reshape(2, *grid.shape[:3]).transpose(0, 1)
-        premultiplied = alpha[:, None] * (colour * (1 - streaks[:, :1]) + streaks[:, 1:])
-        return premultiplied, alpha
+        return OilMarks.apply(p, xs, ys)
 
 
 @functools.lru_cache(maxsize=4)
-def _bristle_texture(device: torch.device) -> torch.Tensor:
+def bristle_texture(device: torch.device) -> torch.Tensor:
     """(1, 2, h, w) opacity B and grey-times-opacity G of the bristle streaks over the unit mark
     [-0.5, 0.5]^2, on `device` (drawn once per device: a pure function of constants): the exact
     renderer draws the mark in black (G) and in white (A (1 - B) + G, A the body's coverage)."""
