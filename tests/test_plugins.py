@@ -114,6 +114,7 @@ class Node:
         self.children: list[Node] = []
         self.parent: Node | None = None
         self.projection: np.ndarray | None = None  # BGRA, the document's size (layers the test fills)
+        self.converting = False
 
     def name(self):
         return self._name
@@ -131,8 +132,9 @@ class Node:
         return list(self.children)
 
     def setPixelData(self, data, x, y, w, h):  # noqa: N802
-        self.pixels = (bytes(data), x, y, w, h)
         self.pixel_writes += 1
+        # Krita 5.1: a colour-space conversion still running replaces pixels written meanwhile
+        self.pixels = None if self.converting else (bytes(data), x, y, w, h)
 
     def projectionPixelData(self, x, y, w, h):  # noqa: N802
         assert self.projection is not None, "the test gave this layer no pixels"
@@ -143,6 +145,10 @@ class Node:
 
     def setColorSpace(self, model, depth, profile):  # noqa: N802
         self.color_space = (model, depth, profile)
+        self.converting = True  # until the document's waitForDone
+
+    def tree(self) -> list[Node]:
+        return [self] + [node for child in self.children for node in child.tree()]
 
     def addChildNode(self, node, above):  # noqa: N802
         # Krita: placed right above `above`, or on top of the stack when it is None
@@ -227,7 +233,8 @@ class Document:
         self.model, self.depth, self.profile = model, depth, profile
 
     def waitForDone(self):  # noqa: N802
-        pass
+        for node in self.root.tree():
+            node.converting = False
 
     def close(self):
         self.closed = True
@@ -512,7 +519,7 @@ def test_16_bit_and_cmyk_documents_are_read_through_a_converted_copy(krita_plugi
     assert image["channels"] == "BGRA8" and (image["width"], image["height"]) == (10, 8)
     # the result layer has the exchange colour space of its own, so its 8-bit pixels mean what they say
     layer = document.add_paint_layer(doc, doc.root, "x", bytes(10 * 8 * 4), job.region)
-    assert layer.color_space == document.EXCHANGE
+    assert layer.color_space == document.EXCHANGE and layer.pixels is not None  # written once converted
     assert document.check_document(None) == "open an image first"
 
 

@@ -99,6 +99,9 @@ def add_paint_layer(doc, parent, name: str, bgra: bytes, region: Region):
     parent.addChildNode(node, None)
     if not _exchanges_directly(doc):  # a layer of its own colour space: Krita converts when it composites
         node.setColorSpace(*EXCHANGE)
+        # Written only once Krita is done converting: a fast job's result (no preview layer before
+        # it) once came out empty on a 16-bit document, and Krita 5.2's setColorSpace waits too.
+        doc.waitForDone()
     node.setPixelData(QByteArray(bgra), region.x, region.y, region.width, region.height)
     return node
 

@@ -507,7 +507,8 @@ class Driver(Extension):
         self.set_paint(options, active_layer=True)
         self.click("brushwork_paint_run")
         title = paint_title(options) + " (3)"
-        self.wait(lambda: title in self.results(), lambda: self.after_active(title), "active-layer group")
+        self.wait(lambda: title in self.results(), lambda: QTimer.singleShot(300, lambda: self.after_active(title)),
+                  "active-layer group")
 
     def after_active(self, title):
         try:
