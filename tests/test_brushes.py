@@ -143,17 +143,16 @@ def test_soft_drawing_of_degenerate_strokes_has_finite_gradients(kind, shape):
 
 def autograd_oil_marks(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The oil brush's soft drawing written plainly, for autograd: what its hand-written backward must equal."""
-    from brushwork.brushes import oilbrush
+    from brushwork.brushes import _soft, oilbrush
 
-    cx, cy, length, width, angle = (p[:, i, None, None] for i in range(5))
-    along = (xs - cx) * torch.cos(angle) + (ys - cy) * torch.sin(angle)
-    across = (ys - cy) * torch.cos(angle) - (xs - cx) * torch.sin(angle)
+    length, width = p[:, 2, None, None], p[:, 3, None, None]
+    along, across = _soft.local_frame(p, xs, ys)
     u, v = along / length, across / width
     with torch.no_grad():
         half = torch.where(u < oilbrush.HEAD_END, oilbrush.head_half_width(u, lambda a: a.clamp_min(0).sqrt()),
                            oilbrush.body_half_width(u, torch.where(v < 0, -2.1, 2.1), torch.sin))
     distance = torch.minimum((half - v.abs()) * width, torch.minimum((u + 0.5) * length, (oilbrush.TAIL - u) * length))
-    alpha = (distance + 0.5).clamp(0, 1)
+    alpha = _soft.coverage(distance)
     t = (u + 0.5).clamp(0, 1)[:, None]
     grid = torch.stack([2 * u, 2 * v], dim=-1).detach()
     streaks = torch.nn.functional.grid_sample(oilbrush.bristle_texture(p.device), grid.reshape(1, -1, 1, 2),

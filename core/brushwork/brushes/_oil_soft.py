@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from brushwork.brushes import _soft
 from brushwork.brushes.oilbrush import HEAD_END, TAIL, body_half_width, bristle_texture, head_half_width
 
 
@@ -24,18 +25,22 @@ class OilMarks(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cx, cy, length, width, angle = (p[:, i, None, None] for i in range(5))
-        cos, sin = torch.cos(angle), torch.sin(angle)
-        dx, dy = xs - cx, ys - cy
-        along, across = dx * cos + dy * sin, dy * cos - dx * sin
+        length, width = p[:, 2, None, None], p[:, 3, None, None]
+        along, across = _soft.local_frame(p, xs, ys)
         u, v = along / length, across / width
         # The half-width profile is a constant of the pixel: the sides move with the stroke's width
         # and position, its ends with the length.
         half = torch.where(u < HEAD_END, head_half_width(u, lambda a: a.clamp_min(0).sqrt()),
                            body_half_width(u, torch.where(v < 0, -2.1, 2.1), torch.sin))
-        ends = torch.minimum(along + 0.5 * length, TAIL * length - along)
-        distance = torch.minimum(half * width - across.abs(), ends)
-        alpha = (distance + 0.5).clamp(0, 1)
+        side, head, tail = half * width - across.abs(), along + 0.5 * length, TAIL * length - along
+        distance = torch.minimum(side, torch.minimum(head, tail))
+        alpha = _soft.coverage(distance)
+        # What the backward pass needs of the shape: which edge is nearest (a side, the head or else the
+        # tail), where the antialiased edge is (coverage's clamp passes its ends) and the colour ramps.
+        at_side = (side <= head) & (side <= tail)
+        at_head = ~at_side & (head <= tail)
+        edge = (distance >= -0.5) & (distance <= 0.5)
+        ramps = (u >= -0.5) & (u <= 0.5)
         t = (u + 0.5).clamp(0, 1)
         c0, c1 = p[:, 5:8, None, None], p[:, 8:11, None, None]
         # The streaks are texture, not shape: their sampling positions carry no gradient. One batch of
@@ -45,28 +50,23 @@ class OilMarks(torch.autograd.Function):
         streaks = streaks.reshape(2, *grid.shape[:3]).transpose(0, 1)
         clear = 1 - streaks[:, :1]  # what the streaks leave of the colour
         paint = (c0 + (c1 - c0) * t[:, None]) * clear + streaks[:, 1:]
-        ctx.save_for_backward(p, along, across, half, distance, t, clear, paint, alpha)
+        ctx.save_for_backward(p, along, across, half, t, clear, paint, alpha, at_side, at_head, edge, ramps)
         return alpha[:, None] * paint, alpha
 
     @staticmethod
     def backward(ctx: Any, g_premultiplied: torch.Tensor, g_alpha: torch.Tensor | None
                  ) -> tuple[torch.Tensor, None, None]:
-        p, along, across, half, distance, t, clear, paint, alpha = ctx.saved_tensors
-        length, width, angle = p[:, 2, None, None], p[:, 3, None, None], p[:, 4, None, None]
+        p, along, across, half, t, clear, paint, alpha, at_side, at_head, edge, ramps = ctx.saved_tensors
+        length, angle = p[:, 2, None, None], p[:, 4, None, None]
         c0, c1 = p[:, 5:8, None, None], p[:, 8:11, None, None]
         g_coverage = (g_premultiplied * paint).sum(1)
         if g_alpha is not None:
             g_coverage = g_coverage + g_alpha
-        g_distance = g_coverage * ((distance >= -0.5) & (distance <= 0.5))  # clamp passes its ends
-        # Which of the three distances is the nearest edge: a side, the head or the tail.
-        side, head, tail = half * width - across.abs(), along + 0.5 * length, TAIL * length - along
-        at_side = (side <= head) & (side <= tail)
-        at_head = ~at_side & (head <= tail)
+        g_distance = g_coverage * edge
         at_tail = ~at_side & ~at_head
         g_colour = g_premultiplied * (alpha[:, None] * clear)
         g_c1 = (g_colour * t[:, None]).sum((2, 3))
-        ramp = along / length + 0.5
-        g_t = (g_colour * (c1 - c0)).sum(1) * ((ramp >= 0) & (ramp <= 1))
+        g_t = (g_colour * (c1 - c0)).sum(1) * ramps
         g_side = g_distance * at_side
         g_along = g_t / length + g_distance * at_head - g_distance * at_tail
         g_across = -torch.sign(across) * g_side
