@@ -420,10 +420,11 @@ def test_gimp_strength_follows_the_picked_method(gimp_plugin, monkeypatch):
 
 
 def test_the_estimate_counts_the_refinement_steps_the_engine_takes(krita_plugin):
-    from brushwork.painter.refine import default_iterations  # the plug-in cannot import the engine: a copy
+    from brushwork.painter.refine import default_iterations  # the plug-in cannot import the engine: a copy,
+    # for the rough model's brush
 
     for strokes in (1, 10, 100, 300, 1000, 2000, 5000, 20000):
-        assert krita_plugin.model.refine_steps(strokes) == default_iterations(strokes), strokes
+        assert krita_plugin.model.refine_steps(strokes) == default_iterations(strokes, ["oilbrush"]), strokes
 
 
 def test_estimates_come_from_this_machines_jobs(krita_plugin):

@@ -196,10 +196,10 @@ class PaintSettings:
     prune: float = setting(0.1, "Prune", "Drop strokes that remove less error than this fraction of the median "
                            "stroke; 0 keeps every stroke.", "float", min=0, max=1, max_open=True, layers=())
     # After the levels, all new strokes are optimised together on the whole canvas for this many
-    # steps (`refine`); 0 skips it, None picks `refine.default_iterations` for the budget.
+    # steps (`refine`); 0 skips it, None picks `refine.default_iterations` for the budget and brushes.
     refine_iterations: int | None = setting(
         None, "Refine at the end", "Steps that refine all strokes together at the end; 0 skips (default: "
-        "picked for the stroke budget).", "int", min=0, max=10000, editor=True)
+        "picked for the stroke budget and the brushes).", "int", min=0, max=10000, editor=True)
     # Video (`video.painting`): every frame after the first starts from the previous frame's strokes and
     # adapts them in a few steps, instead of painting from a blank canvas (faster, and it does not flicker).
     frame_steps: int = setting(10, "Steps per frame", "Video: steps that adapt the previous frame's strokes to "

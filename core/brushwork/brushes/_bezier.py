@@ -36,6 +36,7 @@ class BezierBrush:
     width_fields: tuple[str, str]
     neural_width: tuple[float, float] = BEZIER_WIDTH
     neural_coordinates = "signed distance to the swept-disc edge, nearest curve parameter, position along the chord"
+    refine_steps = 60
 
     @property
     def neural_extents(self) -> Mapping[str, tuple[float, float]]:

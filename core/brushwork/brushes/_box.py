@@ -35,6 +35,7 @@ class BoxBrush:
     kind: BrushKind
     neural_extents: Mapping[str, tuple[float, float]] = {"length": BOX_LENGTH, "width": BOX_WIDTH}
     neural_coordinates = "position in the stroke frame with a positional encoding"
+    refine_steps = 60
     silhouette: tuple[Point, ...]  # the mark's outline in unit space
 
     @property

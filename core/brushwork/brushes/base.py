@@ -60,6 +60,9 @@ class Brush(Protocol):
 
     kind: BrushKind
     neural_coordinates: str  # what the neural renderer's features are, in words (its model card says it)
+    # Global refinement steps for a 1,000-stroke painting (`painter.refine.default_iterations` scales
+    # it for other budgets): more where the kind's soft drawing makes a step cheap.
+    refine_steps: int
 
     @property
     def neural_extents(self) -> Mapping[str, tuple[float, float]]:

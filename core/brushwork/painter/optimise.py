@@ -147,8 +147,11 @@ class Painter:
         for stroke in kept_working:
             frozen.draw(stroke)
         passes = tuple(plan_levels(work_w, work_h, settings.strokes, block))
-        refining = 0 if extra_loss is not None else (
-            default_iterations(settings.strokes) if settings.refine_iterations is None else settings.refine_iterations)
+        refining = settings.refine_iterations
+        if extra_loss is not None:
+            refining = 0
+        elif refining is None:
+            refining = default_iterations(settings.strokes, settings.brushes)
         self.callback = callback
         self.threads = torch.get_num_threads()  # the most a pass may use
         self.job = PaintJob(
