@@ -107,13 +107,25 @@ def test_bounds_hold_every_drawn_pixel_and_area_ranks_sizes(kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_paintings_boxes_at_once_are_each_strokes_box(kind):
+    rng = np.random.default_rng(6)
+    strokes = [random_stroke(kind, 120, 90, rng, min_size=1, max_size=60) for _ in range(40)]
+    strokes.append(strokes[0].transformed(1.0, 500.0, 0.0))  # off the canvas: an empty box
+    boxes = brushes.pixel_boxes(kind, np.array([s.params for s in strokes]), 120, 90)
+    assert [tuple(box) for box in boxes.tolist()] == [brushes.pixel_box(s, 120, 90) for s in strokes]
+    assert boxes[-1][2] <= boxes[-1][0]
+    windows = soft.windows(kind, np.array([s.params for s in strokes]), 120, 90, margin=2)
+    assert windows[-1] is None and all(w is not None and w.width > 0 and w.height > 0 for w in windows[:-1])
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_soft_drawing_and_neural_renderer_keep_to_their_inputs_device(kind):
     """With meta as torch's default device, any tensor made without its input's device would be
     meta and fail when it meets the CPU inputs."""
     rng = np.random.default_rng(5)
     strokes = [random_stroke(kind, 64, 48, rng) for _ in range(3)]
     params = soft.params_tensor(strokes, device="cpu")
-    windows = [soft.window(s, 64, 48) or soft.Window(0, 0, 4, 4) for s in strokes]
+    windows = [w or soft.Window(0, 0, 4, 4) for w in soft.windows(kind, params.double().numpy(), 64, 48)]
     model = NeuralRenderer(kind, 16, 8)
     v = layout.sample(kind, 4, torch.Generator().manual_seed(0))
     with torch.device("meta"):

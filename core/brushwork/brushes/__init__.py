@@ -6,8 +6,9 @@ neural renderer in renderers/<name>/. Torch-free to import.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from brushwork.brushes import markerpen, oilbrush, pencil, tape, watercolor
 from brushwork.brushes.base import Brush, BrushKind, Field
@@ -27,7 +28,7 @@ _KINDS: tuple[Brush, ...] = (
 _BY_NAME: dict[str, Brush] = {brush.kind.name: brush for brush in _KINDS}
 DEFAULT = oilbrush.BRUSH.kind.name  # what paints when no brush is asked for
 
-__all__ = ["DEFAULT", "Brush", "BrushKind", "Field", "get", "names", "pixel_box", "registered"]
+__all__ = ["DEFAULT", "Brush", "BrushKind", "Field", "get", "names", "pixel_box", "pixel_boxes", "registered"]
 
 
 def registered() -> tuple[Brush, ...]:
@@ -50,6 +51,13 @@ def get(name: str) -> Brush:
 def pixel_box(stroke: Stroke, width: int, height: int) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1): the whole pixels that hold every mark of the stroke, one more on each side
     for antialiasing, clipped to a width x height canvas (empty when x1 <= x0 or y1 <= y0)."""
-    left, top, right, bottom = get(stroke.kind).bounds(stroke)
-    return (max(0, math.floor(left) - 1), max(0, math.floor(top) - 1),
-            min(width, math.ceil(right) + 1), min(height, math.ceil(bottom) + 1))
+    x0, y0, x1, y1 = pixel_boxes(stroke.kind, np.array([stroke.params]), width, height)[0].tolist()
+    return x0, y0, x1, y1
+
+
+def pixel_boxes(kind: str, params: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`pixel_box` of N strokes of one kind at once: (N, d) parameters -> (N, 4) integer x0, y0, x1, y1."""
+    left, top, right, bottom = get(kind).bounds_of(params).T
+    boxes = [np.maximum(0, np.floor(left) - 1), np.maximum(0, np.floor(top) - 1),
+             np.minimum(width, np.ceil(right) + 1), np.minimum(height, np.ceil(bottom) + 1)]
+    return np.stack(boxes, axis=1).astype(int)

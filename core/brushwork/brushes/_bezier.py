@@ -7,6 +7,8 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from brushwork.brushes._geometry import bezier_length, swept_outline, swept_polygon
 from brushwork.brushes.base import Box, BrushKind, fields
 from brushwork.brushes.paint import mean_colour
@@ -62,10 +64,15 @@ class BezierBrush:
         return stroke[self.width_fields[0]], stroke[self.width_fields[1]]
 
     def bounds(self, stroke: Stroke) -> Box:
+        left, top, right, bottom = self.bounds_of(np.array([stroke.params]))[0].tolist()
+        return left, top, right, bottom
+
+    def bounds_of(self, params: np.ndarray) -> np.ndarray:
         # A quadratic Bezier lies in the hull of its control points.
-        x0, y0, x1, y1, x2, y2 = stroke.params[:6]
-        reach = 0.5 * max(self.widths(stroke))
-        return min(x0, x1, x2) - reach, min(y0, y1, y2) - reach, max(x0, x1, x2) + reach, max(y0, y1, y2) + reach
+        xs, ys = params[:, 0:6:2], params[:, 1:6:2]
+        start, end = (self.kind.index(name) for name in self.width_fields)
+        reach = 0.5 * np.maximum(params[:, start], params[:, end])
+        return np.stack([xs.min(1) - reach, ys.min(1) - reach, xs.max(1) + reach, ys.max(1) + reach], axis=1)
 
     def area(self, stroke: Stroke) -> float:
         start, end = self.widths(stroke)

@@ -7,6 +7,8 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from brushwork.brushes._geometry import box_points
 from brushwork.brushes.base import Box, BrushKind, Point, fields
 from brushwork.brushes.paint import mean_colour, num
@@ -70,13 +72,17 @@ class BoxBrush:
         return f"translate({num(stroke['cx'])} {num(stroke['cy'])}) rotate({math.degrees(stroke['angle']):.4f})"
 
     def bounds(self, stroke: Stroke) -> Box:
+        left, top, right, bottom = self.bounds_of(np.array([stroke.params]))[0].tolist()
+        return left, top, right, bottom
+
+    def bounds_of(self, params: np.ndarray) -> np.ndarray:
         # Every mark lies within its length x width rectangle (the unit square in its own frame):
         # that rectangle's box once turned, not the circle around it (a fifth fewer pixels over the
         # windows of a painting's strokes).
-        cos, sin = abs(math.cos(stroke["angle"])), abs(math.sin(stroke["angle"]))
-        length, width = stroke["length"], stroke["width"]
+        cx, cy, length, width, angle = params[:, :5].T  # BOX_FIELDS lead every box brush's fields
+        cos, sin = np.abs(np.cos(angle)), np.abs(np.sin(angle))
         half_x, half_y = 0.5 * (length * cos + width * sin), 0.5 * (length * sin + width * cos)
-        return stroke["cx"] - half_x, stroke["cy"] - half_y, stroke["cx"] + half_x, stroke["cy"] + half_y
+        return np.stack([cx - half_x, cy - half_y, cx + half_x, cy + half_y], axis=1)
 
     def area(self, stroke: Stroke) -> float:
         return stroke["length"] * stroke["width"]

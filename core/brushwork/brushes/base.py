@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
     from brushwork.strokes import Stroke
@@ -106,6 +107,9 @@ class Brush(Protocol):
 
     def bounds(self, stroke: Stroke) -> Box:
         """A box that holds every mark of the stroke (not clipped to the canvas)."""
+
+    def bounds_of(self, params: np.ndarray) -> np.ndarray:
+        """`bounds` of N strokes at once: (N, d) parameters -> (N, 4) left, top, right, bottom."""
 
     def area(self, stroke: Stroke) -> float:
         """Roughly the area the stroke covers, in canvas pixels squared (ranks strokes by size)."""

@@ -69,10 +69,9 @@ def draw_all(params: dict[str, torch.Tensor], order: list[tuple[str, int]], widt
     """Every stroke drawn in its own window, strokes with windows of one padded size in one batch."""
     drawings, where, windows = [], {}, {}
     for kind, p in params.items():
-        rows = p.detach().cpu().double().tolist()  # float64 on the CPU: MPS has none
+        rows = p.detach().cpu().double().numpy()  # float64 on the CPU: MPS has none
         buckets: dict[tuple[int, int], list[int]] = {}
-        for i, row in enumerate(rows):
-            window = soft.window(Stroke(kind, tuple(row)), width, height, WINDOW_MARGIN)
+        for i, window in enumerate(soft.windows(kind, rows, width, height, WINDOW_MARGIN)):
             if window is not None:
                 windows[kind, i] = window
                 buckets.setdefault((_bucket(window.height), _bucket(window.width)), []).append(i)
