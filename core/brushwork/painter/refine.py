@@ -21,7 +21,7 @@ import torch
 from brushwork import brushes
 from brushwork.images import to_tensor
 from brushwork.painter import soft
-from brushwork.painter.pruning import removal_gains
+from brushwork.painter.pruning import layer_gains
 from brushwork.painter.relocate import relocations
 from brushwork.strokes import BRUSHES, Stroke, field_range
 
@@ -65,8 +65,9 @@ def _bucket(side: int) -> int:
 
 
 def draw_all(params: dict[str, torch.Tensor], order: list[tuple[str, int]], width: int, height: int
-              ) -> tuple[list[soft.Placement], list[tuple[torch.Tensor, torch.Tensor]]]:
-    """Every stroke drawn in its own window, strokes with windows of one padded size in one batch."""
+              ) -> tuple[list[soft.Placement | None], list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Every stroke drawn in its own window, strokes with windows of one padded size in one batch;
+    the placements in paint `order`, None for a stroke off the canvas."""
     drawings, where, windows = [], {}, {}
     for kind, p in params.items():
         rows = p.detach().cpu().double().numpy()  # float64 on the CPU: MPS has none
@@ -80,7 +81,7 @@ def draw_all(params: dict[str, torch.Tensor], order: list[tuple[str, int]], widt
             drawings.append(soft.draw(kind, p[members], padded))
             for j, i in enumerate(members):
                 where[kind, i] = (len(drawings) - 1, j)
-    placements = [soft.Placement(*where[key], windows[key]) for key in order if key in windows]
+    placements = [soft.Placement(*where[key], windows[key]) if key in windows else None for key in order]
     return placements, drawings
 
 
@@ -144,8 +145,9 @@ def refine(
         params = {k: scaled[k] * steps[k] for k in kinds}
         placements, drawings = draw_all(params, order, width, height)
         rendered = soft.composite(base_t, placements, drawings)
-        if iteration + 1 in moves:  # the error of this rendering says where strokes go next step
+        if iteration + 1 in moves:  # this rendering says which strokes earn least, and where they go
             painting = rendered.detach().permute(1, 2, 0).cpu().numpy()
+            gains = layer_gains(soft.patches(placements, drawings), target, base)
         loss = ((rendered - target_t) ** 2).mean()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -157,20 +159,20 @@ def refine(
                 clamp_strokes_(k, p, width, height, limits)
                 scaled[k].copy_(p / steps[k])
         if iteration + 1 in moves:
-            order = _relocate(order, scaled, steps, optimiser, current(), target, base, painting)
+            order = _relocate(order, scaled, steps, optimiser, current(), gains, target, painting)
         if callback is not None:
             callback(iteration, current)
     return current()
 
 
 def _relocate(order: list[tuple[str, int]], scaled: dict[str, torch.Tensor], steps: dict[str, torch.Tensor],
-              optimiser: torch.optim.Adam, strokes: list[Stroke], target: np.ndarray, base: np.ndarray,
+              optimiser: torch.optim.Adam, strokes: list[Stroke], gains: np.ndarray, target: np.ndarray,
               painting: np.ndarray) -> list[tuple[str, int]]:
-    """Start the least useful strokes again (in place in `scaled`, their optimiser state reset to
-    a typical stroke's) and return the paint order with them on top."""
+    """Start the least useful strokes again (`gains`: `pruning.layer_gains`; in place in `scaled`, their
+    optimiser state reset to a typical stroke's) and return the paint order with them on top."""
     lifted = []
     with torch.no_grad():
-        for index, stroke in relocations(strokes, removal_gains(strokes, target, base), painting, target):
+        for index, stroke in relocations(strokes, gains, painting, target):
             kind, i = order[index]
             lifted.append((kind, i))
             scaled[kind][i] = torch.tensor(stroke.params, device=scaled[kind].device) / steps[kind]

@@ -11,7 +11,7 @@ places those drawings in windows of the canvas and composites them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +116,24 @@ def _windows(like: torch.Tensor) -> Callable[[torch.Tensor], Any]:
     return (lambda t: t.numpy()) if like.device.type == "cpu" else (lambda t: t)
 
 
-def composite(base: torch.Tensor, placements: list[Placement],
+def patches(placements: list[Placement | None], drawings: list[tuple[torch.Tensor, torch.Tensor]]
+            ) -> Iterator[tuple[tuple[int, int, int, int], np.ndarray | None, np.ndarray | None]]:
+    """The placed strokes' drawings as `pruning.layer_gains` takes them, in order: pixel box, and
+    premultiplied colour (h, w, 3) and alpha (h, w, 1) as numpy arrays (None off the canvas)."""
+    for place in placements:
+        if place is None:
+            yield (0, 0, 0, 0), None, None
+            continue
+        w = place.window
+        premultiplied, alpha = (t.detach()[place.item] for t in drawings[place.drawing])
+        yield ((w.x0, w.y0, w.x0 + w.width, w.y0 + w.height),
+               premultiplied[:, : w.height, : w.width].permute(1, 2, 0).cpu().numpy(),
+               alpha[: w.height, : w.width, None].cpu().numpy())
+
+
+def composite(base: torch.Tensor, placements: list[Placement | None],
               drawings: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-    """The (3, H, W) canvas `base` with the placed strokes composited over it in order."""
-    return _Over.apply(base, placements, *(t for pair in drawings for t in pair))
+    """The (3, H, W) canvas `base` with the placed strokes composited over it in order (None: a
+    stroke off the canvas)."""
+    placed = [place for place in placements if place is not None]
+    return _Over.apply(base, placed, *(t for pair in drawings for t in pair))
