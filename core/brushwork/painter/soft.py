@@ -46,9 +46,9 @@ def draw(kind: str, params: torch.Tensor, windows: list[Window]) -> tuple[torch.
 def windows(kind: str, params: np.ndarray, width: int, height: int, margin: int = 2) -> list[Window | None]:
     """Each stroke's bounding box ((N, d) parameters of one kind) on a width x height canvas, plus
     `margin` pixels, or None where it misses the canvas."""
-    x0, y0, x1, y1 = brushes.pixel_boxes(kind, params, width, height).T
-    x0, y0, x1, y1 = np.maximum(0, x0 - margin), np.maximum(0, y0 - margin), np.minimum(width, x1 + margin), \
-        np.minimum(height, y1 + margin)
+    boxes = brushes.pixel_boxes(kind, params, width, height)
+    x0, y0 = np.maximum(0, boxes[:, :2] - margin).T
+    x1, y1 = np.minimum((width, height), boxes[:, 2:] + margin).T
     return [Window(a, b, c - a, d - b) if c > a and d > b else None
             for a, b, c, d in zip(x0.tolist(), y0.tolist(), x1.tolist(), y1.tolist(), strict=True)]
 
