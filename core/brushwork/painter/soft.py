@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from brushwork import brushes
 from brushwork.strokes import Stroke
+
+if TYPE_CHECKING:
+    from brushwork.painter.pruning import Patch
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ def _windows(like: torch.Tensor) -> Callable[[torch.Tensor], Any]:
 
 
 def patches(placements: list[Placement | None], drawings: list[tuple[torch.Tensor, torch.Tensor]]
-            ) -> Iterator[tuple[tuple[int, int, int, int], np.ndarray | None, np.ndarray | None]]:
+            ) -> Iterator[Patch]:
     """The placed strokes' drawings as `pruning.layer_gains` takes them, in order: pixel box, and
     premultiplied colour (h, w, 3) and alpha (h, w, 1) as numpy arrays (None off the canvas)."""
     for place in placements:
