@@ -23,6 +23,7 @@ import torch
 from brushwork import raster, renderers
 from brushwork.device import resolve_device
 from brushwork.errors import BrushworkError
+from brushwork.heap import reused_heap
 from brushwork.images import resize
 from brushwork.painter.colours import refit_colours
 from brushwork.painter.level import ExtraLoss, cut_blocks, optimise_level, share, start_strokes, to_working
@@ -180,7 +181,7 @@ class Painter:
         tell which it was from its `__context__`."""
         try:
             # A busy machine's cores are left to their other work, counted again at every pass.
-            with load_aware_threads():
+            with load_aware_threads(), reused_heap():
                 self.paint_passes()
                 self.refine()
                 self.refit_colours()
