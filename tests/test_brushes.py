@@ -194,6 +194,41 @@ def test_the_oil_brushs_hand_written_backward_equals_autograd():
     assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-4 * float(grads[1].abs().max()))
 
 
+def test_the_curve_distance_is_the_nearest_points_with_autograds_gradient():
+    """The Bezier brushes' soft drawings measure each pixel's distance to the curve (`_soft.curve_distance`):
+    it must be the distance to the nearest of densely sampled curve points, on the separable pixel grid the
+    painter passes as on a full one, and its hand-written backward must equal autograd's."""
+    from brushwork.brushes import _soft
+
+    rng = np.random.default_rng(12)
+    strokes = [random_stroke("markerpen", 60, 40, rng, min_size=3, max_size=50) for _ in range(12)]
+    xs, ys = torch.arange(60.0)[None, None, :] + 0.5, torch.arange(40.0)[None, :, None] + 0.5
+    weights = torch.rand(len(strokes), 40, 60, generator=torch.Generator().manual_seed(0))
+    distances, grads = [], []
+    for grid in ((xs, ys), (xs.expand(len(strokes), 40, 60), ys.expand(len(strokes), 40, 60)), None):
+        params = soft.params_tensor(strokes).requires_grad_()
+        if grid is None:  # autograd through the plain formula, at the same nearest points
+            t = distances[0][1]
+            curve = [(1 - t) ** 2 * params[:, i, None, None] + 2 * (1 - t) * t * params[:, i + 2, None, None]
+                     + t * t * params[:, i + 4, None, None] for i in (0, 1)]
+            distance = ((xs - curve[0]) ** 2 + (ys - curve[1]) ** 2 + 1e-6).sqrt()
+        else:
+            distance, t = _soft.curve_distance(params, *grid)
+        (distance * weights).sum().backward()
+        distances.append((distance.detach(), t))
+        grads.append(params.grad)
+    samples = torch.linspace(0, 1, 2001)[:, None]
+    points = [(1 - samples) ** 2 * params[:, i].detach() + 2 * (1 - samples) * samples * params[:, i + 2].detach()
+              + samples ** 2 * params[:, i + 4].detach() for i in (0, 1)]  # (2001, N)
+    nearest = ((xs[..., None] - points[0].T[:, None, None]) ** 2
+               + (ys[..., None] - points[1].T[:, None, None]) ** 2).min(-1).values.sqrt()
+    assert (distances[0][0] - nearest).abs().max() < 0.25  # the polyline keeps within a quarter pixel
+    assert torch.equal(distances[0][0], distances[1][0])
+    assert (grads[2][:, :6].abs() > 0).all() and not grads[2][:, 6:].any()
+    for ours in grads[:2]:
+        assert torch.allclose(ours, grads[2], rtol=1e-4, atol=1e-4 * float(grads[2].abs().max()))
+
+
 # --- the pencil ---------------------------------------------------------------------------------
 
 

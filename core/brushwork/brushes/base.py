@@ -93,7 +93,8 @@ class Brush(Protocol):
 
     def soft_draw(self, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Differentiable drawing of N strokes (p: (N, d) parameters) at pixel centres xs, ys
-        (N, h, w): premultiplied colour (N, 3, h, w) and alpha (N, h, w)."""
+        (broadcasting to (N, h, w); the painter passes (N, 1, w) and (N, h, 1)): premultiplied colour
+        (N, 3, h, w) and alpha (N, h, w)."""
 
     def neural_features(self, canvas: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Parameters in pixels of an S x S block, canvas[..., i] broadcasting against pixel-centre

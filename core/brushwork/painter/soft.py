@@ -38,12 +38,13 @@ class Window:
 def draw(kind: str, params: torch.Tensor, windows: list[Window]) -> tuple[torch.Tensor, torch.Tensor]:
     """Strokes of one kind, (N, d) canonical parameters in canvas pixels, each drawn in its window
     (one batch: every window is drawn at the largest window's size). Returns premultiplied colour
-    (N, 3, h, w) and alpha (N, h, w) over transparency."""
+    (N, 3, h, w) and alpha (N, h, w) over transparency. The pixel centres go to the brush as a
+    separable grid, xs (N, 1, w) and ys (N, h, 1): the first operations on them stay that small."""
     h, w = max(win.height for win in windows), max(win.width for win in windows)
     origin = torch.tensor([(win.x0, win.y0) for win in windows], dtype=params.dtype, device=params.device)
     xs = origin[:, 0, None, None] + torch.arange(w, dtype=params.dtype, device=params.device)[None, None, :] + 0.5
     ys = origin[:, 1, None, None] + torch.arange(h, dtype=params.dtype, device=params.device)[None, :, None] + 0.5
-    return brushes.get(kind).soft_draw(params, xs.expand(-1, h, w), ys.expand(-1, h, w))
+    return brushes.get(kind).soft_draw(params, xs, ys)
 
 
 def windows(kind: str, params: np.ndarray, width: int, height: int, margin: int = 2) -> list[Window | None]:
