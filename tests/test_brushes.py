@@ -174,24 +174,28 @@ def autograd_oil_marks(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> t
 
 
 def test_the_oil_brushs_hand_written_backward_equals_autograd():
-    """Refinement moves oil strokes by the gradient of their hand-written backward pass (`_oil_soft`):
-    the drawing and every parameter's gradient must be autograd's, edges, head, tail and colour ramp."""
+    """Refinement moves oil strokes by the gradient of their hand-written backward pass: the drawing and
+    every parameter's gradient must be autograd's, edges, head, tail and colour ramp, from the compiled
+    loops on the separable grid refinement passes on the CPU (`_oil_cpu`) as from the tensor operations
+    on any other grid or device (`_oil_soft`)."""
     rng = np.random.default_rng(11)
     strokes = [random_stroke("oilbrush", 60, 40, rng, min_size=3, max_size=30) for _ in range(12)]
     weights = torch.rand(len(strokes), 3, 40, 60, generator=torch.Generator().manual_seed(0))
+    separable = torch.arange(60.0)[None, None, :] + 0.5, torch.arange(40.0)[None, :, None] + 0.5
+    full = tuple(t.expand(len(strokes), 40, 60) for t in separable)
+    oil = brushes.get("oilbrush").soft_draw
     drawn, grads = [], []
-    for draw in (brushes.get("oilbrush").soft_draw, autograd_oil_marks):
+    for draw, grid in ((autograd_oil_marks, full), (oil, separable), (oil, full)):
         params = soft.params_tensor(strokes).requires_grad_()
-        xs = torch.arange(60.0)[None, None, :].expand(len(strokes), 40, 60) + 0.5
-        ys = torch.arange(40.0)[None, :, None].expand(len(strokes), 40, 60) + 0.5
-        premultiplied, alpha = draw(params, xs, ys)
+        premultiplied, alpha = draw(params, *grid)
         ((premultiplied * weights).sum() + (alpha * weights[:, 0]).sum()).backward()
         drawn.append((premultiplied.detach(), alpha.detach()))
         grads.append(params.grad)
-    for ours, reference in zip(drawn[0], drawn[1], strict=True):
-        assert torch.allclose(ours, reference, atol=1e-5)
-    assert (grads[1].abs() > 0).any(dim=0).all()  # every parameter has a gradient to compare
-    assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-4 * float(grads[1].abs().max()))
+    assert (grads[0].abs() > 0).any(dim=0).all()  # every parameter has a gradient to compare
+    for ours in range(1, 3):
+        for mine, reference in zip(drawn[ours], drawn[0], strict=True):
+            assert torch.allclose(mine, reference, atol=1e-5)
+        assert torch.allclose(grads[ours], grads[0], rtol=1e-4, atol=1e-4 * float(grads[0].abs().max()))
 
 
 def test_the_curve_distance_is_the_nearest_points_with_autograds_gradient():

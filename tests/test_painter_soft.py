@@ -38,7 +38,9 @@ def test_a_window_draws_the_same_pixels_as_the_whole_canvas():
     np.testing.assert_allclose(part, whole[20:50, 10:50], atol=1e-6)
 
 
-def test_compositing_matches_drawing_one_stroke_after_another_and_its_gradient():
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled loop (CPU)", "window operations (GPU)"])
+def test_compositing_matches_drawing_one_stroke_after_another_and_its_gradient(compiled, monkeypatch):
+    monkeypatch.setattr(soft, "compiled_loop", lambda device: compiled)
     torch.manual_seed(0)
     windows = [soft.Window(1, 2, 5, 4), soft.Window(3, 0, 4, 6), soft.Window(0, 0, 6, 6)]
     placements = [soft.Placement(0, 0, windows[0]), soft.Placement(1, 1, windows[1]), soft.Placement(0, 1, windows[2])]

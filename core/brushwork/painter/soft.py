@@ -11,9 +11,9 @@ places those drawings in windows of the canvas and composites them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -71,53 +71,54 @@ class Placement:
     window: Window
 
 
+def compiled_loop(device: torch.device) -> bool:
+    """Whether compositing runs its compiled loop (on the CPU) or torch's window operations (elsewhere)."""
+    return device.type == "cpu"
+
+
 class _Over(torch.autograd.Function):
     """Strokes composited one over another onto a canvas, in order. Autograd through a chain of
     in-place window updates would copy the whole canvas (and its gradient) once per stroke; this
-    keeps only each window's canvas before its stroke, and runs the chain backwards by hand.
-
-    The loop makes a handful of small window updates per stroke, and on the CPU torch's per-operation
-    dispatch is most of their cost: there they run on numpy views of the same memory (`_windows`),
-    which slice and multiply a small window several times faster."""
+    keeps only each window's canvas before its stroke, and runs the chain backwards by hand. On the
+    CPU the loop is compiled (`_over_cpu`): there torch's per-operation dispatch on small windows was
+    most of its cost."""
 
     @staticmethod
     def forward(ctx, base: torch.Tensor, placements: list[Placement], *drawings: torch.Tensor) -> torch.Tensor:
         canvas = base.detach().clone()
-        through = [1 - alpha.detach() for alpha in drawings[1::2]]  # once per drawing, not per stroke
-        windows = _windows(canvas)
-        painted, clear = windows(canvas), [windows(t) for t in through]
-        paint = [windows(d.detach()) for d in drawings[::2]]
-        under = []
+        drawings = tuple(d.detach().contiguous() for d in drawings)
+        ctx.placements, ctx.drawings = placements, drawings
+        if compiled_loop(canvas.device):
+            from brushwork.painter import _over_cpu
+
+            ctx.places = _over_cpu.places_array(placements)
+            ctx.under = _over_cpu.over(canvas, ctx.places, drawings)
+            return canvas
+        ctx.under = []
         for place in placements:
             w = place.window
-            view = painted[:, w.y0: w.y0 + w.height, w.x0: w.x0 + w.width]
-            under.append(-view)  # negated: the backward's alpha gradient is -(grad * under) summed
-            view *= clear[place.drawing][place.item, : w.height, : w.width]
-            view += paint[place.drawing][place.item, :, : w.height, : w.width]
-        ctx.placements, ctx.under, ctx.through = placements, under, through
+            view = canvas[:, w.y0: w.y0 + w.height, w.x0: w.x0 + w.width]
+            ctx.under.append(view.clone())
+            paint, alpha = drawings[2 * place.drawing][place.item], drawings[2 * place.drawing + 1][place.item]
+            view *= 1 - alpha[: w.height, : w.width]
+            view += paint[:, : w.height, : w.width]
         return canvas
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        grads = []  # premultiplied colour (n, 3, h, w) and alpha (n, h, w) of every drawing
-        for through in ctx.through:
-            grads += [through.new_zeros(through.shape[0], 3, *through.shape[1:]), torch.zeros_like(through)]
-        grad = grad.clone()
-        windows = _windows(grad)
-        back, clear = windows(grad), [windows(t) for t in ctx.through]
-        out = [windows(g) for g in grads]
+        grad = grad.contiguous().clone()
+        if compiled_loop(grad.device):
+            from brushwork.painter import _over_cpu
+
+            return (grad, None, *_over_cpu.over_backward(grad, ctx.places, ctx.drawings, ctx.under))
+        grads = [torch.zeros_like(d) for d in ctx.drawings]  # premultiplied (n, 3, h, w), alpha (n, h, w) in turn
         for place, under in zip(reversed(ctx.placements), reversed(ctx.under), strict=True):
             w = place.window
-            view = back[:, w.y0: w.y0 + w.height, w.x0: w.x0 + w.width]
-            out[2 * place.drawing][place.item, :, : w.height, : w.width] = view
-            out[2 * place.drawing + 1][place.item, : w.height, : w.width] = (view * under).sum(0)
-            view *= clear[place.drawing][place.item, : w.height, : w.width]
+            view = grad[:, w.y0: w.y0 + w.height, w.x0: w.x0 + w.width]
+            grads[2 * place.drawing][place.item, :, : w.height, : w.width] = view
+            grads[2 * place.drawing + 1][place.item, : w.height, : w.width] = -(view * under).sum(0)
+            view *= 1 - ctx.drawings[2 * place.drawing + 1][place.item, : w.height, : w.width]
         return (grad, None, *grads)
-
-
-def _windows(like: torch.Tensor) -> Callable[[torch.Tensor], Any]:
-    """How the compositing loop sees a tensor: a numpy view of its memory on the CPU, else itself."""
-    return (lambda t: t.numpy()) if like.device.type == "cpu" else (lambda t: t)
 
 
 def patches(placements: list[Placement | None], drawings: list[tuple[torch.Tensor, torch.Tensor]]
