@@ -233,6 +233,28 @@ def test_the_curve_distance_is_the_nearest_points_with_autograds_gradient():
         assert torch.allclose(ours, grads[2], rtol=1e-4, atol=1e-4 * float(grads[2].abs().max()))
 
 
+def test_the_marker_pens_compiled_drawing_equals_its_tensor_drawing():
+    """On the CPU refinement draws marker pens with compiled loops (`_marker_cpu`): the drawing and every
+    parameter's gradient must be the tensor drawing's (`_soft.curve_distance`, autograd), which counts
+    the polyline's chords per batch, so it draws one stroke at a time here to count them per stroke."""
+    rng = np.random.default_rng(13)
+    strokes = [random_stroke("markerpen", 60, 40, rng, min_size=3, max_size=40) for _ in range(12)]
+    weights = torch.rand(len(strokes), 3, 40, 60, generator=torch.Generator().manual_seed(0))
+    marker = brushes.get("markerpen").soft_draw
+    xs, ys = torch.arange(60.0)[None, None, :] + 0.5, torch.arange(40.0)[None, :, None] + 0.5
+    compiled = soft.params_tensor(strokes).requires_grad_()
+    premultiplied, alpha = marker(compiled, xs, ys)
+    ((premultiplied * weights).sum() + (alpha * weights[:, 0]).sum()).backward()
+    for i, stroke in enumerate(strokes):
+        tensors = soft.params_tensor([stroke]).requires_grad_()
+        reference = marker(tensors, xs.expand(1, 40, 60), ys.expand(1, 40, 60))
+        ((reference[0] * weights[i]).sum() + (reference[1] * weights[i, 0]).sum()).backward()
+        assert torch.allclose(premultiplied[i].detach(), reference[0][0].detach(), atol=1e-4)
+        assert torch.allclose(alpha[i].detach(), reference[1][0].detach(), atol=1e-4)
+        assert (tensors.grad.abs() > 0).all()  # every parameter has a gradient to compare
+        assert torch.allclose(compiled.grad[i], tensors.grad[0], rtol=1e-3, atol=1e-3 * float(tensors.grad.abs().max()))
+
+
 # --- the pencil ---------------------------------------------------------------------------------
 
 

@@ -25,12 +25,13 @@ class OilMarks(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        ctx.compiled = _compiled_grid(p, xs, ys)
+        ctx.compiled = _soft.separable_cpu_grid(p, xs, ys)
         if ctx.compiled is not None:
             from brushwork.brushes import _oil_cpu
 
             ctx.save_for_backward(p)
-            return _oil_cpu.draw(p.contiguous(), *ctx.compiled)
+            xs, ys = ctx.compiled
+            return _oil_cpu.draw(p.contiguous(), xs, ys, bristle_texture(p.device)[0])
         length, width = p[:, 2, None, None], p[:, 3, None, None]
         along, across = _soft.local_frame(p, xs, ys)
         u, v = along / length, across / width
@@ -66,7 +67,8 @@ class OilMarks(torch.autograd.Function):
             from brushwork.brushes import _oil_cpu
 
             (p,) = ctx.saved_tensors
-            xs, ys, texture = ctx.compiled
+            xs, ys = ctx.compiled
+            texture = bristle_texture(p.device)[0]
             if g_alpha is None:
                 g_alpha = g_premultiplied.new_zeros(g_premultiplied[:, 0].shape)
             return _oil_cpu.draw_backward(p.contiguous(), xs, ys, texture, g_premultiplied, g_alpha), None, None
@@ -95,14 +97,3 @@ class OilMarks(torch.autograd.Function):
         grad[:, 8:11] = g_c1
         return grad, None, None
 
-
-def _compiled_grid(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """Where the compiled loops (`_oil_cpu`) draw: float32 on the CPU, on the separable pixel grid
-    `soft.draw` passes (xs (N, 1, w), ys (N, h, 1)). Their arguments: xs (N, w), ys (N, h) and the
-    bristle texture; None elsewhere."""
-    if p.device.type != "cpu" or p.dtype != torch.float32 or xs.shape[1] != 1 or ys.shape[2] != 1:
-        return None
-    n = p.shape[0]
-    return (xs[:, 0, :].to(torch.float32).expand(n, -1).contiguous(),
-            ys[:, :, 0].to(torch.float32).expand(n, -1).contiguous(), bristle_texture(p.device)[0])

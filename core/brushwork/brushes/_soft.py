@@ -16,6 +16,26 @@ import torch
 MAX_SEGMENTS = 8  # of the polyline that finds a pixel's nearest point on a quadratic Bezier
 
 
+def separable_cpu_grid(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Where a kind's compiled loops draw (`_oil_cpu`, `_marker_cpu`): float32 on the CPU, on the
+    separable pixel grid `soft.draw` passes (xs (N, 1, w), ys (N, h, 1)). Their grid: xs (N, w) and
+    ys (N, h); None elsewhere (the tensor operations draw there)."""
+    if p.device.type != "cpu" or p.dtype != torch.float32 or xs.shape[1] != 1 or ys.shape[2] != 1:
+        return None
+    n = p.shape[0]
+    return (xs[:, 0, :].to(torch.float32).expand(n, -1).contiguous(),
+            ys[:, :, 0].to(torch.float32).expand(n, -1).contiguous())
+
+
+def set_compiled_threads() -> None:
+    """The compiled loops use as many threads as torch (which the painter sets for the machine's load)."""
+    import numba
+
+    most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set when numba starts
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), most)))
+
+
 def coverage(distance: torch.Tensor) -> torch.Tensor:
     return (distance + 0.5).clamp(0, 1)
 

@@ -52,6 +52,11 @@ class MarkerPen(BezierBrush):
     def soft_draw(self, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         from brushwork.brushes import _soft
 
+        grid = _soft.separable_cpu_grid(p, xs, ys)
+        if grid is not None:
+            from brushwork.brushes._marker_cpu import MarkerMarks
+
+            return MarkerMarks.apply(p, *grid)
         d, _ = _soft.curve_distance(p, xs, ys)
         alpha = _soft.coverage(p[:, 6, None, None] / 2 - d) * p[:, 10, None, None]
         return p[:, 7:10, None, None] * alpha[:, None], alpha

@@ -1,7 +1,7 @@
 """`soft._Over`'s compositing loop compiled for the CPU (numba): strokes one over another in order,
 and the same chain backwards for the gradients. Torch's or numpy's per-operation dispatch was most
 of the loop's cost (five small window operations per stroke); compiled, a 1,000-stroke step's
-compositing forward and backward is ~28 -> ~6 ms.
+compositing forward and backward is 28 -> 10 ms (tubingen.jpg, oil brush).
 
 Drawings arrive as typed lists of the batches' arrays; `places` is an (S, 6) integer array of
 (drawing, item, x0, y0, width, height) per stroke, in paint order.
