@@ -37,7 +37,7 @@ def set_compiled_threads() -> None:
     import numba
 
     if not {"NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY"} & set(os.environ):
-        numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+        numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]  # type: ignore[attr-defined]
     most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set when numba starts
     numba.set_num_threads(max(1, min(torch.get_num_threads(), most)))
 
