@@ -104,11 +104,12 @@ class OilBrush(BoxBrush):
         + fields("r1 g1 b1", "color", "colour at the end"),
     )
     silhouette = BODY
-    # Its soft drawing's backward pass is written out (`_oil_soft`), so a refinement step costs about
-    # 0.7x a marker pen's, and the oil brush needs the steps more: 60 -> 100 at 1,000 strokes raised
-    # the seven content photos' median 26.26 -> 26.56 dB (tubingen.jpg 24.37 -> 24.71, primitive + 2.03)
-    # for 13.7 -> 19.7 s on two cores.
-    refine_steps = 100
+    # Its refinement step is the cheapest (its soft drawing's backward pass written out, and compiled
+    # for the CPU), and the oil brush needs the steps more: 60 -> 100 at 1,000 strokes raised the seven
+    # content photos' median 26.26 -> 26.56 dB (tubingen.jpg 24.37 -> 24.71, primitive + 2.03) for
+    # 13.7 -> 19.7 s on two cores; once compiled, 100 -> 130 26.52 -> 26.61 dB (every photo +0.08 to
+    # +0.17) for 11.1 -> 11.9 s.
+    refine_steps = 130
 
     def draw(self, ctx: Any, s: Stroke) -> None:
         import cairocffi as cairo

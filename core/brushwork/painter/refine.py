@@ -41,14 +41,17 @@ WINDOW_MARGIN = 2  # pixels around a stroke's box: room to grow before the next 
 RELOCATE_AT = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 
+MOST_STEPS = 130
+
+
 def default_iterations(strokes: int, kinds: Iterable[str]) -> int:
     """Steps for a painting of this many strokes of these brush kinds: each kind's `refine_steps` at
     1,000 strokes (60 for most: with the strokes started again, +0.4-0.5 dB over 30; the painter's
-    levels take fewer steps to pay for them), the fewest of a mix's; more for fewer strokes, whose
-    steps are cheaper and whose paintings are quick, fewer for more (a step costs about 0.2 s at 200
-    strokes, 0.3 s at 1,000 on one core), within 20-100."""
+    levels take fewer steps to pay for them; more for the kinds whose steps are compiled for the CPU),
+    the fewest of a mix's; more for fewer strokes, whose steps are cheaper and whose paintings are
+    quick, fewer for more, within 20 and MOST_STEPS."""
     at_1000 = min(brushes.get(kind).refine_steps for kind in kinds)
-    return max(20, min(100, round(at_1000 * math.sqrt(1000 / strokes))))
+    return max(20, min(MOST_STEPS, round(at_1000 * math.sqrt(1000 / strokes))))
 
 
 @dataclass(frozen=True)

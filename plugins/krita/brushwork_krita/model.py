@@ -337,14 +337,14 @@ KEEP_SAMPLES = 20  # recent jobs per kind that estimates are made from
 # are 1.3-1.9x faster), oil brush on a 512 px photo, 25 steps per level. The levels cost a part per
 # working pixel and a part per stroke (100 strokes 4.0 s at 512 px, 1.8 s at 256 px; 1,000 strokes
 # 12.2 s); a refinement step, of which there are refine.default_iterations, costs a part for the canvas
-# and a part per stroke, both growing with the working size's side (100 strokes 0.143 s at 512 px,
-# 0.060 s at 256 px; 1,000 strokes 0.371 s; relocation included). The steps were timed later, on a
-# machine where the same levels took 2.4x less (1.68, 0.82 and 4.80 s), and scaled by that; 300 strokes
-# at 384 px with refinement took 7.9 s there (x 2.4: 19 s), the model says 21.
+# and a part per stroke, both growing with the working size's side (timed with the CPU's compiled
+# drawing on a machine where the same levels take about 2.4x less, and scaled by that: 100 strokes
+# 0.027 s at 512 px, 0.011 s at 256 px; 1,000 strokes 0.055 s). 300 strokes at 384 px with
+# refinement took 6.5 s there (x 2.4: 15.6 s), the model says 14.3.
 PAINT_START = 2.0  # seconds: the picture in, the result out
 ROUGH_ITERATIONS = 25  # the steps per level the rough model was timed with
 ROUGH_LEVEL_SECONDS = (3.1, 0.0091)  # per pass over the levels: per (working size / 512 px)^2, per stroke
-ROUGH_REFINE_STEP_SECONDS = (0.12, 0.00025)  # per step: for the canvas, per stroke; times working size / 512
+ROUGH_REFINE_STEP_SECONDS = (0.058, 0.000075)  # per step: for the canvas, per stroke; times working size / 512
 # Seconds per megapixel of the region, per method (timed the same way: 0.26 MP took 0.4 s with AdaIN,
 # 1.2 s with WCT, 12 s with Gatys's default 50 Adam steps, 0.2 s with MicroAST), plus a start (the style's
 # features). A method not listed (a newer engine's) is estimated as the slowest until it has been timed here.
@@ -377,8 +377,8 @@ class Estimate:
 
 def refine_steps(strokes: int) -> int:
     """The painter's refinement steps for an oil-brush painting of this many strokes (the rough model's
-    brush: refine.default_iterations, 100 steps at 1,000 strokes)."""
-    return max(20, min(100, round(100 * math.sqrt(1000 / max(strokes, 1)))))
+    brush: refine.default_iterations, 130 steps at 1,000 strokes)."""
+    return max(20, min(130, round(130 * math.sqrt(1000 / max(strokes, 1)))))
 
 
 def rough_paint_seconds(strokes: int, working_size: int, iterations: int, refine: bool) -> float:
