@@ -120,6 +120,21 @@ def test_previews_never_take_more_than_a_twentieth_of_the_time():
     assert 0.045 < pacer.seconds / clock.now <= 0.05 + 1e-9  # paced to the share, not starved
 
 
+def test_previews_that_grow_dearer_as_strokes_add_up_keep_to_their_share():
+    """A preview draws every stroke so far: the last ones cost several times the first."""
+    clock = FakeClock()
+    pacer = PreviewPacer(every_steps=5, clock=clock)
+    drawn = []
+    for step in range(1, 501):
+        clock.now += 0.05
+        if pacer.due():
+            with pacer.drawing():
+                clock.now += 0.02 + 0.0004 * step
+            drawn.append(step)
+    assert drawn[0] == 5 and len(drawn) > 10
+    assert pacer.seconds / clock.now <= 0.05
+
+
 def test_the_bridge_sends_the_growing_painting_as_small_previews():
     pixels = (picture(96, 64) * 255).astype(np.uint8)
     rgba = np.concatenate([pixels, np.full((64, 96, 1), 255, np.uint8)], axis=2)
