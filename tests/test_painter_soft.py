@@ -59,6 +59,15 @@ def test_compositing_matches_drawing_one_stroke_after_another_and_its_gradient(c
                                     inputs)
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled loop (CPU)", "window operations (GPU)"])
+def test_strokes_all_off_the_canvas_leave_it_as_it_was(compiled, monkeypatch):
+    monkeypatch.setattr(soft, "compiled_loop", lambda device: compiled)
+    base = torch.rand(3, 7, 8, requires_grad=True)
+    canvas = soft.composite(base, [None, None], [])
+    canvas.sum().backward()
+    assert torch.equal(canvas, base) and torch.equal(base.grad, torch.ones_like(base))
+
+
 @pytest.mark.parametrize("kind", list(BRUSHES))
 def test_moving_a_stroke_onto_its_target_lowers_the_error_along_the_gradient(kind):
     rng = np.random.default_rng(4)

@@ -21,7 +21,8 @@ from brushwork.brushes.oilbrush import HEAD_END, TAIL, body_half_width, bristle_
 
 class OilMarks(torch.autograd.Function):
     """(N, 11) strokes (cx cy length width angle r0 g0 b0 r1 g1 b1, pixels) drawn at pixel centres
-    xs, ys (N, h, w) -> premultiplied colour (N, 3, h, w) and alpha (N, h, w)."""
+    xs, ys (broadcasting to (N, h, w)) -> premultiplied colour (N, 3, h, w) and alpha (N, h, w): by the
+    compiled loops of `_oil_cpu` on the CPU's separable grids, by the tensor operations here elsewhere."""
 
     @staticmethod
     def forward(ctx: Any, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

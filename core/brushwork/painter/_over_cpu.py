@@ -9,10 +9,15 @@ Drawings arrive as typed lists of the batches' arrays; `places` is an (S, 6) int
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from numba import njit
 from numba.typed import List
+
+if TYPE_CHECKING:
+    from brushwork.painter.soft import Placement
 
 
 @njit(cache=True)
@@ -49,7 +54,7 @@ def _backward(grad, g_premultiplied, g_alpha, alpha, places, under):  # type: ig
                 g_cover[item, i, j] = total
 
 
-def places_array(placements: list) -> np.ndarray:  # list[soft.Placement]
+def places_array(placements: list[Placement]) -> np.ndarray:
     return np.array([(p.drawing, p.item, p.window.x0, p.window.y0, p.window.width, p.window.height)
                      for p in placements], dtype=np.int64).reshape(-1, 6)
 
@@ -58,6 +63,8 @@ def over(canvas: torch.Tensor, places: np.ndarray, drawings: tuple[torch.Tensor,
     """Composites in place onto `canvas` (3, H, W); returns what each window held before its stroke."""
     pixels = canvas.numpy()
     under = np.empty(int((3 * places[:, 4] * places[:, 5]).sum()), dtype=pixels.dtype)
+    if not drawings:  # every stroke off the canvas (a typed list cannot be empty)
+        return under
     _forward(pixels, List([d.numpy() for d in drawings[::2]]), List([d.numpy() for d in drawings[1::2]]),
              places, under)
     return under
@@ -68,6 +75,8 @@ def over_backward(grad: torch.Tensor, places: np.ndarray, drawings: tuple[torch.
     """The gradients of every drawing (premultiplied and alpha in turn) from the canvas's `grad`
     (changed in place into the base's)."""
     grads = [torch.zeros_like(d) for d in drawings]
+    if not drawings:
+        return grads
     _backward(grad.numpy(), List([g.numpy() for g in grads[::2]]), List([g.numpy() for g in grads[1::2]]),
               List([d.numpy() for d in drawings[1::2]]), places, under)
     return grads

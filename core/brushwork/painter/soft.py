@@ -94,14 +94,13 @@ class _Over(torch.autograd.Function):
             ctx.places = _over_cpu.places_array(placements)
             ctx.under = _over_cpu.over(canvas, ctx.places, drawings)
             return canvas
-        ctx.under = []
+        ctx.under, ctx.through = [], [1 - alpha for alpha in drawings[1::2]]  # once per drawing, not per stroke
         for place in placements:
             w = place.window
             view = canvas[:, w.y0: w.y0 + w.height, w.x0: w.x0 + w.width]
             ctx.under.append(view.clone())
-            paint, alpha = drawings[2 * place.drawing][place.item], drawings[2 * place.drawing + 1][place.item]
-            view *= 1 - alpha[: w.height, : w.width]
-            view += paint[:, : w.height, : w.width]
+            view *= ctx.through[place.drawing][place.item, : w.height, : w.width]
+            view += drawings[2 * place.drawing][place.item, :, : w.height, : w.width]
         return canvas
 
     @staticmethod
@@ -117,7 +116,7 @@ class _Over(torch.autograd.Function):
             view = grad[:, w.y0: w.y0 + w.height, w.x0: w.x0 + w.width]
             grads[2 * place.drawing][place.item, :, : w.height, : w.width] = view
             grads[2 * place.drawing + 1][place.item, : w.height, : w.width] = -(view * under).sum(0)
-            view *= 1 - ctx.drawings[2 * place.drawing + 1][place.item, : w.height, : w.width]
+            view *= ctx.through[place.drawing][place.item, : w.height, : w.width]
         return (grad, None, *grads)
 
 
