@@ -111,19 +111,14 @@ def _forward(p, xs, ys, texture, premultiplied, alpha):  # type: ignore[no-untyp
         wave = _wave_row(p, k, ys[k, i], sin)
         low, high = _row_span(p, k, ys[k, i], cos, sin)
         for j in range(width):
-            if not low <= xs[k, j] <= high:
-                alpha[k, i, j] = 0.0
-                for c in range(3):
-                    premultiplied[k, c, i, j] = 0.0
+            if not low <= xs[k, j] <= high:  # the outputs start empty
                 continue
             along, across, u, v, half, side, head, tail, distance = _mark(p, k, xs[k, j], ys[k, i], cos, sin,
                                                                           columns[k, j, 0], columns[k, j, 1], wave)
             coverage = min(max(distance + 0.5, 0.0), 1.0)
-            alpha[k, i, j] = coverage
             if coverage == 0.0:
-                for c in range(3):
-                    premultiplied[k, c, i, j] = 0.0
                 continue
+            alpha[k, i, j] = coverage
             t = min(max(u + 0.5, 0.0), 1.0)
             opacity, grey = _streaks(texture, u, v)
             for c in range(3):
@@ -197,7 +192,7 @@ def draw(p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, texture: torch.Ten
     """(N, 11) float32 strokes drawn at the pixel centres of a separable grid, xs (N, w) by ys (N, h):
     premultiplied colour (N, 3, h, w) and alpha (N, h, w)."""
     (n, width), height = xs.shape, ys.shape[1]
-    premultiplied, alpha = p.new_empty(n, 3, height, width), p.new_empty(n, height, width)
+    premultiplied, alpha = p.new_zeros(n, 3, height, width), p.new_zeros(n, height, width)
     set_compiled_threads()
     _forward(p.numpy(), xs.numpy(), ys.numpy(), texture.numpy(), premultiplied.numpy(), alpha.numpy())
     return premultiplied, alpha
