@@ -36,7 +36,7 @@ def set_compiled_threads() -> None:
     0.049 s on OpenMP's; two threads were no faster than one). Unless the user chose a layer."""
     import numba
 
-    if not {"NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY"} & set(os.environ):
+    if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
         numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]  # type: ignore[attr-defined]
     most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set when numba starts
     numba.set_num_threads(max(1, min(torch.get_num_threads(), most)))
