@@ -5,7 +5,8 @@ holds the two equal).
 The same maths as the tensor version: each pixel's nearest point on a polyline through the curve
 (chords within a quarter pixel of it, counted per stroke here rather than per batch), the distance
 to the curve's point there, and round-capped coverage. In one pass per pixel instead of some twenty
-tensor operations over every pixel and chord: a 1,000-stroke refinement step's drawing ~60 -> ~15 ms.
+tensor operations over every pixel and chord, and only where a row can be inked: a marker pen's
+1,000-stroke refinement step (tubingen.jpg, two threads) 0.105 -> 0.057 s.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ class MarkerMarks(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        p = p.contiguous()
+        p = p.detach().contiguous()  # numpy views: the gradient is written out below
         (n, width), height = xs.shape, ys.shape[1]
         premultiplied, alpha = p.new_zeros(n, 3, height, width), p.new_zeros(n, height, width)
         set_compiled_threads()

@@ -32,7 +32,7 @@ class OilMarks(torch.autograd.Function):
 
             ctx.save_for_backward(p)
             xs, ys = ctx.compiled
-            return _oil_cpu.draw(p.contiguous(), xs, ys, bristle_texture(p.device)[0])
+            return _oil_cpu.draw(p.detach().contiguous(), xs, ys, bristle_texture(p.device)[0])
         length, width = p[:, 2, None, None], p[:, 3, None, None]
         along, across = _soft.local_frame(p, xs, ys)
         u, v = along / length, across / width
@@ -67,12 +67,12 @@ class OilMarks(torch.autograd.Function):
         if ctx.compiled is not None:
             from brushwork.brushes import _oil_cpu
 
-            (p,) = ctx.saved_tensors
+            p = ctx.saved_tensors[0].detach().contiguous()
             xs, ys = ctx.compiled
             texture = bristle_texture(p.device)[0]
             if g_alpha is None:
                 g_alpha = g_premultiplied.new_zeros(g_premultiplied[:, 0].shape)
-            return _oil_cpu.draw_backward(p.contiguous(), xs, ys, texture, g_premultiplied, g_alpha), None, None
+            return _oil_cpu.draw_backward(p, xs, ys, texture, g_premultiplied, g_alpha), None, None
         p, along, across, half, t, clear, paint, alpha, at_side, at_head, edge, ramps = ctx.saved_tensors
         length, angle = p[:, 2, None, None], p[:, 4, None, None]
         c0, c1 = p[:, 5:8, None, None], p[:, 8:11, None, None]
