@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import platform
 from collections.abc import Iterator
 
@@ -25,6 +26,7 @@ DYNAMIC_TRIM_MAX = 2 * DYNAMIC_MMAP_MAX
 KEEP_ALL = 2**31 - 1  # mallopt takes a C int
 
 
+@functools.cache  # the C library does not change; finding it reads files and runs ldconfig
 def _glibc() -> ctypes.CDLL | None:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
