@@ -21,18 +21,11 @@ from brushwork.brushes.oilbrush import HEAD_END, TAIL, body_half_width, bristle_
 
 class OilMarks(torch.autograd.Function):
     """(N, 11) strokes (cx cy length width angle r0 g0 b0 r1 g1 b1, pixels) drawn at pixel centres
-    xs, ys (broadcasting to (N, h, w)) -> premultiplied colour (N, 3, h, w) and alpha (N, h, w): by the
-    compiled loops of `_oil_cpu` on the CPU's separable grids, by the tensor operations here elsewhere."""
+    xs, ys (broadcasting to (N, h, w)) -> premultiplied colour (N, 3, h, w) and alpha (N, h, w). On the
+    CPU's separable grids `_oil_cpu.CompiledOilMarks` draws instead."""
 
     @staticmethod
     def forward(ctx: Any, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        ctx.compiled = _soft.separable_cpu_grid(p, xs, ys)
-        if ctx.compiled is not None:
-            from brushwork.brushes import _oil_cpu
-
-            ctx.save_for_backward(p)
-            xs, ys = ctx.compiled
-            return _oil_cpu.draw(p.detach().contiguous(), xs, ys, bristle_texture(p.device)[0])
         length, width = p[:, 2, None, None], p[:, 3, None, None]
         along, across = _soft.local_frame(p, xs, ys)
         u, v = along / length, across / width
@@ -64,15 +57,6 @@ class OilMarks(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, g_premultiplied: torch.Tensor, g_alpha: torch.Tensor | None
                  ) -> tuple[torch.Tensor, None, None]:
-        if ctx.compiled is not None:
-            from brushwork.brushes import _oil_cpu
-
-            p = ctx.saved_tensors[0].detach().contiguous()
-            xs, ys = ctx.compiled
-            texture = bristle_texture(p.device)[0]
-            if g_alpha is None:
-                g_alpha = g_premultiplied.new_zeros(g_premultiplied[:, 0].shape)
-            return _oil_cpu.draw_backward(p, xs, ys, texture, g_premultiplied, g_alpha), None, None
         p, along, across, half, t, clear, paint, alpha, at_side, at_head, edge, ramps = ctx.saved_tensors
         length, angle = p[:, 2, None, None], p[:, 4, None, None]
         c0, c1 = p[:, 5:8, None, None], p[:, 8:11, None, None]
@@ -97,4 +81,3 @@ class OilMarks(torch.autograd.Function):
         grad[:, 5:8] = g_colour.sum((2, 3)) - g_c1
         grad[:, 8:11] = g_c1
         return grad, None, None
-

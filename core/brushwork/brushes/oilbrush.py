@@ -187,6 +187,13 @@ class OilBrush(BoxBrush):
         return group
 
     def soft_draw(self, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from brushwork.brushes import _soft
+
+        grid = _soft.separable_cpu_grid(p, xs, ys)
+        if grid is not None:
+            from brushwork.brushes._oil_cpu import CompiledOilMarks
+
+            return CompiledOilMarks.apply(p, *grid)
         from brushwork.brushes._oil_soft import OilMarks
 
         return OilMarks.apply(p, xs, ys)

@@ -86,15 +86,15 @@ class _Over(torch.autograd.Function):
     @staticmethod
     def forward(ctx, base: torch.Tensor, placements: list[Placement], *drawings: torch.Tensor) -> torch.Tensor:
         canvas = base.detach().clone()
-        drawings = tuple(d.detach().contiguous() for d in drawings)
-        ctx.placements, ctx.drawings = placements, drawings
+        ctx.drawings = drawings = tuple(d.detach().contiguous() for d in drawings)
         if compiled_loop(canvas.device):
             from brushwork.painter import _over_cpu
 
             ctx.places = _over_cpu.places_array(placements)
             ctx.under = _over_cpu.over(canvas, ctx.places, drawings)
             return canvas
-        ctx.under, ctx.through = [], [1 - alpha for alpha in drawings[1::2]]  # once per drawing, not per stroke
+        ctx.placements, ctx.under = placements, []
+        ctx.through = [1 - alpha for alpha in drawings[1::2]]  # once per drawing, not per stroke
         for place in placements:
             w = place.window
             view = canvas[:, w.y0: w.y0 + w.height, w.x0: w.x0 + w.width]
