@@ -1,5 +1,5 @@
 """The marker pen's differentiable drawing as compiled loops for the CPU (numba): `MarkerPen.soft_draw`
-runs `MarkerMarks` there, `_soft.curve_distance` and tensor operations elsewhere (tests/test_brushes.py
+runs `draw` there, `_soft.curve_distance` and tensor operations elsewhere (tests/test_brushes.py
 holds the two equal).
 
 The same maths as the tensor version: each pixel's nearest point on a polyline through the curve
@@ -12,13 +12,12 @@ tensor operations over every pixel and chord, and only where a row can be inked:
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import torch
 from numba import njit, prange
 
-from brushwork.brushes._soft import MAX_SEGMENTS, set_compiled_threads
+from brushwork.brushes._soft import MAX_SEGMENTS, compiled_marks
 
 
 @njit(cache=True)
@@ -144,29 +143,7 @@ def _backward(p, xs, ys, g_premultiplied, g_alpha, grad):  # type: ignore[no-unt
             grad[k, f] = sums[k, :, f].sum()
 
 
-class MarkerMarks(torch.autograd.Function):
-    """(N, 11) strokes (x0 y0 x1 y1 x2 y2 width r g b opacity, pixels, float32 on the CPU) drawn at
-    the pixel centres of a separable grid xs (N, w) by ys (N, h) -> premultiplied colour (N, 3, h, w)
-    and alpha (N, h, w)."""
-
-    @staticmethod
-    def forward(ctx: Any, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        p = p.detach().contiguous()  # numpy views: the gradient is written out below
-        (n, width), height = xs.shape, ys.shape[1]
-        premultiplied, alpha = p.new_zeros(n, 3, height, width), p.new_zeros(n, height, width)
-        set_compiled_threads()
-        _forward(p.numpy(), xs.numpy(), ys.numpy(), premultiplied.numpy(), alpha.numpy())
-        ctx.save_for_backward(p, xs, ys)
-        return premultiplied, alpha
-
-    @staticmethod
-    def backward(ctx: Any, g_premultiplied: torch.Tensor, g_alpha: torch.Tensor | None
-                 ) -> tuple[torch.Tensor, None, None]:
-        p, xs, ys = ctx.saved_tensors
-        if g_alpha is None:
-            g_alpha = g_premultiplied.new_zeros(g_premultiplied[:, 0].shape)
-        grad = torch.empty_like(p)
-        set_compiled_threads()
-        _backward(p.numpy(), xs.numpy(), ys.numpy(), g_premultiplied.contiguous().numpy(),
-                  g_alpha.contiguous().numpy(), grad.numpy())
-        return grad, None, None
+def draw(p: torch.Tensor, grid: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 11) float32 strokes (x0 y0 x1 y1 x2 y2 width r g b opacity, pixels) on the CPU, drawn on a
+    `_soft.separable_cpu_grid`: premultiplied colour (N, 3, h, w) and alpha (N, h, w)."""
+    return compiled_marks(p, grid, _forward, _backward)

@@ -1,5 +1,5 @@
 """The oil brush's differentiable drawing as compiled loops for the CPU (numba): `OilBrush.soft_draw`
-runs `CompiledOilMarks` there, `_oil_soft.OilMarks` elsewhere (tests/test_brushes.py holds the two equal).
+runs `draw` there, `_oil_soft.OilMarks` elsewhere (tests/test_brushes.py holds the two equal).
 
 On the CPU the tensor version is some fifty elementwise operations per batch of strokes, each a
 pass over memory with its own dispatch; here one pass per pixel computes them all in registers and
@@ -11,13 +11,12 @@ backward, two threads): 68 -> 35 ms.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import torch
 from numba import njit, prange
 
-from brushwork.brushes._soft import set_compiled_threads
+from brushwork.brushes._soft import compiled_marks
 from brushwork.brushes.oilbrush import HEAD_END, HEAD_LENGTH, TAIL, bristle_texture
 
 
@@ -189,32 +188,6 @@ def _backward(p, xs, ys, texture, g_premultiplied, g_alpha, grad):  # type: igno
             grad[k, f] = sums[k, :, f].sum()
 
 
-class CompiledOilMarks(torch.autograd.Function):
-    """`_oil_soft.OilMarks` for float32 strokes on the CPU, drawn at the pixel centres of a separable
-    grid xs (N, w) by ys (N, h)."""
-
-    @staticmethod
-    def forward(ctx: Any, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        p = p.detach().contiguous()  # numpy views: the gradient is written out below
-        (n, width), height = xs.shape, ys.shape[1]
-        premultiplied, alpha = p.new_zeros(n, 3, height, width), p.new_zeros(n, height, width)
-        set_compiled_threads()
-        _forward(p.numpy(), xs.numpy(), ys.numpy(), _texture(p), premultiplied.numpy(), alpha.numpy())
-        ctx.save_for_backward(p, xs, ys)
-        return premultiplied, alpha
-
-    @staticmethod
-    def backward(ctx: Any, g_premultiplied: torch.Tensor, g_alpha: torch.Tensor | None
-                 ) -> tuple[torch.Tensor, None, None]:
-        p, xs, ys = ctx.saved_tensors
-        if g_alpha is None:
-            g_alpha = g_premultiplied.new_zeros(g_premultiplied[:, 0].shape)
-        grad = torch.empty_like(p)
-        set_compiled_threads()
-        _backward(p.numpy(), xs.numpy(), ys.numpy(), _texture(p), g_premultiplied.contiguous().numpy(),
-                  g_alpha.contiguous().numpy(), grad.numpy())
-        return grad, None, None
-
-
-def _texture(p: torch.Tensor) -> np.ndarray:
-    return bristle_texture(p.device)[0].numpy()
+def draw(p: torch.Tensor, grid: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """`_oil_soft.OilMarks` for (N, 11) float32 strokes on the CPU, on a `_soft.separable_cpu_grid`."""
+    return compiled_marks(p, grid, _forward, _backward, bristle_texture(p.device)[0].numpy())

@@ -22,7 +22,7 @@ from brushwork.brushes.oilbrush import HEAD_END, TAIL, body_half_width, bristle_
 class OilMarks(torch.autograd.Function):
     """(N, 11) strokes (cx cy length width angle r0 g0 b0 r1 g1 b1, pixels) drawn at pixel centres
     xs, ys (broadcasting to (N, h, w)) -> premultiplied colour (N, 3, h, w) and alpha (N, h, w). On the
-    CPU's separable grids `_oil_cpu.CompiledOilMarks` draws instead."""
+    CPU's separable grids `_oil_cpu.draw` draws instead."""
 
     @staticmethod
     def forward(ctx: Any, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -42,6 +42,44 @@ def set_compiled_threads() -> None:
     numba.set_num_threads(max(1, min(torch.get_num_threads(), most)))
 
 
+class _CompiledMarks(torch.autograd.Function):
+    """A kind's drawing by its compiled loops: `kernels` (forward, backward) take the strokes, the grid
+    and the `extra` arrays, then write the premultiplied colour and alpha, or from their gradients the
+    strokes' gradient (as numpy views: the gradient is written out in the backward loop)."""
+
+    @staticmethod
+    def forward(ctx: Any, p: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, kernels: tuple[Any, Any],
+                extra: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        p = p.detach().contiguous()
+        (n, width), height = xs.shape, ys.shape[1]
+        # Empty to start with: the loops skip the pixels a stroke cannot reach.
+        premultiplied, alpha = p.new_zeros(n, 3, height, width), p.new_zeros(n, height, width)
+        set_compiled_threads()
+        kernels[0](p.numpy(), xs.numpy(), ys.numpy(), *extra, premultiplied.numpy(), alpha.numpy())
+        ctx.save_for_backward(p, xs, ys)
+        ctx.kernels, ctx.extra = kernels, extra
+        return premultiplied, alpha
+
+    @staticmethod
+    def backward(ctx: Any, g_premultiplied: torch.Tensor, g_alpha: torch.Tensor | None
+                 ) -> tuple[torch.Tensor, None, None, None, None]:
+        p, xs, ys = ctx.saved_tensors
+        if g_alpha is None:
+            g_alpha = g_premultiplied.new_zeros(g_premultiplied[:, 0].shape)
+        grad = torch.empty_like(p)
+        set_compiled_threads()
+        ctx.kernels[1](p.numpy(), xs.numpy(), ys.numpy(), *ctx.extra, g_premultiplied.contiguous().numpy(),
+                       g_alpha.contiguous().numpy(), grad.numpy())
+        return grad, None, None, None, None
+
+
+def compiled_marks(p: torch.Tensor, grid: tuple[torch.Tensor, torch.Tensor], forward: Any, backward: Any,
+                   *extra: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, d) float32 strokes drawn on a `separable_cpu_grid` by a kind's compiled `forward` loop, with
+    `backward` for their gradient: premultiplied colour (N, 3, h, w) and alpha (N, h, w)."""
+    return _CompiledMarks.apply(p, *grid, (forward, backward), extra)
+
+
 def coverage(distance: torch.Tensor) -> torch.Tensor:
     return (distance + 0.5).clamp(0, 1)
 

@@ -58,9 +58,9 @@ class MarkerPen(BezierBrush):
 
         grid = _soft.separable_cpu_grid(p, xs, ys)
         if grid is not None:
-            from brushwork.brushes._marker_cpu import MarkerMarks
+            from brushwork.brushes import _marker_cpu
 
-            return MarkerMarks.apply(p, *grid)
+            return _marker_cpu.draw(p, grid)
         d, _ = _soft.curve_distance(p, xs, ys)
         alpha = _soft.coverage(p[:, 6, None, None] / 2 - d) * p[:, 10, None, None]
         return p[:, 7:10, None, None] * alpha[:, None], alpha

@@ -191,9 +191,9 @@ class OilBrush(BoxBrush):
 
         grid = _soft.separable_cpu_grid(p, xs, ys)
         if grid is not None:
-            from brushwork.brushes._oil_cpu import CompiledOilMarks
+            from brushwork.brushes import _oil_cpu
 
-            return CompiledOilMarks.apply(p, *grid)
+            return _oil_cpu.draw(p, grid)
         from brushwork.brushes._oil_soft import OilMarks
 
         return OilMarks.apply(p, xs, ys)
